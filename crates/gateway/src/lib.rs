@@ -1,0 +1,1 @@
+//! gangway (work in progress)

@@ -1,0 +1,2 @@
+//! gangway-pool (work in progress)
+pub mod rt;
