@@ -1,2 +1,72 @@
-//! gangway-pool (work in progress)
+//! # gangway-pool
+//!
+//! A per-host HTTP/1.1 and HTTP/2 upstream connection pool built directly on hyper's
+//! low-level [`hyper::client::conn`] handshakes, with its own tokio glue ([`rt`]).
+//! See `docs/pool.md` in the repository for the questions users keep asking (which pool,
+//! when is a connection reused, how to size it).
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use http_body_util::{BodyExt, Empty};
+//! let client = gangway_pool::Client::builder()
+//!     .max_connections_per_host(16)
+//!     .build()?;
+//! let req = http::Request::get("https://example.com/").body(Empty::<bytes::Bytes>::new())?;
+//! let resp = client.request(req).await?;
+//! let body = resp.into_body().collect().await?.to_bytes();
+//! println!("{} bytes, {:?}", body.len(), client.stats().total);
+//! # Ok(()) }
+//! ```
+//!
+//! ## Retries
+//! A request is sent again only when that cannot duplicate it at the upstream:
+//! - never written (hyper handed it back, the pooled connection was found dead): any method;
+//! - written on a *reused* connection that then closed or reset before any response byte:
+//!   once, on a fresh connection, for idempotent methods (GET, HEAD, OPTIONS, TRACE, PUT,
+//!   DELETE) whose body the pool holds a copy of (empty, or up to `retry_body_limit`);
+//! - HTTP/2 `REFUSED_STREAM` or a graceful GOAWAY before the stream was processed: once,
+//!   any method with a replayable body;
+//! - never once a response byte has arrived.
+//!
+//! ## Layout
+//! - [`rt`]: hyper's IO, executor and timer traits over tokio (the only `unsafe`).
+//! - `config`: [`Builder`] and the settings with their defaults.
+//! - `client`: [`Client::request`]: checkout → send → retry → response.
+//! - `checkout`: take an idle connection, open one, or wait in the FIFO queue.
+//! - `pool` / `host`: the shared state, per-host idle lists, HTTP/2 stream counts, limits.
+//! - `lease`: what a request holds while it uses a connection; gives it back on drop.
+//! - `conn`, `connect`, `tls`: opening a connection (DNS, filter, TCP, TLS/ALPN, handshake).
+//! - `body`: the request body the pool sends, the response body that returns connections.
+//! - `drain`: reading a dropped body's remainder to keep its connection.
+//! - `reaper`: the background task closing expired idle connections.
+//! - `retry`, `classify`: when a failed request may be sent again (pure, table-tested).
+//! - `hint`: `Connection: close` and `Keep-Alive: timeout=` parsing.
+//! - [`Stats`]: the counters. [`Error`]: the one error type.
+#![deny(missing_docs)]
+
+mod body;
+mod checkout;
+mod classify;
+mod client;
+mod config;
+mod conn;
+mod connect;
+mod drain;
+mod error;
+mod hint;
+mod host;
+mod key;
+mod lease;
+mod pool;
+mod reaper;
+mod retry;
 pub mod rt;
+mod stats;
+mod tls;
+
+pub use body::{RequestBody, ResponseBody};
+pub use client::Client;
+pub use config::{Builder, HttpVersionPolicy};
+pub use connect::{AddressFilter, Resolve, Resolving, SystemResolver};
+pub use error::{BoxError, Error};
+pub use stats::{ClosedStats, HostStats, RetryStats, Stats};

@@ -1,0 +1,237 @@
+//! The public face: `Client::request` = checkout → send → retry when safe → hand back the
+//! response with a body that returns the connection when read to its end.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::HOST;
+use http::uri::{PathAndQuery, Uri};
+use http::{HeaderValue, Request, Response, Version};
+use http_body::Body;
+
+use crate::body::{RequestBody, ResponseBody};
+use crate::config::Builder;
+use crate::error::{BoxError, Error, Kind};
+use crate::key::Key;
+use crate::lease::Lease;
+use crate::pool::Shared;
+use crate::retry::{self, Decision, Failure, History};
+use crate::stats::Stats;
+use crate::tls::Tls;
+
+/// An HTTP client over a per-host connection pool.
+///
+/// Cloning is cheap and every clone shares the one pool; dropping the last clone closes
+/// the idle connections and stops the background reaper. Requests need a tokio runtime.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), gangway_pool::Error> {
+/// use http_body_util::{BodyExt, Empty};
+/// let client = gangway_pool::Client::new();
+/// let req = http::Request::get("http://127.0.0.1:3000/users/42")
+///     .body(Empty::<bytes::Bytes>::new())
+///     .expect("valid request");
+/// let resp = client.request(req).await?;
+/// let body = resp.into_body().collect().await?.to_bytes();
+/// println!("{} bytes; pool: {:?}", body.len(), client.stats().total);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("config", &self.shared.config)
+            .finish()
+    }
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Client {
+    /// A client with every setting at its default (see [`Builder`]).
+    ///
+    /// # Panics
+    /// Never: the default configuration reads no file.
+    pub fn new() -> Self {
+        // The default config has no PEM files to read, so building cannot fail; fall back
+        // to a client without TLS rather than panic if rustls ever refuses its defaults.
+        Self::from_config(Default::default()).unwrap_or_else(|_| Self {
+            shared: Arc::new(Shared::new(Default::default(), None)),
+        })
+    }
+
+    /// A builder to change the defaults.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    pub(crate) fn from_config(config: crate::config::Config) -> Result<Self, Error> {
+        let tls = Tls::new(config.tls.clone(), &config.extra_roots_pem, config.version)?;
+        Ok(Self {
+            shared: Arc::new(Shared::new(config, Some(tls))),
+        })
+    }
+
+    /// Sends a request and returns the response head with a streaming body.
+    ///
+    /// The URI must be absolute (`http://host:port/path` or `https://…`): it selects the
+    /// pool. A `Host` header, if set, is sent as is (HTTP/1.1) or as `:authority` (HTTP/2);
+    /// otherwise it is the URI's authority.
+    ///
+    /// Failures on a pooled connection are retried only when it is safe (see the crate
+    /// docs, "Retries"); everything else is returned as an [`Error`].
+    ///
+    /// # Cancel safety
+    /// Dropping the future cancels the request. An HTTP/1.1 connection with a request in
+    /// flight is closed (HTTP/1.1 cannot abort one request otherwise); an HTTP/2 stream is
+    /// reset and its connection kept.
+    pub async fn request<B>(&self, req: Request<B>) -> Result<Response<ResponseBody>, Error>
+    where
+        B: Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
+        let key = Key::from_uri(req.uri())?;
+        let (parts, body) = req.into_parts();
+        let limit = self.shared.config.retry_body_limit;
+        let (body, replay_body) = RequestBody::prepare(body, limit).await.map_err(|e| e.for_host(&key))?;
+        // A copy of the head, to replay a request that was written on a connection that
+        // then died. Only kept when a replay could be allowed at all.
+        let may_replay = retry::is_idempotent(&parts.method)
+            || self.shared.config.version != crate::config::HttpVersionPolicy::Http1Only;
+        let replay = match (may_replay, replay_body) {
+            (true, Some(bytes)) => Some(Replay {
+                method: parts.method.clone(),
+                uri: parts.uri.clone(),
+                version: parts.version,
+                headers: parts.headers.clone(),
+                body: bytes,
+            }),
+            _ => None,
+        };
+        let mut req = Request::from_parts(parts, body);
+        let mut history = History::default();
+        let mut fresh_only = false;
+        loop {
+            history.attempts += 1;
+            let mut lease = crate::checkout::lease(&self.shared, &key, fresh_only).await?;
+            let reused = lease.is_reused();
+            let method = req.method().clone();
+            let outgoing = shape_for_wire(req, &key, lease.is_h2())?;
+            match lease.send(outgoing).await {
+                Ok(resp) => return Ok(self.finish(resp, lease)),
+                Err(failed) => {
+                    let decision = retry::decide(
+                        &method,
+                        failed.failure,
+                        reused,
+                        replay.is_some(),
+                        history,
+                    );
+                    let next = match (decision, failed.request, &replay) {
+                        (Decision::Fail, _, _) => None,
+                        (_, Some(back), _) => Some(back),
+                        (_, None, Some(replay)) => {
+                            history.replayed = true;
+                            Some(replay.request())
+                        }
+                        (_, None, None) => None,
+                    };
+                    let Some(next) = next else {
+                        drop(lease);
+                        return Err(send_error(&key, failed.failure, failed.error));
+                    };
+                    tracing::debug!(upstream = %key, failure = ?failed.failure, attempt = history.attempts, "retrying upstream request");
+                    self.shared.count_retry(&key, failed.failure);
+                    fresh_only = decision == Decision::RetryFresh;
+                    req = next;
+                    // The failed connection is closed as the lease drops here.
+                    drop(lease);
+                }
+            }
+        }
+    }
+
+    fn finish(&self, resp: Response<hyper::body::Incoming>, mut lease: Lease) -> Response<ResponseBody> {
+        lease.note_response(&resp, self.shared.config.keep_alive_margin);
+        resp.map(|body| ResponseBody::new(body, lease))
+    }
+
+    /// A snapshot of the pool's counters, per host and in total. Cheap: one short lock.
+    pub fn stats(&self) -> Stats {
+        self.shared.stats()
+    }
+}
+
+struct Replay {
+    method: http::Method,
+    uri: Uri,
+    version: Version,
+    headers: http::HeaderMap,
+    body: Bytes,
+}
+
+impl Replay {
+    fn request(&self) -> Request<RequestBody> {
+        let mut req = Request::new(RequestBody::full(self.body.clone()));
+        *req.method_mut() = self.method.clone();
+        *req.uri_mut() = self.uri.clone();
+        *req.version_mut() = self.version;
+        *req.headers_mut() = self.headers.clone();
+        req
+    }
+}
+
+fn send_error(key: &Key, failure: Failure, error: BoxError) -> Error {
+    let err = Error::new(Kind::Request).for_host(key).with(error);
+    tracing::debug!(upstream = %key, ?failure, error = %err, "upstream request failed");
+    err
+}
+
+/// Puts the request in the form the connection's protocol wants: origin-form and a `Host`
+/// header for HTTP/1.1, absolute-form with the authority for HTTP/2.
+fn shape_for_wire(
+    mut req: Request<RequestBody>,
+    key: &Key,
+    h2: bool,
+) -> Result<Request<RequestBody>, Error> {
+    let pq = req
+        .uri()
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"));
+    if h2 {
+        // HTTP/2 carries the host in :authority; a Host header (the caller's choice of
+        // virtual host) takes its place there.
+        let authority = match req.headers_mut().remove(HOST) {
+            Some(host) => http::uri::Authority::try_from(host.as_bytes())
+                .map_err(|e| Error::new(Kind::InvalidUri).for_host(key).with(e))?,
+            None => key.authority().clone(),
+        };
+        let uri = Uri::builder()
+            .scheme(key.scheme())
+            .authority(authority)
+            .path_and_query(pq)
+            .build()
+            .map_err(|e| Error::new(Kind::InvalidUri).for_host(key).with(e))?;
+        *req.uri_mut() = uri;
+        *req.version_mut() = Version::HTTP_2;
+    } else {
+        if !req.headers().contains_key(HOST) {
+            let host = HeaderValue::from_str(key.authority().as_str())
+                .map_err(|e| Error::new(Kind::InvalidUri).for_host(key).with(e))?;
+            req.headers_mut().insert(HOST, host);
+        }
+        *req.uri_mut() = Uri::from(pq);
+        *req.version_mut() = Version::HTTP_11;
+    }
+    Ok(req)
+}

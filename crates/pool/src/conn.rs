@@ -1,0 +1,121 @@
+//! Opening one upstream connection: resolve, connect, TLS, then the HTTP/1.1 or HTTP/2
+//! handshake, with hyper's connection task spawned on tokio.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use hyper::client::conn::{http1, http2};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::body::RequestBody;
+use crate::config::{Config, HttpVersionPolicy};
+use crate::connect;
+use crate::error::{Error, Kind};
+use crate::key::Key;
+use crate::rt::{TokioExecutor, TokioIo, TokioTimer};
+use crate::tls::Tls;
+
+/// The sending half of a fresh connection; hyper's connection task already runs.
+pub(crate) enum Established {
+    H1(http1::SendRequest<RequestBody>),
+    H2 {
+        tx: http2::SendRequest<RequestBody>,
+        /// The peer's SETTINGS_MAX_CONCURRENT_STREAMS, kept current by the connection task.
+        max_streams: Arc<AtomicUsize>,
+    },
+}
+
+/// Opens a connection to `key`. `on_close` runs when hyper's connection task ends, whatever
+/// the reason, so the pool can forget the connection at once.
+pub(crate) async fn establish(
+    config: &Config,
+    tls: Option<&Tls>,
+    key: &Key,
+    on_close: impl FnOnce() + Send + 'static,
+) -> Result<Established, Error> {
+    let addrs = connect::addresses(
+        key.host(),
+        key.port(),
+        config.resolver.as_deref(),
+        config.address_filter.as_deref(),
+    )
+    .await?;
+    let tcp = connect::tcp(&addrs, config.local_address).await?;
+    if key.is_https() {
+        let tls = tls.ok_or_else(|| Error::new(Kind::Tls).with("TLS is not configured"))?;
+        let (stream, alpn_h2) = tls.connect(key.host(), tcp).await?;
+        let h2 = match config.version {
+            HttpVersionPolicy::Http2Only if !alpn_h2 => {
+                return Err(Error::new(Kind::Handshake).with("server did not accept ALPN h2"))
+            }
+            _ => alpn_h2,
+        };
+        handshake(config, stream, h2, on_close).await
+    } else {
+        let h2 = config.version == HttpVersionPolicy::Http2Only;
+        handshake(config, tcp, h2, on_close).await
+    }
+}
+
+async fn handshake<T>(
+    config: &Config,
+    io: T,
+    h2: bool,
+    on_close: impl FnOnce() + Send + 'static,
+) -> Result<Established, Error>
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let io = TokioIo::new(io);
+    if h2 {
+        let mut builder = http2::Builder::new(TokioExecutor);
+        builder
+            .timer(TokioTimer)
+            .initial_max_send_streams(config.h2_default_max_streams)
+            .adaptive_window(true);
+        if let Some(interval) = config.h2_keep_alive_interval {
+            builder.keep_alive_interval(interval).keep_alive_while_idle(true);
+        }
+        let (tx, conn) = builder
+            .handshake(io)
+            .await
+            .map_err(|e| Error::new(Kind::Handshake).with(e))?;
+        let max_streams = Arc::new(AtomicUsize::new(config.h2_default_max_streams));
+        let watch = Arc::clone(&max_streams);
+        tokio::spawn(async move {
+            let mut conn = std::pin::pin!(conn);
+            // Polling through this wrapper lets the pool see the peer's stream limit: hyper
+            // would otherwise queue streams past it silently.
+            let result = std::future::poll_fn(|cx| {
+                let poll = conn.as_mut().poll(cx);
+                watch.store(conn.current_max_send_streams(), Ordering::Relaxed);
+                poll
+            })
+            .await;
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "upstream h2 connection ended with error");
+            }
+            on_close();
+        });
+        Ok(Established::H2 { tx, max_streams })
+    } else {
+        let (mut tx, conn) = http1::Builder::new()
+            .handshake(io)
+            .await
+            .map_err(|e| Error::new(Kind::Handshake).with(e))?;
+        tokio::spawn(async move {
+            // Upgrades (WebSocket) need the IO handed over after a 101.
+            if let Err(e) = conn.with_upgrades().await {
+                tracing::debug!(error = %e, "upstream h1 connection ended with error");
+            }
+            on_close();
+        });
+        // `is_ready()` right after the handshake is racy (the dispatcher has not been polled
+        // yet); waiting here makes the first send deterministic.
+        tx.ready()
+            .await
+            .map_err(|e| Error::new(Kind::Handshake).with(e))?;
+        Ok(Established::H1(tx))
+    }
+}

@@ -1,0 +1,150 @@
+//! Resolve, vet and connect: DNS, the caller's address filter, TCP with `TCP_NODELAY`.
+//! Nothing about HTTP here.
+
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+
+use tokio::net::{TcpSocket, TcpStream};
+
+use crate::error::{Error, Kind};
+
+/// A future returned by [`Resolve::resolve`].
+pub type Resolving = Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send + 'static>>;
+
+/// Turns a host name into addresses. Plug one in with
+/// [`Builder::resolver`](crate::Builder::resolver); the default uses the system resolver.
+///
+/// IP literals in the URI never reach the resolver.
+pub trait Resolve: Send + Sync + 'static {
+    /// Resolves `host` (no brackets, lowercase) for a connection to `port`.
+    fn resolve(&self, host: &str, port: u16) -> Resolving;
+}
+
+/// Vets resolved addresses before the pool connects to them.
+///
+/// Called once per new connection with every address the host resolved to. Returning an
+/// error refuses the connection (the request fails with
+/// [`Error::is_address_refused`](crate::Error::is_address_refused)); returning `Ok` lets
+/// the pool connect to exactly those addresses, with no second lookup.
+///
+/// Implemented for closures `Fn(&str, u16, &[SocketAddr]) -> Result<(), String>`.
+pub trait AddressFilter: Send + Sync + 'static {
+    /// Accepts or refuses the addresses `host:port` resolved to. The error text says why,
+    /// and ends up in the pool's error message.
+    fn check(&self, host: &str, port: u16, addrs: &[SocketAddr]) -> Result<(), String>;
+}
+
+impl<F> AddressFilter for F
+where
+    F: Fn(&str, u16, &[SocketAddr]) -> Result<(), String> + Send + Sync + 'static,
+{
+    fn check(&self, host: &str, port: u16, addrs: &[SocketAddr]) -> Result<(), String> {
+        self(host, port, addrs)
+    }
+}
+
+/// The system resolver (`getaddrinfo` on tokio's blocking pool).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemResolver;
+
+impl Resolve for SystemResolver {
+    fn resolve(&self, host: &str, port: u16) -> Resolving {
+        let target = format!("{host}:{port}");
+        Box::pin(async move { Ok(tokio::net::lookup_host(target).await?.collect()) })
+    }
+}
+
+/// Resolves and filters the addresses for `host:port`.
+pub(crate) async fn addresses(
+    host: &str,
+    port: u16,
+    resolver: Option<&dyn Resolve>,
+    filter: Option<&dyn AddressFilter>,
+) -> Result<Vec<SocketAddr>, Error> {
+    let addrs = match host.parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port)],
+        Err(_) => {
+            let resolving = match resolver {
+                Some(r) => r.resolve(host, port),
+                None => SystemResolver.resolve(host, port),
+            };
+            let addrs = resolving
+                .await
+                .map_err(|e| Error::new(Kind::Resolve).with(e))?;
+            if addrs.is_empty() {
+                return Err(Error::new(Kind::Resolve).with("no addresses"));
+            }
+            addrs
+        }
+    };
+    if let Some(filter) = filter {
+        filter
+            .check(host, port, &addrs)
+            .map_err(|why| Error::new(Kind::AddressRefused).with(why))?;
+    }
+    Ok(addrs)
+}
+
+/// Connects to the first address that accepts, in resolver order.
+pub(crate) async fn tcp(addrs: &[SocketAddr], local: Option<IpAddr>) -> Result<TcpStream, Error> {
+    let mut last = None;
+    for addr in addrs {
+        match tcp_one(*addr, local).await {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = Some(e),
+        }
+    }
+    let cause = last.unwrap_or_else(|| io::Error::other("no address to connect to"));
+    Err(Error::new(Kind::Connect).with(cause))
+}
+
+async fn tcp_one(addr: SocketAddr, local: Option<IpAddr>) -> io::Result<TcpStream> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    if let Some(ip) = local {
+        socket.bind(SocketAddr::new(ip, 0))?;
+    }
+    let stream = socket.connect(addr).await?;
+    // Requests and small responses must not wait for Nagle's delayed-ACK dance.
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn literal_skips_resolver_and_filter_sees_all() {
+        let filter = |host: &str, port: u16, addrs: &[SocketAddr]| {
+            if addrs.iter().any(|a| a.ip().is_loopback()) {
+                Err(format!("{host}:{port} is loopback"))
+            } else {
+                Ok(())
+            }
+        };
+        let err = addresses("127.0.0.1", 80, None, Some(&filter))
+            .await
+            .expect_err("loopback refused");
+        assert!(err.is_address_refused());
+        assert!(err.to_string().contains("127.0.0.1:80 is loopback"));
+        let ok = addresses("192.0.2.1", 80, None, Some(&filter))
+            .await
+            .expect("accepted");
+        assert_eq!(ok, vec!["192.0.2.1:80".parse().expect("addr")]);
+    }
+
+    #[tokio::test]
+    async fn refused_connect_is_a_connect_error() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        drop(listener);
+        let err = tcp(&[addr], None).await.expect_err("nothing listens");
+        assert!(err.is_connect());
+    }
+}

@@ -1,0 +1,135 @@
+//! What makes two upstream connections interchangeable.
+
+use std::fmt;
+use std::sync::Arc;
+
+use http::uri::{Scheme, Uri};
+
+use crate::error::{Error, Kind};
+
+/// The pool key: scheme, host and port.
+///
+/// TLS settings (roots, ALPN list, client certificates) are fixed for a whole
+/// [`Client`](crate::Client), so within one client the scheme and authority are everything
+/// that tells two connections apart: `http://a:80` and `https://a:443` never share a socket,
+/// and the TLS server name (SNI) is the host, so two virtual hosts on one IP never share one
+/// either. Two clients never share connections.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Key(Arc<KeyInner>);
+
+#[derive(PartialEq, Eq, Hash)]
+struct KeyInner {
+    https: bool,
+    host: Box<str>,
+    port: u16,
+    // "host:port" as it goes on the wire (Host header, :authority), computed once.
+    authority: http::uri::Authority,
+}
+
+impl Key {
+    pub(crate) fn from_uri(uri: &Uri) -> Result<Self, Error> {
+        let https = match uri.scheme() {
+            Some(s) if *s == Scheme::HTTPS => true,
+            Some(s) if *s == Scheme::HTTP => false,
+            Some(other) => {
+                return Err(Error::new(Kind::InvalidUri)
+                    .with(format!("scheme {other:?} is not http or https")))
+            }
+            None => return Err(Error::new(Kind::InvalidUri).with("URI has no scheme")),
+        };
+        let authority = uri
+            .authority()
+            .ok_or_else(|| Error::new(Kind::InvalidUri).with("URI has no host"))?;
+        if authority.as_str().contains('@') {
+            return Err(Error::new(Kind::InvalidUri).with("URI carries userinfo"));
+        }
+        let host = authority.host();
+        if host.is_empty() {
+            return Err(Error::new(Kind::InvalidUri).with("URI has an empty host"));
+        }
+        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
+        // Strip IPv6 brackets for resolution and SNI; keep them in the authority.
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        Ok(Key(Arc::new(KeyInner {
+            https,
+            host: bare.to_ascii_lowercase().into_boxed_str(),
+            port,
+            authority: authority.clone(),
+        })))
+    }
+
+    pub(crate) fn is_https(&self) -> bool {
+        self.0.https
+    }
+
+    pub(crate) fn host(&self) -> &str {
+        &self.0.host
+    }
+
+    pub(crate) fn port(&self) -> u16 {
+        self.0.port
+    }
+
+    pub(crate) fn authority(&self) -> &http::uri::Authority {
+        &self.0.authority
+    }
+
+    pub(crate) fn scheme(&self) -> Scheme {
+        if self.0.https {
+            Scheme::HTTPS
+        } else {
+            Scheme::HTTP
+        }
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = if self.0.https { "https" } else { "http" };
+        if self.0.host.contains(':') {
+            write!(f, "{scheme}://[{}]:{}", self.0.host, self.0.port)
+        } else {
+            write!(f, "{scheme}://{}:{}", self.0.host, self.0.port)
+        }
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(s: &str) -> Result<Key, Error> {
+        Key::from_uri(&s.parse::<Uri>().expect("test uri"))
+    }
+
+    #[test]
+    fn default_ports_and_case_fold() {
+        let a = key("http://Example.COM/x").expect("valid");
+        let b = key("http://example.com:80/y").expect("valid");
+        assert!(a == b, "same host and default port must share a key");
+        assert_eq!(a.to_string(), "http://example.com:80");
+        let c = key("https://example.com/").expect("valid");
+        assert!(a != c, "http and https must not share connections");
+        assert_eq!(c.port(), 443);
+    }
+
+    #[test]
+    fn ipv6_literal() {
+        let k = key("http://[::1]:8080/").expect("valid");
+        assert_eq!(k.host(), "::1");
+        assert_eq!(k.to_string(), "http://[::1]:8080");
+    }
+
+    #[test]
+    fn refuses_what_cannot_be_sent() {
+        assert!(key("/relative").expect_err("no scheme").is_invalid_uri());
+        assert!(key("ftp://x/").expect_err("bad scheme").is_invalid_uri());
+        assert!(key("http://u:p@x/").expect_err("userinfo").is_invalid_uri());
+    }
+}
