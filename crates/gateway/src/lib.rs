@@ -1,1 +1,71 @@
-//! gangway (work in progress)
+//! # gangway
+//!
+//! An HTTP gateway on [`gangway_pool`]: prefix routes to upstreams, or a CORS proxy
+//! (`/?url=…`), with bodies streamed end to end.
+//!
+//! A request flows one way, and the file names say where:
+//!
+//! ```text
+//! server (accept, one task per connection, h1 / h2c / TLS+ALPN)
+//!   → handle (health check, or the listener's mode)
+//!   → route (longest prefix, dot-segments)       | cors_mode (rate limit, preflight, origin, target, SSRF)
+//!   → rewrite (hop-by-hop, Host, X-Forwarded-*, Via)
+//!   → gangway_pool::Client::request (checkout, send, safe retries)
+//!   → body (stream the upstream's body back, idle timeout, access log at the end)
+//! ```
+//!
+//! ## Layout
+//! - `config/`, `cli`: the TOML file and the command line → a validated [`config::Config`].
+//! - `gateway`: build the state, bind listeners, run, shut down gracefully.
+//! - `server`: accept loop and connection serving; `admin`: `/metrics`.
+//! - `app`: the shared runtime state; `shutdown`: signal and drain.
+//! - `route`, `rewrite`: pure functions of the request path (fuzzed).
+//! - `forward`: route mode; `cors_mode`: CORS mode's IO; `cors/`: its pure rules.
+//! - `inbound`, `body`: request and response bodies with their limits; `upgrade`: 101s.
+//! - `error`: failures → 4xx/5xx text responses; `metrics`: counters and histograms.
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod app;
+pub mod body;
+pub mod config;
+pub mod cors;
+pub mod cors_mode;
+pub mod error;
+pub mod forward;
+pub mod gateway;
+pub mod inbound;
+pub mod metrics;
+pub mod rewrite;
+pub mod route;
+pub mod server;
+pub mod shutdown;
+pub mod tls;
+pub mod upgrade;
+
+use std::sync::Arc;
+
+use http::{Method, Request, Response};
+use hyper::body::Incoming;
+
+use app::{App, ConnInfo, Mode};
+use body::ProxyBody;
+
+pub use gateway::{run, start, Running, StartError};
+
+/// Serves one request: the health check, or the listener's mode.
+pub async fn handle(app: &Arc<App>, conn: &ConnInfo, req: Request<Incoming>) -> Response<ProxyBody> {
+    if req.uri().path() == app.settings.health_path
+        && (req.method() == Method::GET || req.method() == Method::HEAD)
+    {
+        let started = std::time::Instant::now();
+        let resp = forward::health();
+        app.metrics
+            .observe(app.metrics.gateway(), 200, started.elapsed(), 3);
+        return resp;
+    }
+    match (conn.mode, &app.cors) {
+        (Mode::Cors, Some(cors)) => cors_mode::handle(app, cors, conn, req).await,
+        _ => forward::handle(app, conn, req).await,
+    }
+}

@@ -131,6 +131,7 @@ pub struct ResponseBody {
     // `Option` only so `Drop` can hand the unread rest to the drain task.
     inner: Option<Incoming>,
     lease: Option<Lease>,
+    reused: bool,
 }
 
 impl std::fmt::Debug for ResponseBody {
@@ -144,9 +145,11 @@ impl std::fmt::Debug for ResponseBody {
 impl ResponseBody {
     pub(crate) fn new(inner: Incoming, lease: Lease) -> Self {
         let done = inner.is_end_stream();
+        let reused = lease.is_reused();
         let mut body = Self {
             inner: Some(inner),
             lease: Some(lease),
+            reused,
         };
         // Empty bodies (HEAD, 204, 304, Content-Length: 0) are done already: give the
         // connection back now, even if the caller never polls the body.
@@ -154,6 +157,12 @@ impl ResponseBody {
             body.finish();
         }
         body
+    }
+
+    /// The response came over a connection that had carried an earlier request (for
+    /// access logs: "was the connection reused?").
+    pub fn is_reused(&self) -> bool {
+        self.reused
     }
 
     fn finish(&mut self) {

@@ -1,0 +1,62 @@
+//! The admin listener: Prometheus metrics and a health check, kept off the traffic
+//! listeners so they can be firewalled separately.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use http::{header, HeaderValue, Request, StatusCode};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use tokio::net::TcpListener;
+
+use gangway_pool::rt::{TokioIo, TokioTimer};
+
+use crate::app::App;
+use crate::error::text_response;
+use crate::shutdown::Shutdown;
+
+/// Serves `/metrics` (or the configured path) and the health path until shutdown.
+pub async fn serve(listener: TcpListener, app: Arc<App>, metrics_path: String, shutdown: Shutdown) {
+    let mut stop = shutdown.subscribe();
+    let metrics_path: Arc<str> = metrics_path.into();
+    loop {
+        let (stream, _) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(pair) => pair,
+                Err(_) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => return,
+        };
+        let app = Arc::clone(&app);
+        let metrics_path = Arc::clone(&metrics_path);
+        tokio::spawn(async move {
+            let service = service_fn(move |req: Request<Incoming>| {
+                let app = Arc::clone(&app);
+                let metrics_path = Arc::clone(&metrics_path);
+                async move {
+                    let resp = if req.uri().path() == &*metrics_path {
+                        let mut resp = text_response(StatusCode::OK, app.render_metrics());
+                        resp.headers_mut().insert(
+                            header::CONTENT_TYPE,
+                            HeaderValue::from_static("text/plain; version=0.0.4"),
+                        );
+                        resp
+                    } else if req.uri().path() == app.settings.health_path {
+                        crate::forward::health()
+                    } else {
+                        text_response(StatusCode::NOT_FOUND, "not found\n")
+                    };
+                    Ok::<_, Infallible>(resp)
+                }
+            });
+            let _ = http1::Builder::new()
+                .timer(TokioTimer)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}

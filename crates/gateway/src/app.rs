@@ -1,0 +1,94 @@
+//! The gateway's runtime state, shared by every connection task: the routing table, the
+//! upstream pool, the CORS mode's policies, metrics, and the settings the request path
+//! reads. Built once from the validated config; read-only afterwards.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::cors_mode::CorsMode;
+use crate::metrics::Metrics;
+use crate::route::Router;
+
+/// What the request path needs to know about limits and timeouts.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Path answered 200 by the gateway itself.
+    pub health_path: String,
+    /// Pseudonym in `Via` headers.
+    pub via: String,
+    /// Time allowed for the upstream's response head.
+    pub upstream_response_timeout: Duration,
+    /// Longest silence between two frames of the upstream's body.
+    pub upstream_body_idle: Option<Duration>,
+    /// Longest silence between two frames of the client's body.
+    pub client_body_idle: Option<Duration>,
+    /// Longest request target accepted (414 beyond).
+    pub max_uri_bytes: usize,
+    /// Largest request body accepted (413 beyond).
+    pub max_body_bytes: Option<u64>,
+    /// One info line per request.
+    pub access_log: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            health_path: "/healthcheck".into(),
+            via: "gangway".into(),
+            upstream_response_timeout: Duration::from_secs(60),
+            upstream_body_idle: Some(Duration::from_secs(60)),
+            client_body_idle: Some(Duration::from_secs(60)),
+            max_uri_bytes: 8 * 1024,
+            max_body_bytes: None,
+            access_log: true,
+        }
+    }
+}
+
+/// Which handler a listener's requests go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Prefix routes to configured upstreams.
+    Routes,
+    /// `/?url=` CORS proxy.
+    Cors,
+}
+
+/// What the request path knows about the connection a request came on.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnInfo {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The listener's address.
+    pub local: SocketAddr,
+    /// Arrived over TLS.
+    pub tls: bool,
+    /// Which handler serves it.
+    pub mode: Mode,
+}
+
+/// Everything the request path shares.
+#[derive(Debug)]
+pub struct App {
+    /// Prefix routes.
+    pub router: Router,
+    /// The pool for routed upstreams.
+    pub client: gangway_pool::Client,
+    /// The CORS proxy's policies and pool, when a listener uses that mode.
+    pub cors: Option<CorsMode>,
+    /// Counters and histograms.
+    pub metrics: Metrics,
+    /// Limits and timeouts.
+    pub settings: Settings,
+}
+
+impl App {
+    /// The Prometheus text for `/metrics`.
+    pub fn render_metrics(&self) -> String {
+        let mut pools = vec![("routes", self.client.stats())];
+        if let Some(cors) = &self.cors {
+            pools.push(("cors", cors.client.stats()));
+        }
+        self.metrics.render(&pools)
+    }
+}

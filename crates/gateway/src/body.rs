@@ -1,0 +1,183 @@
+//! The response body the gateway sends: either a small text of its own, or the upstream's
+//! body streamed through frame by frame (never buffered), with an idle timeout between
+//! frames and a callback when it ends so the access log knows the bytes and the outcome.
+
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+
+use gangway_pool::rt::TokioTimer;
+use gangway_pool::{BoxError, ResponseBody};
+use hyper::rt::{Sleep, Timer};
+
+/// How a streamed body ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every byte was sent.
+    Complete,
+    /// The upstream failed or stalled mid-body: the client's response was aborted.
+    Aborted,
+    /// The client went away before the end.
+    ClientGone,
+}
+
+/// Called once when a streamed body ends, with the bytes sent and how it ended.
+pub type OnEnd = Box<dyn FnOnce(u64, Outcome) + Send>;
+
+/// The gateway's response body.
+pub struct ProxyBody {
+    kind: Kind,
+}
+
+enum Kind {
+    Full(Option<Bytes>),
+    Stream(Box<Streamed>),
+}
+
+struct Streamed {
+    inner: ResponseBody,
+    limits: StreamLimits,
+    sleep: Option<Pin<Box<dyn Sleep>>>,
+    deadline: Option<Pin<Box<dyn Sleep>>>,
+    sent: u64,
+    on_end: Option<OnEnd>,
+}
+
+/// Bounds on a streamed upstream body.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StreamLimits {
+    /// Longest wait for the next frame.
+    pub idle: Option<Duration>,
+    /// Most bytes passed through; the response is aborted beyond.
+    pub max_bytes: Option<u64>,
+    /// The whole body must have passed by then.
+    pub deadline: Option<std::time::Instant>,
+}
+
+impl std::fmt::Debug for ProxyBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.kind {
+            Kind::Full(_) => f.write_str("ProxyBody::Full"),
+            Kind::Stream(_) => f.write_str("ProxyBody::Stream"),
+        }
+    }
+}
+
+impl ProxyBody {
+    /// A body the gateway produced itself.
+    pub fn full(bytes: Bytes) -> Self {
+        Self {
+            kind: Kind::Full((!bytes.is_empty()).then_some(bytes)),
+        }
+    }
+
+    /// An empty body.
+    pub fn empty() -> Self {
+        Self::full(Bytes::new())
+    }
+
+    /// The upstream's body, streamed within `limits`.
+    pub fn stream(inner: ResponseBody, limits: StreamLimits, on_end: Option<OnEnd>) -> Self {
+        Self {
+            kind: Kind::Stream(Box::new(Streamed {
+                inner,
+                deadline: limits.deadline.map(|d| TokioTimer.sleep_until(d)),
+                limits,
+                sleep: None,
+                sent: 0,
+                on_end,
+            })),
+        }
+    }
+}
+
+impl Streamed {
+    fn end(&mut self, outcome: Outcome) {
+        if let Some(f) = self.on_end.take() {
+            f(self.sent, outcome);
+        }
+    }
+}
+
+impl Body for ProxyBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let s = match &mut self.get_mut().kind {
+            Kind::Full(b) => return Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            Kind::Stream(s) => s,
+        };
+        if let Some(deadline) = s.deadline.as_mut() {
+            if deadline.as_mut().poll(cx).is_ready() {
+                tracing::warn!("upstream response exceeded the total time limit; aborting the client's response");
+                s.end(Outcome::Aborted);
+                return Poll::Ready(Some(Err("total time limit exceeded".into())));
+            }
+        }
+        match Pin::new(&mut s.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                s.sleep = None;
+                if let Some(d) = frame.data_ref() {
+                    s.sent += d.len() as u64;
+                    if s.limits.max_bytes.is_some_and(|max| s.sent > max) {
+                        tracing::warn!(sent = s.sent, "upstream response exceeded the size limit; aborting the client's response");
+                        s.end(Outcome::Aborted);
+                        return Poll::Ready(Some(Err("response size limit exceeded".into())));
+                    }
+                }
+                if s.inner.is_end_stream() {
+                    s.end(Outcome::Complete);
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                tracing::warn!(error = %e, "upstream response body failed; aborting the client's response");
+                s.end(Outcome::Aborted);
+                Poll::Ready(Some(Err(Box::new(e))))
+            }
+            Poll::Ready(None) => {
+                s.end(Outcome::Complete);
+                Poll::Ready(None)
+            }
+            Poll::Pending => {
+                let Some(idle) = s.limits.idle else {
+                    return Poll::Pending;
+                };
+                let sleep = s.sleep.get_or_insert_with(|| TokioTimer.sleep(idle));
+                ready!(sleep.as_mut().poll(cx));
+                tracing::warn!(idle = ?idle, "upstream response body stalled; aborting the client's response");
+                s.end(Outcome::Aborted);
+                Poll::Ready(Some(Err("upstream body idle timeout".into())))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            Kind::Full(b) => b.is_none(),
+            Kind::Stream(s) => s.inner.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+            Kind::Stream(s) => s.inner.size_hint(),
+        }
+    }
+}
+
+impl Drop for ProxyBody {
+    fn drop(&mut self) {
+        if let Kind::Stream(s) = &mut self.kind {
+            s.end(Outcome::ClientGone);
+        }
+    }
+}

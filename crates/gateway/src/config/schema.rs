@@ -1,0 +1,357 @@
+//! The validated configuration: plain data, every default in one place (the `Default`
+//! impls), ready for the server. Sections without cross-field rules deserialize straight
+//! into these types; the rest go through `validate.rs`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::de::{Deserializer, Error as _};
+use serde::Deserialize;
+
+use super::duration;
+use super::pool::PoolSection;
+use crate::route::Router;
+
+/// Everything the gateway needs to run.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Downstream listeners; a loaded config has at least one.
+    pub listeners: Vec<Listener>,
+    /// The `[[route]]` table, built.
+    pub router: Router,
+    /// Upstream connection pool settings (`[pool]`).
+    pub pool: PoolSection,
+    /// Downstream resource limits (`[limits]`).
+    pub limits: Limits,
+    /// Timeouts (`[timeouts]`).
+    pub timeouts: Timeouts,
+    /// Health check endpoint (`[health]`).
+    pub health: Health,
+    /// Admin/metrics listener (`[admin]`).
+    pub admin: Admin,
+    /// Logging (`[log]`).
+    pub log: Log,
+    /// Settings for listeners in CORS-proxy mode (`[cors]`).
+    pub cors: Cors,
+}
+
+/// One `[[listener]]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    /// Address to bind (an IP, not a host name).
+    pub address: SocketAddr,
+    /// Serve HTTPS (HTTP/1.1 and h2 via ALPN) with these files.
+    pub tls: Option<TlsFiles>,
+    /// What the listener does with requests.
+    pub mode: ListenerMode,
+}
+
+/// PEM files for a TLS listener; relative paths are resolved against the config file's
+/// directory when the config is loaded from a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// Certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// Private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+/// What a listener does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ListenerMode {
+    /// Prefix routing to the `[[route]]` upstreams.
+    #[default]
+    Routes,
+    /// CORS proxy (`/?url=…` style), configured by `[cors]`.
+    Cors,
+}
+
+/// `[limits]`: downstream resource caps.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Concurrent downstream connections; beyond it new connections wait to be accepted.
+    #[serde(deserialize_with = "at_least_one")]
+    pub max_connections: usize,
+    /// Request head size (request line + headers). At least 8 KiB: hyper's
+    /// `max_buf_size` panics below that.
+    #[serde(deserialize_with = "header_bytes")]
+    pub max_header_bytes: usize,
+    /// Number of request headers.
+    #[serde(deserialize_with = "at_least_one")]
+    pub max_headers: usize,
+    /// Request-target length.
+    #[serde(deserialize_with = "duration::size_usize")]
+    pub max_uri_bytes: usize,
+    /// Request body size; `None` = unlimited.
+    #[serde(deserialize_with = "duration::optional_size")]
+    pub max_body_bytes: Option<u64>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 10_000,
+            max_header_bytes: 64 * 1024,
+            max_headers: 100,
+            max_uri_bytes: 8 * 1024,
+            max_body_bytes: None,
+        }
+    }
+}
+
+/// `[timeouts]`. All but `shutdown_grace` must be greater than zero.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Timeouts {
+    /// Time to receive a complete request head (slowloris guard).
+    #[serde(deserialize_with = "duration::non_zero")]
+    pub header_read: Duration,
+    /// Longest pause between two reads of a request body.
+    #[serde(deserialize_with = "duration::non_zero")]
+    pub client_body_idle: Duration,
+    /// DNS + TCP connect + TLS handshake to an upstream. The one place for this value:
+    /// it is copied into the pool's `connect_timeout`.
+    #[serde(deserialize_with = "duration::non_zero")]
+    pub upstream_connect: Duration,
+    /// From request sent to response head received; routes may override it.
+    #[serde(deserialize_with = "duration::non_zero")]
+    pub upstream_response: Duration,
+    /// Longest pause between two reads of an upstream response body.
+    #[serde(deserialize_with = "duration::non_zero")]
+    pub upstream_body_idle: Duration,
+    /// How long an idle downstream keep-alive connection is kept open.
+    #[serde(deserialize_with = "duration::non_zero")]
+    pub keep_alive_idle: Duration,
+    /// On shutdown, how long in-flight requests may finish; `0s` = close at once.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        let secs = Duration::from_secs;
+        Timeouts {
+            header_read: secs(30),
+            client_body_idle: secs(60),
+            upstream_connect: secs(10),
+            upstream_response: secs(60),
+            upstream_body_idle: secs(60),
+            keep_alive_idle: secs(75),
+            shutdown_grace: secs(30),
+        }
+    }
+}
+
+/// `[health]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Health {
+    /// Answered `200 OK` by the gateway itself on every listener, before routing.
+    #[serde(deserialize_with = "absolute_path")]
+    pub path: String,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            path: "/healthcheck".to_owned(),
+        }
+    }
+}
+
+/// `[admin]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admin {
+    /// Where to serve metrics; `None` = no admin listener.
+    pub address: Option<SocketAddr>,
+    /// Path of the metrics endpoint on the admin listener.
+    pub metrics_path: String,
+}
+
+impl Default for Admin {
+    fn default() -> Self {
+        Admin {
+            address: None,
+            metrics_path: "/metrics".to_owned(),
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    /// A `tracing_subscriber::EnvFilter` directive: `info`, or `warn,gangway=debug`.
+    #[serde(deserialize_with = "log_level")]
+    pub level: String,
+    /// One line per request.
+    pub access_log: bool,
+    /// Line format.
+    pub format: LogFormat,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log {
+            level: "info".to_owned(),
+            access_log: true,
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// `log.format`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[cors]`: how listeners in CORS mode behave.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cors {
+    /// Targets that may be fetched, lower-case `host` or `host:port`; empty = any public
+    /// address (private and loopback ranges are refused by the CORS module either way).
+    pub allow_targets: Vec<String>,
+    /// Browser origins (`https://app.example`) served; empty = any origin.
+    pub allow_origins: Vec<String>,
+    /// Send `Access-Control-Allow-Credentials: true`; requires `allow_origins`.
+    pub allow_credentials: bool,
+    /// `Access-Control-Max-Age` for preflights.
+    pub max_age: Duration,
+    /// Require an `Origin` or `X-Requested-With` header (blocks plain open-proxy use).
+    pub require_header: bool,
+    /// Forward the client's `Cookie` to the target.
+    pub forward_cookies: bool,
+    /// Forward the client's `Authorization` to the target.
+    pub forward_authorization: bool,
+    /// Pass the target's `Set-Cookie` back to the client.
+    pub pass_set_cookie: bool,
+    /// Per-client token bucket; `None` = no limit.
+    pub rate_limit: Option<RateLimit>,
+    /// Largest target response passed on.
+    pub max_response_bytes: u64,
+    /// Whole-exchange deadline for one proxied request.
+    pub total_timeout: Duration,
+}
+
+impl Default for Cors {
+    fn default() -> Self {
+        Cors {
+            allow_targets: Vec::new(),
+            allow_origins: Vec::new(),
+            allow_credentials: false,
+            max_age: Duration::from_secs(600),
+            require_header: true,
+            forward_cookies: false,
+            forward_authorization: false,
+            pass_set_cookie: false,
+            rate_limit: None,
+            max_response_bytes: 100 * 1024 * 1024,
+            total_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// `cors.rate_limit`: a token bucket per client IP.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Tokens added per second (> 0).
+    #[serde(deserialize_with = "positive")]
+    pub per_second: f64,
+    /// Bucket size: the burst allowed after a quiet period (≥ 1).
+    #[serde(deserialize_with = "at_least_one_u32")]
+    pub burst: u32,
+}
+
+/// Checks and normalises a `HOST[:PORT]` CORS target (lower-case, no scheme, no path).
+pub(crate) fn normalize_target(text: &str) -> Result<String, String> {
+    let lower = text.trim().to_ascii_lowercase();
+    match crate::route::split_authority(&lower) {
+        Ok((_, Some(0))) => Err(format!("\"{text}\": port 0 is not allowed")),
+        Ok(_) => Ok(lower),
+        Err(reason) => Err(format!("\"{text}\" is not HOST[:PORT]: {reason}")),
+    }
+}
+
+/// Checks and normalises a CORS origin: `scheme://host[:port]`, lower-case, no path.
+pub(crate) fn normalize_origin(text: &str) -> Result<String, String> {
+    let lower = text.trim().trim_end_matches('/').to_ascii_lowercase();
+    let bad = |reason: &str| format!("\"{text}\" is not an origin (scheme://host[:port]): {reason}");
+    let (scheme, authority) = lower.split_once("://").ok_or_else(|| bad("missing scheme"))?;
+    if scheme != "http" && scheme != "https" {
+        return Err(bad("scheme is not http or https"));
+    }
+    if authority.contains(['/', '?', '#']) {
+        return Err(bad("an origin has no path, query or fragment"));
+    }
+    crate::route::split_authority(authority).map_err(bad)?;
+    Ok(lower)
+}
+
+/// Checks a log level / `EnvFilter` directive.
+pub(crate) fn check_log_level(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("empty log level".to_owned());
+    }
+    tracing_subscriber::EnvFilter::try_new(text)
+        .map(|_| text.to_owned())
+        .map_err(|e| format!("invalid log level \"{text}\": {e}"))
+}
+
+fn at_least_one<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    match usize::deserialize(d)? {
+        0 => Err(D::Error::custom("must be at least 1")),
+        n => Ok(n),
+    }
+}
+
+fn at_least_one_u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    match u32::deserialize(d)? {
+        0 => Err(D::Error::custom("must be at least 1")),
+        n => Ok(n),
+    }
+}
+
+fn positive<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let value = f64::deserialize(d)?;
+    if value.is_finite() && value > 0.0 {
+        Ok(value)
+    } else {
+        Err(D::Error::custom("must be a number greater than 0"))
+    }
+}
+
+fn header_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    let value = duration::size_usize(d)?;
+    if value < 8 * 1024 {
+        return Err(D::Error::custom("must be at least 8KiB"));
+    }
+    Ok(value)
+}
+
+pub(crate) fn absolute_path<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let path = String::deserialize(d)?;
+    let valid = path.starts_with('/')
+        && !path.contains(['?', '#'])
+        && http::uri::PathAndQuery::try_from(path.as_str()).is_ok();
+    if !valid {
+        return Err(D::Error::custom(format!(
+            "\"{path}\" is not a URL path starting with /"
+        )));
+    }
+    Ok(path)
+}
+
+fn log_level<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    check_log_level(&String::deserialize(d)?).map_err(D::Error::custom)
+}

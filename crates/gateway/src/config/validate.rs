@@ -1,0 +1,300 @@
+//! The file as written (`Raw*`, with spans on every key a semantic check looks at) and the
+//! checks that turn it into a [`Config`]. Single-value checks live in `Deserialize` impls,
+//! where toml attaches the span for us; what remains here needs several keys, the routing
+//! table, or the filesystem.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::de::{Deserializer, Error as _};
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::duration;
+use super::error::ConfigError;
+use super::pool::RawPool;
+use super::schema::{
+    self, Admin, Config, Cors, Health, Limits, Listener, ListenerMode, Log, RateLimit, Timeouts,
+    TlsFiles,
+};
+use crate::route::{Route, RouteError, Router};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    #[serde(default)]
+    listener: Vec<RawListener>,
+    #[serde(default)]
+    route: Vec<RawRoute>,
+    #[serde(default)]
+    pool: RawPool,
+    #[serde(default)]
+    limits: Limits,
+    #[serde(default)]
+    timeouts: Timeouts,
+    #[serde(default)]
+    health: Health,
+    #[serde(default)]
+    admin: RawAdmin,
+    #[serde(default)]
+    log: Log,
+    #[serde(default)]
+    cors: RawCors,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawListener {
+    address: Spanned<Addr>,
+    tls: Option<RawTls>,
+    #[serde(default)]
+    mode: ListenerMode,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    cert: Spanned<PathBuf>,
+    key: Spanned<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoute {
+    prefix: Spanned<String>,
+    upstream: Spanned<String>,
+    #[serde(default)]
+    strip_prefix: bool,
+    #[serde(default)]
+    preserve_host: bool,
+    #[serde(default, deserialize_with = "duration::optional")]
+    response_timeout: Option<Duration>,
+    name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawAdmin {
+    address: Option<Spanned<Addr>>,
+    #[serde(deserialize_with = "schema::absolute_path")]
+    metrics_path: String,
+}
+
+impl Default for RawAdmin {
+    fn default() -> Self {
+        RawAdmin {
+            address: None,
+            metrics_path: Admin::default().metrics_path,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawCors {
+    allow_targets: Vec<Spanned<String>>,
+    allow_origins: Vec<Spanned<String>>,
+    allow_credentials: Option<Spanned<bool>>,
+    #[serde(deserialize_with = "duration::deserialize")]
+    max_age: Duration,
+    require_header: bool,
+    forward_cookies: bool,
+    forward_authorization: bool,
+    pass_set_cookie: bool,
+    rate_limit: Option<RateLimit>,
+    #[serde(deserialize_with = "duration::size")]
+    max_response_bytes: u64,
+    #[serde(deserialize_with = "duration::non_zero")]
+    total_timeout: Duration,
+}
+
+impl Default for RawCors {
+    fn default() -> Self {
+        let d = Cors::default();
+        RawCors {
+            allow_targets: Vec::new(),
+            allow_origins: Vec::new(),
+            allow_credentials: None,
+            max_age: d.max_age,
+            require_header: d.require_header,
+            forward_cookies: d.forward_cookies,
+            forward_authorization: d.forward_authorization,
+            pass_set_cookie: d.pass_set_cookie,
+            rate_limit: d.rate_limit,
+            max_response_bytes: d.max_response_bytes,
+            total_timeout: d.total_timeout,
+        }
+    }
+}
+
+/// A socket address with a message that says what went wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Addr(SocketAddr);
+
+impl<'de> Deserialize<'de> for Addr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Addr, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map(Addr).map_err(|_| {
+            D::Error::custom(format!(
+                "\"{text}\" is not IP:PORT (e.g. \"127.0.0.1:2000\" or \"[::]:443\"; host names are not resolved)"
+            ))
+        })
+    }
+}
+
+/// Where the text came from, to turn spans into `file:line:col` and resolve relative paths.
+pub(super) struct Source<'a> {
+    pub(super) origin: &'a str,
+    pub(super) text: &'a str,
+    /// Directory relative paths are resolved against; `None` = the working directory.
+    pub(super) base_dir: Option<&'a Path>,
+}
+
+impl Source<'_> {
+    fn error(&self, span: Range<usize>, key: String, message: impl Into<String>) -> ConfigError {
+        ConfigError::at(self.origin, self.text, Some(span), key, message)
+    }
+
+    fn existing_file(&self, path: &Spanned<PathBuf>, key: String) -> Result<PathBuf, ConfigError> {
+        let resolved = match self.base_dir {
+            Some(dir) if path.get_ref().is_relative() => dir.join(path.get_ref()),
+            _ => path.get_ref().clone(),
+        };
+        if resolved.is_file() {
+            Ok(resolved)
+        } else {
+            let message = format!("file not found: {}", resolved.display());
+            Err(self.error(path.span(), key, message))
+        }
+    }
+}
+
+impl RawConfig {
+    /// Everything but "at least one listener", which the command line may still satisfy.
+    pub(super) fn validate(self, src: &Source<'_>) -> Result<Config, ConfigError> {
+        let mut listeners: Vec<Listener> = Vec::with_capacity(self.listener.len());
+        for (i, raw) in self.listener.into_iter().enumerate() {
+            let address = raw.address.get_ref().0;
+            if let Some(other) = listeners.iter().position(|l| l.address == address) {
+                let message = format!("{address} is already used by listener[{other}]");
+                return Err(src.error(raw.address.span(), format!("listener[{i}].address"), message));
+            }
+            let tls = match raw.tls {
+                Some(tls) => Some(TlsFiles {
+                    cert: src.existing_file(&tls.cert, format!("listener[{i}].tls.cert"))?,
+                    key: src.existing_file(&tls.key, format!("listener[{i}].tls.key"))?,
+                }),
+                None => None,
+            };
+            listeners.push(Listener {
+                address,
+                tls,
+                mode: raw.mode,
+            });
+        }
+
+        let mut routes = Vec::with_capacity(self.route.len());
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for (i, raw) in self.route.into_iter().enumerate() {
+            let prefix_span = raw.prefix.span();
+            let route = raw.into_route(i, src)?;
+            if let Some(other) = seen.insert(route.prefix.clone(), i) {
+                let message = format!("duplicate prefix \"{}\" (also route[{other}])", route.prefix);
+                return Err(src.error(prefix_span, format!("route[{i}].prefix"), message));
+            }
+            routes.push(route);
+        }
+        let router = Router::new(routes).map_err(|e| ConfigError::new(src.origin, "route", e.to_string()))?;
+
+        if let (Some(h1), Some(h2)) = (&self.pool.http1_only, &self.pool.http2_only) {
+            if *h1.get_ref() && *h2.get_ref() {
+                let message = "http1_only and http2_only cannot both be true";
+                return Err(src.error(h2.span(), "pool.http2_only".into(), message));
+            }
+        }
+        let ca_file = match &self.pool.ca_file {
+            Some(path) => Some(src.existing_file(path, "pool.ca_file".into())?),
+            None => None,
+        };
+        let pool = self.pool.into_section(self.timeouts.upstream_connect, ca_file);
+
+        let admin_address = self.admin.address.map(|a| (a.get_ref().0, a.span()));
+        if let Some((address, span)) = &admin_address {
+            if let Some(other) = listeners.iter().position(|l| l.address == *address) {
+                let message = format!("{address} is already used by listener[{other}]");
+                return Err(src.error(span.clone(), "admin.address".into(), message));
+            }
+        }
+        let admin = Admin {
+            address: admin_address.map(|(address, _)| address),
+            metrics_path: self.admin.metrics_path,
+        };
+
+        let cors = self.cors;
+        if let Some(credentials) = &cors.allow_credentials {
+            if *credentials.get_ref() && cors.allow_origins.is_empty() {
+                let message = "allow_credentials needs an allow_origins list: credentials are never sent to any origin";
+                return Err(src.error(credentials.span(), "cors.allow_credentials".into(), message));
+            }
+        }
+        // Checked here rather than in a Deserialize impl: toml gives array elements no
+        // span of their own, and the line of the bad element is the useful one.
+        let each = |list: &[Spanned<String>], key: &str, check: fn(&str) -> Result<String, String>| {
+            list.iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    check(item.get_ref()).map_err(|m| src.error(item.span(), format!("cors.{key}[{i}]"), m))
+                })
+                .collect::<Result<Vec<String>, ConfigError>>()
+        };
+        let cors = Cors {
+            allow_credentials: cors.allow_credentials.is_some_and(|b| *b.get_ref()),
+            allow_targets: each(&cors.allow_targets, "allow_targets", schema::normalize_target)?,
+            allow_origins: each(&cors.allow_origins, "allow_origins", schema::normalize_origin)?,
+            max_age: cors.max_age,
+            require_header: cors.require_header,
+            forward_cookies: cors.forward_cookies,
+            forward_authorization: cors.forward_authorization,
+            pass_set_cookie: cors.pass_set_cookie,
+            rate_limit: cors.rate_limit,
+            max_response_bytes: cors.max_response_bytes,
+            total_timeout: cors.total_timeout,
+        };
+
+        Ok(Config {
+            listeners,
+            router,
+            pool,
+            limits: self.limits,
+            timeouts: self.timeouts,
+            health: self.health,
+            admin,
+            log: self.log,
+            cors,
+        })
+    }
+}
+
+impl RawRoute {
+    fn into_route(self, i: usize, src: &Source<'_>) -> Result<Route, ConfigError> {
+        let mut route = Route::new(self.prefix.get_ref(), self.upstream.get_ref()).map_err(|e| match e {
+            RouteError::InvalidUpstream { reason, .. } => {
+                src.error(self.upstream.span(), format!("route[{i}].upstream"), reason)
+            }
+            RouteError::InvalidPrefix { reason, .. } => {
+                src.error(self.prefix.span(), format!("route[{i}].prefix"), reason)
+            }
+            other => src.error(self.prefix.span(), format!("route[{i}]"), other.to_string()),
+        })?;
+        route.strip_prefix = self.strip_prefix;
+        route.preserve_host = self.preserve_host;
+        route.response_timeout = self.response_timeout;
+        if let Some(name) = self.name {
+            route.name = name;
+        }
+        Ok(route)
+    }
+}

@@ -1,0 +1,37 @@
+//! CORS-proxy mode: `GET /?url=https://api.example.com/x` fetches the target
+//! on the browser's behalf and returns it with CORS headers.
+//!
+//! Why a module of its own: this mode turns the gateway into a relay whose
+//! destination the client picks, so it is an SSRF and open-proxy risk
+//! (shared/design/reliability.md §3). Every decision is a pure function here,
+//! tested by tables; the IO glue (resolve once, connect to exactly the
+//! checked address, stream back) lives elsewhere and calls these in order:
+//!
+//! 1. [`RateLimiter::check`] on the client IP → 429 with `Retry-After`.
+//! 2. [`is_preflight`] → [`CorsPolicy::preflight_response`] (never forwarded).
+//! 3. [`CorsPolicy::check_origin`] → 403 (`Origin` allowlist, required header).
+//! 4. [`target_from_query`] → 400.
+//! 5. [`parse_host_literal`] (no DNS for literals) or one DNS lookup, then
+//!    [`TargetPolicy::check`] on the resulting addresses → 403.
+//! 6. [`CorsPolicy::strip_request_headers`], forward, then
+//!    [`CorsPolicy::add_response_headers`] on the response.
+//!
+//! # Layout
+//!
+//! * `target.rs`: the `url` parameter → [`TargetUrl`].
+//! * `address.rs`: [`classify`] an IP, [`parse_host_literal`] (glibc forms).
+//! * `policy.rs`: [`TargetPolicy`] (allowlist, own addresses, every address).
+//! * `headers.rs`: [`CorsPolicy`] (origins, preflight, response headers).
+//! * `ratelimit.rs`: [`RateLimiter`], per-client token buckets.
+
+mod address;
+mod headers;
+mod policy;
+mod ratelimit;
+mod target;
+
+pub use address::{classify, parse_host_literal, AddressClass};
+pub use headers::{is_preflight, CorsPolicy, OriginError, OriginPattern, OriginPatternError};
+pub use policy::{PatternError, Refusal, TargetPattern, TargetPolicy};
+pub use ratelimit::{retry_after_secs, RateLimiter};
+pub use target::{target_from_query, TargetError, TargetUrl};

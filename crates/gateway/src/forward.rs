@@ -1,0 +1,196 @@
+//! Route mode: route → rewrite → pool → stream the response back.
+//!
+//! Every failure becomes a short text response with one log line (see `error.rs`); the
+//! upstream's own statuses pass through untouched, and its body streams frame by frame.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use crate::app::{App, ConnInfo};
+use crate::body::{OnEnd, Outcome, ProxyBody, StreamLimits};
+use crate::error::{text_response, GatewayError};
+use crate::inbound::{InboundBody, InboundError};
+use crate::metrics::Slot;
+use crate::rewrite::{self, RewriteCtx};
+use crate::upgrade;
+
+/// Serves one request on a route-mode listener.
+pub async fn handle(app: &Arc<App>, conn: &ConnInfo, mut req: Request<Incoming>) -> Response<ProxyBody> {
+    let started = Instant::now();
+    let pq = req
+        .uri()
+        .path_and_query()
+        .map_or("/", |pq| pq.as_str());
+    if pq.len() > app.settings.max_uri_bytes {
+        let err = GatewayError::new(
+            StatusCode::URI_TOO_LONG,
+            crate::error::Blame::Client,
+            format!("request target longer than {} bytes", app.settings.max_uri_bytes),
+        );
+        return refuse(app, app.metrics.unrouted(), &req, err, started);
+    }
+    let m = match app.router.route(pq) {
+        Ok(m) => m,
+        Err(e) => {
+            let err = GatewayError::new(e.status(), crate::error::Blame::Client, e.to_string());
+            return refuse(app, app.metrics.unrouted(), &req, err, started);
+        }
+    };
+    let route = m.route;
+    let slot = app
+        .router
+        .routes()
+        .iter()
+        .position(|r| std::ptr::eq(r, route))
+        .map_or(app.metrics.unrouted(), |i| app.metrics.route(i));
+    if let Some(err) = body_too_large(app, &req) {
+        return refuse(app, slot, &req, err, started);
+    }
+    let client_upgrade = upgrade::take_client_side(&mut req);
+    let (mut parts, body) = req.into_parts();
+    let ctx = RewriteCtx {
+        client_addr: conn.peer,
+        inbound_tls: conn.tls,
+        upstream_authority: &route.upstream.authority,
+        preserve_host: route.preserve_host,
+        via: &app.settings.via,
+    };
+    let method = parts.method.clone();
+    let path = parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
+    if let Err(e) = rewrite::rewrite_request(&mut parts, m.upstream_uri, &ctx) {
+        let err = GatewayError::bad_request(e.to_string());
+        return refuse_parts(app, slot, &method, &path, err, started);
+    }
+    let body = InboundBody::new(body, app.settings.client_body_idle, app.settings.max_body_bytes);
+    let upstream_req = Request::from_parts(parts, body);
+    let timeout = route
+        .response_timeout
+        .unwrap_or(app.settings.upstream_response_timeout);
+    let resp = match tokio::time::timeout(timeout, app.client.request(upstream_req)).await {
+        Ok(Ok(resp)) => resp,
+        Ok(Err(e)) => {
+            let err = classify_pool_error(&e);
+            tracing::warn!(%method, path = %path, route = %route.name, upstream = %route.upstream, status = err.status().as_u16(), error = %e, "upstream request failed");
+            return finish_error(app, slot, &method, &path, err, started);
+        }
+        Err(_) => {
+            let err = GatewayError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                crate::error::Blame::Upstream,
+                format!("upstream did not answer within {timeout:?}"),
+            );
+            tracing::warn!(%method, path = %path, route = %route.name, upstream = %route.upstream, status = 504, "upstream response timed out");
+            return finish_error(app, slot, &method, &path, err, started);
+        }
+    };
+    let (mut parts, body) = resp.into_parts();
+    let upgraded = parts.status == StatusCode::SWITCHING_PROTOCOLS && client_upgrade.is_some();
+    rewrite::rewrite_response(&mut parts, &app.settings.via, upgraded);
+    let status = parts.status.as_u16();
+    let reused = body.is_reused();
+    if upgraded {
+        if let Some(client_side) = client_upgrade {
+            upgrade::splice(client_side, &mut parts);
+        }
+    }
+    let on_end = end_callback(app, slot, method, path, route.name.clone(), route.upstream.to_string(), status, reused, started);
+    Response::from_parts(parts, ProxyBody::stream(
+        body,
+        StreamLimits {
+            idle: app.settings.upstream_body_idle,
+            ..Default::default()
+        },
+        Some(on_end),
+    ))
+}
+
+/// 413 before reading a byte when the declared length is over the limit.
+fn body_too_large(app: &App, req: &Request<Incoming>) -> Option<GatewayError> {
+    let max = app.settings.max_body_bytes?;
+    let declared = http_body::Body::size_hint(req.body()).lower();
+    (declared > max).then(|| {
+        GatewayError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            crate::error::Blame::Client,
+            format!("request body larger than {max} bytes"),
+        )
+    })
+}
+
+/// Maps a pool error, telling the client's own body failures (413, 408) apart.
+pub(crate) fn classify_pool_error(e: &gangway_pool::Error) -> GatewayError {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(inbound) = err.downcast_ref::<InboundError>() {
+            let status = match inbound {
+                InboundError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+                InboundError::Idle(_) => StatusCode::REQUEST_TIMEOUT,
+            };
+            return GatewayError::new(status, crate::error::Blame::Client, inbound.to_string());
+        }
+        cur = err.source();
+    }
+    GatewayError::from_pool(e)
+}
+
+fn refuse(app: &App, slot: Slot, req: &Request<Incoming>, err: GatewayError, started: Instant) -> Response<ProxyBody> {
+    let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    tracing::info!(method = %req.method(), path, status = err.status().as_u16(), reason = err.message(), "request refused");
+    finish_error(app, slot, req.method(), path, err, started)
+}
+
+fn refuse_parts(app: &App, slot: Slot, method: &http::Method, path: &str, err: GatewayError, started: Instant) -> Response<ProxyBody> {
+    tracing::info!(%method, path, status = err.status().as_u16(), reason = err.message(), "request refused");
+    finish_error(app, slot, method, path, err, started)
+}
+
+fn finish_error(app: &App, slot: Slot, method: &http::Method, path: &str, err: GatewayError, started: Instant) -> Response<ProxyBody> {
+    let status = err.status().as_u16();
+    let resp = err.into_response();
+    let elapsed = started.elapsed();
+    app.metrics.observe(slot, status, elapsed, 0);
+    if app.settings.access_log {
+        tracing::info!(target: "gangway::access", %method, path, status, duration_ms = elapsed.as_secs_f64() * 1e3, "access");
+    }
+    resp
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn end_callback(
+    app: &Arc<App>,
+    slot: Slot,
+    method: http::Method,
+    path: String,
+    route: String,
+    upstream: String,
+    status: u16,
+    reused: bool,
+    started: Instant,
+) -> OnEnd {
+    let app = Arc::clone(app);
+    Box::new(move |bytes, outcome| {
+        let elapsed = started.elapsed();
+        app.metrics.observe(slot, status, elapsed, bytes);
+        if app.settings.access_log {
+            let outcome = match outcome {
+                Outcome::Complete => "complete",
+                Outcome::Aborted => "aborted",
+                Outcome::ClientGone => "client_gone",
+            };
+            tracing::info!(
+                target: "gangway::access",
+                %method, path, status, route, upstream, bytes, reused, outcome,
+                duration_ms = elapsed.as_secs_f64() * 1e3,
+                "access"
+            );
+        }
+    })
+}
+
+/// The health check answer.
+pub fn health() -> Response<ProxyBody> {
+    text_response(StatusCode::OK, "ok\n")
+}

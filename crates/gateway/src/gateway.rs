@@ -1,0 +1,238 @@
+//! Starting and stopping the whole gateway from a validated config: build the runtime
+//! state, bind every listener (and the admin listener), serve until the shutdown signal,
+//! then drain in-flight requests within the grace period.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+
+use crate::app::{App, Mode, Settings};
+use crate::config::{Config, ListenerMode};
+use crate::cors::{CorsPolicy, OriginPattern, RateLimiter, TargetPattern, TargetPolicy};
+use crate::cors_mode::CorsMode;
+use crate::metrics::Metrics;
+use crate::server::{self, ListenerSpec, ServerLimits};
+use crate::shutdown::Shutdown;
+
+/// A gateway that is serving. Dropping it does not stop it: call [`Running::shutdown`].
+#[derive(Debug)]
+pub struct Running {
+    /// Bound addresses of the listeners, in config order (useful with port 0).
+    pub addrs: Vec<SocketAddr>,
+    /// Bound address of the admin listener, if any.
+    pub admin_addr: Option<SocketAddr>,
+    /// Shared state (metrics, pools), e.g. for tests.
+    pub app: Arc<App>,
+    shutdown: Shutdown,
+    grace: Duration,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Why the gateway could not start.
+#[derive(Debug)]
+pub struct StartError(String);
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// Builds the runtime state from a config. `own_addrs` are the gateway's bound addresses,
+/// which the CORS mode refuses as targets.
+pub fn build_app(config: &Config, own_addrs: &[SocketAddr]) -> Result<App, StartError> {
+    let mut pool = config.pool.builder();
+    pool.connect_timeout(config.timeouts.upstream_connect);
+    let client = pool
+        .build()
+        .map_err(|e| StartError(format!("pool: {e}")))?;
+    let cors_needed = config
+        .listeners
+        .iter()
+        .any(|l| l.mode == ListenerMode::Cors);
+    let cors = if cors_needed {
+        Some(build_cors(config, own_addrs)?)
+    } else {
+        None
+    };
+    let router = config.router.clone();
+    let metrics = Metrics::new(router.routes().iter().map(|r| r.name.as_str()));
+    let settings = Settings {
+        health_path: config.health.path.clone(),
+        via: "gangway".into(),
+        upstream_response_timeout: config.timeouts.upstream_response,
+        upstream_body_idle: non_zero(config.timeouts.upstream_body_idle),
+        client_body_idle: non_zero(config.timeouts.client_body_idle),
+        max_uri_bytes: config.limits.max_uri_bytes,
+        max_body_bytes: config.limits.max_body_bytes,
+        access_log: config.log.access_log,
+    };
+    Ok(App {
+        router,
+        client,
+        cors,
+        metrics,
+        settings,
+    })
+}
+
+fn non_zero(d: Duration) -> Option<Duration> {
+    (!d.is_zero()).then_some(d)
+}
+
+fn build_cors(config: &Config, own_addrs: &[SocketAddr]) -> Result<CorsMode, StartError> {
+    let c = &config.cors;
+    let allow_targets = c
+        .allow_targets
+        .iter()
+        .map(|t| TargetPattern::parse(t).map_err(|e| StartError(format!("cors.allow_targets: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let allow_origins = c
+        .allow_origins
+        .iter()
+        .map(|o| OriginPattern::parse(o).map_err(|e| StartError(format!("cors.allow_origins: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let policy = CorsPolicy {
+        allow_origins,
+        allow_credentials: c.allow_credentials,
+        max_age: c.max_age,
+        require_header: c.require_header,
+        forward_cookies: c.forward_cookies,
+        forward_authorization: c.forward_authorization,
+        pass_set_cookie: c.pass_set_cookie,
+        ..CorsPolicy::default()
+    };
+    let targets = TargetPolicy {
+        allow_targets,
+        own_addrs: own_addrs.to_vec(),
+    };
+    let rate = c
+        .rate_limit
+        .as_ref()
+        .map(|r| RateLimiter::new(r.per_second, r.burst));
+    let mut pool = config.pool.builder();
+    pool.connect_timeout(config.timeouts.upstream_connect);
+    CorsMode::new(
+        policy,
+        targets,
+        pool,
+        rate,
+        Some(c.max_response_bytes),
+        c.total_timeout,
+    )
+    .map_err(|e| StartError(format!("cors pool: {e}")))
+}
+
+/// Binds every listener and starts serving.
+pub async fn start(config: &Config) -> Result<Running, StartError> {
+    let mut bound = Vec::new();
+    for l in &config.listeners {
+        let listener = server::bind(l.address)
+            .await
+            .map_err(|e| StartError(e.to_string()))?;
+        let tls = match &l.tls {
+            Some(files) => Some(
+                crate::tls::server_config(&files.cert, &files.key)
+                    .map_err(|e| StartError(format!("listener {}: TLS: {e}", l.address)))?,
+            ),
+            None => None,
+        };
+        let mode = match l.mode {
+            ListenerMode::Routes => Mode::Routes,
+            ListenerMode::Cors => Mode::Cors,
+        };
+        bound.push((listener, tls, mode));
+    }
+    let addrs: Vec<SocketAddr> = bound
+        .iter()
+        .filter_map(|(l, _, _)| l.local_addr().ok())
+        .collect();
+    let admin_listener = match config.admin.address {
+        Some(addr) => Some(
+            server::bind(addr)
+                .await
+                .map_err(|e| StartError(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let admin_addr = admin_listener.as_ref().and_then(|l| l.local_addr().ok());
+    let mut own = addrs.clone();
+    own.extend(admin_addr);
+    let app = Arc::new(build_app(config, &own)?);
+    let limits = Arc::new(ServerLimits {
+        max_connections: config.limits.max_connections,
+        header_read_timeout: config.timeouts.header_read,
+        max_headers: config.limits.max_headers,
+        max_header_bytes: config.limits.max_header_bytes,
+        ..ServerLimits::default()
+    });
+    let permits = Arc::new(Semaphore::new(config.limits.max_connections.max(1)));
+    let shutdown = Shutdown::new();
+    let mut tasks = Vec::new();
+    for ((listener, tls, mode), addr) in bound.into_iter().zip(&addrs) {
+        let spec = ListenerSpec {
+            addr: *addr,
+            tls,
+            mode,
+        };
+        tracing::info!(address = %addr, mode = ?mode, tls = spec.tls.is_some(), "listening");
+        tasks.push(tokio::spawn(server::accept_loop(
+            listener,
+            spec,
+            Arc::clone(&app),
+            Arc::clone(&limits),
+            Arc::clone(&permits),
+            shutdown.clone(),
+        )));
+    }
+    if let Some(listener) = admin_listener {
+        tracing::info!(address = ?admin_addr, "admin listening");
+        tasks.push(tokio::spawn(crate::admin::serve(
+            listener,
+            Arc::clone(&app),
+            config.admin.metrics_path.clone(),
+            shutdown.clone(),
+        )));
+    }
+    Ok(Running {
+        addrs,
+        admin_addr,
+        app,
+        shutdown,
+        grace: config.timeouts.shutdown_grace,
+        tasks,
+    })
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight requests finish (up to the grace period), closes
+    /// idle keep-alive connections. Returns how many connections were still open at the
+    /// deadline (0 = clean).
+    pub async fn shutdown(self) -> usize {
+        tracing::info!(live = self.shutdown.live(), grace = ?self.grace, "shutting down");
+        self.shutdown.trigger();
+        for task in &self.tasks {
+            task.abort();
+        }
+        let left = self.shutdown.drained(self.grace).await;
+        if left > 0 {
+            tracing::warn!(left, "grace period over; closing remaining connections");
+        } else {
+            tracing::info!("all connections finished");
+        }
+        left
+    }
+}
+
+/// Runs the gateway until `signal` resolves, then shuts down gracefully.
+pub async fn run(config: &Config, signal: impl Future<Output = ()>) -> Result<usize, StartError> {
+    let running = start(config).await?;
+    signal.await;
+    Ok(running.shutdown().await)
+}

@@ -1,0 +1,263 @@
+//! Request counters and latency histograms, rendered as Prometheus text with the pool's
+//! stats.
+//!
+//! Every route gets its slots when the gateway starts, so counting a request is a few
+//! relaxed atomic adds: no lock and no allocation on the request path.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use gangway_pool::Stats;
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Status codes are counted by their exact value; 100..=599 covers every valid one.
+const STATUS_MIN: u16 = 100;
+const STATUS_SLOTS: usize = 500;
+
+struct RouteMetrics {
+    name: String,
+    by_status: Box<[AtomicU64]>,
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+    bytes_out: AtomicU64,
+}
+
+impl RouteMetrics {
+    fn new(name: String) -> Self {
+        Self {
+            name,
+            by_status: (0..STATUS_SLOTS).map(|_| AtomicU64::new(0)).collect(),
+            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            count: AtomicU64::new(0),
+            sum_micros: AtomicU64::new(0),
+            bytes_out: AtomicU64::new(0),
+        }
+    }
+}
+
+/// The gateway's metrics. Route indexes are those of the router's routes; the extra
+/// slots after them are for requests no route matched and for the gateway's own answers.
+#[derive(Debug)]
+pub struct Metrics {
+    routes: Vec<RouteMetrics>,
+    connections_accepted: AtomicU64,
+    connections_open: AtomicU64,
+}
+
+impl std::fmt::Debug for RouteMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouteMetrics")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+/// Which slot a request is counted in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot(usize);
+
+impl Metrics {
+    /// Metrics for routes with these names, plus the `(none)` and `(gateway)` slots.
+    pub fn new<'a>(route_names: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut routes: Vec<RouteMetrics> = route_names
+            .into_iter()
+            .map(|n| RouteMetrics::new(n.to_string()))
+            .collect();
+        routes.push(RouteMetrics::new("(none)".into()));
+        routes.push(RouteMetrics::new("(gateway)".into()));
+        Self {
+            routes,
+            connections_accepted: AtomicU64::new(0),
+            connections_open: AtomicU64::new(0),
+        }
+    }
+
+    /// The slot of route number `index`.
+    pub fn route(&self, index: usize) -> Slot {
+        Slot(index.min(self.routes.len().saturating_sub(2)))
+    }
+
+    /// The slot for requests that matched no route.
+    pub fn unrouted(&self) -> Slot {
+        Slot(self.routes.len().saturating_sub(2))
+    }
+
+    /// The slot for the gateway's own endpoints (health check, CORS preflight).
+    pub fn gateway(&self) -> Slot {
+        Slot(self.routes.len().saturating_sub(1))
+    }
+
+    /// Counts one finished request.
+    pub fn observe(&self, slot: Slot, status: u16, elapsed: Duration, bytes: u64) {
+        let Some(m) = self.routes.get(slot.0) else {
+            return;
+        };
+        if let Some(c) = status
+            .checked_sub(STATUS_MIN)
+            .and_then(|i| m.by_status.get(usize::from(i)))
+        {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        let secs = elapsed.as_secs_f64();
+        if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
+            m.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+        m.count.fetch_add(1, Ordering::Relaxed);
+        m.sum_micros
+            .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+        m.bytes_out.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// A downstream connection was accepted.
+    pub fn connection_opened(&self) {
+        self.connections_accepted.fetch_add(1, Ordering::Relaxed);
+        self.connections_open.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A downstream connection ended.
+    pub fn connection_closed(&self) {
+        self.connections_open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Prometheus text exposition of everything, with the pool's stats.
+    pub fn render(&self, pools: &[(&str, Stats)]) -> String {
+        let mut out = String::with_capacity(4096);
+        let _ = self.render_into(&mut out, pools);
+        out
+    }
+
+    fn render_into(&self, out: &mut String, pools: &[(&str, Stats)]) -> std::fmt::Result {
+        writeln!(out, "# HELP gangway_requests_total Requests answered, by route and status.")?;
+        writeln!(out, "# TYPE gangway_requests_total counter")?;
+        for m in &self.routes {
+            for (i, c) in m.by_status.iter().enumerate() {
+                let n = c.load(Ordering::Relaxed);
+                if n > 0 {
+                    let status = i + usize::from(STATUS_MIN);
+                    writeln!(
+                        out,
+                        "gangway_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
+                        escape(&m.name)
+                    )?;
+                }
+            }
+        }
+        writeln!(out, "# HELP gangway_request_duration_seconds Time to the end of the response body.")?;
+        writeln!(out, "# TYPE gangway_request_duration_seconds histogram")?;
+        for m in &self.routes {
+            let count = m.count.load(Ordering::Relaxed);
+            if count == 0 {
+                continue;
+            }
+            let route = escape(&m.name);
+            let mut cumulative = 0;
+            for (b, c) in BUCKETS.iter().zip(&m.buckets) {
+                cumulative += c.load(Ordering::Relaxed);
+                writeln!(
+                    out,
+                    "gangway_request_duration_seconds_bucket{{route=\"{route}\",le=\"{b}\"}} {cumulative}"
+                )?;
+            }
+            writeln!(out, "gangway_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {count}")?;
+            let sum = m.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+            writeln!(out, "gangway_request_duration_seconds_sum{{route=\"{route}\"}} {sum}")?;
+            writeln!(out, "gangway_request_duration_seconds_count{{route=\"{route}\"}} {count}")?;
+        }
+        writeln!(out, "# TYPE gangway_response_bytes_total counter")?;
+        for m in &self.routes {
+            writeln!(
+                out,
+                "gangway_response_bytes_total{{route=\"{}\"}} {}",
+                escape(&m.name),
+                m.bytes_out.load(Ordering::Relaxed)
+            )?;
+        }
+        writeln!(out, "# TYPE gangway_connections_accepted_total counter")?;
+        writeln!(out, "gangway_connections_accepted_total {}", self.connections_accepted.load(Ordering::Relaxed))?;
+        writeln!(out, "# TYPE gangway_connections_open gauge")?;
+        writeln!(out, "gangway_connections_open {}", self.connections_open.load(Ordering::Relaxed))?;
+        render_pools(out, pools)
+    }
+}
+
+fn render_pools(out: &mut String, pools: &[(&str, Stats)]) -> std::fmt::Result {
+    let counters: [(&str, &str, fn(&gangway_pool::HostStats) -> u64); 17] = [
+        ("connections_opened_total", "counter", |s| s.connections_opened),
+        ("connect_errors_total", "counter", |s| s.connect_errors),
+        ("requests_total", "counter", |s| s.requests),
+        ("reused_total", "counter", |s| s.reused),
+        ("drained_total", "counter", |s| s.drained),
+        ("checkout_timeouts_total", "counter", |s| s.checkout_timeouts),
+        ("closed_idle_timeout_total", "counter", |s| s.closed.idle_timeout),
+        ("closed_max_idle_total", "counter", |s| s.closed.max_idle),
+        ("closed_server_close_total", "counter", |s| s.closed.server_close),
+        ("closed_error_total", "counter", |s| s.closed.error),
+        ("closed_unread_body_total", "counter", |s| s.closed.unread_body),
+        ("closed_lifetime_total", "counter", |s| s.closed.lifetime),
+        ("closed_requests_limit_total", "counter", |s| s.closed.requests_limit),
+        ("retries_not_written_total", "counter", |s| s.retries.not_written),
+        ("retries_stale_connection_total", "counter", |s| s.retries.stale_connection),
+        ("retries_refused_stream_total", "counter", |s| s.retries.refused_stream),
+        ("idle_connections", "gauge", |s| s.idle as u64),
+    ];
+    let gauges: [(&str, fn(&gangway_pool::HostStats) -> u64); 4] = [
+        ("active_connections", |s| s.active as u64),
+        ("connecting", |s| s.connecting as u64),
+        ("waiting", |s| s.waiting as u64),
+        ("streams", |s| s.streams as u64),
+    ];
+    for (name, kind, get) in counters {
+        writeln!(out, "# TYPE gangway_pool_{name} {kind}")?;
+        for (pool, stats) in pools {
+            for (host, s) in &stats.hosts {
+                writeln!(out, "gangway_pool_{name}{{pool=\"{pool}\",upstream=\"{}\"}} {}", escape(host), get(s))?;
+            }
+        }
+    }
+    for (name, get) in gauges {
+        writeln!(out, "# TYPE gangway_pool_{name} gauge")?;
+        for (pool, stats) in pools {
+            for (host, s) in &stats.hosts {
+                writeln!(out, "gangway_pool_{name}{{pool=\"{pool}\",upstream=\"{}\"}} {}", escape(host), get(s))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn escape(label: &str) -> String {
+    label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_by_route_and_status() {
+        let m = Metrics::new(["users", "profiles"]);
+        m.observe(m.route(0), 200, Duration::from_millis(3), 10);
+        m.observe(m.route(0), 200, Duration::from_millis(30), 10);
+        m.observe(m.unrouted(), 404, Duration::from_micros(50), 3);
+        let text = m.render(&[]);
+        assert!(text.contains("gangway_requests_total{route=\"users\",status=\"200\"} 2"), "{text}");
+        assert!(text.contains("gangway_requests_total{route=\"(none)\",status=\"404\"} 1"), "{text}");
+        assert!(text.contains("gangway_request_duration_seconds_bucket{route=\"users\",le=\"0.005\"} 1"), "{text}");
+        assert!(text.contains("gangway_request_duration_seconds_count{route=\"users\"} 2"), "{text}");
+        assert!(!text.contains("route=\"profiles\",status"), "{text}");
+    }
+
+    #[test]
+    fn out_of_range_status_is_ignored() {
+        let m = Metrics::new(["a"]);
+        m.observe(m.route(0), 42, Duration::ZERO, 0);
+        m.observe(m.route(7), 999, Duration::ZERO, 0);
+        assert!(!m.render(&[]).contains("status=\"42\""));
+    }
+}

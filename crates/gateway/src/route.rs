@@ -1,0 +1,400 @@
+//! Prefix routing: a pure function from a request's path to an upstream URI.
+//!
+//! Matching is byte-exact and case-sensitive on path-segment boundaries; the longest prefix
+//! wins. Nothing here does IO, so the whole module is covered by table-driven tests.
+//!
+//! # What is forwarded
+//!
+//! A path without dot-segments is forwarded byte-exact: no percent-decoding, no re-encoding,
+//! no merging of `//`. Upstreams differ in how they normalise, and any rewrite we do is one
+//! more parser differential an attacker can play with; passing the bytes through means the
+//! upstream sees exactly what the client sent. Dot-segments are the exception, because they
+//! change *which* route a path belongs to: a path containing `.`/`..` (also as `%2e`) is
+//! resolved (RFC 3986 §5.2.4), matched in its resolved form, and forwarded resolved, so the
+//! route is always chosen on the same path the upstream receives.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::time::Duration;
+
+use http::uri::{Authority, PathAndQuery, Scheme, Uri};
+
+/// Where a route sends its requests: `http(s)://host:port/base`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    /// `true` for `https://`.
+    pub https: bool,
+    /// `host:port`, port always explicit, host lower-cased.
+    pub authority: Authority,
+    /// Path prefix added in front of every forwarded path; no trailing `/`, `""` if none.
+    pub base_path: String,
+}
+
+impl Upstream {
+    /// Parses `http://host[:port][/path]` or `https://…`. Userinfo, query and fragment are
+    /// refused: they would be silently dropped or leak credentials into logs.
+    pub fn parse(url: &str) -> Result<Upstream, RouteError> {
+        let bad = |reason: String| RouteError::InvalidUpstream {
+            url: url.to_owned(),
+            reason,
+        };
+        if url.contains('#') {
+            return Err(bad("a fragment (#) is not allowed".into()));
+        }
+        let uri: Uri = url.parse().map_err(|e| bad(format!("{e}")))?;
+        let https = match uri.scheme_str() {
+            Some(s) if s.eq_ignore_ascii_case("http") => false,
+            Some(s) if s.eq_ignore_ascii_case("https") => true,
+            Some(s) => return Err(bad(format!("scheme \"{s}\" is not http or https"))),
+            None => return Err(bad("missing scheme (http:// or https://)".into())),
+        };
+        let authority = uri
+            .authority()
+            .ok_or_else(|| bad("missing host".into()))?;
+        let (host, port) = split_authority(authority.as_str()).map_err(|r| bad(r.into()))?;
+        if port == Some(0) {
+            return Err(bad("port 0 is not a valid upstream port".into()));
+        }
+        if uri.query().is_some() {
+            return Err(bad("a query (?) is not allowed".into()));
+        }
+        let base_path = uri.path().trim_end_matches('/');
+        if base_path.split('/').any(|seg| dot_segment(seg) > 0) {
+            return Err(bad("dot-segments are not allowed in the path".into()));
+        }
+        let port = port.unwrap_or(if https { 443 } else { 80 });
+        let authority = Authority::try_from(format!("{}:{port}", host.to_ascii_lowercase()))
+            .map_err(|e| bad(format!("{e}")))?;
+        Ok(Upstream {
+            https,
+            authority,
+            base_path: base_path.to_owned(),
+        })
+    }
+
+    /// `http` or `https`.
+    pub fn scheme(&self) -> Scheme {
+        if self.https {
+            Scheme::HTTPS
+        } else {
+            Scheme::HTTP
+        }
+    }
+}
+
+impl fmt::Display for Upstream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = if self.https { "https" } else { "http" };
+        write!(f, "{scheme}://{}{}", self.authority, self.base_path)
+    }
+}
+
+/// One `[[route]]`: a path prefix and the upstream it forwards to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// Starts with `/`; no trailing `/` except for the catch-all `/`.
+    pub prefix: String,
+    /// Where matching requests go.
+    pub upstream: Upstream,
+    /// Remove `prefix` from the forwarded path (`/users/42` → `/42`).
+    pub strip_prefix: bool,
+    /// Forward the client's `Host` instead of the upstream's authority.
+    pub preserve_host: bool,
+    /// Overrides `timeouts.upstream_response` for this route; `None` = the global value.
+    pub response_timeout: Option<Duration>,
+    /// Label for logs and metrics; defaults to the prefix.
+    pub name: String,
+}
+
+impl Route {
+    /// A route with every option at its default.
+    pub fn new(prefix: &str, upstream_url: &str) -> Result<Route, RouteError> {
+        let prefix = normalize_prefix(prefix)?;
+        Ok(Route {
+            name: prefix.clone(),
+            prefix,
+            upstream: Upstream::parse(upstream_url)?,
+            strip_prefix: false,
+            preserve_host: false,
+            response_timeout: None,
+        })
+    }
+
+    fn matches(&self, path: &str) -> bool {
+        self.prefix == "/"
+            || (path.starts_with(self.prefix.as_str())
+                && matches!(path.as_bytes().get(self.prefix.len()), None | Some(b'/')))
+    }
+
+    /// Number of segments in the prefix (`/` → 0, `/a/b` → 2).
+    fn depth(&self) -> usize {
+        if self.prefix == "/" {
+            0
+        } else {
+            self.prefix.bytes().filter(|b| *b == b'/').count()
+        }
+    }
+}
+
+/// The routing table.
+#[derive(Debug, Clone, Default)]
+pub struct Router {
+    /// Sorted longest prefix first, so the first match is the longest one. A linear scan
+    /// beats a trie for the dozens of routes a gateway config holds.
+    routes: Vec<Route>,
+}
+
+/// A successful match.
+#[derive(Debug, Clone)]
+pub struct RouteMatch<'a> {
+    /// The route that matched.
+    pub route: &'a Route,
+    /// Absolute URI to send upstream: scheme, authority, base path, path, query.
+    pub upstream_uri: Uri,
+}
+
+impl Router {
+    /// Builds the table. Prefixes are normalised again, so a hand-edited [`Route`] is
+    /// checked too; two routes with the same prefix are an error.
+    pub fn new(mut routes: Vec<Route>) -> Result<Router, RouteError> {
+        for route in &mut routes {
+            route.prefix = normalize_prefix(&route.prefix)?;
+        }
+        routes.sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()).then(a.prefix.cmp(&b.prefix)));
+        if let Some(pair) = routes.windows(2).find(|w| matches!(w, [a, b] if a.prefix == b.prefix))
+        {
+            let prefix = pair.first().map(|r| r.prefix.clone()).unwrap_or_default();
+            return Err(RouteError::DuplicatePrefix(prefix));
+        }
+        Ok(Router { routes })
+    }
+
+    /// The routes, longest prefix first.
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+
+    /// Gives the routes back, e.g. to add more and build a new table.
+    pub fn into_routes(self) -> Vec<Route> {
+        self.routes
+    }
+
+    /// Routes an origin-form request target (`/path?query`).
+    pub fn route<'a>(&'a self, path_and_query: &str) -> Result<RouteMatch<'a>, RouteError> {
+        let (path, query) = match path_and_query.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (path_and_query, None),
+        };
+        // Also refuses `*` (OPTIONS *): it names the server, not a resource upstream.
+        if !path.starts_with('/') {
+            return Err(RouteError::BadPath);
+        }
+        let resolved = resolve_dots(path)?;
+        let route = self
+            .routes
+            .iter()
+            .find(|r| r.matches(&resolved.path))
+            .ok_or(RouteError::NotFound)?;
+        // Resolve-then-match alone would let `/users/../profiles/1` reach /profiles. A
+        // client that names one route and walks into another is probing (browsers resolve
+        // dot-segments before sending), and a front proxy or ACL may have decided on the
+        // `/users` it saw; so `..` may never climb out of the route it ends up in.
+        if resolved.lowest.is_some_and(|low| low < route.depth()) {
+            return Err(RouteError::BadPath);
+        }
+        let rest = if route.strip_prefix && route.prefix != "/" {
+            resolved.path.get(route.prefix.len()..).unwrap_or("")
+        } else {
+            &resolved.path
+        };
+        let rest = if rest.is_empty() { "/" } else { rest };
+        let base = &route.upstream.base_path;
+        let mut target =
+            String::with_capacity(base.len() + rest.len() + query.map_or(0, |q| q.len() + 1));
+        target.push_str(base);
+        target.push_str(rest);
+        if let Some(query) = query {
+            target.push('?');
+            target.push_str(query);
+        }
+        let upstream_uri = Uri::builder()
+            .scheme(route.upstream.scheme())
+            .authority(route.upstream.authority.clone())
+            .path_and_query(PathAndQuery::try_from(target).map_err(|_| RouteError::BadPath)?)
+            .build()
+            .map_err(|_| RouteError::BadPath)?;
+        Ok(RouteMatch {
+            route,
+            upstream_uri,
+        })
+    }
+}
+
+/// Why routing or building a route failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteError {
+    /// No route matches the path (404).
+    NotFound,
+    /// Malformed path, or dot-segments climbing above `/` or out of the matched route (400).
+    BadPath,
+    /// A route prefix that cannot be used.
+    InvalidPrefix {
+        /// The prefix as given.
+        prefix: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// An upstream URL that cannot be used.
+    InvalidUpstream {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Two routes with the same (normalised) prefix.
+    DuplicatePrefix(String),
+}
+
+impl RouteError {
+    /// The status a request-time error answers with (500 for configuration errors).
+    pub fn status(&self) -> http::StatusCode {
+        match self {
+            RouteError::NotFound => http::StatusCode::NOT_FOUND,
+            RouteError::BadPath => http::StatusCode::BAD_REQUEST,
+            _ => http::StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl fmt::Display for RouteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RouteError::NotFound => f.write_str("no route for this path"),
+            RouteError::BadPath => f.write_str("bad request path"),
+            RouteError::InvalidPrefix { prefix, reason } => {
+                write!(f, "invalid route prefix \"{prefix}\": {reason}")
+            }
+            RouteError::InvalidUpstream { url, reason } => {
+                write!(f, "invalid upstream URL \"{url}\": {reason}")
+            }
+            RouteError::DuplicatePrefix(p) => write!(f, "duplicate route prefix \"{p}\""),
+        }
+    }
+}
+
+impl std::error::Error for RouteError {}
+
+/// Splits and checks `host[:port]` strictly: `http::uri::Authority` alone accepts userinfo,
+/// an empty host, and ports like `99999` or `8x`, none of which may reach an upstream.
+pub(crate) fn split_authority(s: &str) -> Result<(&str, Option<u16>), &'static str> {
+    if s.contains('@') {
+        return Err("userinfo (user@) is not allowed");
+    }
+    Authority::try_from(s).map_err(|_| "invalid host")?;
+    let (host, port) = match s.rfind(':') {
+        // `[::1]` has colons inside the brackets; a port only follows the `]`.
+        Some(i) if !s.get(i..).is_some_and(|t| t.contains(']')) => {
+            (s.get(..i).unwrap_or(""), Some(s.get(i + 1..).unwrap_or("")))
+        }
+        _ => (s, None),
+    };
+    if host.is_empty() {
+        return Err("missing host");
+    }
+    let port = match port {
+        None => None,
+        Some(p) if !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(p.parse::<u16>().map_err(|_| "port out of range")?)
+        }
+        Some(_) => return Err("invalid port"),
+    };
+    Ok((host, port))
+}
+
+fn normalize_prefix(prefix: &str) -> Result<String, RouteError> {
+    let bad = |reason| RouteError::InvalidPrefix {
+        prefix: prefix.to_owned(),
+        reason,
+    };
+    if !prefix.starts_with('/') {
+        return Err(bad("must start with /"));
+    }
+    if prefix.contains(['?', '#']) {
+        return Err(bad("must not contain ? or #"));
+    }
+    if PathAndQuery::try_from(prefix).is_err() {
+        return Err(bad("contains characters not allowed in a URL path"));
+    }
+    // A prefix with dot-segments could never match: paths are matched resolved.
+    if prefix.split('/').any(|seg| dot_segment(seg) > 0) {
+        return Err(bad("must not contain . or .. segments"));
+    }
+    let trimmed = prefix.trim_end_matches('/');
+    Ok(if trimmed.is_empty() { "/" } else { trimmed }.to_owned())
+}
+
+/// 1 for a `.` segment, 2 for `..`, 0 otherwise; `%2e`/`%2E` count as a dot because many
+/// upstreams decode before resolving.
+fn dot_segment(seg: &str) -> usize {
+    let mut rest = seg.as_bytes();
+    let mut dots = 0;
+    while !rest.is_empty() {
+        rest = match rest {
+            [b'.', tail @ ..] => tail,
+            [b'%', b'2', b'e' | b'E', tail @ ..] => tail,
+            _ => return 0,
+        };
+        dots += 1;
+        if dots > 2 {
+            return 0;
+        }
+    }
+    dots
+}
+
+struct Resolved<'p> {
+    path: Cow<'p, str>,
+    /// Lowest depth a `..` left the path at; `None` when there was no `..`.
+    lowest: Option<usize>,
+}
+
+/// RFC 3986 §5.2.4 remove_dot_segments on an absolute path, except that climbing above `/`
+/// is an error instead of being clamped (clamping hides an attack, it doesn't fix a typo).
+fn resolve_dots(path: &str) -> Result<Resolved<'_>, RouteError> {
+    if !path.split('/').any(|seg| dot_segment(seg) > 0) {
+        return Ok(Resolved {
+            path: Cow::Borrowed(path),
+            lowest: None,
+        });
+    }
+    let mut out: Vec<&str> = Vec::new();
+    let mut lowest: Option<usize> = None;
+    let mut trailing_slash = false;
+    for seg in path.split('/').skip(1) {
+        trailing_slash = false;
+        match dot_segment(seg) {
+            1 => trailing_slash = true,
+            2 => {
+                out.pop().ok_or(RouteError::BadPath)?;
+                lowest = Some(lowest.map_or(out.len(), |l| l.min(out.len())));
+                trailing_slash = true;
+            }
+            _ => out.push(seg),
+        }
+    }
+    let mut resolved = String::with_capacity(path.len());
+    for seg in &out {
+        resolved.push('/');
+        resolved.push_str(seg);
+    }
+    if trailing_slash || resolved.is_empty() {
+        resolved.push('/');
+    }
+    Ok(Resolved {
+        path: Cow::Owned(resolved),
+        lowest,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,263 @@
+//! Accepting and serving downstream connections: one tokio task per connection, HTTP/1.1
+//! with keep-alive and upgrades, HTTP/2 by prior knowledge (h2c) on plain listeners and by
+//! ALPN on TLS listeners, a cap on concurrent connections, and graceful shutdown.
+
+use std::convert::Infallible;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::{http1, http2};
+use hyper::service::service_fn;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+
+use gangway_pool::rt::{TokioExecutor, TokioIo, TokioTimer};
+
+use crate::app::{App, ConnInfo, Mode};
+use crate::shutdown::Shutdown;
+
+/// One listening socket and how its connections are served.
+#[derive(Clone)]
+pub struct ListenerSpec {
+    /// Address to bind (or already bound, see [`bind`]).
+    pub addr: SocketAddr,
+    /// TLS (HTTPS, and HTTP/2 by ALPN) when set.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Route or CORS mode.
+    pub mode: Mode,
+}
+
+impl std::fmt::Debug for ListenerSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListenerSpec")
+            .field("addr", &self.addr)
+            .field("tls", &self.tls.is_some())
+            .field("mode", &self.mode)
+            .finish()
+    }
+}
+
+/// Connection-level limits and timeouts.
+#[derive(Debug, Clone)]
+pub struct ServerLimits {
+    /// Concurrent downstream connections, all listeners together.
+    pub max_connections: usize,
+    /// Time allowed for a request head (slowloris), and for the TLS handshake.
+    pub header_read_timeout: Duration,
+    /// Most header fields in a request (431 beyond).
+    pub max_headers: usize,
+    /// Largest request head in bytes (431 beyond).
+    pub max_header_bytes: usize,
+    /// Concurrent HTTP/2 streams per connection.
+    pub h2_max_streams: u32,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 10_000,
+            header_read_timeout: Duration::from_secs(30),
+            max_headers: 100,
+            max_header_bytes: 64 * 1024,
+            h2_max_streams: 100,
+        }
+    }
+}
+
+/// Binds a listener, with a clear error naming the address.
+pub async fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))
+}
+
+/// Accepts connections until shutdown; each is served on its own task.
+pub async fn accept_loop(
+    listener: TcpListener,
+    spec: ListenerSpec,
+    app: Arc<App>,
+    limits: Arc<ServerLimits>,
+    permits: Arc<Semaphore>,
+    shutdown: Shutdown,
+) {
+    let local = listener.local_addr().unwrap_or(spec.addr);
+    let tls = spec.tls.clone().map(tokio_rustls::TlsAcceptor::from);
+    let mut stop = shutdown.subscribe();
+    loop {
+        // Waiting for a permit first means that at the cap we stop accepting (the kernel's
+        // backlog holds new clients) instead of accepting and dropping them.
+        let permit = tokio::select! {
+            p = Arc::clone(&permits).acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+            _ = stop.changed() => return,
+        };
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(pair) => pair,
+                Err(e) => {
+                    if is_connection_error(&e) {
+                        continue;
+                    }
+                    // Out of file descriptors or memory: back off instead of spinning.
+                    tracing::error!(error = %e, listener = %local, "accept failed; backing off");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => return,
+        };
+        let _ = stream.set_nodelay(true);
+        let info = ConnInfo {
+            peer,
+            local,
+            tls: tls.is_some(),
+            mode: spec.mode,
+        };
+        let (app, limits, tls, stop, guard) = (
+            Arc::clone(&app),
+            Arc::clone(&limits),
+            tls.clone(),
+            shutdown.subscribe(),
+            shutdown.track(),
+        );
+        tokio::spawn(async move {
+            app.metrics.connection_opened();
+            serve(stream, info, tls, &app, &limits, stop).await;
+            app.metrics.connection_closed();
+            drop(permit);
+            drop(guard);
+        });
+    }
+}
+
+/// Errors that concern one connection only (the client went away during accept).
+fn is_connection_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    )
+}
+
+async fn serve(
+    stream: TcpStream,
+    info: ConnInfo,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    app: &Arc<App>,
+    limits: &ServerLimits,
+    stop: watch::Receiver<bool>,
+) {
+    match tls {
+        Some(acceptor) => {
+            let handshake = tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream));
+            let stream = match handshake.await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::debug!(client = %info.peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(client = %info.peer, "TLS handshake timed out");
+                    return;
+                }
+            };
+            let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+            serve_http(stream, h2, info, app, limits, stop).await;
+        }
+        None => {
+            let h2 = match tokio::time::timeout(limits.header_read_timeout, sniff_h2_preface(&stream)).await {
+                Ok(Ok(h2)) => h2,
+                _ => return,
+            };
+            serve_http(stream, h2, info, app, limits, stop).await;
+        }
+    }
+}
+
+/// The client's connection preface for HTTP/2 with prior knowledge (RFC 9113 §3.4).
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Peeks at the first bytes without consuming them: h2c prior knowledge or HTTP/1.
+async fn sniff_h2_preface(stream: &TcpStream) -> io::Result<bool> {
+    let mut buf = [0u8; 24];
+    loop {
+        let n = stream.peek(&mut buf).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        let seen = &buf[..n];
+        if !PREFACE.starts_with(seen) {
+            return Ok(false);
+        }
+        if n == PREFACE.len() {
+            return Ok(true);
+        }
+        // A prefix of the preface arrived; wait for more (bounded by the caller's timeout).
+        stream.readable().await?;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+async fn serve_http<S>(
+    stream: S,
+    h2: bool,
+    info: ConnInfo,
+    app: &Arc<App>,
+    limits: &ServerLimits,
+    mut stop: watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let io = TokioIo::new(stream);
+    let app_for_service = Arc::clone(app);
+    let service = service_fn(move |req| {
+        let app = Arc::clone(&app_for_service);
+        async move { Ok::<_, Infallible>(crate::handle(&app, &info, req).await) }
+    });
+    if h2 {
+        let mut builder = http2::Builder::new(TokioExecutor);
+        builder
+            .timer(TokioTimer)
+            .max_concurrent_streams(limits.h2_max_streams)
+            .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+            .adaptive_window(true);
+        let conn = builder.serve_connection(io, service);
+        let mut conn = std::pin::pin!(conn);
+        tokio::select! {
+            r = conn.as_mut() => log_end(&info, r.err()),
+            _ = stop.changed() => {
+                conn.as_mut().graceful_shutdown();
+                log_end(&info, conn.await.err());
+            }
+        }
+    } else {
+        let conn = http1::Builder::new()
+            .timer(TokioTimer)
+            .header_read_timeout(limits.header_read_timeout)
+            .max_headers(limits.max_headers)
+            .max_buf_size(limits.max_header_bytes.max(8192))
+            .keep_alive(true)
+            .serve_connection(io, service)
+            .with_upgrades();
+        let mut conn = std::pin::pin!(conn);
+        tokio::select! {
+            r = conn.as_mut() => log_end(&info, r.err()),
+            _ = stop.changed() => {
+                conn.as_mut().graceful_shutdown();
+                log_end(&info, conn.await.err());
+            }
+        }
+    }
+}
+
+fn log_end(info: &ConnInfo, err: Option<hyper::Error>) {
+    if let Some(e) = err {
+        tracing::debug!(client = %info.peer, error = %e, "connection ended with error");
+    }
+}
