@@ -65,3 +65,4 @@ pub async fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+pub mod gateway;

@@ -77,7 +77,10 @@ pub async fn handle(
     let started = Instant::now();
     let origin = req.headers().get(ORIGIN).cloned();
     let mut resp = match proxy(app, mode, conn, req, started).await {
-        Ok(resp) => resp,
+        // Already complete: `add_response_headers` would strip its -Allow-Methods,
+        // -Allow-Headers and -Max-Age as if they were the target's.
+        Ok(Answer::Preflight(resp)) => return resp,
+        Ok(Answer::Proxied(resp)) => resp,
         Err(err) => {
             let status = err.status().as_u16();
             tracing::info!(status, reason = err.message(), client = %conn.peer, "cors request refused");
@@ -92,13 +95,21 @@ pub async fn handle(
     resp
 }
 
+/// What [`proxy`] produced.
+enum Answer {
+    /// The gateway's preflight answer, with its CORS headers already set.
+    Preflight(Response<ProxyBody>),
+    /// The target's response (or the 429), still to be given the CORS headers.
+    Proxied(Response<ProxyBody>),
+}
+
 async fn proxy(
     app: &Arc<App>,
     mode: &CorsMode,
     conn: &ConnInfo,
     mut req: Request<Incoming>,
     started: Instant,
-) -> Result<Response<ProxyBody>, GatewayError> {
+) -> Result<Answer, GatewayError> {
     if let Some(rate) = &mode.rate {
         if let Err(wait) = rate.check(conn.peer.ip(), started) {
             let mut resp = GatewayError::new(
@@ -111,8 +122,19 @@ async fn proxy(
             resp.headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from(secs));
             app.metrics.observe(app.metrics.gateway(), 429, started.elapsed(), 0);
-            return Ok(resp);
+            return Ok(Answer::Proxied(resp));
         }
+    }
+    // `[limits] max_uri_bytes` holds on every listener; here the target URL is the
+    // request target, so a client could otherwise make the gateway parse and send on
+    // URLs as long as the header buffer.
+    let target_len = req.uri().path_and_query().map_or(1, |pq| pq.as_str().len());
+    if target_len > app.settings.max_uri_bytes {
+        return Err(GatewayError::new(
+            StatusCode::URI_TOO_LONG,
+            Blame::Client,
+            format!("request target longer than {} bytes", app.settings.max_uri_bytes),
+        ));
     }
     if cors::is_preflight(req.method(), req.headers()) {
         mode.policy
@@ -120,7 +142,7 @@ async fn proxy(
             .map_err(|e| GatewayError::new(StatusCode::FORBIDDEN, Blame::Client, e.to_string()))?;
         let (parts, ()) = mode.policy.preflight_response(req.headers()).into_parts();
         app.metrics.observe(app.metrics.gateway(), parts.status.as_u16(), started.elapsed(), 0);
-        return Ok(Response::from_parts(parts, ProxyBody::empty()));
+        return Ok(Answer::Preflight(Response::from_parts(parts, ProxyBody::empty())));
     }
     mode.policy
         .check_origin(req.headers())
@@ -134,12 +156,17 @@ async fn proxy(
     }
     let target = cors::target_from_query(req.uri().query())
         .map_err(|e| GatewayError::bad_request(e.to_string()))?;
-    if let Some(ip) = cors::parse_host_literal(&target.host) {
-        let addr = SocketAddr::new(ip, target.port);
-        mode.targets
-            .check(&target.host, target.port, &[addr])
-            .map_err(|r| GatewayError::new(StatusCode::FORBIDDEN, Blame::Client, r.to_string()))?;
-    }
+    // Literals are checked whole here (no DNS for `127.1`); names only against the
+    // allowlist, so an unlisted name costs no lookup. Their addresses are checked by the
+    // pool's filter after its one lookup.
+    let checked = match cors::parse_host_literal(&target.host) {
+        Some(ip) => {
+            let addr = SocketAddr::new(ip, target.port);
+            mode.targets.check(&target.host, target.port, &[addr])
+        }
+        None => mode.targets.check_allowlist(&target.host, target.port),
+    };
+    checked.map_err(|r| GatewayError::new(StatusCode::FORBIDDEN, Blame::Client, r.to_string()))?;
     let authority = target
         .uri
         .authority()
@@ -202,6 +229,10 @@ async fn proxy(
     // Redirects are passed to the client as they are: following them here would reach
     // targets the SSRF check never saw.
     rewrite::rewrite_response(&mut parts, &app.settings.via, false);
+    // The version was the target's hop (recorded in `Via` above); the client's hop is
+    // the gateway's own. Left as is, hyper writes an `HTTP/1.0` status line to an
+    // HTTP/1.1 client whenever the target spoke 1.0.
+    parts.version = http::Version::HTTP_11;
     let status = parts.status.as_u16();
     let reused = body.is_reused();
     let on_end = end_callback(
@@ -220,5 +251,8 @@ async fn proxy(
         max_bytes: mode.max_response_bytes,
         deadline: Some(deadline),
     };
-    Ok(Response::from_parts(parts, ProxyBody::stream(body, limits, Some(on_end))))
+    Ok(Answer::Proxied(Response::from_parts(
+        parts,
+        ProxyBody::stream(body, limits, Some(on_end)),
+    )))
 }

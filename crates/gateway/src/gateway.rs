@@ -223,12 +223,22 @@ impl Running {
         let left = self.shutdown.drained(self.grace).await;
         if left > 0 {
             tracing::warn!(left, "grace period over; closing remaining connections");
+            self.shutdown.close_all();
+            // Dropping a connection is immediate; waiting (briefly) for the tasks to see
+            // the signal means nothing is served any more once this returns.
+            let still = self.shutdown.drained(CLOSE_WAIT).await;
+            if still > 0 {
+                tracing::warn!(still, "connection tasks did not stop after the close signal");
+            }
         } else {
             tracing::info!("all connections finished");
         }
         left
     }
 }
+
+/// How long [`Running::shutdown`] waits for connection tasks to stop after closing them.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
 /// Runs the gateway until `signal` resolves, then shuts down gracefully.
 pub async fn run(config: &Config, signal: impl Future<Output = ()>) -> Result<usize, StartError> {

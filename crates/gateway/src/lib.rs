@@ -28,6 +28,7 @@
 pub mod admin;
 pub mod app;
 pub mod body;
+pub mod cli;
 pub mod config;
 pub mod cors;
 pub mod cors_mode;

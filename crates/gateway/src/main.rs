@@ -1,1 +1,63 @@
-fn main(){}
+//! The `gangway` binary: parse the command line, load the config, set up logging, serve
+//! until SIGTERM or Ctrl-C, then shut down gracefully.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use gangway::cli::Cli;
+use gangway::config::{Config, LogFormat};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let check_only = cli.check_only();
+    let config = match cli.into_config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("gangway: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if check_only {
+        println!(
+            "gangway: configuration OK ({} listener(s), {} route(s))",
+            config.listeners.len(),
+            config.router.routes().len()
+        );
+        return ExitCode::SUCCESS;
+    }
+    init_logging(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("gangway: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(gangway::run(&config, gangway::shutdown::os_signal())) {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(left) => {
+            tracing::warn!(left, "exited with connections still open at the end of the grace period");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "gangway failed to start");
+            eprintln!("gangway: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(config: &Config) {
+    // RUST_LOG wins over the config's level, so a one-off debug run needs no file edit.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(config.log.level.as_str()));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
+    match config.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}

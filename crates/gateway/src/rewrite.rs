@@ -89,7 +89,9 @@ impl fmt::Display for RewriteError {
         match self {
             RewriteError::MissingHost => f.write_str("missing Host header"),
             RewriteError::MultipleHosts => f.write_str("more than one Host header"),
-            RewriteError::HostMismatch => f.write_str("Host header does not match the request target"),
+            RewriteError::HostMismatch => {
+                f.write_str("Host header does not match the request target")
+            }
             RewriteError::BadHeader(name) => write!(f, "invalid {name} header"),
         }
     }
@@ -149,7 +151,8 @@ pub fn rewrite_request(
     let mut xff = join_list(headers, &X_FORWARDED_FOR);
     // `::ffff:a.b.c.d` from a dual-stack socket is an IPv4 client.
     let _ = write!(xff, "{}", ctx.client_addr.ip().to_canonical());
-    let xff = HeaderValue::from_bytes(&xff).map_err(|_| RewriteError::BadHeader("x-forwarded-for"))?;
+    let xff =
+        HeaderValue::from_bytes(&xff).map_err(|_| RewriteError::BadHeader("x-forwarded-for"))?;
     headers.insert(X_FORWARDED_FOR.clone(), xff);
     let proto = if ctx.inbound_tls { &HTTPS } else { &HTTP };
     headers.insert(X_FORWARDED_PROTO.clone(), proto.clone());
@@ -211,7 +214,11 @@ fn original_host(parts: &http::request::Parts) -> Result<Option<HeaderValue>, Re
         check_host(target.as_str().as_bytes())?;
     }
     match (host, target) {
-        (Some(host), Some(target)) if !host.as_bytes().eq_ignore_ascii_case(target.as_str().as_bytes()) => {
+        (Some(host), Some(target))
+            if !host
+                .as_bytes()
+                .eq_ignore_ascii_case(target.as_str().as_bytes()) =>
+        {
             Err(RewriteError::HostMismatch)
         }
         (Some(host), _) => Ok(Some(host.clone())),
@@ -250,7 +257,11 @@ fn canonical_content_length(
         repeated = true;
     }
     let canonical = first.len() == 1 || first.as_bytes().first() != Some(&b'0');
-    Ok(Some(if canonical && !repeated { None } else { Some(HeaderValue::from(length)) }))
+    Ok(Some(if canonical && !repeated {
+        None
+    } else {
+        Some(HeaderValue::from(length))
+    }))
 }
 
 fn parse_decimal(bytes: &[u8]) -> Option<u64> {
@@ -280,7 +291,8 @@ fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
                 let Ok(name) = HeaderName::from_bytes(trim(token)) else {
                     continue;
                 };
-                if !PROTECTED.contains(&name) && !(keep_upgrade && name == UPGRADE) {
+                let kept = PROTECTED.contains(&name) || (keep_upgrade && name == UPGRADE);
+                if !kept {
                     nominated.push(name);
                 }
             }
@@ -338,7 +350,10 @@ fn has_token(headers: &HeaderMap, name: &HeaderName, token: &[u8]) -> bool {
 fn trim(bytes: &[u8]) -> &[u8] {
     let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
     let start = bytes.iter().position(|b| !is_ows(b)).unwrap_or(bytes.len());
-    let end = bytes.iter().rposition(|b| !is_ows(b)).map_or(start, |i| i + 1);
+    let end = bytes
+        .iter()
+        .rposition(|b| !is_ows(b))
+        .map_or(start, |i| i + 1);
     bytes.get(start..end).unwrap_or_default()
 }
 

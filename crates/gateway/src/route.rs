@@ -48,9 +48,7 @@ impl Upstream {
             Some(s) => return Err(bad(format!("scheme \"{s}\" is not http or https"))),
             None => return Err(bad("missing scheme (http:// or https://)".into())),
         };
-        let authority = uri
-            .authority()
-            .ok_or_else(|| bad("missing host".into()))?;
+        let authority = uri.authority().ok_or_else(|| bad("missing host".into()))?;
         let (host, port) = split_authority(authority.as_str()).map_err(|r| bad(r.into()))?;
         if port == Some(0) {
             return Err(bad("port 0 is not a valid upstream port".into()));
@@ -160,8 +158,15 @@ impl Router {
         for route in &mut routes {
             route.prefix = normalize_prefix(&route.prefix)?;
         }
-        routes.sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()).then(a.prefix.cmp(&b.prefix)));
-        if let Some(pair) = routes.windows(2).find(|w| matches!(w, [a, b] if a.prefix == b.prefix))
+        routes.sort_by(|a, b| {
+            b.prefix
+                .len()
+                .cmp(&a.prefix.len())
+                .then(a.prefix.cmp(&b.prefix))
+        });
+        if let Some(pair) = routes
+            .windows(2)
+            .find(|w| matches!(w, [a, b] if a.prefix == b.prefix))
         {
             let prefix = pair.first().map(|r| r.prefix.clone()).unwrap_or_default();
             return Err(RouteError::DuplicatePrefix(prefix));
@@ -185,8 +190,10 @@ impl Router {
             Some((path, query)) => (path, Some(query)),
             None => (path_and_query, None),
         };
-        // Also refuses `*` (OPTIONS *): it names the server, not a resource upstream.
-        if !path.starts_with('/') {
+        // Also refuses `*` (OPTIONS *): it names the server, not a resource upstream. A `#`
+        // never arrives from hyper, but `PathAndQuery` would silently cut the target there,
+        // possibly leaving a dot-segment we never saw: refuse it.
+        if !path.starts_with('/') || path_and_query.contains('#') {
             return Err(RouteError::BadPath);
         }
         let resolved = resolve_dots(path)?;

@@ -17,7 +17,7 @@ use tokio::sync::{watch, Semaphore};
 use gangway_pool::rt::{TokioExecutor, TokioIo, TokioTimer};
 
 use crate::app::{App, ConnInfo, Mode};
-use crate::shutdown::Shutdown;
+use crate::shutdown::{self, Shutdown};
 
 /// One listening socket and how its connections are served.
 #[derive(Clone)]
@@ -118,16 +118,19 @@ pub async fn accept_loop(
             tls: tls.is_some(),
             mode: spec.mode,
         };
-        let (app, limits, tls, stop, guard) = (
+        let (app, limits, tls, signals, guard) = (
             Arc::clone(&app),
             Arc::clone(&limits),
             tls.clone(),
-            shutdown.subscribe(),
+            Signals {
+                stop: shutdown.subscribe(),
+                close: shutdown.subscribe_close(),
+            },
             shutdown.track(),
         );
         tokio::spawn(async move {
             app.metrics.connection_opened();
-            serve(stream, info, tls, &app, &limits, stop).await;
+            serve(stream, info, tls, &app, &limits, signals).await;
             app.metrics.connection_closed();
             drop(permit);
             drop(guard);
@@ -145,18 +148,33 @@ fn is_connection_error(e: &io::Error) -> bool {
     )
 }
 
+/// The shutdown signals a connection task watches (see [`Shutdown`]).
+struct Signals {
+    /// Finish the request in flight, then close; close at once when idle.
+    stop: watch::Receiver<bool>,
+    /// The grace period is over: close now.
+    close: watch::Receiver<bool>,
+}
+
 async fn serve(
     stream: TcpStream,
     info: ConnInfo,
     tls: Option<tokio_rustls::TlsAcceptor>,
     app: &Arc<App>,
     limits: &ServerLimits,
-    stop: watch::Receiver<bool>,
+    mut signals: Signals,
 ) {
     match tls {
         Some(acceptor) => {
             let handshake = tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream));
-            let stream = match handshake.await {
+            // No request has started yet: on shutdown the connection just closes (it would
+            // otherwise hold the drain up to the handshake timeout).
+            let handshake = tokio::select! {
+                biased;
+                r = handshake => r,
+                _ = shutdown::signalled(&mut signals.stop) => return,
+            };
+            let stream = match handshake {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
                     tracing::debug!(client = %info.peer, error = %e, "TLS handshake failed");
@@ -168,14 +186,20 @@ async fn serve(
                 }
             };
             let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
-            serve_http(stream, h2, info, app, limits, stop).await;
+            serve_http(stream, h2, info, app, limits, signals).await;
         }
         None => {
-            let h2 = match tokio::time::timeout(limits.header_read_timeout, sniff_h2_preface(&stream)).await {
-                Ok(Ok(h2)) => h2,
-                _ => return,
+            let sniff = tokio::time::timeout(limits.header_read_timeout, sniff_h2_preface(&stream));
+            let h2 = tokio::select! {
+                biased;
+                r = sniff => match r {
+                    Ok(Ok(h2)) => h2,
+                    _ => return,
+                },
+                // Nothing (or only part of the h2 preface) arrived yet: idle, close.
+                _ = shutdown::signalled(&mut signals.stop) => return,
             };
-            serve_http(stream, h2, info, app, limits, stop).await;
+            serve_http(stream, h2, info, app, limits, signals).await;
         }
     }
 }
@@ -210,7 +234,7 @@ async fn serve_http<S>(
     info: ConnInfo,
     app: &Arc<App>,
     limits: &ServerLimits,
-    mut stop: watch::Receiver<bool>,
+    mut signals: Signals,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -231,9 +255,12 @@ async fn serve_http<S>(
         let mut conn = std::pin::pin!(conn);
         tokio::select! {
             r = conn.as_mut() => log_end(&info, r.err()),
-            _ = stop.changed() => {
+            _ = shutdown::signalled(&mut signals.stop) => {
                 conn.as_mut().graceful_shutdown();
-                log_end(&info, conn.await.err());
+                tokio::select! {
+                    r = conn.as_mut() => log_end(&info, r.err()),
+                    _ = shutdown::signalled(&mut signals.close) => log_closed(&info),
+                }
             }
         }
     } else {
@@ -248,12 +275,21 @@ async fn serve_http<S>(
         let mut conn = std::pin::pin!(conn);
         tokio::select! {
             r = conn.as_mut() => log_end(&info, r.err()),
-            _ = stop.changed() => {
+            _ = shutdown::signalled(&mut signals.stop) => {
                 conn.as_mut().graceful_shutdown();
-                log_end(&info, conn.await.err());
+                tokio::select! {
+                    r = conn.as_mut() => log_end(&info, r.err()),
+                    _ = shutdown::signalled(&mut signals.close) => log_closed(&info),
+                }
             }
         }
     }
+}
+
+/// Dropping the connection closes the socket and cancels its in-flight request (the
+/// upstream request too: the pool closes an HTTP/1.1 connection whose request was dropped).
+fn log_closed(info: &ConnInfo) {
+    tracing::debug!(client = %info.peer, "grace period over; connection closed");
 }
 
 fn log_end(info: &ConnInfo, err: Option<hyper::Error>) {

@@ -8,9 +8,14 @@ use std::time::Duration;
 use tokio::sync::{watch, Notify};
 
 /// The shutdown signal and the tracker of live connection tasks.
+///
+/// Two signals, in order: [`Shutdown::trigger`] (stop accepting, finish in-flight
+/// requests, close idle connections), then [`Shutdown::close_all`] when the grace period
+/// is over (drop whatever connection is still open).
 #[derive(Debug, Clone)]
 pub struct Shutdown {
     signal: watch::Sender<bool>,
+    close: watch::Sender<bool>,
     live: Arc<Live>,
 }
 
@@ -45,6 +50,7 @@ impl Shutdown {
     pub fn new() -> Self {
         Self {
             signal: watch::channel(false).0,
+            close: watch::channel(false).0,
             live: Arc::default(),
         }
     }
@@ -65,6 +71,16 @@ impl Shutdown {
     /// Gives the signal: listeners stop accepting, connections finish and close.
     pub fn trigger(&self) {
         self.signal.send_replace(true);
+    }
+
+    /// A receiver that sees [`Shutdown::close_all`].
+    pub fn subscribe_close(&self) -> watch::Receiver<bool> {
+        self.close.subscribe()
+    }
+
+    /// The grace period is over: connections still open are dropped at once.
+    pub fn close_all(&self) {
+        self.close.send_replace(true);
     }
 
     /// Whether the signal was given.
@@ -92,6 +108,13 @@ impl Shutdown {
         let _ = tokio::time::timeout(grace, wait).await;
         self.live()
     }
+}
+
+/// Resolves once `rx` holds `true`, or at once if it already does (a receiver subscribed
+/// after the signal was given still sees it). A dropped sender counts as the signal: nobody
+/// is left to give it.
+pub async fn signalled(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|given| *given).await;
 }
 
 /// Resolves on SIGTERM or Ctrl-C (SIGINT).

@@ -216,8 +216,11 @@ impl Builder {
         self
     }
 
-    /// Streams the pool puts on one HTTP/2 connection before the server's own
-    /// `SETTINGS_MAX_CONCURRENT_STREAMS` is known. Default is 100.
+    /// How many requests the pool expects one HTTP/2 connection still being opened to
+    /// carry: up to this many wait for it rather than open connections of their own. Once
+    /// it is open (the pool waits for the server's SETTINGS), the server's
+    /// `SETTINGS_MAX_CONCURRENT_STREAMS` decides, and requests past it open further
+    /// connections. Default is 100.
     pub fn http2_initial_max_streams(&mut self, streams: usize) -> &mut Self {
         self.config.h2_default_max_streams = streams.max(1);
         self

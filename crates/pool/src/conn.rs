@@ -16,6 +16,9 @@ use crate::key::Key;
 use crate::rt::{TokioExecutor, TokioIo, TokioTimer};
 use crate::tls::Tls;
 
+/// How often a new HTTP/2 connection looks whether the server's SETTINGS have arrived.
+const SETTINGS_POLL: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// The sending half of a fresh connection; hyper's connection task already runs.
 pub(crate) enum Established {
     H1(http1::SendRequest<RequestBody>),
@@ -72,7 +75,10 @@ where
         let mut builder = http2::Builder::new(TokioExecutor);
         builder
             .timer(TokioTimer)
-            .initial_max_send_streams(config.h2_default_max_streams)
+            // Zero until the server's SETTINGS arrive: the watch below tells "not known yet"
+            // (0) from the server's limit (or usize::MAX when it sets none), and no stream is
+            // opened on a guess the server would answer with REFUSED_STREAM.
+            .initial_max_send_streams(0)
             .adaptive_window(true);
         if let Some(interval) = config.h2_keep_alive_interval {
             builder.keep_alive_interval(interval).keep_alive_while_idle(true);
@@ -81,15 +87,33 @@ where
             .handshake(io)
             .await
             .map_err(|e| Error::new(Kind::Handshake).with(e))?;
-        let max_streams = Arc::new(AtomicUsize::new(config.h2_default_max_streams));
+        let max_streams = Arc::new(AtomicUsize::new(0));
         let watch = Arc::clone(&max_streams);
+        let (settings_tx, settings_rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
             let mut conn = std::pin::pin!(conn);
+            let mut settings_tx = Some(settings_tx);
+            // hyper reads frames in a task of its own and wakes this one only for requests,
+            // so nothing wakes us when the server's SETTINGS arrive: until they have, look
+            // again every millisecond.
+            let mut tick = tokio::time::interval(SETTINGS_POLL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             // Polling through this wrapper lets the pool see the peer's stream limit: hyper
             // would otherwise queue streams past it silently.
             let result = std::future::poll_fn(|cx| {
                 let poll = conn.as_mut().poll(cx);
-                watch.store(conn.current_max_send_streams(), Ordering::Relaxed);
+                let max = conn.current_max_send_streams();
+                watch.store(max, Ordering::Relaxed);
+                if settings_tx.is_some() {
+                    if max > 0 {
+                        if let Some(tx) = settings_tx.take() {
+                            let _ = tx.send(());
+                        }
+                    } else {
+                        // Ready ticks are used up; the first pending one registers the waker.
+                        while tick.poll_tick(cx).is_ready() {}
+                    }
+                }
                 poll
             })
             .await;
@@ -98,6 +122,13 @@ where
             }
             on_close();
         });
+        // The server's SETTINGS are the first frame it sends (RFC 9113 §3.4). Waiting for
+        // them before the pool hands out streams means the first burst of requests is
+        // spread by the server's real SETTINGS_MAX_CONCURRENT_STREAMS, not by a guess it
+        // would refuse streams above (bounded by the connect timeout around us).
+        settings_rx.await.map_err(|_| {
+            Error::new(Kind::Handshake).with("connection closed before the server's SETTINGS")
+        })?;
         Ok(Established::H2 { tx, max_streams })
     } else {
         let (mut tx, conn) = http1::Builder::new()

@@ -56,7 +56,8 @@ mod tests {
 
     #[test]
     fn parses_keep_alive_timeout() {
-        let cases: &[(&[(&str, &str)], Option<u64>)] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], Option<u64>);
+        let cases: &[Case] = &[
             (&[("keep-alive", "timeout=5, max=100")], Some(5)),
             (&[("Keep-Alive", "max=100, Timeout = 7")], Some(7)),
             (&[("keep-alive", "timeout=\"3\"")], Some(3)),

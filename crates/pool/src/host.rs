@@ -134,7 +134,9 @@ impl Host {
         while let Some(idle) = self.idle.pop() {
             let reason = if now >= idle.deadline {
                 Some(CloseReason::IdleTimeout)
-            } else if idle.conn.tx.is_closed() || !idle.conn.tx.is_ready() {
+            } else if idle.conn.tx.is_closed() {
+                // Not `!is_ready()`: a connection returned the moment its body ended may
+                // not be ready yet without being dead (the send waits for it).
                 Some(CloseReason::ServerClose)
             } else {
                 Self::retire_reason(config, idle.conn.opened, idle.conn.requests, now)

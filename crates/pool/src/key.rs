@@ -17,13 +17,27 @@ use crate::error::{Error, Kind};
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Key(Arc<KeyInner>);
 
-#[derive(PartialEq, Eq, Hash)]
 struct KeyInner {
     https: bool,
     host: Box<str>,
     port: u16,
-    // "host:port" as it goes on the wire (Host header, :authority), computed once.
+    // "host:port" as it goes on the wire (Host header, :authority), computed once. Not
+    // part of the identity: `http://a/` and `http://A:80/` are the same upstream.
     authority: http::uri::Authority,
+}
+
+impl PartialEq for KeyInner {
+    fn eq(&self, other: &Self) -> bool {
+        (self.https, &self.host, self.port) == (other.https, &other.host, other.port)
+    }
+}
+
+impl Eq for KeyInner {}
+
+impl std::hash::Hash for KeyInner {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (self.https, &self.host, self.port).hash(state);
+    }
 }
 
 impl Key {

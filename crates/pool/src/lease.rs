@@ -99,7 +99,28 @@ impl Lease {
         req: Request<RequestBody>,
     ) -> Result<Response<Incoming>, SendFailure> {
         match &mut self.conn {
-            Conn::H1(c) => c.tx.try_send_request(req).await.map_err(failed),
+            Conn::H1(c) => {
+                // A connection goes back to the pool the moment its response body ends;
+                // hyper's dispatcher may need one more turn before it takes the next
+                // request (tooling.md §2, pitfalls 1 and 4). Wait for that turn here rather
+                // than leave the connection out of the pool meanwhile, where the next
+                // request would miss it and open another.
+                let ready = match tokio::time::timeout(READY_WAIT, c.tx.ready()).await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(Box::new(e) as BoxError),
+                    Err(_) => Err(format!("connection not ready for a request within {READY_WAIT:?}").into()),
+                };
+                if let Err(error) = ready {
+                    // Closed while idle (or stuck): nothing was written, send it elsewhere.
+                    self.no_reuse = Some(CloseReason::ServerClose);
+                    return Err(SendFailure {
+                        error,
+                        request: Some(req),
+                        failure: Failure::NotWritten,
+                    });
+                }
+                c.tx.try_send_request(req).await.map_err(failed)
+            }
             Conn::H2 { tx, .. } => tx.try_send_request(req).await.map_err(failed),
             // A lease is never used after giving its connection back; if it were, handing
             // the request back unwritten keeps the caller correct (it goes elsewhere).
@@ -137,22 +158,13 @@ impl Lease {
             return;
         };
         match std::mem::replace(&mut self.conn, Conn::Gone) {
-            Conn::H1(mut conn) => {
+            Conn::H1(conn) => {
                 if let Some(reason) = self.no_reuse {
                     shared.discard_h1(&self.key, conn, reason);
-                } else if conn.tx.is_ready() {
-                    shared.put_idle(&self.key, conn);
                 } else {
-                    // hyper's dispatcher may need one more turn after the last body frame
-                    // before it can take a new request; wait for it off the caller's path.
-                    let key = self.key.clone();
-                    tokio::spawn(async move {
-                        let ready = tokio::time::timeout(READY_WAIT, conn.tx.ready()).await;
-                        match ready {
-                            Ok(Ok(())) => shared.put_idle(&key, conn),
-                            _ => shared.discard_h1(&key, conn, CloseReason::ServerClose),
-                        }
-                    });
+                    // Idle at once, even if hyper's dispatcher has not yet turned to wait for
+                    // the next request: `send` waits for that turn.
+                    shared.put_idle(&self.key, conn);
                 }
             }
             Conn::H2 { id, .. } => shared.release_stream(&self.key, id),
@@ -194,7 +206,7 @@ impl Lease {
     }
 }
 
-/// How long a finished HTTP/1.1 connection may take to become ready for the next request.
+/// How long a pooled HTTP/1.1 connection may take to become ready for the next request.
 const READY_WAIT: Duration = Duration::from_secs(1);
 
 /// A failed send: the error, the request if hyper never wrote it, and what kind of failure

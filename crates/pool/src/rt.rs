@@ -245,9 +245,9 @@ mod tests {
         // tokio -> hyper -> tokio: both adapters stacked must be transparent.
         let mut a = TokioIo::new(TokioIo::new(a));
         let mut b = TokioIo::new(TokioIo::new(b));
-        a.write_all(b"hello").await.unwrap();
+        a.write_all(b"hello").await.expect("write");
         let mut buf = [0u8; 5];
-        b.read_exact(&mut buf).await.unwrap();
+        b.read_exact(&mut buf).await.expect("read");
         assert_eq!(&buf, b"hello");
     }
 }

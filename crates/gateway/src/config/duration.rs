@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use serde::de::{self, Deserializer, Visitor};
 
-const DURATION_HINT: &str = "expected a number with a unit: ms, s, m, h or d (e.g. \"250ms\", \"30s\", \"1m30s\")";
+const DURATION_HINT: &str =
+    "expected a number with a unit: ms, s, m, h or d (e.g. \"250ms\", \"30s\", \"1m30s\")";
 const SIZE_HINT: &str = "expected a byte count or a number with a unit: k/KiB, M/MiB, G/GiB (1024-based) or KB, MB, GB (1000-based)";
 
 /// Parses `"<n><unit>[<n><unit>…]"` with units `ms`, `s`, `m`, `h`, `d`.
@@ -21,10 +22,17 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     }
     let mut total_ms: u64 = 0;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
-        let number: u64 = rest.get(..digits).and_then(|d| d.parse().ok()).ok_or_else(bad)?;
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let number: u64 = rest
+            .get(..digits)
+            .and_then(|d| d.parse().ok())
+            .ok_or_else(bad)?;
         rest = rest.get(digits..).unwrap_or("");
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let per_unit: u64 = match rest.get(..unit_len) {
             Some("ms") => 1,
             Some("s") => 1_000,
@@ -50,7 +58,10 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     let digits = trimmed
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(trimmed.len());
-    let number: u64 = trimmed.get(..digits).and_then(|d| d.parse().ok()).ok_or_else(bad)?;
+    let number: u64 = trimmed
+        .get(..digits)
+        .and_then(|d| d.parse().ok())
+        .ok_or_else(bad)?;
     let multiplier: u64 = match trimmed.get(digits..).map(str::trim_start) {
         Some("" | "B") => 1,
         Some("k" | "K" | "KiB") => 1 << 10,
@@ -99,11 +110,15 @@ impl Visitor<'_> for DurationVisitor {
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
-        Err(E::custom(format!("a duration needs a unit, e.g. \"{v}s\" or \"{v}ms\"")))
+        Err(E::custom(format!(
+            "a duration needs a unit, e.g. \"{v}s\" or \"{v}ms\""
+        )))
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Duration, E> {
-        Err(E::custom(format!("a duration needs a unit, e.g. \"{v}s\" or \"{v}ms\"")))
+        Err(E::custom(format!(
+            "a duration needs a unit, e.g. \"{v}s\" or \"{v}ms\""
+        )))
     }
 
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<Duration, E> {
@@ -168,11 +183,14 @@ mod tests {
         ] {
             assert_eq!(parse_duration(text), Ok(want), "{text:?}");
         }
-        for text in ["", "30", "s", "1.5s", "-1s", "10 s", "1sec", "1S", "1m30", "ms5", "٣s"] {
+        for text in [
+            "", "30", "s", "1.5s", "-1s", "10 s", "1sec", "1S", "1m30", "ms5", "٣s",
+        ] {
             assert!(parse_duration(text).is_err(), "{text:?}");
         }
-        assert!(parse_duration("99999999999999999999d")
-            .is_err_and(|e| e.contains("invalid duration")));
+        assert!(
+            parse_duration("99999999999999999999d").is_err_and(|e| e.contains("invalid duration"))
+        );
         assert!(parse_duration("9999999999999999d").is_err_and(|e| e.contains("too large")));
     }
 

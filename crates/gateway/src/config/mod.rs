@@ -28,6 +28,7 @@ pub use schema::{
 };
 
 pub(crate) use schema::{check_log_level, normalize_origin, normalize_target};
+pub(crate) use validate::same_port;
 
 /// Reads and validates a config file. Relative paths inside it (TLS files, `ca_file`) are
 /// resolved against the file's directory, so the gateway can start from any directory.
@@ -54,7 +55,11 @@ pub(crate) fn load_partial(path: &Path) -> Result<Config, ConfigError> {
     parse_with_base(&text, &origin, path.parent())
 }
 
-fn parse_with_base(text: &str, origin: &str, base_dir: Option<&Path>) -> Result<Config, ConfigError> {
+fn parse_with_base(
+    text: &str,
+    origin: &str,
+    base_dir: Option<&Path>,
+) -> Result<Config, ConfigError> {
     let raw: validate::RawConfig =
         toml::from_str(text).map_err(|e| ConfigError::from_toml(origin, text, &e))?;
     let base_dir = base_dir.filter(|dir| !dir.as_os_str().is_empty());

@@ -172,7 +172,11 @@ impl Default for RawPool {
 impl RawPool {
     /// The section once `validate.rs` has checked the spanned keys; `ca_file` is already
     /// resolved against the config's directory.
-    pub(super) fn into_section(self, connect_timeout: Duration, ca_file: Option<PathBuf>) -> PoolSection {
+    pub(super) fn into_section(
+        self,
+        connect_timeout: Duration,
+        ca_file: Option<PathBuf>,
+    ) -> PoolSection {
         PoolSection {
             idle_timeout: self.idle_timeout,
             max_idle_per_host: self.max_idle_per_host,
@@ -216,7 +220,9 @@ where
 {
     let value = T::deserialize(d)?;
     if value == T::from(0) {
-        return Err(D::Error::custom("must be at least 1 (leave the key out for no limit)"));
+        return Err(D::Error::custom(
+            "must be at least 1 (leave the key out for no limit)",
+        ));
     }
     Ok(Some(value))
 }

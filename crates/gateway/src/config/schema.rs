@@ -217,12 +217,14 @@ pub enum LogFormat {
 /// `[cors]`: how listeners in CORS mode behave.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cors {
-    /// Targets that may be fetched, lower-case `host` or `host:port`; empty = any public
-    /// address (private and loopback ranges are refused by the CORS module either way).
+    /// Target patterns (`host`, `host:port`, `*.domain`, IP literals) that may be fetched;
+    /// empty = any public address. Syntax checked by `cors::TargetPattern::parse`.
     pub allow_targets: Vec<String>,
-    /// Browser origins (`https://app.example`) served; empty = any origin.
+    /// Origin patterns (`https://app.example`, `*.example.com`, `*`) served; empty = any
+    /// origin. Syntax checked by `cors::OriginPattern::parse`.
     pub allow_origins: Vec<String>,
-    /// Send `Access-Control-Allow-Credentials: true`; requires `allow_origins`.
+    /// Send `Access-Control-Allow-Credentials: true`; requires an `allow_origins` list
+    /// without `*`.
     pub allow_credentials: bool,
     /// `Access-Control-Max-Age` for preflights.
     pub max_age: Duration,
@@ -272,29 +274,21 @@ pub struct RateLimit {
     pub burst: u32,
 }
 
-/// Checks and normalises a `HOST[:PORT]` CORS target (lower-case, no scheme, no path).
+/// Checks a CORS target pattern with the CORS module's own parser, so the file accepts
+/// exactly what the proxy understands, and says so with a line number.
 pub(crate) fn normalize_target(text: &str) -> Result<String, String> {
-    let lower = text.trim().to_ascii_lowercase();
-    match crate::route::split_authority(&lower) {
-        Ok((_, Some(0))) => Err(format!("\"{text}\": port 0 is not allowed")),
-        Ok(_) => Ok(lower),
-        Err(reason) => Err(format!("\"{text}\" is not HOST[:PORT]: {reason}")),
-    }
+    let text = text.trim();
+    crate::cors::TargetPattern::parse(text)
+        .map(|_| text.to_owned())
+        .map_err(|e| e.to_string())
 }
 
-/// Checks and normalises a CORS origin: `scheme://host[:port]`, lower-case, no path.
+/// Checks a CORS origin pattern with the CORS module's own parser.
 pub(crate) fn normalize_origin(text: &str) -> Result<String, String> {
-    let lower = text.trim().trim_end_matches('/').to_ascii_lowercase();
-    let bad = |reason: &str| format!("\"{text}\" is not an origin (scheme://host[:port]): {reason}");
-    let (scheme, authority) = lower.split_once("://").ok_or_else(|| bad("missing scheme"))?;
-    if scheme != "http" && scheme != "https" {
-        return Err(bad("scheme is not http or https"));
-    }
-    if authority.contains(['/', '?', '#']) {
-        return Err(bad("an origin has no path, query or fragment"));
-    }
-    crate::route::split_authority(authority).map_err(bad)?;
-    Ok(lower)
+    let text = text.trim();
+    crate::cors::OriginPattern::parse(text)
+        .map(|_| text.to_owned())
+        .map_err(|e| e.to_string())
 }
 
 /// Checks a log level / `EnvFilter` directive.

@@ -19,7 +19,10 @@ fn example_file_is_the_users_profiles_gateway() {
     assert_eq!(config.listeners.len(), 1);
     let listener = config.listeners.first().expect("listener");
     assert_eq!(listener.address.to_string(), "127.0.0.1:2000");
-    assert_eq!((listener.tls.as_ref(), listener.mode), (None, ListenerMode::Routes));
+    assert_eq!(
+        (listener.tls.as_ref(), listener.mode),
+        (None, ListenerMode::Routes)
+    );
     let routed = |path: &str| {
         config
             .router
@@ -27,7 +30,10 @@ fn example_file_is_the_users_profiles_gateway() {
             .map(|m| m.upstream_uri.to_string())
             .expect("routes")
     };
-    assert_eq!(routed("/users/42?x=1"), "http://127.0.0.1:3000/users/42?x=1");
+    assert_eq!(
+        routed("/users/42?x=1"),
+        "http://127.0.0.1:3000/users/42?x=1"
+    );
     assert_eq!(routed("/profiles/7"), "http://127.0.0.1:4000/profiles/7");
     // Every section is commented out, so everything else is at its default.
     assert_eq!(config.pool, PoolSection::default());
@@ -91,8 +97,8 @@ level = "warn,gangway=debug"
 access_log = false
 format = "json"
 [cors]
-allow_targets = ["API.example.com", "data.example.org:8443"]
-allow_origins = ["https://App.example/"]
+allow_targets = ["api.example.com", "*.example.org:8443"]
+allow_origins = ["https://app.example"]
 allow_credentials = true
 max_age = "1h"
 require_header = false
@@ -104,9 +110,15 @@ max_response_bytes = "1MiB"
 total_timeout = "5s"
 "#;
     let c = parse(text, "all.toml").expect("parses");
-    assert_eq!(c.listeners.first().map(|l| l.mode), Some(ListenerMode::Cors));
+    assert_eq!(
+        c.listeners.first().map(|l| l.mode),
+        Some(ListenerMode::Cors)
+    );
     let route = c.router.routes().first().expect("route");
-    assert_eq!((route.prefix.as_str(), route.name.as_str()), ("/api", "api"));
+    assert_eq!(
+        (route.prefix.as_str(), route.name.as_str()),
+        ("/api", "api")
+    );
     assert!(route.strip_prefix && route.preserve_host);
     assert_eq!(route.response_timeout, Some(Duration::from_secs(5)));
     assert_eq!(c.pool.max_connections_per_host, Some(64));
@@ -118,10 +130,22 @@ total_timeout = "5s"
     assert_eq!(c.timeouts.shutdown_grace, Duration::ZERO);
     assert_eq!(c.admin.address.map(|a| a.port()), Some(9901));
     assert_eq!(c.log.format, LogFormat::Json);
-    assert_eq!(c.cors.allow_targets, ["api.example.com", "data.example.org:8443"]);
+    assert_eq!(
+        c.cors.allow_targets,
+        ["api.example.com", "*.example.org:8443"]
+    );
     assert_eq!(c.cors.allow_origins, ["https://app.example"]);
-    assert_eq!(c.cors.rate_limit, Some(RateLimit { per_second: 2.0, burst: 5 }));
-    c.pool.builder().build().expect("pool builds from the section");
+    assert_eq!(
+        c.cors.rate_limit,
+        Some(RateLimit {
+            per_second: 2.0,
+            burst: 5
+        })
+    );
+    c.pool
+        .builder()
+        .build()
+        .expect("pool builds from the section");
 }
 
 #[test]
@@ -147,7 +171,9 @@ fn semantic_errors_name_key_and_line() {
         (format!("{LISTENER}[pool]\nhttp1_only = true\nhttp2_only = true\n"),
             "gangway.toml:5:14: pool.http2_only: http1_only and http2_only cannot both be true"),
         (format!("{LISTENER}[cors]\nallow_credentials = true\n"),
-            "gangway.toml:4:21: cors.allow_credentials: allow_credentials needs an allow_origins list: credentials are never sent to any origin"),
+            "gangway.toml:4:21: cors.allow_credentials: allow_credentials needs an allow_origins list without \"*\": credentials are never offered to every site"),
+        ("[[listener]]\naddress = \"[::1]:0\"\n[[listener]]\naddress = \"[::1]:0\"\n[admin]\naddress = \"[::1]:0\"\ncolor = 1\n".to_owned(),
+            "gangway.toml:7:1: admin.color: unknown field `color`, expected `address` or `metrics_path`"),
         ("[[route]]\nprefix = \"/a\"\nupstream = \"http://h:1\"\n".to_owned(),
             "gangway.toml: listener: at least one [[listener]] (or --listen ADDR) is required"),
     ];
@@ -184,7 +210,7 @@ fn parse_errors_name_key_and_line() {
         (format!("{LISTENER}[pool]\nconnect_timeout = \"1s\"\n"),
             "gangway.toml:4:19: pool.connect_timeout: set the upstream connect timeout as timeouts.upstream_connect"),
         (format!("{LISTENER}[cors]\nallow_targets = [\"ok.example\",\n  \"http://bad/\"]\n"),
-            "gangway.toml:5:3: cors.allow_targets[1]: \"http://bad/\" is not HOST[:PORT]"),
+            "gangway.toml:5:3: cors.allow_targets[1]: invalid target pattern \"http://bad/\""),
         (format!("{LISTENER}[[route]]\nprefix = \"/a\"\n"),
             "gangway.toml:3:1: route[0]: missing field `upstream`"),
         (format!("{LISTENER}[log]\nlevel = \"info,=[\"\n"),
@@ -212,10 +238,17 @@ fn relative_paths_follow_the_config_file() {
     let text = "[[listener]]\naddress = \"127.0.0.1:2443\"\ntls = { cert = \"tls/cert.pem\", key = \"tls/key.pem\" }\n";
     std::fs::write(dir.join("gw.toml"), text).expect("write");
     let config = load(dir.join("gw.toml")).expect("loads");
-    let tls = config.listeners.first().and_then(|l| l.tls.clone()).expect("tls");
+    let tls = config
+        .listeners
+        .first()
+        .and_then(|l| l.tls.clone())
+        .expect("tls");
     assert_eq!(tls.cert, dir.join("tls/cert.pem"));
     let missing = load(dir.join("nope.toml")).expect_err("missing file");
-    assert!(missing.to_string().contains("cannot read the file"), "{missing}");
+    assert!(
+        missing.to_string().contains("cannot read the file"),
+        "{missing}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

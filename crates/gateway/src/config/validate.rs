@@ -145,6 +145,12 @@ impl<'de> Deserialize<'de> for Addr {
     }
 }
 
+/// Two binds that would collide. Port 0 asks the OS for a fresh port each time, so
+/// several `127.0.0.1:0` listeners (tests do this) never clash.
+pub(crate) fn same_port(a: SocketAddr, b: SocketAddr) -> bool {
+    a == b && a.port() != 0
+}
+
 /// Where the text came from, to turn spans into `file:line:col` and resolve relative paths.
 pub(super) struct Source<'a> {
     pub(super) origin: &'a str,
@@ -178,9 +184,13 @@ impl RawConfig {
         let mut listeners: Vec<Listener> = Vec::with_capacity(self.listener.len());
         for (i, raw) in self.listener.into_iter().enumerate() {
             let address = raw.address.get_ref().0;
-            if let Some(other) = listeners.iter().position(|l| l.address == address) {
+            if let Some(other) = listeners.iter().position(|l| same_port(l.address, address)) {
                 let message = format!("{address} is already used by listener[{other}]");
-                return Err(src.error(raw.address.span(), format!("listener[{i}].address"), message));
+                return Err(src.error(
+                    raw.address.span(),
+                    format!("listener[{i}].address"),
+                    message,
+                ));
             }
             let tls = match raw.tls {
                 Some(tls) => Some(TlsFiles {
@@ -202,12 +212,16 @@ impl RawConfig {
             let prefix_span = raw.prefix.span();
             let route = raw.into_route(i, src)?;
             if let Some(other) = seen.insert(route.prefix.clone(), i) {
-                let message = format!("duplicate prefix \"{}\" (also route[{other}])", route.prefix);
+                let message = format!(
+                    "duplicate prefix \"{}\" (also route[{other}])",
+                    route.prefix
+                );
                 return Err(src.error(prefix_span, format!("route[{i}].prefix"), message));
             }
             routes.push(route);
         }
-        let router = Router::new(routes).map_err(|e| ConfigError::new(src.origin, "route", e.to_string()))?;
+        let router = Router::new(routes)
+            .map_err(|e| ConfigError::new(src.origin, "route", e.to_string()))?;
 
         if let (Some(h1), Some(h2)) = (&self.pool.http1_only, &self.pool.http2_only) {
             if *h1.get_ref() && *h2.get_ref() {
@@ -219,11 +233,16 @@ impl RawConfig {
             Some(path) => Some(src.existing_file(path, "pool.ca_file".into())?),
             None => None,
         };
-        let pool = self.pool.into_section(self.timeouts.upstream_connect, ca_file);
+        let pool = self
+            .pool
+            .into_section(self.timeouts.upstream_connect, ca_file);
 
         let admin_address = self.admin.address.map(|a| (a.get_ref().0, a.span()));
         if let Some((address, span)) = &admin_address {
-            if let Some(other) = listeners.iter().position(|l| l.address == *address) {
+            if let Some(other) = listeners
+                .iter()
+                .position(|l| same_port(l.address, *address))
+            {
                 let message = format!("{address} is already used by listener[{other}]");
                 return Err(src.error(span.clone(), "admin.address".into(), message));
             }
@@ -235,25 +254,41 @@ impl RawConfig {
 
         let cors = self.cors;
         if let Some(credentials) = &cors.allow_credentials {
-            if *credentials.get_ref() && cors.allow_origins.is_empty() {
-                let message = "allow_credentials needs an allow_origins list: credentials are never sent to any origin";
-                return Err(src.error(credentials.span(), "cors.allow_credentials".into(), message));
+            let any_origin = cors.allow_origins.is_empty()
+                || cors.allow_origins.iter().any(|o| o.get_ref().trim() == "*");
+            if *credentials.get_ref() && any_origin {
+                let message = "allow_credentials needs an allow_origins list without \"*\": credentials are never offered to every site";
+                return Err(src.error(
+                    credentials.span(),
+                    "cors.allow_credentials".into(),
+                    message,
+                ));
             }
         }
         // Checked here rather than in a Deserialize impl: toml gives array elements no
         // span of their own, and the line of the bad element is the useful one.
-        let each = |list: &[Spanned<String>], key: &str, check: fn(&str) -> Result<String, String>| {
-            list.iter()
-                .enumerate()
-                .map(|(i, item)| {
-                    check(item.get_ref()).map_err(|m| src.error(item.span(), format!("cors.{key}[{i}]"), m))
-                })
-                .collect::<Result<Vec<String>, ConfigError>>()
-        };
+        let each =
+            |list: &[Spanned<String>], key: &str, check: fn(&str) -> Result<String, String>| {
+                list.iter()
+                    .enumerate()
+                    .map(|(i, item)| {
+                        check(item.get_ref())
+                            .map_err(|m| src.error(item.span(), format!("cors.{key}[{i}]"), m))
+                    })
+                    .collect::<Result<Vec<String>, ConfigError>>()
+            };
         let cors = Cors {
             allow_credentials: cors.allow_credentials.is_some_and(|b| *b.get_ref()),
-            allow_targets: each(&cors.allow_targets, "allow_targets", schema::normalize_target)?,
-            allow_origins: each(&cors.allow_origins, "allow_origins", schema::normalize_origin)?,
+            allow_targets: each(
+                &cors.allow_targets,
+                "allow_targets",
+                schema::normalize_target,
+            )?,
+            allow_origins: each(
+                &cors.allow_origins,
+                "allow_origins",
+                schema::normalize_origin,
+            )?,
             max_age: cors.max_age,
             require_header: cors.require_header,
             forward_cookies: cors.forward_cookies,
@@ -280,15 +315,16 @@ impl RawConfig {
 
 impl RawRoute {
     fn into_route(self, i: usize, src: &Source<'_>) -> Result<Route, ConfigError> {
-        let mut route = Route::new(self.prefix.get_ref(), self.upstream.get_ref()).map_err(|e| match e {
-            RouteError::InvalidUpstream { reason, .. } => {
-                src.error(self.upstream.span(), format!("route[{i}].upstream"), reason)
-            }
-            RouteError::InvalidPrefix { reason, .. } => {
-                src.error(self.prefix.span(), format!("route[{i}].prefix"), reason)
-            }
-            other => src.error(self.prefix.span(), format!("route[{i}]"), other.to_string()),
-        })?;
+        let mut route =
+            Route::new(self.prefix.get_ref(), self.upstream.get_ref()).map_err(|e| match e {
+                RouteError::InvalidUpstream { reason, .. } => {
+                    src.error(self.upstream.span(), format!("route[{i}].upstream"), reason)
+                }
+                RouteError::InvalidPrefix { reason, .. } => {
+                    src.error(self.prefix.span(), format!("route[{i}].prefix"), reason)
+                }
+                other => src.error(self.prefix.span(), format!("route[{i}]"), other.to_string()),
+            })?;
         route.strip_prefix = self.strip_prefix;
         route.preserve_host = self.preserve_host;
         route.response_timeout = self.response_timeout;

@@ -11,7 +11,8 @@
 //! 2. [`is_preflight`] → [`CorsPolicy::preflight_response`] (never forwarded).
 //! 3. [`CorsPolicy::check_origin`] → 403 (`Origin` allowlist, required header).
 //! 4. [`target_from_query`] → 400.
-//! 5. [`parse_host_literal`] (no DNS for literals) or one DNS lookup, then
+//! 5. [`parse_host_literal`] (no DNS for literals) or, for a name,
+//!    [`TargetPolicy::check_allowlist`] then one DNS lookup; then
 //!    [`TargetPolicy::check`] on the resulting addresses → 403.
 //! 6. [`CorsPolicy::strip_request_headers`], forward, then
 //!    [`CorsPolicy::add_response_headers`] on the response.

@@ -257,14 +257,7 @@ impl TargetPolicy {
     ///
     /// [`TargetUrl::host`]: super::TargetUrl::host
     pub fn check(&self, host: &str, port: u16, resolved: &[SocketAddr]) -> Result<(), Refusal> {
-        if !self.allow_targets.is_empty()
-            && !self
-                .allow_targets
-                .iter()
-                .any(|p| p.matches_target(host, port))
-        {
-            return Err(Refusal::new(host, port, NOT_ALLOWLISTED, None));
-        }
+        self.check_allowlist(host, port)?;
         if resolved.is_empty() {
             return Err(Refusal::new(host, port, NO_ADDRESSES, None));
         }
@@ -275,6 +268,24 @@ impl TargetPolicy {
             }
         }
         Ok(())
+    }
+
+    /// The allowlist part of [`check`](TargetPolicy::check) alone: does `host:port`
+    /// match `allow_targets` (always `Ok` when the list is empty)? Call it before
+    /// resolving a host name, so an unlisted name is refused without a DNS lookup (no
+    /// 502 for a name that does not resolve, no DNS queries on behalf of strangers).
+    /// It says nothing about addresses: [`check`](TargetPolicy::check) must still run
+    /// on the resolved ones.
+    pub fn check_allowlist(&self, host: &str, port: u16) -> Result<(), Refusal> {
+        if self.allow_targets.is_empty()
+            || self
+                .allow_targets
+                .iter()
+                .any(|p| p.matches_target(host, port))
+        {
+            return Ok(());
+        }
+        Err(Refusal::new(host, port, NOT_ALLOWLISTED, None))
     }
 
     fn check_addr(&self, addr: SocketAddr) -> Result<(), &'static str> {
@@ -437,6 +448,32 @@ mod tests {
                 *want,
                 "{pat} vs {host}:{port}"
             );
+        }
+    }
+
+    #[test]
+    fn allowlist_alone_is_checked_before_any_lookup() {
+        let open = policy(&[], &[]);
+        let listed = policy(&["api.example.com", "127.0.0.1:3000"], &[]);
+        // (policy, host, port, verdict)
+        let cases: &[(&TargetPolicy, &str, u16, Verdict)] = &[
+            (&open, "anything.test", 80, Ok(())),
+            (&open, "127.0.0.1", 80, Ok(())), // addresses are `check`'s job
+            (&listed, "api.example.com", 443, Ok(())),
+            (&listed, "127.1", 3000, Ok(())),
+            (&listed, "unlisted.invalid", 80, Err(NOT_ALLOWLISTED)),
+            (&listed, "127.0.0.1", 3001, Err(NOT_ALLOWLISTED)),
+            (&listed, "localhost", 3000, Err(NOT_ALLOWLISTED)),
+        ];
+        for (p, host, port, want) in cases {
+            let got = p.check_allowlist(host, *port).map_err(|r| r.reason());
+            assert_eq!(got, *want, "{host}:{port}");
+            // `check` agrees whenever the allowlist refuses, whatever the addresses.
+            if want.is_err() {
+                let addrs = [sa("93.184.216.34:80")];
+                let full = p.check(host, *port, &addrs).map_err(|r| r.reason());
+                assert_eq!(full, *want, "{host}:{port} via check");
+            }
         }
     }
 

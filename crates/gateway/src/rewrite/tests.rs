@@ -73,13 +73,19 @@ fn basic_request() {
 fn connection_cannot_strip_framing_or_our_headers() {
     let out = ok(h1(&[
         ("host", "gw"),
-        ("connection", "close, X-Forwarded-For, Via, Host, Content-Length, x-forwarded-proto"),
+        (
+            "connection",
+            "close, X-Forwarded-For, Via, Host, Content-Length, x-forwarded-proto",
+        ),
         ("x-forwarded-for", "1.2.3.4"),
         ("via", "1.0 front"),
         ("content-length", "5"),
     ]));
     let h = &out.headers;
-    assert_eq!(one(h, "x-forwarded-for").as_deref(), Some("1.2.3.4, 10.0.0.1"));
+    assert_eq!(
+        one(h, "x-forwarded-for").as_deref(),
+        Some("1.2.3.4, 10.0.0.1")
+    );
     assert_eq!(one(h, "via").as_deref(), Some("1.0 front, 1.1 gangway"));
     assert_eq!(one(h, "host").as_deref(), Some("127.0.0.1:3000"));
     assert_eq!(one(h, "content-length").as_deref(), Some("5"));
@@ -120,8 +126,15 @@ fn fixed_hop_by_hop_list_is_removed() {
     ]));
     let h = &out.headers;
     for gone in [
-        "proxy-connection", "te", "trailer", "upgrade", "proxy-authorization",
-        "proxy-authenticate", "transfer-encoding", "http2-settings", "connection",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "upgrade",
+        "proxy-authorization",
+        "proxy-authenticate",
+        "transfer-encoding",
+        "http2-settings",
+        "connection",
     ] {
         assert!(!h.contains_key(gone), "{gone} forwarded");
     }
@@ -164,7 +177,10 @@ fn client_addresses_are_written_canonically() {
     ] {
         let out = rewrite_with(h1(&[("host", "gw")]), client, true, false).expect("rewrite");
         assert_eq!(one(&out.headers, "x-forwarded-for").as_deref(), Some(want));
-        assert_eq!(one(&out.headers, "x-forwarded-proto").as_deref(), Some("https"));
+        assert_eq!(
+            one(&out.headers, "x-forwarded-proto").as_deref(),
+            Some("https")
+        );
     }
 }
 
@@ -175,23 +191,40 @@ fn client_forwarding_headers_are_overwritten() {
         ("x-forwarded-proto", "https"),
         ("x-forwarded-host", "evil"),
     ]));
-    assert_eq!(one(&out.headers, "x-forwarded-proto").as_deref(), Some("http"));
+    assert_eq!(
+        one(&out.headers, "x-forwarded-proto").as_deref(),
+        Some("http")
+    );
     assert_eq!(one(&out.headers, "x-forwarded-host").as_deref(), Some("gw"));
 }
 
 #[test]
 fn host_policy_both_ways() {
-    let preserved = rewrite_with(h1(&[("host", "gw.example:8443")]), "10.0.0.1:1", false, true)
-        .expect("rewrite");
-    assert_eq!(one(&preserved.headers, "host").as_deref(), Some("gw.example:8443"));
+    let preserved = rewrite_with(
+        h1(&[("host", "gw.example:8443")]),
+        "10.0.0.1:1",
+        false,
+        true,
+    )
+    .expect("rewrite");
+    assert_eq!(
+        one(&preserved.headers, "host").as_deref(),
+        Some("gw.example:8443")
+    );
     let replaced = ok(h1(&[("host", "gw.example:8443")]));
-    assert_eq!(one(&replaced.headers, "host").as_deref(), Some("127.0.0.1:3000"));
+    assert_eq!(
+        one(&replaced.headers, "host").as_deref(),
+        Some("127.0.0.1:3000")
+    );
 
     // HTTP/2: the client's host is `:authority`, which becomes Host when preserved.
     let h2 = req(Version::HTTP_2, "https://gw.example/users/1", &[]);
     let out = rewrite_with(h2, "10.0.0.1:1", true, true).expect("rewrite");
     assert_eq!(one(&out.headers, "host").as_deref(), Some("gw.example"));
-    assert_eq!(one(&out.headers, "x-forwarded-host").as_deref(), Some("gw.example"));
+    assert_eq!(
+        one(&out.headers, "x-forwarded-host").as_deref(),
+        Some("gw.example")
+    );
     assert_eq!(one(&out.headers, "via").as_deref(), Some("2 gangway"));
     assert_eq!(out.version, Version::HTTP_11);
 }
@@ -200,12 +233,22 @@ fn host_policy_both_ways() {
 fn host_validation() {
     let err = |parts| rewrite(parts).err();
     assert_eq!(err(h1(&[])), Some(RewriteError::MissingHost));
-    assert_eq!(err(h1(&[("host", "a"), ("host", "a")])), Some(RewriteError::MultipleHosts));
+    assert_eq!(
+        err(h1(&[("host", "a"), ("host", "a")])),
+        Some(RewriteError::MultipleHosts)
+    );
     for bad in ["a@b", "a:99999", "a b", ":80", "", "a:8x"] {
-        assert_eq!(err(h1(&[("host", bad)])), Some(RewriteError::BadHeader("host")), "{bad:?}");
+        assert_eq!(
+            err(h1(&[("host", bad)])),
+            Some(RewriteError::BadHeader("host")),
+            "{bad:?}"
+        );
     }
     let h2 = |host: &[(&str, &str)]| req(Version::HTTP_2, "https://gw.example/x", host);
-    assert_eq!(err(h2(&[("host", "other")])), Some(RewriteError::HostMismatch));
+    assert_eq!(
+        err(h2(&[("host", "other")])),
+        Some(RewriteError::HostMismatch)
+    );
     assert_eq!(err(h2(&[("host", "GW.example")])), None);
     assert_eq!(
         err(req(Version::HTTP_2, "/x", &[])),
@@ -238,8 +281,14 @@ fn content_length_is_canonical() {
     assert_eq!(cl(&[("content-length", "0")]), Ok(vec!["0".to_owned()]));
     assert_eq!(cl(&[("content-length", "00")]), Ok(vec!["0".to_owned()]));
     assert_eq!(cl(&[("content-length", "42")]), Ok(vec!["42".to_owned()]));
-    assert_eq!(cl(&[("content-length", "5"), ("content-length", "05")]), Ok(vec!["5".to_owned()]));
-    assert_eq!(cl(&[("content-length", "5"), ("transfer-encoding", "chunked")]), Ok(vec![]));
+    assert_eq!(
+        cl(&[("content-length", "5"), ("content-length", "05")]),
+        Ok(vec!["5".to_owned()])
+    );
+    assert_eq!(
+        cl(&[("content-length", "5"), ("transfer-encoding", "chunked")]),
+        Ok(vec![])
+    );
     let bad = Err(RewriteError::BadHeader("content-length"));
     for value in ["+5", "-1", "0x5", "5,5", "", " 5", "99999999999999999999"] {
         assert_eq!(cl(&[("content-length", value)]), bad, "{value:?}");
@@ -275,7 +324,11 @@ fn h2c_and_non_11_upgrades_are_stripped() {
     for gone in ["connection", "upgrade", "http2-settings"] {
         assert!(!out.headers.contains_key(gone), "{gone} forwarded");
     }
-    let h10 = req(Version::HTTP_10, "/", &[("connection", "upgrade"), ("upgrade", "websocket")]);
+    let h10 = req(
+        Version::HTTP_10,
+        "/",
+        &[("connection", "upgrade"), ("upgrade", "websocket")],
+    );
     assert!(!is_upgrade_request(&h10));
     let no_token = h1(&[("host", "gw"), ("upgrade", "websocket")]);
     assert!(!is_upgrade_request(&no_token));
@@ -310,8 +363,14 @@ fn response_hop_by_hop_is_removed() {
     rewrite_response(&mut parts, "gangway", true);
     let h = &parts.headers;
     for gone in [
-        "connection", "x-internal", "keep-alive", "proxy-connection", "te", "trailer",
-        "transfer-encoding", "upgrade",
+        "connection",
+        "x-internal",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
     ] {
         assert!(!h.contains_key(gone), "{gone} passed back");
     }
@@ -325,8 +384,14 @@ fn switching_protocols_keeps_upgrade_only_when_upgraded() {
     let headers = [("connection", "Upgrade"), ("upgrade", "websocket")];
     let mut accepted = resp(101, &headers);
     rewrite_response(&mut accepted, "gangway", true);
-    assert_eq!(one(&accepted.headers, "upgrade").as_deref(), Some("websocket"));
-    assert_eq!(one(&accepted.headers, "connection").as_deref(), Some("upgrade"));
+    assert_eq!(
+        one(&accepted.headers, "upgrade").as_deref(),
+        Some("websocket")
+    );
+    assert_eq!(
+        one(&accepted.headers, "connection").as_deref(),
+        Some("upgrade")
+    );
     let mut unasked = resp(101, &headers);
     rewrite_response(&mut unasked, "gangway", false);
     assert!(!unasked.headers.contains_key("upgrade"));

@@ -16,7 +16,9 @@ fn router(routes: Vec<Route>) -> Router {
 }
 
 /// `Ok((route name, upstream uri))` or the error.
-fn check(router: &Router, cases: &[(&str, Result<(&str, &str), RouteError>)]) {
+type Expected<'a> = Result<(&'a str, &'a str), RouteError>;
+
+fn check(router: &Router, cases: &[(&str, Expected<'_>)]) {
     for (input, want) in cases {
         let got = router
             .route(input)
@@ -41,12 +43,18 @@ fn users_profiles_example() {
     check(
         &r,
         &[
-            ("/users/42?x=1", Ok(("/users", "http://127.0.0.1:3000/users/42?x=1"))),
+            (
+                "/users/42?x=1",
+                Ok(("/users", "http://127.0.0.1:3000/users/42?x=1")),
+            ),
             ("/users", Ok(("/users", "http://127.0.0.1:3000/users"))),
             ("/users/", Ok(("/users", "http://127.0.0.1:3000/users/"))),
             ("/users?x", Ok(("/users", "http://127.0.0.1:3000/users?x"))),
             ("/users?", Ok(("/users", "http://127.0.0.1:3000/users?"))),
-            ("/profiles/7", Ok(("/profiles", "http://127.0.0.1:4000/profiles/7"))),
+            (
+                "/profiles/7",
+                Ok(("/profiles", "http://127.0.0.1:4000/profiles/7")),
+            ),
             ("/usersx", Err(RouteError::NotFound)),
             ("/Users/1", Err(RouteError::NotFound)),
             ("/", Err(RouteError::NotFound)),
@@ -97,7 +105,10 @@ fn strip_prefix_and_base_paths() {
             ("/users?q", Ok(("/users", "http://u:3000/?q"))),
             ("/v1/a/b", Ok(("/v1", "https://api.example.com:443/v1/a/b"))),
             ("/v1", Ok(("/v1", "https://api.example.com:443/v1/"))),
-            ("/keep/x", Ok(("/keep", "https://api.example.com:443/base/keep/x"))),
+            (
+                "/keep/x",
+                Ok(("/keep", "https://api.example.com:443/base/keep/x")),
+            ),
             ("/other", Ok(("/", "http://root:80/r/other"))),
         ],
     );
@@ -116,7 +127,10 @@ fn dot_segments_resolve_then_match_within_the_route() {
             ("/users/x/../42", Ok(("/users", "http://u:1/users/42"))),
             ("/users/./42/.", Ok(("/users", "http://u:1/users/42/"))),
             ("/users/x/..", Ok(("/users", "http://u:1/users/"))),
-            ("/users/x/%2e%2e/1?q=..", Ok(("/users", "http://u:1/users/1?q=.."))),
+            (
+                "/users/x/%2e%2e/1?q=..",
+                Ok(("/users", "http://u:1/users/1?q=..")),
+            ),
             ("/users/x/%2E./1", Ok(("/users", "http://u:1/users/1"))),
             ("/users/%2e/1", Ok(("/users", "http://u:1/users/1"))),
             ("/./users", Ok(("/users", "http://u:1/users"))),
@@ -133,7 +147,10 @@ fn dot_segments_resolve_then_match_within_the_route() {
             // Not dot-segments: forwarded as they are.
             ("/users/...", Ok(("/users", "http://u:1/users/..."))),
             ("/users/.x/..y", Ok(("/users", "http://u:1/users/.x/..y"))),
-            ("/users/%252e%252e/x", Ok(("/users", "http://u:1/users/%252e%252e/x"))),
+            (
+                "/users/%252e%252e/x",
+                Ok(("/users", "http://u:1/users/%252e%252e/x")),
+            ),
         ],
     );
 }
@@ -161,9 +178,18 @@ fn odd_bytes_are_forwarded_exactly() {
                 "/users/a%2Fb;c=d?q=%20+x",
                 Ok(("/users", "http://127.0.0.1:3000/users/a%2Fb;c=d?q=%20+x")),
             ),
-            ("/users//x//", Ok(("/users", "http://127.0.0.1:3000/users//x//"))),
-            ("/users/%7E~!$&'()*+,=:@", Ok(("/users", "http://127.0.0.1:3000/users/%7E~!$&'()*+,=:@"))),
-            ("/users/a?x=1?y=/../", Ok(("/users", "http://127.0.0.1:3000/users/a?x=1?y=/../"))),
+            (
+                "/users//x//",
+                Ok(("/users", "http://127.0.0.1:3000/users//x//")),
+            ),
+            (
+                "/users/%7E~!$&'()*+,=:@",
+                Ok(("/users", "http://127.0.0.1:3000/users/%7E~!$&'()*+,=:@")),
+            ),
+            (
+                "/users/a?x=1?y=/../",
+                Ok(("/users", "http://127.0.0.1:3000/users/a?x=1?y=/../")),
+            ),
         ],
     );
 }
@@ -171,8 +197,22 @@ fn odd_bytes_are_forwarded_exactly() {
 #[test]
 fn malformed_targets_are_bad_paths() {
     let r = router(vec![route("/", "http://root:1")]);
-    for input in ["*", "", "users", "?x", "http://evil/x", "/a b", "/a\u{0}"] {
-        assert_eq!(r.route(input).map(|_| ()), Err(RouteError::BadPath), "input {input:?}");
+    for input in [
+        "*",
+        "",
+        "users",
+        "?x",
+        "http://evil/x",
+        "/a b",
+        "/a\u{0}",
+        "/.#..x",
+        "/a?b#c",
+    ] {
+        assert_eq!(
+            r.route(input).map(|_| ()),
+            Err(RouteError::BadPath),
+            "input {input:?}"
+        );
     }
 }
 
@@ -180,11 +220,20 @@ fn malformed_targets_are_bad_paths() {
 fn upstream_parsing() {
     let ok = |url: &str, https: bool, auth: &str, base: &str| {
         let u = Upstream::parse(url).expect(url);
-        assert_eq!((u.https, u.authority.as_str(), u.base_path.as_str()), (https, auth, base), "{url}");
+        assert_eq!(
+            (u.https, u.authority.as_str(), u.base_path.as_str()),
+            (https, auth, base),
+            "{url}"
+        );
     };
     ok("http://127.0.0.1:3000", false, "127.0.0.1:3000", "");
     ok("http://127.0.0.1:3000/", false, "127.0.0.1:3000", "");
-    ok("https://API.example.com/v1/", true, "api.example.com:443", "/v1");
+    ok(
+        "https://API.example.com/v1/",
+        true,
+        "api.example.com:443",
+        "/v1",
+    );
     ok("HTTP://h", false, "h:80", "");
     ok("http://[::1]:8080/x", false, "[::1]:8080", "/x");
     ok("http://[::1]", false, "[::1]:80", "");
@@ -198,10 +247,15 @@ fn upstream_parsing() {
         ("http://h:8x", "invalid port"),
         ("http://h:0", "port 0 is not a valid upstream port"),
         ("http://:80", "missing host"),
-        ("http://h/a/../b", "dot-segments are not allowed in the path"),
+        (
+            "http://h/a/../b",
+            "dot-segments are not allowed in the path",
+        ),
     ] {
         match Upstream::parse(url) {
-            Err(RouteError::InvalidUpstream { reason: got, .. }) => assert_eq!(got, reason, "{url}"),
+            Err(RouteError::InvalidUpstream { reason: got, .. }) => {
+                assert_eq!(got, reason, "{url}")
+            }
             other => panic!("{url}: {other:?}"),
         }
     }
@@ -216,12 +270,18 @@ fn prefixes_and_duplicates() {
     assert_eq!(route("/users/", "http://h").name, "/users");
     for bad in ["users", "", "/a?b", "/a#b", "/a/../b", "/a b", "/./x"] {
         assert!(
-            matches!(Route::new(bad, "http://h"), Err(RouteError::InvalidPrefix { .. })),
+            matches!(
+                Route::new(bad, "http://h"),
+                Err(RouteError::InvalidPrefix { .. })
+            ),
             "{bad:?}"
         );
     }
     let dup = Router::new(vec![route("/a", "http://h"), route("/a/", "http://g")]);
-    assert_eq!(dup.map(|_| ()), Err(RouteError::DuplicatePrefix("/a".into())));
+    assert_eq!(
+        dup.map(|_| ()),
+        Err(RouteError::DuplicatePrefix("/a".into()))
+    );
     assert_eq!(RouteError::NotFound.status(), http::StatusCode::NOT_FOUND);
     assert_eq!(RouteError::BadPath.status(), http::StatusCode::BAD_REQUEST);
 }

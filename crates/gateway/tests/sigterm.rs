@@ -1,0 +1,223 @@
+//! The real binary under SIGTERM: `gangway --listen … --route /=…` serves, and on SIGTERM
+//! stops accepting, lets the in-flight requests finish, and exits with status 0.
+//!
+//! Lives in the gangway package because only its own integration tests get
+//! `CARGO_BIN_EXE_gangway`. Plain std (threads, blocking sockets) so it needs no
+//! dev-dependencies; `kill -TERM` sends the signal (no libc). Unix only.
+#![cfg(unix)]
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A keep-alive HTTP/1.1 upstream on std threads: `GET /sleep/MS` waits MS ms, every
+/// request is answered `200` with body `ok`. Counts requests whose head arrived.
+fn upstream() -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind upstream");
+    let addr = listener.local_addr().expect("upstream addr");
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&seen);
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let counter = Arc::clone(&counter);
+            thread::spawn(move || serve_upstream(stream, &counter));
+        }
+    });
+    (addr, seen)
+}
+
+fn serve_upstream(stream: TcpStream, seen: &AtomicUsize) {
+    let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
+    let mut writer = match stream.try_clone() {
+        Ok(w) => w,
+        Err(_) => return,
+    };
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut request_line = String::new();
+        match reader.read_line(&mut request_line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        // The gateway sends no request bodies in this test; skip the headers.
+        loop {
+            let mut line = String::new();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) if line == "\r\n" => break,
+                Ok(_) => {}
+            }
+        }
+        seen.fetch_add(1, Ordering::SeqCst);
+        let path = request_line.split(' ').nth(1).unwrap_or("/");
+        if let Some(ms) = path.strip_prefix("/sleep/").and_then(|ms| ms.parse().ok()) {
+            thread::sleep(Duration::from_millis(ms));
+        }
+        if writer
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Sends one GET on a fresh connection, returns (status, body). The response must carry
+/// a Content-Length (our upstream's always does).
+fn get(addr: SocketAddr, path: &str) -> io::Result<(u16, Vec<u8>)> {
+    let mut tcp = TcpStream::connect(addr)?;
+    tcp.set_read_timeout(Some(IO_TIMEOUT))?;
+    write!(tcp, "GET {path} HTTP/1.1\r\nhost: gateway.test\r\n\r\n")?;
+    let mut reader = BufReader::new(tcp);
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line)?;
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, status_line.clone()))?;
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        if line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    Ok((status, body))
+}
+
+/// The child process, killed if the test panics before it exits.
+struct Gateway {
+    child: Child,
+    log: Arc<Mutex<String>>,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+impl Gateway {
+    fn log(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+}
+
+fn spawn_gateway(listen: SocketAddr, upstream: SocketAddr) -> Gateway {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gangway"))
+        .arg("--listen")
+        .arg(listen.to_string())
+        .arg("--route")
+        .arg(format!("/=http://{upstream}"))
+        .arg("--log-level")
+        .arg("info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the gangway binary");
+    let log = Arc::new(Mutex::new(String::new()));
+    for out in [
+        child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
+        child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let log = Arc::clone(&log);
+        thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if let Ok(mut l) = log.lock() {
+                    l.push_str(&line);
+                    l.push('\n');
+                }
+            }
+        });
+    }
+    Gateway { child, log }
+}
+
+fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    cond()
+}
+
+#[test]
+fn sigterm_lets_in_flight_requests_finish_and_exits_0() {
+    let (up, seen) = upstream();
+    let listen = {
+        let probe = TcpListener::bind("127.0.0.1:0").expect("probe a free port");
+        probe.local_addr().expect("probe addr")
+    };
+    let mut gw = spawn_gateway(listen, up);
+    let ready = wait_for(Duration::from_secs(20), || TcpStream::connect(listen).is_ok());
+    assert!(ready, "gangway did not start listening on {listen}:\n{}", gw.log());
+    let (status, body) = get(listen, "/ping").expect("warm-up request");
+    assert_eq!(status, 200, "{}", gw.log());
+    assert_eq!(body, b"ok");
+
+    const IN_FLIGHT: usize = 8;
+    let before = seen.load(Ordering::SeqCst);
+    let clients: Vec<_> = (0..IN_FLIGHT)
+        .map(|_| thread::spawn(move || get(listen, "/sleep/800")))
+        .collect();
+    let all_in = wait_for(Duration::from_secs(5), || {
+        seen.load(Ordering::SeqCst) == before + IN_FLIGHT
+    });
+    assert!(all_in, "requests did not reach the upstream:\n{}", gw.log());
+
+    let kill = Command::new("kill")
+        .arg("-TERM")
+        .arg(gw.child.id().to_string())
+        .status()
+        .expect("run kill");
+    assert!(kill.success());
+
+    // New connections are refused while the in-flight requests are still running.
+    let refused = wait_for(Duration::from_secs(2), || {
+        matches!(TcpStream::connect(listen), Err(e) if e.kind() == io::ErrorKind::ConnectionRefused)
+    });
+    assert!(refused, "still accepting after SIGTERM:\n{}", gw.log());
+
+    for client in clients {
+        let (status, body) = client
+            .join()
+            .expect("client thread")
+            .unwrap_or_else(|e| panic!("in-flight request failed: {e}\n{}", gw.log()));
+        assert_eq!(status, 200);
+        assert_eq!(body, b"ok");
+    }
+    let exited = wait_for(Duration::from_secs(10), || {
+        matches!(gw.child.try_wait(), Ok(Some(_)))
+    });
+    assert!(exited, "gangway did not exit after SIGTERM:\n{}", gw.log());
+    let status = gw.child.wait().expect("exit status");
+    assert_eq!(status.code(), Some(0), "{}", gw.log());
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): installs the system packages the tests drive (nginx,
+# chromium, curl), then runs every test in the workspace with cargo-nextest (one process
+# per test, so the memory-ceiling tests measure only themselves), the doc tests, and the
+# short fuzz and benchmark smokes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n== %s\n' "$*"; }
+
+apt_install() {
+  # Debian's first install after an update sometimes fails in dpkg; once more is enough.
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y --no-install-recommends "$@" || { sleep 2; apt-get install -y --no-install-recommends "$@"; }
+}
+
+missing=()
+[ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "ERROR: the tests need ${missing[*]}; run as root or install them first." >&2
+    exit 1
+  fi
+  apt-get update -qq
+  apt_install "${missing[@]}"
+fi
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+  say "installing cargo-nextest"
+  cargo install cargo-nextest --locked
+fi
+
+say "cargo nextest run --workspace"
+cargo nextest run --workspace --no-fail-fast
+
+say "doc tests"
+cargo test --workspace --doc
+
+if [ -x fuzz/smoke.sh ]; then
+  say "fuzz smoke"
+  fuzz/smoke.sh
+fi
+
+if [ -x benches/smoke.sh ]; then
+  say "bench smoke"
+  benches/smoke.sh
+fi

@@ -1,0 +1,216 @@
+//! `max_connections_per_host`: requests past the limit wait in a first-in first-out queue,
+//! and fail with `is_pool_exhausted()` after `checkout_timeout`.
+
+#[path = "pool_common.rs"]
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{fetch, fetch_ok, get, quiet_h1, Counts};
+use gangway_pool::Client;
+use gangway_tests::upstream::Upstream;
+use gangway_tests::{init_tracing, within};
+
+/// Limit 1: a slow request holds the only connection; waiters queued in a known order
+/// (10 ms apart) are served in exactly that order, on that one connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiters_are_served_in_fifo_order() {
+    init_tracing();
+    within("fifo", async {
+        let up = Upstream::http1().run().await;
+        let client = Client::builder()
+            .max_connections_per_host(1)
+            .build()
+            .expect("client");
+        let holder = {
+            let client = client.clone();
+            let url = up.url("/sleep/400");
+            tokio::spawn(async move { fetch_ok(&client, &url).await })
+        };
+        // Let the holder take the connection before anyone queues.
+        assert!(
+            gangway_tests::wait_until(Duration::from_secs(1), || up.in_flight() == 1).await,
+            "the slow request never reached the upstream"
+        );
+        let n = 8;
+        let finished = Arc::new(Mutex::new(Vec::new()));
+        let mut waiters = Vec::new();
+        for i in 0..n {
+            let c = client.clone();
+            let url = up.url(&format!("/w/{i}"));
+            let finished = finished.clone();
+            waiters.push(tokio::spawn(async move {
+                let client = c;
+                let done = fetch_ok(&client, &url).await;
+                finished.lock().expect("lock").push(i);
+                done
+            }));
+            // Wait until this waiter is in the queue before spawning the next one.
+            let want = i + 1;
+            let queued = gangway_tests::wait_until(Duration::from_secs(1), || {
+                client.stats().total.waiting == want
+            })
+            .await;
+            assert!(queued, "waiter {i} never queued: {:?}", client.stats().total);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(holder.await.expect("holder").conn_id(), 1);
+        for w in waiters {
+            assert_eq!(w.await.expect("waiter").conn_id(), 1);
+        }
+        let order: Vec<String> = up
+            .requests()
+            .iter()
+            .map(|r| r.uri.path().to_owned())
+            .collect();
+        let mut want = vec!["/sleep/400".to_owned()];
+        want.extend((0..n).map(|i| format!("/w/{i}")));
+        assert_eq!(order, want, "the upstream saw the waiters out of order");
+        assert_eq!(*finished.lock().expect("lock"), (0..n).collect::<Vec<_>>());
+        assert_eq!(up.connections_accepted(), 1);
+        assert_eq!(up.max_in_flight(), 1);
+        quiet_h1(&client).await;
+        assert_eq!(
+            Counts::total(&client),
+            Counts {
+                opened: 1,
+                requests: n as u64 + 1,
+                reused: n as u64,
+                ..Counts::default()
+            }
+        );
+    })
+    .await;
+}
+
+/// Limit 1 and a 100 ms checkout timeout while a slow request holds the connection: the
+/// waiter fails with `is_pool_exhausted()` (and `is_timeout()`), counted once in
+/// `checkout_timeouts`; the holder is unaffected and its connection serves the next one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkout_timeout_fails_with_pool_exhausted() {
+    init_tracing();
+    within("checkout timeout", async {
+        let up = Upstream::http1().run().await;
+        let client = Client::builder()
+            .max_connections_per_host(1)
+            .checkout_timeout(Duration::from_millis(100))
+            .build()
+            .expect("client");
+        let holder = {
+            let client = client.clone();
+            let url = up.url("/sleep/600");
+            tokio::spawn(async move { fetch_ok(&client, &url).await })
+        };
+        assert!(gangway_tests::wait_until(Duration::from_secs(1), || up.in_flight() == 1).await);
+        let started = tokio::time::Instant::now();
+        let err = fetch(&client, get(&up.url("/late")))
+            .await
+            .expect_err("no connection within the checkout timeout");
+        assert!(err.is_pool_exhausted(), "{err:?}");
+        assert!(err.is_timeout(), "{err:?}");
+        assert!(!err.is_connect() && !err.is_request(), "{err:?}");
+        assert!(started.elapsed() >= Duration::from_millis(100));
+        assert!(err.to_string().contains("max_connections_per_host"), "{err}");
+        assert_eq!(client.stats().total.waiting, 0, "the timed-out waiter left the queue");
+
+        assert_eq!(holder.await.expect("holder").status, 200);
+        assert_eq!(fetch_ok(&client, &up.url("/after")).await.conn_id(), 1);
+        assert_eq!(up.connections_accepted(), 1);
+        assert_eq!(up.requests_seen(), 2, "the timed-out request never reached the upstream");
+        quiet_h1(&client).await;
+        assert_eq!(
+            Counts::total(&client),
+            Counts {
+                opened: 1,
+                requests: 2,
+                reused: 1,
+                checkout_timeouts: 1,
+                ..Counts::default()
+            }
+        );
+    })
+    .await;
+}
+
+/// Limit 3 under 30 concurrent requests: never more than 3 connections or 3 requests in
+/// flight at the upstream, and every request succeeds (queued, not failed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limit_holds_under_load() {
+    init_tracing();
+    within("limit under load", async {
+        let up = Upstream::http1().run().await;
+        let client = Client::builder()
+            .max_connections_per_host(3)
+            .build()
+            .expect("client");
+        let tasks: Vec<_> = (0..30)
+            .map(|_| {
+                let client = client.clone();
+                let url = up.url("/sleep/20");
+                tokio::spawn(async move { fetch_ok(&client, &url).await })
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(t.await.expect("task").status, 200);
+        }
+        assert_eq!(up.connections_accepted(), 3);
+        assert_eq!(up.max_in_flight(), 3);
+        quiet_h1(&client).await;
+        assert_eq!(
+            Counts::total(&client),
+            Counts {
+                opened: 3,
+                requests: 30,
+                reused: 27,
+                ..Counts::default()
+            }
+        );
+    })
+    .await;
+}
+
+/// Limit 1: a request cancelled mid-flight (its future dropped) gives its slot back. The
+/// HTTP/1.1 connection it was on is closed (`closed.error`, hyper cannot abort one request
+/// otherwise); a waiter queued behind it gets a new connection at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelled_request_frees_its_slot() {
+    init_tracing();
+    within("cancel frees slot", async {
+        let up = Upstream::http1().run().await;
+        let client = Client::builder()
+            .max_connections_per_host(1)
+            .build()
+            .expect("client");
+        let doomed = {
+            let client = client.clone();
+            let url = up.url("/sleep/3000");
+            tokio::spawn(async move { fetch(&client, get(&url)).await })
+        };
+        assert!(gangway_tests::wait_until(Duration::from_secs(1), || up.in_flight() == 1).await);
+        let waiter = {
+            let client = client.clone();
+            let url = up.url("/after");
+            tokio::spawn(async move { fetch_ok(&client, &url).await })
+        };
+        assert!(
+            gangway_tests::wait_until(Duration::from_secs(1), || client.stats().total.waiting == 1)
+                .await
+        );
+        doomed.abort();
+        assert!(doomed.await.expect_err("aborted").is_cancelled());
+        let done = waiter.await.expect("waiter");
+        assert_eq!(done.conn_id(), 2, "the cancelled request's connection is not reused");
+        quiet_h1(&client).await;
+        assert_eq!(
+            Counts::total(&client),
+            Counts {
+                opened: 2,
+                requests: 2,
+                closed_error: 1,
+                ..Counts::default()
+            }
+        );
+    })
+    .await;
+}
