@@ -40,7 +40,12 @@ fn find_chromium() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("CHROMIUM") {
         return Some(PathBuf::from(p));
     }
-    let names = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"];
+    let names = [
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "google-chrome-stable",
+    ];
     let path = std::env::var_os("PATH").unwrap_or_default();
     let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
     dirs.push(PathBuf::from("/usr/bin"));
@@ -220,7 +225,10 @@ impl JsonParser<'_> {
     }
 
     fn eat(&mut self, lit: &str) -> bool {
-        let ok = self.s.get(self.i..).is_some_and(|r| r.starts_with(lit.as_bytes()));
+        let ok = self
+            .s
+            .get(self.i..)
+            .is_some_and(|r| r.starts_with(lit.as_bytes()));
         if ok {
             self.i += lit.len();
         }
@@ -398,7 +406,10 @@ async fn chromium_page_on_another_origin_uses_the_gateway() {
     // And one with the default policy, for the metadata address.
     let open = Gateway::start("").await;
     gateway_origins
-        .set((format!("http://{}", gw.addr), format!("http://{}", open.addr)))
+        .set((
+            format!("http://{}", gw.addr),
+            format!("http://{}", open.addr),
+        ))
         .expect("set once");
 
     let (dom, stderr) = dump_dom(&chromium, &format!("{page_origin}/")).await;
@@ -417,14 +428,26 @@ async fn chromium_page_on_another_origin_uses_the_gateway() {
     let text = |section: &str, key: &str| r(section, key).str().map(str::to_owned);
     let ok = |section: &str| r(section, "ok") == Json::Bool(true);
     let status = |section: &str| r(section, "status").num().map(str::to_owned);
-    assert_eq!(results.get("origin").str(), Some(page_origin.as_str()), "{json}");
+    assert_eq!(
+        results.get("origin").str(),
+        Some(page_origin.as_str()),
+        "{json}"
+    );
 
     // 1. Simple GET through the gateway: the target's body, readable, and the exposed
     //    header with the target's path and query exactly.
     assert!(ok("simpleGet"), "{json}");
     assert_eq!(status("simpleGet").as_deref(), Some("200"), "{json}");
-    assert_eq!(text("simpleGet", "body").as_deref(), Some("hello from the target"), "{json}");
-    assert_eq!(text("simpleGet", "xPath").as_deref(), Some("/hello?x=1&y=a%20b"), "{json}");
+    assert_eq!(
+        text("simpleGet", "body").as_deref(),
+        Some("hello from the target"),
+        "{json}"
+    );
+    assert_eq!(
+        text("simpleGet", "xPath").as_deref(),
+        Some("/hello?x=1&y=a%20b"),
+        "{json}"
+    );
 
     // 2. Preflighted PUT with a custom header and a JSON body, through the gateway.
     assert!(ok("preflightedPut"), "{json}");
@@ -434,7 +457,11 @@ async fn chromium_page_on_another_origin_uses_the_gateway() {
         Some(r#"{"id":7,"name":"widget"}"#),
         "{json}"
     );
-    assert_eq!(text("preflightedPut", "xMethod").as_deref(), Some("PUT"), "{json}");
+    assert_eq!(
+        text("preflightedPut", "xMethod").as_deref(),
+        Some("PUT"),
+        "{json}"
+    );
     assert_eq!(
         text("preflightedPut", "xSeenCustom").as_deref(),
         Some("from-the-page"),
@@ -453,7 +480,10 @@ async fn chromium_page_on_another_origin_uses_the_gateway() {
 
     // 4. The metadata address: a 403 the page can read, status and text.
     for (section, reason) in [
-        ("metadata", "address 169.254.169.254:80 is not allowed (link-local (cloud metadata))"),
+        (
+            "metadata",
+            "address 169.254.169.254:80 is not allowed (link-local (cloud metadata))",
+        ),
         ("metadataAllowlisted", "target not in allowlist"),
     ] {
         assert!(ok(section), "{section}: {json}");
@@ -474,7 +504,10 @@ async fn chromium_page_on_another_origin_uses_the_gateway() {
         .map(|r| format!("{} {}", r.method, r.uri))
         .collect();
     println!("target saw: {seen:?}");
-    assert!(seen.contains(&"GET /hello?x=1&y=a%20b".to_owned()), "{seen:?}");
+    assert!(
+        seen.contains(&"GET /hello?x=1&y=a%20b".to_owned()),
+        "{seen:?}"
+    );
     assert!(seen.contains(&"PUT /items/7".to_owned()), "{seen:?}");
     assert!(!seen.iter().any(|r| r == "OPTIONS /items/7"), "{seen:?}");
     assert!(seen.contains(&"GET /direct-get".to_owned()), "{seen:?}");
@@ -485,7 +518,12 @@ async fn chromium_page_on_another_origin_uses_the_gateway() {
         .into_iter()
         .find(|r| r.method == "PUT")
         .expect("the PUT");
-    let header = |n: &str| put.headers.get(n).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let header = |n: &str| {
+        put.headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
     assert_eq!(header("x-custom").as_deref(), Some("from-the-page"));
     assert_eq!(header("content-type").as_deref(), Some("application/json"));
     assert_eq!(header("origin").as_deref(), Some(page_origin.as_str()));

@@ -128,7 +128,10 @@ impl Req {
     }
 
     fn to_bytes(&self, gateway: SocketAddr) -> Vec<u8> {
-        let mut head = format!("{} {} HTTP/1.1\r\nHost: {gateway}\r\n", self.method, self.target);
+        let mut head = format!(
+            "{} {} HTTP/1.1\r\nHost: {gateway}\r\n",
+            self.method, self.target
+        );
         for (n, v) in &self.headers {
             head.push_str(&format!("{n}: {v}\r\n"));
         }
@@ -153,7 +156,11 @@ pub fn varies_on(resp: &RawResponse, name: &str) -> bool {
 /// The names listed in `Access-Control-Expose-Headers`, lowercase.
 pub fn exposed(resp: &RawResponse) -> Vec<String> {
     resp.header("access-control-expose-headers")
-        .map(|v| v.split(',').map(|t| t.trim().to_ascii_lowercase()).collect())
+        .map(|v| {
+            v.split(',')
+                .map(|t| t.trim().to_ascii_lowercase())
+                .collect()
+        })
         .unwrap_or_default()
 }
 

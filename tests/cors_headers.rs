@@ -8,8 +8,8 @@
 mod common;
 
 use common::{
-    assert_cors, assert_untouched, cors_allowing, exposed, free_port, proxied, varies_on,
-    Gateway, Req, ORIGIN,
+    assert_cors, assert_untouched, cors_allowing, exposed, free_port, proxied, varies_on, Gateway,
+    Req, ORIGIN,
 };
 use gangway_tests::body::full;
 use gangway_tests::raw::RawResponse;
@@ -84,18 +84,38 @@ async fn preflight_is_answered_by_the_gateway_and_never_forwarded() {
         assert!(resp.body.is_empty());
         assert_eq!(resp.header("access-control-allow-credentials"), None);
 
-        for origin in ["http://page.test", "https://a.example.com", "https://b.c.example.com"] {
-            let resp = listed.send(&preflight(&url, origin, "DELETE", "x-api-key")).await;
+        for origin in [
+            "http://page.test",
+            "https://a.example.com",
+            "https://b.c.example.com",
+        ] {
+            let resp = listed
+                .send(&preflight(&url, origin, "DELETE", "x-api-key"))
+                .await;
             assert_eq!(resp.status, 204, "{origin}");
             assert_cors(&resp, origin, origin);
-            assert_eq!(resp.header("access-control-allow-headers"), Some("x-api-key"));
+            assert_eq!(
+                resp.header("access-control-allow-headers"),
+                Some("x-api-key")
+            );
             assert_eq!(resp.header("access-control-max-age"), Some("120"));
         }
-        for origin in ["http://evil.test", "https://example.com", "http://a.example.com", "null"] {
-            let resp = listed.send(&preflight(&url, origin, "PUT", "x-custom")).await;
+        for origin in [
+            "http://evil.test",
+            "https://example.com",
+            "http://a.example.com",
+            "null",
+        ] {
+            let resp = listed
+                .send(&preflight(&url, origin, "PUT", "x-custom"))
+                .await;
             assert_eq!(resp.status, 403, "{origin}: {}", resp.body_str());
             assert_eq!(resp.header("access-control-allow-origin"), None, "{origin}");
-            assert_eq!(resp.header("access-control-allow-methods"), None, "{origin}");
+            assert_eq!(
+                resp.header("access-control-allow-methods"),
+                None,
+                "{origin}"
+            );
             assert!(varies_on(&resp, "origin"), "{origin}");
             assert!(
                 resp.body_str().contains("is not allowed to use this proxy"),
@@ -106,7 +126,12 @@ async fn preflight_is_answered_by_the_gateway_and_never_forwarded() {
         // A preflight for a target the SSRF guard would refuse is still answered (the
         // actual request then gets a readable 403); it is never forwarded anywhere.
         let resp = open
-            .send(&preflight("http://169.254.169.254/", ORIGIN, "PUT", "x-custom"))
+            .send(&preflight(
+                "http://169.254.169.254/",
+                ORIGIN,
+                "PUT",
+                "x-custom",
+            ))
             .await;
         assert_eq!(resp.status, 204);
     })
@@ -132,16 +157,22 @@ async fn upstream_responses_get_the_gateways_cors_headers() {
         assert_eq!(resp.header_all("access-control-allow-origin").len(), 1);
         assert_eq!(resp.header("access-control-allow-credentials"), None);
         assert_eq!(resp.header("access-control-allow-methods"), None);
-        assert_eq!(resp.header("set-cookie"), None, "Set-Cookie dropped by default");
+        assert_eq!(
+            resp.header("set-cookie"),
+            None,
+            "Set-Cookie dropped by default"
+        );
         assert!(varies_on(&resp, "accept-encoding"), "{:?}", resp.headers);
         let names = exposed(&resp);
         for name in ["etag", "x-request-id", "x-conn-id", "vary"] {
             assert!(names.iter().any(|n| n == name), "{name} exposed: {names:?}");
         }
         for name in ["set-cookie", "content-type", "access-control-allow-origin"] {
-            assert!(!names.iter().any(|n| n == name), "{name} not listed: {names:?}");
+            assert!(
+                !names.iter().any(|n| n == name),
+                "{name} not listed: {names:?}"
+            );
         }
-
     })
     .await;
     gw.stop().await;
@@ -173,7 +204,10 @@ async fn every_response_carries_cors_headers() {
             (Req::new("GET", "/"), 400),
             (Req::get("ftp://example.com/"), 400),
             (Req::get("http://169.254.169.254/latest/meta-data/"), 403),
-            (Req::get(&format!("http://127.0.0.2:{}/", up.addr().port())), 403),
+            (
+                Req::get(&format!("http://127.0.0.2:{}/", up.addr().port())),
+                403,
+            ),
             (Req::new("TRACE", proxied(&up.url("/"))), 405),
             (Req::get(&format!("http://127.0.0.1:{dead}/")), 502),
             (Req::get(&up.url("/sleep/3000")), 504),
@@ -232,7 +266,10 @@ async fn credentials_are_off_by_default() {
     let seen = up.requests();
     let h = &seen.first().expect("one request").headers;
     assert!(h.get("cookie").is_none(), "Cookie not forwarded: {h:?}");
-    assert!(h.get("authorization").is_none(), "Authorization not forwarded: {h:?}");
+    assert!(
+        h.get("authorization").is_none(),
+        "Authorization not forwarded: {h:?}"
+    );
     assert_eq!(h.get("origin").and_then(|v| v.to_str().ok()), Some(ORIGIN));
     assert!(h.get("x-requested-with").is_some());
     gw.stop().await;
@@ -287,14 +324,22 @@ async fn credentials_on_echo_the_origin() {
         let resp = gw.send(&Req::get(&url)).await;
         assert_eq!(resp.status, 200);
         assert_cors(&resp, ORIGIN, "response");
-        assert_eq!(resp.header("access-control-allow-credentials"), Some("true"));
+        assert_eq!(
+            resp.header("access-control-allow-credentials"),
+            Some("true")
+        );
 
         let resp = gw.send(&Req::get("http://10.0.0.1/")).await;
         assert_eq!(resp.status, 403);
         assert_cors(&resp, ORIGIN, "403");
-        assert_eq!(resp.header("access-control-allow-credentials"), Some("true"));
+        assert_eq!(
+            resp.header("access-control-allow-credentials"),
+            Some("true")
+        );
 
-        let evil = Req::get(&url).without("origin").header("Origin", "http://evil.test");
+        let evil = Req::get(&url)
+            .without("origin")
+            .header("Origin", "http://evil.test");
         let resp = gw.send(&evil).await;
         assert_eq!(resp.status, 403);
         assert_eq!(resp.header("access-control-allow-origin"), None);
@@ -317,7 +362,11 @@ async fn allow_origins_exact_and_wildcard() {
     .await;
     let url = up.url("/x");
     within("origins", async {
-        for origin in ["http://page.test", "https://app.example.com", "https://a.b.example.com"] {
+        for origin in [
+            "http://page.test",
+            "https://app.example.com",
+            "https://a.b.example.com",
+        ] {
             let req = Req::get(&url).without("origin").header("Origin", origin);
             let resp = gw.send(&req).await;
             assert_eq!(resp.status, 200, "{origin}");

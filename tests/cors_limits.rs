@@ -66,14 +66,21 @@ async fn response_size_is_capped() {
             };
             let n: u64 = n.parse().expect("frame count");
             let frames = futures_util::stream::iter((0..n).map(|i| {
-                Ok::<_, BoxError>(Frame::data(gangway_tests::body::pattern_chunk(i * 512, 512)))
+                Ok::<_, BoxError>(Frame::data(gangway_tests::body::pattern_chunk(
+                    i * 512,
+                    512,
+                )))
             }));
             let body: Body = StreamBody::new(frames).boxed_unsync();
             Response::new(body)
         })
         .run()
         .await;
-    let gw = Gateway::start(&cors_allowing(&[up.addr()], "max_response_bytes = \"1KiB\"")).await;
+    let gw = Gateway::start(&cors_allowing(
+        &[up.addr()],
+        "max_response_bytes = \"1KiB\"",
+    ))
+    .await;
     within("size cap", async {
         let resp = gw.send(&Req::get(&up.url("/bytes/1024"))).await;
         assert_eq!(resp.status, 200);
@@ -123,7 +130,10 @@ async fn total_time_is_capped_body_included() {
                     return None;
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
-                Some((Ok::<_, BoxError>(Frame::data(Bytes::from_static(b"."))), n + 1))
+                Some((
+                    Ok::<_, BoxError>(Frame::data(Bytes::from_static(b"."))),
+                    n + 1,
+                ))
             });
             let body: Body = StreamBody::new(frames).boxed_unsync();
             Response::new(body)
@@ -136,9 +146,16 @@ async fn total_time_is_capped_body_included() {
         let resp = gw.send(&Req::get(&up.url("/sleep/4000"))).await;
         let took = t.elapsed();
         assert_eq!(resp.status, 504, "{}", resp.body_str());
-        assert!(resp.body_str().contains("did not answer within"), "{}", resp.body_str());
+        assert!(
+            resp.body_str().contains("did not answer within"),
+            "{}",
+            resp.body_str()
+        );
         assert_cors(&resp, "*", "504");
-        assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(3), "{took:?}");
+        assert!(
+            took >= Duration::from_millis(900) && took < Duration::from_secs(3),
+            "{took:?}"
+        );
 
         let t = Instant::now();
         let resp = gw.send(&Req::get(&up.url("/dribble"))).await;
@@ -165,7 +182,11 @@ async fn unreachable_target_is_502() {
     within("502", async {
         let resp = gw.send(&Req::get(&format!("http://{dead}/"))).await;
         assert_eq!(resp.status, 502, "{}", resp.body_str());
-        assert!(resp.body_str().contains("unreachable"), "{}", resp.body_str());
+        assert!(
+            resp.body_str().contains("unreachable"),
+            "{}",
+            resp.body_str()
+        );
         assert_cors(&resp, "*", "502");
         let resp = gw.send(&Req::get(&up.url("/"))).await;
         assert_eq!((resp.status, resp.body_str().as_str()), (200, "small"));

@@ -6,9 +6,7 @@
 #[path = "cors_common.rs"]
 mod common;
 
-use common::{
-    assert_cors, assert_untouched, config_text, cors_allowing, free_port, Gateway, Req,
-};
+use common::{assert_cors, assert_untouched, config_text, cors_allowing, free_port, Gateway, Req};
 use gangway_tests::body::empty;
 use gangway_tests::upstream::Upstream;
 use gangway_tests::within;
@@ -86,10 +84,19 @@ async fn loopback_is_refused_in_every_spelling_and_the_upstream_sees_nothing() {
 async fn refused_address_classes_answer_403_naming_the_reason() {
     let gw = Gateway::start("").await;
     let cases = [
-        ("http://169.254.169.254/latest/meta-data/", "link-local (cloud metadata)"),
-        ("http://0251.0376.0251.0376/latest/meta-data/", "link-local (cloud metadata)"),
+        (
+            "http://169.254.169.254/latest/meta-data/",
+            "link-local (cloud metadata)",
+        ),
+        (
+            "http://0251.0376.0251.0376/latest/meta-data/",
+            "link-local (cloud metadata)",
+        ),
         ("http://2852039166/", "link-local (cloud metadata)"),
-        ("http://[::ffff:169.254.169.254]/", "IPv4-mapped link-local (cloud metadata)"),
+        (
+            "http://[::ffff:169.254.169.254]/",
+            "IPv4-mapped link-local (cloud metadata)",
+        ),
         ("http://0/", "unspecified"),
         ("http://0.0.0.0:8080/", "unspecified"),
         ("http://[::]/", "unspecified"),
@@ -109,7 +116,10 @@ async fn refused_address_classes_answer_403_naming_the_reason() {
         ("http://[fc00::1]/", "IPv6 unique-local"),
         ("http://[fd00:ec2::254]/", "IPv6 unique-local"),
         ("http://[fe80::1]/", "IPv6 link-local"),
-        ("http://[64:ff9b::a9fe:a9fe]/", "NAT64-embedded link-local (cloud metadata)"),
+        (
+            "http://[64:ff9b::a9fe:a9fe]/",
+            "NAT64-embedded link-local (cloud metadata)",
+        ),
         ("http://[2002:a00:1::]/", "6to4-embedded private"),
         ("https://10.0.0.1/", "private"),
     ];

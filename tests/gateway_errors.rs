@@ -19,12 +19,20 @@ use http_body_util::{BodyExt, Empty};
 fn assert_gateway_text(r: &raw::RawResponse, what: &str) {
     assert!(r.closed_cleanly, "{what}: body cut");
     assert!(
-        r.header("content-type").is_some_and(|t| t.starts_with("text/plain")),
+        r.header("content-type")
+            .is_some_and(|t| t.starts_with("text/plain")),
         "{what}: {:?}",
         r.headers
     );
-    assert!(!r.body.is_empty() && r.body.len() < 200, "{what}: {:?}", r.body_str());
-    assert!(r.header("x-conn-id").is_none(), "{what}: must be the gateway's own answer");
+    assert!(
+        !r.body.is_empty() && r.body.len() < 200,
+        "{what}: {:?}",
+        r.body_str()
+    );
+    assert!(
+        r.header("x-conn-id").is_none(),
+        "{what}: must be the gateway's own answer"
+    );
 }
 
 #[tokio::test]
@@ -33,7 +41,9 @@ async fn nothing_listening_is_502() {
     within("502", async {
         let dead = closed_addr();
         let gw = start_gateway(&route("/users", &format!("http://{dead}"))).await;
-        let r = send_raw(gw.addrs[0], &get("/users/1")).await.expect("request");
+        let r = send_raw(gw.addrs[0], &get("/users/1"))
+            .await
+            .expect("request");
         assert_eq!(r.status, 502, "{}", r.body_str());
         assert_gateway_text(&r, "502");
         // The connection stays usable after a 502 (keep-alive).
@@ -58,7 +68,9 @@ async fn stalled_upstream_is_504_after_upstream_response_timeout() {
         );
         let gw = start_gateway(&toml).await;
         let started = Instant::now();
-        let r = send_raw(gw.addrs[0], &get("/users/1")).await.expect("request");
+        let r = send_raw(gw.addrs[0], &get("/users/1"))
+            .await
+            .expect("request");
         let waited = started.elapsed();
         assert_eq!(r.status, 504, "{}", r.body_str());
         assert_gateway_text(&r, "504");
@@ -68,11 +80,13 @@ async fn stalled_upstream_is_504_after_upstream_response_timeout() {
         assert_eq!(stall.connections_accepted(), 1);
         assert_eq!(stall.requests_seen(), 1);
         // The stalled connection is closed, not returned to the pool.
-        let closed = gangway_tests::wait_until(Duration::from_secs(2), || {
-            stall.open_connections() == 0
-        })
-        .await;
-        assert!(closed, "the gateway kept the stalled upstream connection open");
+        let closed =
+            gangway_tests::wait_until(Duration::from_secs(2), || stall.open_connections() == 0)
+                .await;
+        assert!(
+            closed,
+            "the gateway kept the stalled upstream connection open"
+        );
     })
     .await;
 }
@@ -83,14 +97,18 @@ async fn route_response_timeout_overrides_the_global_one() {
     within("504 per route", async {
         let up = Upstream::http1().run().await;
         let toml = format!(
-            "[[route]]\nprefix = \"/\"\nupstream = \"{}\"\nresponse_timeout = \"200ms\"\n\n\
+            "[[route]]\nprefix = \"/\"\nupstream = \"{}\"\nresponse_timeout = \"1s\"\n\n\
              [timeouts]\nupstream_response = \"30s\"\n",
             up.url("")
         );
         let gw = start_gateway(&toml).await;
-        let r = send_raw(gw.addrs[0], &get("/sleep/2000")).await.expect("request");
+        let r = send_raw(gw.addrs[0], &get("/sleep/3500"))
+            .await
+            .expect("request");
         assert_eq!(r.status, 504, "{}", r.body_str());
-        let r = send_raw(gw.addrs[0], &get("/sleep/10")).await.expect("request");
+        let r = send_raw(gw.addrs[0], &get("/sleep/10"))
+            .await
+            .expect("request");
         assert_eq!(r.status, 200);
     })
     .await;
@@ -121,11 +139,24 @@ async fn upstream_statuses_pass_through_untouched() {
                 .expect("request");
             assert_eq!(r.status, code);
             assert!(r.closed_cleanly, "{code}");
-            assert!(r.body.is_empty(), "{code}: the gateway added a body: {:?}", r.body_str());
-            assert!(r.header("content-type").is_none(), "{code}: {:?}", r.headers);
-            assert!(r.header("x-conn-id").is_some(), "{code}: not the upstream's response");
+            assert!(
+                r.body.is_empty(),
+                "{code}: the gateway added a body: {:?}",
+                r.body_str()
+            );
+            assert!(
+                r.header("content-type").is_none(),
+                "{code}: {:?}",
+                r.headers
+            );
+            assert!(
+                r.header("x-conn-id").is_some(),
+                "{code}: not the upstream's response"
+            );
         }
-        let r = send_raw(gw.addrs[0], &get("/teapot")).await.expect("teapot");
+        let r = send_raw(gw.addrs[0], &get("/teapot"))
+            .await
+            .expect("teapot");
         assert_eq!(r.status, 418);
         assert_eq!(r.body_str(), "I'm a teapot\n");
         assert_eq!(r.header("content-type"), Some("application/x-teapot"));
@@ -155,9 +186,16 @@ async fn upstream_reset_mid_body_aborts_the_client_response() {
         let gw = start_gateway(&route("/", &bad.url(""))).await;
         let r = send_raw(gw.addrs[0], &get("/big")).await.expect("request");
         assert_eq!(r.status, 200, "the head was already on its way");
-        assert!(!r.closed_cleanly, "a cut body must not look complete: {:?}", r.end);
+        assert!(
+            !r.closed_cleanly,
+            "a cut body must not look complete: {:?}",
+            r.end
+        );
         assert!(r.body.len() < 1_000_000);
-        assert!(is_pattern(&r.body, 0), "the bytes that did arrive are the upstream's");
+        assert!(
+            is_pattern(&r.body, 0),
+            "the bytes that did arrive are the upstream's"
+        );
         // Never retried: response bytes had arrived.
         assert_eq!(bad.requests_seen(), 1);
 
@@ -180,7 +218,9 @@ async fn upstream_truncated_body_aborts_the_client_response() {
     within("truncated body", async {
         let bad = Fault::TruncateBody.run().await;
         let gw = start_gateway(&route("/", &bad.url(""))).await;
-        let r = send_raw(gw.addrs[0], &get("/short")).await.expect("request");
+        let r = send_raw(gw.addrs[0], &get("/short"))
+            .await
+            .expect("request");
         assert_eq!(r.status, 200);
         assert!(!r.closed_cleanly, "a truncated body must not look complete");
         assert_ne!(r.end, End::Complete);

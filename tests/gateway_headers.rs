@@ -15,7 +15,9 @@ use gangway_tests::{init_tracing, wait_until, within};
 use http::Response;
 
 fn header<'a>(seen: &'a SeenRequest, name: &str) -> Option<&'a str> {
-    seen.headers.get(name).map(|v| v.to_str().expect("ASCII header"))
+    seen.headers
+        .get(name)
+        .map(|v| v.to_str().expect("ASCII header"))
 }
 
 fn all<'a>(seen: &'a SeenRequest, name: &str) -> Vec<&'a str> {
@@ -59,15 +61,22 @@ async fn request_hop_by_hop_headers_are_stripped() {
             "proxy-authorization",
             "http2-settings",
         ] {
-            assert!(seen.headers.get(name).is_none(), "{name} reached the upstream: {:?}", seen.headers);
+            assert!(
+                seen.headers.get(name).is_none(),
+                "{name} reached the upstream: {:?}",
+                seen.headers
+            );
         }
         assert_eq!(header(seen, "x-kept"), Some("3"));
 
         // `TE: trailers` is the one TE value that is forwarded, also when (as RFC 9110
         // requires) the client names TE in Connection.
-        let r = send_raw(gw.addrs[0], &get_with("/users/2", "te: trailers\r\nconnection: te\r\n"))
-            .await
-            .expect("request");
+        let r = send_raw(
+            gw.addrs[0],
+            &get_with("/users/2", "te: trailers\r\nconnection: te\r\n"),
+        )
+        .await
+        .expect("request");
         assert_eq!(r.status, 200);
         let seen = &up.requests()[1];
         assert_eq!(all(seen, "te"), ["trailers"]);
@@ -117,12 +126,18 @@ async fn forwarding_headers_are_added_and_appended() {
         // Two X-Forwarded-For lines are one list; ours goes at the end.
         let r = send_raw(
             gw.addrs[0],
-            &get_with("/users/3", "x-forwarded-for: 1.2.3.4\r\nx-forwarded-for: 5.6.7.8\r\n"),
+            &get_with(
+                "/users/3",
+                "x-forwarded-for: 1.2.3.4\r\nx-forwarded-for: 5.6.7.8\r\n",
+            ),
         )
         .await
         .expect("request");
         assert_eq!(r.status, 200);
-        assert_eq!(all(&up.requests()[2], "x-forwarded-for"), ["1.2.3.4, 5.6.7.8, 127.0.0.1"]);
+        assert_eq!(
+            all(&up.requests()[2], "x-forwarded-for"),
+            ["1.2.3.4, 5.6.7.8, 127.0.0.1"]
+        );
     })
     .await;
 }
@@ -139,7 +154,9 @@ async fn connection_cannot_strip_host_or_the_forwarding_headers() {
             "POST /users/1 HTTP/1.1\r\nhost: gateway.test\r\ncontent-length: 5\r\n{extra}\r\nhello"
         )
         .into_bytes();
-        let r = send_raw(gw.addrs[0], &std::mem::take(&mut bytes)).await.expect("request");
+        let r = send_raw(gw.addrs[0], &std::mem::take(&mut bytes))
+            .await
+            .expect("request");
         assert_eq!(r.status, 200);
         assert_eq!(r.body_str(), "hello");
         let seen = &up.requests()[0];
@@ -164,10 +181,17 @@ async fn host_is_the_upstreams_unless_preserve_host() {
             kept.url("")
         );
         let gw = start_gateway(&toml).await;
-        let r = send_raw(gw.addrs[0], &get("/users/1")).await.expect("users");
+        let r = send_raw(gw.addrs[0], &get("/users/1"))
+            .await
+            .expect("users");
         assert_eq!(r.status, 200);
-        assert_eq!(all(&plain.requests()[0], "host"), [plain.addr().to_string().as_str()]);
-        let r = send_raw(gw.addrs[0], &get("/profiles/1")).await.expect("profiles");
+        assert_eq!(
+            all(&plain.requests()[0], "host"),
+            [plain.addr().to_string().as_str()]
+        );
+        let r = send_raw(gw.addrs[0], &get("/profiles/1"))
+            .await
+            .expect("profiles");
         assert_eq!(r.status, 200);
         let seen = &kept.requests()[0];
         assert_eq!(all(seen, "host"), ["gateway.test"]);
@@ -198,16 +222,26 @@ async fn response_hop_by_hop_headers_are_stripped() {
             .run()
             .await;
         let gw = start_gateway(&route("/", &up.url(""))).await;
-        let r = send_raw(gw.addrs[0], &get("/secret")).await.expect("request");
+        let r = send_raw(gw.addrs[0], &get("/secret"))
+            .await
+            .expect("request");
         assert_eq!(r.status, 200);
         assert_eq!(r.body_str(), "body");
         for name in ["x-secret", "keep-alive", "proxy-connection", "upgrade"] {
-            assert!(r.header(name).is_none(), "{name} reached the client: {:?}", r.headers);
+            assert!(
+                r.header(name).is_none(),
+                "{name} reached the client: {:?}",
+                r.headers
+            );
         }
         // hyper may add its own `Connection` for the client connection; never the
         // upstream's.
         for value in r.header_all("connection") {
-            assert!(!value.to_ascii_lowercase().contains("x-secret"), "{:?}", r.headers);
+            assert!(
+                !value.to_ascii_lowercase().contains("x-secret"),
+                "{:?}",
+                r.headers
+            );
         }
         assert_eq!(r.header("x-public"), Some("yes"));
         assert_eq!(r.header_all("via"), ["1.1 gangway"]);
@@ -229,7 +263,10 @@ async fn connection_close_clients_share_one_upstream_connection() {
             } else {
                 // A body too, so the upstream connection is reused after a real exchange.
                 let mut b = post(&format!("/users/{i}"), b"payload");
-                let at = b.windows(4).position(|w| w == b"\r\n\r\n").expect("head end");
+                let at = b
+                    .windows(4)
+                    .position(|w| w == b"\r\n\r\n")
+                    .expect("head end");
                 b.splice(at + 2..at + 2, b"connection: close\r\n".iter().copied());
                 b
             };
@@ -242,10 +279,18 @@ async fn connection_close_clients_share_one_upstream_connection() {
             assert_eq!(rest.end, End::Complete);
             // ... without passing it upstream.
             let seen = up.requests();
-            assert!(seen[i].headers.get("connection").is_none(), "{:?}", seen[i].headers);
+            assert!(
+                seen[i].headers.get("connection").is_none(),
+                "{:?}",
+                seen[i].headers
+            );
         }
         assert_eq!(up.requests_seen(), N);
-        assert_eq!(up.connections_accepted(), 1, "one pooled upstream connection for all");
+        assert_eq!(
+            up.connections_accepted(),
+            1,
+            "one pooled upstream connection for all"
+        );
         assert!(wait_until(Duration::from_secs(1), || up.open_connections() == 1).await);
         let stats = gw.app.client.stats().total;
         assert_eq!(stats.connections_opened, 1);

@@ -132,7 +132,12 @@ async fn read_head(tcp: &mut TcpStream) -> Vec<u8> {
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
         let n = tcp.read(&mut byte).await.expect("read head");
-        assert_eq!(n, 1, "EOF inside the head: {:?}", String::from_utf8_lossy(&head));
+        assert_eq!(
+            n,
+            1,
+            "EOF inside the head: {:?}",
+            String::from_utf8_lossy(&head)
+        );
         head.push(byte[0]);
     }
     head
@@ -203,7 +208,10 @@ async fn refused_upgrade_is_a_normal_response() {
         let mut c = RawConn::connect(gw.addrs[0]).await.expect("connect");
         // The upstream only upgrades /ws...; here it answers 200.
         let r = c
-            .request(&get_with("/plain", "connection: upgrade\r\nupgrade: echo\r\n"))
+            .request(&get_with(
+                "/plain",
+                "connection: upgrade\r\nupgrade: echo\r\n",
+            ))
             .await
             .expect("request");
         assert_eq!(r.status, 200);

@@ -38,7 +38,9 @@ async fn users_and_profiles_reach_their_upstream_byte_exact() {
         let (users, profiles, gw) = users_profiles().await;
         let addr = gw.addrs[0];
 
-        let r = send_raw(addr, &get("/users/42?x=1&y=%20")).await.expect("users");
+        let r = send_raw(addr, &get("/users/42?x=1&y=%20"))
+            .await
+            .expect("users");
         assert_eq!(r.status, 200, "{}", r.body_str());
         assert_eq!(r.header("x-path"), Some("/users/42?x=1&y=%20"));
         let seen = users.requests();
@@ -58,7 +60,9 @@ async fn users_and_profiles_reach_their_upstream_byte_exact() {
         assert_eq!(profiles.requests().len(), 1);
         assert_eq!(profiles.requests()[0].uri.to_string(), "/profiles/7");
         // The bare prefix and a query on it match too.
-        let r = send_raw(addr, &get("/users?all")).await.expect("bare prefix");
+        let r = send_raw(addr, &get("/users?all"))
+            .await
+            .expect("bare prefix");
         assert_eq!(r.status, 200);
         assert_eq!(r.header("x-path"), Some("/users?all"));
         assert_eq!(users.requests_seen(), 3);
@@ -83,7 +87,10 @@ async fn post_body_is_forwarded_byte_exact() {
         assert_eq!(r.body.len(), body.len());
         assert_eq!(fnv1a(&r.body), fnv1a(&body), "echoed body differs");
         let seen = users.requests();
-        assert_eq!(seen[0].headers["content-length"], body.len().to_string().as_str());
+        assert_eq!(
+            seen[0].headers["content-length"],
+            body.len().to_string().as_str()
+        );
 
         // A chunked upload (no length) through a hyper client: still byte-exact.
         let mut c = raw::h1_client(gw.addrs[0]).await.expect("h1 client");
@@ -96,7 +103,10 @@ async fn post_body_is_forwarded_byte_exact() {
             .expect("body");
         assert_eq!(parts.status, StatusCode::OK);
         assert_eq!(bytes.len(), 1_000_003);
-        assert!(bytes.iter().enumerate().all(|(i, b)| *b == pattern_byte(i as u64)));
+        assert!(bytes
+            .iter()
+            .enumerate()
+            .all(|(i, b)| *b == pattern_byte(i as u64)));
         let seen = users.requests();
         assert_eq!(seen.len(), 2);
         assert!(seen[1].headers.get("content-length").is_none());
@@ -115,14 +125,22 @@ async fn unknown_prefix_is_404_with_a_short_text_body() {
             assert_eq!(r.status, 404, "{path}");
             assert!(r.closed_cleanly, "{path}");
             assert!(
-                r.header("content-type").is_some_and(|t| t.starts_with("text/plain")),
+                r.header("content-type")
+                    .is_some_and(|t| t.starts_with("text/plain")),
                 "{path}: {:?}",
                 r.headers
             );
-            assert!(!r.body.is_empty() && r.body.len() < 200, "{path}: {}", r.body_str());
+            assert!(
+                !r.body.is_empty() && r.body.len() < 200,
+                "{path}: {}",
+                r.body_str()
+            );
         }
         assert_eq!(users.requests_seen() + profiles.requests_seen(), 0);
-        assert_eq!(users.connections_accepted() + profiles.connections_accepted(), 0);
+        assert_eq!(
+            users.connections_accepted() + profiles.connections_accepted(),
+            0
+        );
     })
     .await;
 }
@@ -141,7 +159,11 @@ async fn dot_segment_escapes_are_400() {
         ] {
             let r = send_raw(gw.addrs[0], &get(path)).await.expect("request");
             assert_eq!(r.status, 400, "{path}: {}", r.body_str());
-            assert!(!r.body.is_empty() && r.body.len() < 200, "{path}: {}", r.body_str());
+            assert!(
+                !r.body.is_empty() && r.body.len() < 200,
+                "{path}: {}",
+                r.body_str()
+            );
         }
         assert_eq!(users.requests_seen() + profiles.requests_seen(), 0);
 
@@ -160,7 +182,9 @@ async fn healthcheck_is_answered_without_touching_upstreams() {
     init_tracing();
     within("healthcheck", async {
         let (users, profiles, gw) = users_profiles().await;
-        let r = send_raw(gw.addrs[0], &get("/healthcheck")).await.expect("health");
+        let r = send_raw(gw.addrs[0], &get("/healthcheck"))
+            .await
+            .expect("health");
         assert_eq!(r.status, 200);
         assert!(r.closed_cleanly);
         let r = raw::RawConn::connect(gw.addrs[0])
@@ -171,7 +195,10 @@ async fn healthcheck_is_answered_without_touching_upstreams() {
             .expect("head");
         assert_eq!(r.status, 200);
         assert_eq!(users.requests_seen() + profiles.requests_seen(), 0);
-        assert_eq!(users.connections_accepted() + profiles.connections_accepted(), 0);
+        assert_eq!(
+            users.connections_accepted() + profiles.connections_accepted(),
+            0
+        );
         assert_eq!(gw.app.client.stats().total.requests, 0);
     })
     .await;
@@ -191,23 +218,38 @@ async fn metrics_on_the_admin_listener() {
         let gw = start_gateway(&toml).await;
         let admin = gw.admin_addr.expect("admin listener bound");
         for _ in 0..3 {
-            let r = send_raw(gw.addrs[0], &get("/users/1")).await.expect("users");
+            let r = send_raw(gw.addrs[0], &get("/users/1"))
+                .await
+                .expect("users");
             assert_eq!(r.status, 200);
         }
-        let r = send_raw(gw.addrs[0], &get("/profiles/7")).await.expect("profiles");
+        let r = send_raw(gw.addrs[0], &get("/profiles/7"))
+            .await
+            .expect("profiles");
         assert_eq!(r.status, 200);
         let r = send_raw(gw.addrs[0], &get("/nowhere")).await.expect("404");
         assert_eq!(r.status, 404);
-        let r = send_raw(gw.addrs[0], &get("/healthcheck")).await.expect("health");
+        let r = send_raw(gw.addrs[0], &get("/healthcheck"))
+            .await
+            .expect("health");
         assert_eq!(r.status, 200);
 
         let m = send_raw(admin, &get("/metrics")).await.expect("metrics");
         assert_eq!(m.status, 200);
         let text = m.body_str();
         let has = |line: &str| text.lines().any(|l| l == line);
-        assert!(has("gangway_requests_total{route=\"/users\",status=\"200\"} 3"), "{text}");
-        assert!(has("gangway_requests_total{route=\"/profiles\",status=\"200\"} 1"), "{text}");
-        assert!(has("gangway_requests_total{route=\"(none)\",status=\"404\"} 1"), "{text}");
+        assert!(
+            has("gangway_requests_total{route=\"/users\",status=\"200\"} 3"),
+            "{text}"
+        );
+        assert!(
+            has("gangway_requests_total{route=\"/profiles\",status=\"200\"} 1"),
+            "{text}"
+        );
+        assert!(
+            has("gangway_requests_total{route=\"(none)\",status=\"404\"} 1"),
+            "{text}"
+        );
         let users_host = users.addr().to_string();
         // The keys the pool uses for hosts are not ours to define: accept any label
         // spelling that names the upstream's address, and check the values.
@@ -224,7 +266,10 @@ async fn metrics_on_the_admin_listener() {
         assert_eq!(pool_value("connections_opened_total"), Some(1), "{text}");
         assert_eq!(pool_value("reused_total"), Some(2), "{text}");
         assert!(pool_value("idle_connections").is_some(), "{text}");
-        assert!(text.contains("# TYPE gangway_pool_active_connections gauge"), "{text}");
+        assert!(
+            text.contains("# TYPE gangway_pool_active_connections gauge"),
+            "{text}"
+        );
         // The admin listener answers nothing else.
         let r = send_raw(admin, &get("/users/1")).await.expect("admin 404");
         assert_eq!(r.status, 404);

@@ -83,7 +83,9 @@ async fn shutdown_under_load_finishes_in_flight_requests() {
                 (parts.status, body, format!("body {i}"))
             }));
         }
-        let h2 = raw::h2c_client::<Full<Bytes>>(addr).await.expect("h2c client");
+        let h2 = raw::h2c_client::<Full<Bytes>>(addr)
+            .await
+            .expect("h2c client");
         for i in 45..50 {
             let mut c = h2.clone();
             tasks.push(tokio::spawn(async move {
@@ -97,13 +99,21 @@ async fn shutdown_under_load_finishes_in_flight_requests() {
             }));
         }
         let all_in = wait_until(Duration::from_secs(3), || up.in_flight() == 50).await;
-        assert!(all_in, "only {} requests reached the upstream", up.in_flight());
+        assert!(
+            all_in,
+            "only {} requests reached the upstream",
+            up.in_flight()
+        );
 
         let shutdown = tokio::spawn(gw.shutdown());
         wait_refused(addr, Duration::from_secs(1)).await;
         // Idle connections do not wait for the in-flight ones.
         let rest = idle.read_to_close().await.expect("idle connection closed");
-        assert!(rest.bytes.is_empty(), "{:?}", String::from_utf8_lossy(&rest.bytes));
+        assert!(
+            rest.bytes.is_empty(),
+            "{:?}",
+            String::from_utf8_lossy(&rest.bytes)
+        );
         assert!(
             within("silent connection closed", closed_by_peer(&mut silent)).await,
             "the silent connection got data"
@@ -137,7 +147,9 @@ async fn shutdown_with_nothing_in_flight_is_immediate() {
         let mut silent = TcpStream::connect(addr).await.expect("connect silent");
         // Let the gateway accept both before shutting down.
         let accepted = wait_until(Duration::from_secs(1), || {
-            gw.app.render_metrics().contains("gangway_connections_open 2\n")
+            gw.app
+                .render_metrics()
+                .contains("gangway_connections_open 2\n")
         });
         assert!(accepted.await, "{}", gw.app.render_metrics());
         assert_eq!(gw.shutdown().await, 0);
@@ -159,7 +171,9 @@ async fn a_request_whose_head_is_arriving_is_still_served() {
         let mut partial = RawConn::connect(addr).await.expect("connect");
         partial.send(b"GET /half HTTP/1.1\r\n").await.expect("send");
         let started = wait_until(Duration::from_secs(1), || {
-            gw.app.render_metrics().contains("gangway_connections_open 1\n")
+            gw.app
+                .render_metrics()
+                .contains("gangway_connections_open 1\n")
         });
         assert!(started.await);
         // Accepted is not yet read: give the gateway a moment to see the first bytes (a
@@ -194,7 +208,11 @@ async fn past_the_grace_period_connections_are_counted_and_closed() {
         // (the 4 s request cannot finish within `within`'s bound: a response here would
         // mean it was not closed).
         let rest = slow.read_to_close().await.expect("read");
-        assert!(rest.bytes.is_empty(), "{:?}", String::from_utf8_lossy(&rest.bytes));
+        assert!(
+            rest.bytes.is_empty(),
+            "{:?}",
+            String::from_utf8_lossy(&rest.bytes)
+        );
         assert!(
             wait_until(Duration::from_secs(2), || up.open_connections() == 0).await,
             "the upstream request was not cancelled"

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use gangway_tests::body::{full, pattern_chunk, PatternBody, CHUNK};
 use gangway_tests::gateway::{route, start_gateway};
+use gangway_tests::init_tracing;
 use gangway_tests::raw;
 use gangway_tests::upstream::{echo, Upstream};
-use gangway_tests::init_tracing;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
@@ -51,11 +51,17 @@ fn reset_peak() {
 fn check_peak_tracking() {
     let big = vec![0x5au8; 96 * MIB as usize];
     assert!(big.iter().step_by(4096).all(|b| *b == 0x5a));
-    assert!(status_kib("VmHWM") >= 96 * 1024, "VmHWM does not see a 96 MiB buffer");
+    assert!(
+        status_kib("VmHWM") >= 96 * 1024,
+        "VmHWM does not see a 96 MiB buffer"
+    );
     drop(big);
     reset_peak();
     let after = status_kib("VmHWM");
-    assert!(after < 96 * 1024, "clear_refs did not reset VmHWM ({after} KiB)");
+    assert!(
+        after < 96 * 1024,
+        "clear_refs did not reset VmHWM ({after} KiB)"
+    );
 }
 
 /// Checks one received frame against the pattern at `offset`, without allocating:
@@ -132,7 +138,10 @@ async fn one_gib_download_streams_in_bounded_memory() {
     let peak = status_kib("VmHWM");
     report("download", DOWNLOAD, took, before, peak);
     assert_eq!(received, Ok(DOWNLOAD));
-    assert!(peak < PEAK_LIMIT_KIB, "peak RSS {peak} KiB during a 1 GiB download");
+    assert!(
+        peak < PEAK_LIMIT_KIB,
+        "peak RSS {peak} KiB during a 1 GiB download"
+    );
     assert_eq!(up.connections_accepted(), 1);
 }
 
@@ -170,7 +179,12 @@ async fn quarter_gib_upload_streams_in_bounded_memory() {
     let run = async {
         let resp = c.send_request(req).await.expect("response head");
         let status = resp.status();
-        let body = resp.into_body().collect().await.expect("response body").to_bytes();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .expect("response body")
+            .to_bytes();
         (status, String::from_utf8_lossy(&body).into_owned())
     };
     let (status, text) = tokio::time::timeout(UPLOAD_BOUND, run)
@@ -181,7 +195,10 @@ async fn quarter_gib_upload_streams_in_bounded_memory() {
     report("upload", UPLOAD, took, before, peak);
     assert_eq!(status, StatusCode::OK, "{text}");
     assert_eq!(text, UPLOAD.to_string(), "bytes the upstream received");
-    assert!(peak < PEAK_LIMIT_KIB, "peak RSS {peak} KiB during a 256 MiB upload");
+    assert!(
+        peak < PEAK_LIMIT_KIB,
+        "peak RSS {peak} KiB during a 256 MiB upload"
+    );
     let seen = &up.requests()[0];
     assert_eq!(seen.headers["content-length"], UPLOAD.to_string().as_str());
 }

@@ -19,10 +19,16 @@ async fn unread_small_body_keeps_the_connection() {
     within("unread small body", async {
         let up = Upstream::http1().run().await;
         let client = Client::new();
-        let resp = client.request(get(&up.url("/bytes/1024"))).await.expect("head");
+        let resp = client
+            .request(get(&up.url("/bytes/1024")))
+            .await
+            .expect("head");
         assert_eq!(resp.status(), 200);
         drop(resp);
-        settle(&client, "drained and idle", |s| s.drained == 1 && s.idle == 1).await;
+        settle(&client, "drained and idle", |s| {
+            s.drained == 1 && s.idle == 1
+        })
+        .await;
         let done = fetch_ok(&client, &up.url("/next")).await;
         assert_eq!((done.conn_id(), done.req_seq()), (1, 2));
         assert_eq!(up.connections_accepted(), 1);
@@ -56,7 +62,10 @@ async fn partly_read_small_chunked_body_keeps_the_connection() {
         let first = body.frame().await.expect("a frame").expect("data");
         assert!(first.is_data());
         drop(body);
-        settle(&client, "drained and idle", |s| s.drained == 1 && s.idle == 1).await;
+        settle(&client, "drained and idle", |s| {
+            s.drained == 1 && s.idle == 1
+        })
+        .await;
         assert_eq!(fetch_ok(&client, &up.url("/next")).await.conn_id(), 1);
         quiet_h1(&client).await;
         assert_eq!(
@@ -86,7 +95,10 @@ async fn unread_large_body_closes_the_connection() {
             .await
             .expect("head");
         drop(resp);
-        settle(&client, "closed for unread body", |s| s.closed.unread_body == 1).await;
+        settle(&client, "closed for unread body", |s| {
+            s.closed.unread_body == 1
+        })
+        .await;
         let done = fetch_ok(&client, &up.url("/next")).await;
         assert_eq!(done.conn_id(), 2);
         quiet_h1(&client).await;
@@ -116,7 +128,10 @@ async fn unread_large_body_variants_close_the_connection() {
         .await;
         let client = Client::new();
         drop(client.request(get(&srv.url("/"))).await.expect("head"));
-        settle(&client, "closed for unread body", |s| s.closed.unread_body == 1).await;
+        settle(&client, "closed for unread body", |s| {
+            s.closed.unread_body == 1
+        })
+        .await;
         let done = fetch_ok(&client, &srv.url("/")).await;
         assert_eq!(done.body.len(), 1024 * 1024);
         assert_eq!(done.conn_id(), 2);
@@ -139,7 +154,10 @@ async fn unread_large_body_variants_close_the_connection() {
                 .await
                 .expect("head"),
         );
-        settle(&client, "closed for unread body", |s| s.closed.unread_body == 1).await;
+        settle(&client, "closed for unread body", |s| {
+            s.closed.unread_body == 1
+        })
+        .await;
         assert_eq!(fetch_ok(&client, &up.url("/next")).await.conn_id(), 2);
         quiet_h1(&client).await;
         assert_eq!(

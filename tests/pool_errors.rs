@@ -31,7 +31,10 @@ async fn connection_refused_is_connect_error() {
             .await
             .expect_err("nothing listens");
         assert!(err.is_connect(), "{err:?}");
-        assert!(!err.is_tls() && !err.is_request() && !err.is_timeout(), "{err:?}");
+        assert!(
+            !err.is_tls() && !err.is_request() && !err.is_timeout(),
+            "{err:?}"
+        );
         assert_eq!(err.host(), Some(format!("http://{addr}").as_str()));
         assert_eq!(
             Counts::total(&client),
@@ -117,7 +120,11 @@ async fn address_filter_refusal_never_connects() {
         assert!(err.is_address_refused(), "{err:?}");
         assert_eq!(calls.load(Ordering::SeqCst), 2);
         tokio::time::sleep(Duration::from_millis(50)).await;
-        assert_eq!(up.connections_accepted(), 0, "the filter let a connection through");
+        assert_eq!(
+            up.connections_accepted(),
+            0,
+            "the filter let a connection through"
+        );
         assert_eq!(
             Counts::total(&client),
             Counts {
@@ -137,7 +144,10 @@ async fn reset_mid_body_is_response_body_error() {
     within("reset mid body", async {
         let srv = Fault::ResetMidBody.run().await;
         let client = Client::new();
-        let resp = client.request(get(&srv.url("/"))).await.expect("head arrives");
+        let resp = client
+            .request(get(&srv.url("/")))
+            .await
+            .expect("head arrives");
         assert_eq!(resp.status(), 200);
         let mut body = resp.into_body();
         let mut got = Vec::new();
@@ -175,12 +185,19 @@ async fn truncated_body_is_response_body_error() {
         let srv = Fault::TruncateBody.run().await;
         let client = Client::new();
         for i in 1..=2 {
-            let resp = client.request(get(&srv.url("/"))).await.expect("head arrives");
+            let resp = client
+                .request(get(&srv.url("/")))
+                .await
+                .expect("head arrives");
             assert_eq!(resp.status(), 200);
             let err = read(resp).await.expect_err("a truncated body must fail");
             assert!(err.is_response_body(), "{err:?}");
             quiet_h1(&client).await;
-            assert_eq!(srv.connections_accepted(), i, "a failed connection was reused");
+            assert_eq!(
+                srv.connections_accepted(),
+                i,
+                "a failed connection was reused"
+            );
         }
         assert_eq!(
             Counts::total(&client),

@@ -5,71 +5,29 @@
 #[path = "pool_common.rs"]
 mod common;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{fetch_ok, settle, Counts};
+use common::{fetch_ok, join_all, settle, spawn_gets, Counts, Gate};
 use gangway_pool::Client;
 use gangway_tests::tls::TestPki;
-use gangway_tests::upstream::{echo, Listening, Upstream};
+use gangway_tests::upstream::Upstream;
 use gangway_tests::{init_tracing, within};
 use http::Version;
 
-/// Per upstream connection: (in flight now, peak in flight).
-type PerConn = Arc<Mutex<HashMap<usize, (usize, usize)>>>;
-
-/// An upstream whose handler records the peak number of requests in flight on each
-/// connection (a request counts from its head until its handler returns; the handler
-/// sleeps `sleep_ms` first).
-fn tracking(up: Upstream, sleep_ms: u64) -> (Upstream, PerConn) {
-    let per_conn: PerConn = Arc::default();
-    let seen = per_conn.clone();
-    let up = up.handler(move |req, ctx| {
-        let seen = seen.clone();
-        async move {
-            {
-                let mut map = seen.lock().expect("lock");
-                let e = map.entry(ctx.conn_id).or_default();
-                e.0 += 1;
-                e.1 = e.1.max(e.0);
-            }
-            tokio::time::sleep(Duration::from_millis(sleep_ms)).await;
-            let resp = echo(req, ctx).await;
-            seen.lock().expect("lock").entry(ctx.conn_id).or_default().0 -= 1;
-            resp
-        }
-    });
-    (up, per_conn)
-}
-
-fn peaks(per_conn: &PerConn) -> Vec<usize> {
-    let map = per_conn.lock().expect("lock");
-    let mut ids: Vec<_> = map.keys().copied().collect();
-    ids.sort_unstable();
-    ids.iter().map(|id| map[id].1).collect()
-}
-
-/// Runs `n` concurrent GETs of `path` and checks each answered 200 over HTTP/2.
-async fn burst(client: &Client, up: &Listening, n: usize, path: &str) {
-    let tasks: Vec<_> = (0..n)
-        .map(|_| {
-            let client = client.clone();
-            let url = up.url(path);
-            tokio::spawn(async move { fetch_ok(&client, &url).await })
-        })
-        .collect();
-    for t in tasks {
-        let done = t.await.expect("task");
-        assert_eq!(done.status, 200);
-        assert_eq!(done.version, Version::HTTP_2);
-        assert_eq!(done.header("x-version"), "HTTP/2.0");
+/// Checks each response answered 200 over HTTP/2.
+fn all_h2(done: &[common::Done]) {
+    for d in done {
+        assert_eq!(d.status, 200);
+        assert_eq!(d.version, Version::HTTP_2);
+        assert_eq!(d.header("x-version"), "HTTP/2.0");
     }
 }
 
 async fn streams_done(client: &Client) {
-    settle(client, "all streams ended", |s| s.streams == 0 && s.waiting == 0 && s.connecting == 0)
-        .await;
+    settle(client, "all streams ended", |s| {
+        s.streams == 0 && s.waiting == 0 && s.connecting == 0
+    })
+    .await;
 }
 
 /// 100 concurrent requests from a cold pool to an h2c upstream (default stream limit 200):
@@ -78,12 +36,15 @@ async fn streams_done(client: &Client) {
 async fn h2c_multiplexes_100_concurrent_requests_over_one_connection() {
     init_tracing();
     within("h2c 100", async {
-        let (up, per_conn) = tracking(Upstream::h2c(), 200);
+        let (up, gate) = Gate::install(Upstream::h2c());
         let up = up.run().await;
         let client = Client::builder().http2_only().build().expect("client");
-        burst(&client, &up, 100, "/m").await;
+        let tasks = spawn_gets(&client, &up, 100, "/gate/1/m");
+        gate.held(&up, 100).await;
+        gate.open(1);
+        all_h2(&join_all(tasks).await);
         assert_eq!(up.connections_accepted(), 1);
-        assert_eq!(peaks(&per_conn), [100], "all 100 were in flight together");
+        assert_eq!(gate.peaks(), [100], "all 100 were in flight together");
         streams_done(&client).await;
         assert_eq!(
             Counts::total(&client),
@@ -95,10 +56,21 @@ async fn h2c_multiplexes_100_concurrent_requests_over_one_connection() {
             }
         );
         // A second burst reuses it.
-        burst(&client, &up, 100, "/m2").await;
+        let tasks = spawn_gets(&client, &up, 100, "/gate/2/m");
+        gate.held(&up, 100).await;
+        gate.open(2);
+        all_h2(&join_all(tasks).await);
         assert_eq!(up.connections_accepted(), 1);
         streams_done(&client).await;
-        assert_eq!(Counts::total(&client).reused, 199);
+        assert_eq!(
+            Counts::total(&client),
+            Counts {
+                opened: 1,
+                requests: 200,
+                reused: 199,
+                ..Counts::default()
+            }
+        );
         assert_eq!(client.stats().total.active, 1, "one open HTTP/2 connection");
     })
     .await;
@@ -110,15 +82,18 @@ async fn tls_alpn_h2_multiplexes_100_concurrent_requests_over_one_connection() {
     init_tracing();
     within("tls h2 100", async {
         let pki = TestPki::new();
-        let (up, per_conn) = tracking(Upstream::tls(&pki, &[b"h2", b"http/1.1"]), 200);
+        let (up, gate) = Gate::install(Upstream::tls(&pki, &[b"h2", b"http/1.1"]));
         let up = up.run().await;
         let client = Client::builder()
             .tls_config(pki.client_config(&[]))
             .build()
             .expect("client");
-        burst(&client, &up, 100, "/t").await;
+        let tasks = spawn_gets(&client, &up, 100, "/gate/1/t");
+        gate.held(&up, 100).await;
+        gate.open(1);
+        all_h2(&join_all(tasks).await);
         assert_eq!(up.connections_accepted(), 1);
-        assert_eq!(peaks(&per_conn), [100]);
+        assert_eq!(gate.peaks(), [100]);
         streams_done(&client).await;
         assert_eq!(
             Counts::total(&client),
@@ -133,23 +108,23 @@ async fn tls_alpn_h2_multiplexes_100_concurrent_requests_over_one_connection() {
     .await;
 }
 
-/// The upstream allows 10 streams per connection. 25 concurrent slow requests from a
-/// cold pool: the pool opens more connections instead of letting hyper queue streams
-/// past the limit, so all 25 are in flight at the upstream at once, and no connection
-/// ever carries more than 10.
+/// The upstream allows 10 streams per connection. 25 concurrent requests from a cold
+/// pool: the pool waits for the server's SETTINGS before using a new connection, then
+/// opens more connections instead of letting hyper queue streams past the limit (or the
+/// server refuse them), so all 25 are in flight at the upstream at once: 10 + 10 + 5.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn h2_stream_limit_opens_more_connections_cold() {
     init_tracing();
     within("h2 stream limit (cold)", async {
-        let (up, per_conn) = tracking(Upstream::h2c().max_concurrent_streams(10), 400);
+        let (up, gate) = Gate::install(Upstream::h2c().max_concurrent_streams(10));
         let up = up.run().await;
         let client = Client::builder().http2_only().build().expect("client");
-        burst(&client, &up, 25, "/slow").await;
-        let peaks = peaks(&per_conn);
-        assert_eq!(up.connections_accepted(), 3, "peaks per connection: {peaks:?}");
-        assert!(peaks.iter().all(|p| *p <= 10), "{peaks:?}");
-        assert_eq!(peaks.iter().sum::<usize>(), 25, "{peaks:?}");
-        assert_eq!(up.max_in_flight(), 25, "some requests were queued invisibly");
+        let tasks = spawn_gets(&client, &up, 25, "/gate/1/slow");
+        gate.held(&up, 25).await;
+        gate.open(1);
+        all_h2(&join_all(tasks).await);
+        assert_eq!(up.connections_accepted(), 3);
+        assert_eq!(gate.peaks(), [10, 10, 5]);
         streams_done(&client).await;
         assert_eq!(
             Counts::total(&client),
@@ -164,23 +139,23 @@ async fn h2_stream_limit_opens_more_connections_cold() {
     .await;
 }
 
-/// Same with a warm connection (its SETTINGS already known): 20 concurrent slow requests
-/// take the 10 streams of the first connection and open a second one for the rest.
+/// Same with a warm connection (its SETTINGS already known): 20 concurrent requests take
+/// the 10 streams of the first connection and open a second one for the rest.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn h2_stream_limit_opens_second_connection_warm() {
     init_tracing();
     within("h2 stream limit (warm)", async {
-        let (up, per_conn) = tracking(Upstream::h2c().max_concurrent_streams(10), 400);
+        let (up, gate) = Gate::install(Upstream::h2c().max_concurrent_streams(10));
         let up = up.run().await;
         let client = Client::builder().http2_only().build().expect("client");
-        // Warm up: one request, so the server's SETTINGS are known.
         let done = fetch_ok(&client, &up.url("/warm")).await;
         assert_eq!(done.version, Version::HTTP_2);
-        burst(&client, &up, 20, "/slow").await;
-        let peaks = peaks(&per_conn);
-        assert_eq!(up.connections_accepted(), 2, "peaks per connection: {peaks:?}");
-        assert_eq!(peaks, [10, 10]);
-        assert_eq!(up.max_in_flight(), 20, "some requests were queued invisibly");
+        let tasks = spawn_gets(&client, &up, 20, "/gate/1/slow");
+        gate.held(&up, 20).await;
+        gate.open(1);
+        all_h2(&join_all(tasks).await);
+        assert_eq!(up.connections_accepted(), 2);
+        assert_eq!(gate.peaks(), [10, 10]);
         streams_done(&client).await;
         assert_eq!(
             Counts::total(&client),
@@ -202,7 +177,7 @@ async fn h2_stream_limit_opens_second_connection_warm() {
 async fn h2_stream_limit_with_connection_limit_queues_in_the_pool() {
     init_tracing();
     within("h2 stream limit + connection limit", async {
-        let (up, per_conn) = tracking(Upstream::h2c().max_concurrent_streams(10), 100);
+        let (up, gate) = Gate::install(Upstream::h2c().max_concurrent_streams(10));
         let up = up.run().await;
         let client = Client::builder()
             .http2_only()
@@ -210,25 +185,23 @@ async fn h2_stream_limit_with_connection_limit_queues_in_the_pool() {
             .build()
             .expect("client");
         fetch_ok(&client, &up.url("/warm")).await;
-        let tasks: Vec<_> = (0..30)
-            .map(|_| {
-                let client = client.clone();
-                let url = up.url("/q");
-                tokio::spawn(async move { fetch_ok(&client, &url).await })
-            })
-            .collect();
-        // While the first 10 run, the other 20 wait in the pool's queue.
-        let queued = gangway_tests::wait_until(Duration::from_secs(1), || {
+        let tasks = spawn_gets(&client, &up, 30, "/gate/1/q");
+        gate.held(&up, 10).await;
+        let queued = gangway_tests::wait_until(Duration::from_secs(3), || {
             let s = client.stats().total;
             s.streams == 10 && s.waiting == 20
         })
         .await;
-        assert!(queued, "expected 10 streams and 20 waiting: {:?}", client.stats().total);
-        for t in tasks {
-            assert_eq!(t.await.expect("task").status, 200);
-        }
+        assert!(
+            queued,
+            "expected 10 streams and 20 waiting: {:?}",
+            client.stats().total
+        );
+        assert_eq!(up.in_flight(), 10);
+        gate.open(1);
+        all_h2(&join_all(tasks).await);
         assert_eq!(up.connections_accepted(), 1);
-        assert_eq!(peaks(&per_conn), [10]);
+        assert_eq!(gate.peaks(), [10]);
         streams_done(&client).await;
         assert_eq!(
             Counts::total(&client),

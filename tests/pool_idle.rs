@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{fetch_ok, quiet_h1, settle, Counts};
+use common::{fetch_ok, join_all, quiet_h1, settle, spawn_gets, Counts, Gate};
 use gangway_pool::Client;
 use gangway_tests::upstream::Upstream;
 use gangway_tests::{init_tracing, within};
@@ -20,7 +20,7 @@ async fn idle_timeout_expires_connections() {
     within("idle timeout", async {
         let up = Upstream::http1().run().await;
         let client = Client::builder()
-            .idle_timeout(Duration::from_millis(200))
+            .idle_timeout(Duration::from_millis(300))
             .build()
             .expect("client");
         let first = fetch_ok(&client, &up.url("/a")).await;
@@ -42,7 +42,11 @@ async fn idle_timeout_expires_connections() {
         );
 
         let third = fetch_ok(&client, &up.url("/c")).await;
-        assert_eq!(third.conn_id(), 2, "the expired connection must not be used");
+        assert_eq!(
+            third.conn_id(),
+            2,
+            "the expired connection must not be used"
+        );
         assert_eq!(up.connections_accepted(), 2);
         quiet_h1(&client).await;
         assert_eq!(
@@ -66,20 +70,17 @@ async fn idle_timeout_expires_connections() {
 async fn max_idle_per_host_is_enforced() {
     init_tracing();
     within("max idle", async {
-        let up = Upstream::http1().run().await;
+        let (up, gate) = Gate::install(Upstream::http1());
+        let up = up.run().await;
         let client = Client::builder()
             .max_idle_per_host(2)
             .build()
             .expect("client");
-        let tasks: Vec<_> = (0..5)
-            .map(|_| {
-                let client = client.clone();
-                let url = up.url("/sleep/150");
-                tokio::spawn(async move { fetch_ok(&client, &url).await })
-            })
-            .collect();
-        for t in tasks {
-            assert_eq!(t.await.expect("task").status, 200);
+        let tasks = spawn_gets(&client, &up, 5, "/gate/1/x");
+        gate.held(&up, 5).await;
+        gate.open(1);
+        for done in join_all(tasks).await {
+            assert_eq!(done.status, 200);
         }
         quiet_h1(&client).await;
         assert_eq!(up.connections_accepted(), 5);

@@ -69,7 +69,10 @@ fn free_port() -> u16 {
 
 /// (major, minor) of the installed nginx, from `nginx -v` (printed on stderr).
 fn nginx_version() -> (u32, u32) {
-    let out = Command::new(NGINX).arg("-v").output().expect("run nginx -v");
+    let out = Command::new(NGINX)
+        .arg("-v")
+        .output()
+        .expect("run nginx -v");
     let text = String::from_utf8_lossy(&out.stderr).into_owned();
     let v = text
         .split("nginx/")
@@ -103,9 +106,9 @@ struct Ports {
 fn start_nginx(pki: &TestPki) -> (Nginx, Ports) {
     assert!(
         Path::new(NGINX).exists(),
-        "{NGINX} is missing: this test needs a real nginx. Run the tests with the command \
-         in the README, which installs nginx first (CI does the same: \
-         `apt-get install -y nginx`)."
+        "{NGINX} is missing: this test needs a real nginx. Run the tests with the README's \
+         test command, `./scripts/test.sh` (as root), which installs nginx first; CI runs \
+         the same via .ci/run."
     );
     let dir = TestDir::new("pool-nginx");
     let d = dir.path().display().to_string();
@@ -122,7 +125,11 @@ fn start_nginx(pki: &TestPki) -> (Nginx, Ports) {
     } else {
         (" http2", "")
     };
-    let user = if running_as_root() { "user root root;" } else { "" };
+    let user = if running_as_root() {
+        "user root root;"
+    } else {
+        ""
+    };
     let server = |port: u16, h2: bool, extra: &str| {
         format!(
             "    server {{\n\
@@ -211,7 +218,13 @@ fn start_nginx(pki: &TestPki) -> (Nginx, Ports) {
 
 /// Sends `total` GETs to `url`, one and then the rest from `concurrency` workers; returns
 /// how many answered `ok\n` with `version`. Panics on the first error.
-async fn load(client: &Client, url: &str, total: usize, concurrency: usize, version: Version) -> usize {
+async fn load(
+    client: &Client,
+    url: &str,
+    total: usize,
+    concurrency: usize,
+    version: Version,
+) -> usize {
     // One request first, as a running gateway would have made: the pool then knows the
     // server's stream limit. (On a cold start it cannot: it expects a connection being
     // opened to take `http2_initial_max_streams` = 100 requests and opens a second one for
@@ -224,7 +237,8 @@ async fn load(client: &Client, url: &str, total: usize, concurrency: usize, vers
     let ok = Arc::new(AtomicUsize::new(1));
     let workers: Vec<_> = (0..concurrency)
         .map(|_| {
-            let (client, next, ok, url) = (client.clone(), next.clone(), ok.clone(), url.to_owned());
+            let (client, next, ok, url) =
+                (client.clone(), next.clone(), ok.clone(), url.to_owned());
             tokio::spawn(async move {
                 while next.fetch_add(1, Ordering::Relaxed) < total - 1 {
                     let done = fetch(&client, get(&url))
@@ -286,7 +300,11 @@ async fn nginx_h2_and_h1_connection_counts() {
     // for the 72 requests past the limit, instead of queueing them inside hyper.
     let client = client_for(&pki, &ca_dir);
     let url = format!("https://localhost:{}/", ports.h2_default);
-    let ok = bounded("h2 default load", load(&client, &url, 2000, 200, Version::HTTP_2)).await;
+    let ok = bounded(
+        "h2 default load",
+        load(&client, &url, 2000, 200, Version::HTTP_2),
+    )
+    .await;
     assert_eq!(ok, 2000);
     let c = Counts::total(&client);
     eprintln!("nginx h2 (default 128 streams), 2000 req @ 200: {c:?}");
@@ -319,6 +337,9 @@ async fn nginx_h2_and_h1_connection_counts() {
     );
 
     let log = nginx.error_log();
-    assert!(!log.contains("[alert]") && !log.contains("[crit]"), "nginx error log:\n{log}");
+    assert!(
+        !log.contains("[alert]") && !log.contains("[crit]"),
+        "nginx error log:\n{log}"
+    );
     drop(nginx);
 }

@@ -6,7 +6,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{fetch, fetch_ok, quiet_h1, with_body, Counts};
+use common::{fetch, fetch_ok, join_all, quiet_h1, spawn_gets, with_body, Counts, Gate};
 use gangway_pool::Client;
 use gangway_tests::body::is_pattern;
 use gangway_tests::upstream::Upstream;
@@ -54,9 +54,12 @@ async fn sequential_requests_with_bodies_share_one_connection() {
         let mut expected_requests = 0u64;
         for i in 0..10 {
             let payload = format!("body number {i}").repeat(100);
-            let done = fetch(&client, with_body("POST", &up.url("/echo"), payload.clone()))
-                .await
-                .expect("POST echo");
+            let done = fetch(
+                &client,
+                with_body("POST", &up.url("/echo"), payload.clone()),
+            )
+            .await
+            .expect("POST echo");
             assert_eq!(done.body, payload.as_bytes());
             assert_eq!(done.conn_id(), 1);
             let done = fetch_ok(&client, &up.url("/bytes/300000")).await;
@@ -91,19 +94,16 @@ async fn sequential_requests_with_bodies_share_one_connection() {
 async fn concurrent_burst_opens_exactly_n_connections_and_reuses_them() {
     init_tracing();
     within("concurrent burst", async {
-        let up = Upstream::http1().run().await;
+        let (up, gate) = Gate::install(Upstream::http1());
+        let up = up.run().await;
         let client = Client::new();
         let n = 8;
-        for wave in 0..3 {
-            let tasks: Vec<_> = (0..n)
-                .map(|_| {
-                    let client = client.clone();
-                    let url = up.url("/sleep/150");
-                    tokio::spawn(async move { fetch_ok(&client, &url).await })
-                })
-                .collect();
-            for t in tasks {
-                assert_eq!(t.await.expect("task").status, 200);
+        for wave in 1..=3 {
+            let tasks = spawn_gets(&client, &up, n, &format!("/gate/{wave}/x"));
+            gate.held(&up, n).await;
+            gate.open(wave);
+            for done in join_all(tasks).await {
+                assert_eq!(done.status, 200);
             }
             quiet_h1(&client).await;
             assert_eq!(up.connections_accepted(), n, "after wave {wave}");
@@ -137,7 +137,11 @@ async fn concurrency_n_opens_at_most_n_connections() {
                 let up = up.clone();
                 tokio::spawn(async move {
                     for i in 0..each {
-                        let path = if i % 5 == 0 { "/sleep/10".to_owned() } else { format!("/w{w}/{i}") };
+                        let path = if i % 5 == 0 {
+                            "/sleep/10".to_owned()
+                        } else {
+                            format!("/w{w}/{i}")
+                        };
                         let done = fetch_ok(&client, &up.url(&path)).await;
                         assert_eq!(done.status, 200);
                     }

@@ -44,7 +44,10 @@ async fn gets_never_fail(rst: bool) {
         *per_target.entry(r.target().to_owned()).or_default() += 1;
     }
     assert_eq!(per_target.len() as u64, n);
-    assert_eq!(per_target.values().filter(|c| **c == 2).count() as u64, replays);
+    assert_eq!(
+        per_target.values().filter(|c| **c == 2).count() as u64,
+        replays
+    );
     assert!(per_target.values().all(|c| *c <= 2));
     assert_eq!(
         Counts::total(&client),
@@ -141,9 +144,12 @@ async fn stale_put_is_replayed_with_its_body() {
         let srv = stale_server(false).await;
         let client = Client::new();
         for i in 0..8 {
-            let done = fetch(&client, with_body("PUT", &srv.url("/put"), format!("put-{i}")))
-                .await
-                .expect("PUT is replayed");
+            let done = fetch(
+                &client,
+                with_body("PUT", &srv.url("/put"), format!("put-{i}")),
+            )
+            .await
+            .expect("PUT is replayed");
             assert_eq!(&done.body[..], b"ok");
         }
         let bodies: Vec<String> = srv
@@ -154,7 +160,10 @@ async fn stale_put_is_replayed_with_its_body() {
         // put-3 and put-6 were dropped on a reused connection and replayed.
         assert_eq!(
             bodies,
-            ["put-0", "put-1", "put-2", "put-3", "put-3", "put-4", "put-5", "put-6", "put-6", "put-7"]
+            [
+                "put-0", "put-1", "put-2", "put-3", "put-3", "put-4", "put-5", "put-6", "put-6",
+                "put-7"
+            ]
         );
         quiet_h1(&client).await;
         assert_eq!(Counts::total(&client).retry_stale, 2);

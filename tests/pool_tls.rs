@@ -3,7 +3,7 @@
 #[path = "pool_common.rs"]
 mod common;
 
-use common::{fetch, fetch_ok, quiet_h1, settle, with_body, Counts};
+use common::{fetch, fetch_ok, join_all, quiet_h1, settle, spawn_gets, with_body, Counts, Gate};
 use gangway_pool::Client;
 use gangway_tests::tls::TestPki;
 use gangway_tests::tmpdir::TestDir;
@@ -23,9 +23,12 @@ async fn alpn_negotiates_h2_with_tls_config() {
             .build()
             .expect("client");
         for i in 1..=3 {
-            let done = fetch(&client, with_body("POST", &up.url("/h2"), format!("tls {i}")))
-                .await
-                .expect("POST over TLS");
+            let done = fetch(
+                &client,
+                with_body("POST", &up.url("/h2"), format!("tls {i}")),
+            )
+            .await
+            .expect("POST over TLS");
             assert_eq!(done.version, Version::HTTP_2);
             assert_eq!(done.header("x-version"), "HTTP/2.0");
             assert_eq!(done.body, format!("tls {i}").as_bytes());
@@ -62,7 +65,8 @@ async fn alpn_negotiates_http1_with_pem_root() {
         let pki = TestPki::new();
         let dir = TestDir::new("pool-tls");
         let ca = pki.write_ca_pem(dir.path());
-        let up = Upstream::tls(&pki, &[b"http/1.1"]).run().await;
+        let (up, gate) = Gate::install(Upstream::tls(&pki, &[b"http/1.1"]));
+        let up = up.run().await;
         let client = Client::builder()
             .add_root_certificates_pem(&ca)
             .build()
@@ -73,17 +77,17 @@ async fn alpn_negotiates_http1_with_pem_root() {
         let done = fetch_ok(&client, &up.url("/two")).await;
         assert_eq!((done.conn_id(), done.req_seq()), (1, 2));
 
-        let tasks: Vec<_> = (0..4)
-            .map(|_| {
-                let client = client.clone();
-                let url = up.url("/sleep/150");
-                tokio::spawn(async move { fetch_ok(&client, &url).await })
-            })
-            .collect();
-        for t in tasks {
-            assert_eq!(t.await.expect("task").version, Version::HTTP_11);
+        let tasks = spawn_gets(&client, &up, 4, "/gate/1/x");
+        gate.held(&up, 4).await;
+        gate.open(1);
+        for done in join_all(tasks).await {
+            assert_eq!(done.version, Version::HTTP_11);
         }
-        assert_eq!(up.connections_accepted(), 4, "1 reused + 3 new for 4 concurrent");
+        assert_eq!(
+            up.connections_accepted(),
+            4,
+            "1 reused + 3 new for 4 concurrent"
+        );
         quiet_h1(&client).await;
         assert_eq!(
             Counts::total(&client),
@@ -106,20 +110,17 @@ async fn cold_burst_against_http1_only_tls() {
     init_tracing();
     within("cold burst http/1.1 tls", async {
         let pki = TestPki::new();
-        let up = Upstream::tls(&pki, &[b"http/1.1"]).run().await;
+        let (up, gate) = Gate::install(Upstream::tls(&pki, &[b"http/1.1"]));
+        let up = up.run().await;
         let client = Client::builder()
             .tls_config(pki.client_config(&[]))
             .build()
             .expect("client");
-        let tasks: Vec<_> = (0..6)
-            .map(|_| {
-                let client = client.clone();
-                let url = up.url("/sleep/100");
-                tokio::spawn(async move { fetch_ok(&client, &url).await })
-            })
-            .collect();
-        for t in tasks {
-            assert_eq!(t.await.expect("task").version, Version::HTTP_11);
+        let tasks = spawn_gets(&client, &up, 6, "/gate/1/x");
+        gate.held(&up, 6).await;
+        gate.open(1);
+        for done in join_all(tasks).await {
+            assert_eq!(done.version, Version::HTTP_11);
         }
         assert_eq!(up.connections_accepted(), 6);
         quiet_h1(&client).await;

@@ -177,7 +177,14 @@ impl Body for ProxyBody {
 impl Drop for ProxyBody {
     fn drop(&mut self) {
         if let Kind::Stream(s) = &mut self.kind {
-            s.end(Outcome::ClientGone);
+            // A body with nothing left (204, 304, HEAD, `Content-Length: 0`) is dropped
+            // unpolled by hyper: that is a complete response, not a client that left.
+            let outcome = if s.inner.is_end_stream() {
+                Outcome::Complete
+            } else {
+                Outcome::ClientGone
+            };
+            s.end(outcome);
         }
     }
 }

@@ -51,11 +51,13 @@ impl CorsMode {
     ) -> Result<Self, gangway_pool::Error> {
         let targets = Arc::new(targets);
         let filter_targets = Arc::clone(&targets);
-        pool.address_filter(Arc::new(move |host: &str, port: u16, addrs: &[SocketAddr]| {
-            filter_targets
-                .check(host, port, addrs)
-                .map_err(|refusal| refusal.to_string())
-        }));
+        pool.address_filter(Arc::new(
+            move |host: &str, port: u16, addrs: &[SocketAddr]| {
+                filter_targets
+                    .check(host, port, addrs)
+                    .map_err(|refusal| refusal.to_string())
+            },
+        ));
         Ok(Self {
             policy,
             targets,
@@ -121,7 +123,8 @@ async fn proxy(
             let secs = cors::retry_after_secs(wait);
             resp.headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from(secs));
-            app.metrics.observe(app.metrics.gateway(), 429, started.elapsed(), 0);
+            app.metrics
+                .observe(app.metrics.gateway(), 429, started.elapsed(), 0);
             return Ok(Answer::Proxied(resp));
         }
     }
@@ -133,7 +136,10 @@ async fn proxy(
         return Err(GatewayError::new(
             StatusCode::URI_TOO_LONG,
             Blame::Client,
-            format!("request target longer than {} bytes", app.settings.max_uri_bytes),
+            format!(
+                "request target longer than {} bytes",
+                app.settings.max_uri_bytes
+            ),
         ));
     }
     if cors::is_preflight(req.method(), req.headers()) {
@@ -141,8 +147,16 @@ async fn proxy(
             .check_origin(req.headers())
             .map_err(|e| GatewayError::new(StatusCode::FORBIDDEN, Blame::Client, e.to_string()))?;
         let (parts, ()) = mode.policy.preflight_response(req.headers()).into_parts();
-        app.metrics.observe(app.metrics.gateway(), parts.status.as_u16(), started.elapsed(), 0);
-        return Ok(Answer::Preflight(Response::from_parts(parts, ProxyBody::empty())));
+        app.metrics.observe(
+            app.metrics.gateway(),
+            parts.status.as_u16(),
+            started.elapsed(),
+            0,
+        );
+        return Ok(Answer::Preflight(Response::from_parts(
+            parts,
+            ProxyBody::empty(),
+        )));
     }
     mode.policy
         .check_origin(req.headers())
@@ -189,7 +203,11 @@ async fn proxy(
     // A proxied Upgrade would hand the client a raw tunnel to an arbitrary host.
     parts.headers.remove(http::header::UPGRADE);
     mode.policy.strip_request_headers(&mut parts.headers);
-    let body = InboundBody::new(body, app.settings.client_body_idle, app.settings.max_body_bytes);
+    let body = InboundBody::new(
+        body,
+        app.settings.client_body_idle,
+        app.settings.max_body_bytes,
+    );
     let deadline = started + mode.total_timeout;
     let sent = tokio::time::timeout_at(
         deadline.into(),
@@ -217,7 +235,10 @@ async fn proxy(
         }
     };
     let (mut parts, body) = resp.into_parts();
-    if let (Some(max), Some(len)) = (mode.max_response_bytes, http_body::Body::size_hint(&body).exact()) {
+    if let (Some(max), Some(len)) = (
+        mode.max_response_bytes,
+        http_body::Body::size_hint(&body).exact(),
+    ) {
         if len > max {
             return Err(GatewayError::new(
                 StatusCode::BAD_GATEWAY,

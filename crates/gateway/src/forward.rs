@@ -4,7 +4,7 @@
 //! upstream's own statuses pass through untouched, and its body streams frame by frame.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -12,7 +12,7 @@ use hyper::body::Incoming;
 use crate::app::{App, ConnInfo};
 use crate::body::{OnEnd, Outcome, ProxyBody, StreamLimits};
 use crate::error::{text_response, GatewayError};
-use crate::inbound::{InboundBody, InboundError};
+use crate::inbound::{InboundBody, InboundError, Progress};
 use crate::metrics::Slot;
 use crate::rewrite::{self, RewriteCtx};
 use crate::upgrade;
@@ -64,12 +64,14 @@ pub async fn handle(app: &Arc<App>, conn: &ConnInfo, mut req: Request<Incoming>)
         let err = GatewayError::bad_request(e.to_string());
         return refuse_parts(app, slot, &method, &path, err, started);
     }
-    let body = InboundBody::new(body, app.settings.client_body_idle, app.settings.max_body_bytes);
+    let progress = Progress::new();
+    let body = InboundBody::new(body, app.settings.client_body_idle, app.settings.max_body_bytes)
+        .with_progress(progress.clone());
     let upstream_req = Request::from_parts(parts, body);
     let timeout = route
         .response_timeout
         .unwrap_or(app.settings.upstream_response_timeout);
-    let resp = match tokio::time::timeout(timeout, app.client.request(upstream_req)).await {
+    let resp = match response_within(app.client.request(upstream_req), timeout, &progress).await {
         Ok(Ok(resp)) => resp,
         Ok(Err(e)) => {
             let err = classify_pool_error(&e);
@@ -105,6 +107,31 @@ pub async fn handle(app: &Arc<App>, conn: &ConnInfo, mut req: Request<Incoming>)
         },
         Some(on_end),
     ))
+}
+
+/// Awaits the upstream's response head, allowing `timeout` from the moment the request was
+/// sent: the clock restarts whenever the request body moves on, so a slow upload is not
+/// taken for a slow upstream, while an upstream that stops reading the body (no movement)
+/// or answers nothing after it (no movement either) still times out.
+async fn response_within<F: std::future::Future>(
+    fut: F,
+    timeout: Duration,
+    progress: &Progress,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    let mut fut = std::pin::pin!(fut);
+    let mut deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        match tokio::time::timeout_at(deadline, fut.as_mut()).await {
+            Ok(out) => return Ok(out),
+            Err(elapsed) => {
+                let next = tokio::time::Instant::from_std(progress.last()) + timeout;
+                if next <= deadline {
+                    return Err(elapsed);
+                }
+                deadline = next;
+            }
+        }
+    }
 }
 
 /// 413 before reading a byte when the declared length is over the limit.

@@ -3,8 +3,10 @@
 //! connection forever) and an optional size cap.
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use gangway_pool::rt::TokioTimer;
@@ -20,6 +22,43 @@ pub struct InboundBody {
     sleep: Option<Pin<Box<dyn Sleep>>>,
     max_bytes: Option<u64>,
     seen: u64,
+    progress: Option<Progress>,
+}
+
+/// When the body last moved on (a frame handed on, or its end), shared with whoever waits
+/// for the upstream's answer: "time for the response head" counts from the request *sent*,
+/// and a large upload is sent only when its last frame is.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    origin: Instant,
+    /// Milliseconds from `origin` to the last movement.
+    last_ms: Arc<AtomicU64>,
+}
+
+impl Progress {
+    /// Starts now.
+    pub fn new() -> Self {
+        Self {
+            origin: Instant::now(),
+            last_ms: Arc::default(),
+        }
+    }
+
+    fn touch(&self) {
+        let ms = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    /// The last movement (the start if none yet).
+    pub fn last(&self) -> Instant {
+        self.origin + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
+    }
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl std::fmt::Debug for InboundBody {
@@ -57,7 +96,14 @@ impl InboundBody {
             sleep: None,
             max_bytes,
             seen: 0,
+            progress: None,
         }
+    }
+
+    /// Records every frame and the end in `progress`.
+    pub fn with_progress(mut self, progress: Progress) -> Self {
+        self.progress = Some(progress);
+        self
     }
 }
 
@@ -73,6 +119,9 @@ impl Body for InboundBody {
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 this.sleep = None;
+                if let Some(p) = &this.progress {
+                    p.touch();
+                }
                 if let Some(d) = frame.data_ref() {
                     this.seen += d.len() as u64;
                     if let Some(max) = this.max_bytes {
@@ -84,7 +133,12 @@ impl Body for InboundBody {
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Box::new(e)))),
-            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(None) => {
+                if let Some(p) = &this.progress {
+                    p.touch();
+                }
+                Poll::Ready(None)
+            }
             Poll::Pending => {
                 let Some(idle) = this.idle else {
                     return Poll::Pending;

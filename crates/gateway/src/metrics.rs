@@ -186,8 +186,11 @@ impl Metrics {
     }
 }
 
+/// Reads one number out of a host's pool stats.
+type HostStat = fn(&gangway_pool::HostStats) -> u64;
+
 fn render_pools(out: &mut String, pools: &[(&str, Stats)]) -> std::fmt::Result {
-    let counters: [(&str, &str, fn(&gangway_pool::HostStats) -> u64); 17] = [
+    let counters: [(&str, &str, HostStat); 17] = [
         ("connections_opened_total", "counter", |s| s.connections_opened),
         ("connect_errors_total", "counter", |s| s.connect_errors),
         ("requests_total", "counter", |s| s.requests),
@@ -206,7 +209,7 @@ fn render_pools(out: &mut String, pools: &[(&str, Stats)]) -> std::fmt::Result {
         ("retries_refused_stream_total", "counter", |s| s.retries.refused_stream),
         ("idle_connections", "gauge", |s| s.idle as u64),
     ];
-    let gauges: [(&str, fn(&gangway_pool::HostStats) -> u64); 4] = [
+    let gauges: [(&str, HostStat); 4] = [
         ("active_connections", |s| s.active as u64),
         ("connecting", |s| s.connecting as u64),
         ("waiting", |s| s.waiting as u64),

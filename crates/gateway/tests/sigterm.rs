@@ -139,8 +139,14 @@ fn spawn_gateway(listen: SocketAddr, upstream: SocketAddr) -> Gateway {
         .expect("spawn the gangway binary");
     let log = Arc::new(Mutex::new(String::new()));
     for out in [
-        child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
-        child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
     ]
     .into_iter()
     .flatten()
@@ -177,8 +183,14 @@ fn sigterm_lets_in_flight_requests_finish_and_exits_0() {
         probe.local_addr().expect("probe addr")
     };
     let mut gw = spawn_gateway(listen, up);
-    let ready = wait_for(Duration::from_secs(20), || TcpStream::connect(listen).is_ok());
-    assert!(ready, "gangway did not start listening on {listen}:\n{}", gw.log());
+    let ready = wait_for(Duration::from_secs(20), || {
+        TcpStream::connect(listen).is_ok()
+    });
+    assert!(
+        ready,
+        "gangway did not start listening on {listen}:\n{}",
+        gw.log()
+    );
     let (status, body) = get(listen, "/ping").expect("warm-up request");
     assert_eq!(status, 200, "{}", gw.log());
     assert_eq!(body, b"ok");
@@ -201,9 +213,10 @@ fn sigterm_lets_in_flight_requests_finish_and_exits_0() {
     assert!(kill.success());
 
     // New connections are refused while the in-flight requests are still running.
-    let refused = wait_for(Duration::from_secs(2), || {
-        matches!(TcpStream::connect(listen), Err(e) if e.kind() == io::ErrorKind::ConnectionRefused)
-    });
+    let refused = wait_for(
+        Duration::from_secs(2),
+        || matches!(TcpStream::connect(listen), Err(e) if e.kind() == io::ErrorKind::ConnectionRefused),
+    );
     assert!(refused, "still accepting after SIGTERM:\n{}", gw.log());
 
     for client in clients {

@@ -150,7 +150,8 @@ impl Builder {
         self
     }
 
-    /// How long DNS, TCP connect and the TLS handshake together may take.
+    /// How long DNS, TCP connect and the TLS handshake together may take (for HTTP/2,
+    /// until the server's SETTINGS arrived).
     ///
     /// Default is 10 seconds.
     pub fn connect_timeout(&mut self, timeout: Duration) -> &mut Self {

@@ -108,7 +108,10 @@ impl Lease {
                 let ready = match tokio::time::timeout(READY_WAIT, c.tx.ready()).await {
                     Ok(Ok(())) => Ok(()),
                     Ok(Err(e)) => Err(Box::new(e) as BoxError),
-                    Err(_) => Err(format!("connection not ready for a request within {READY_WAIT:?}").into()),
+                    Err(_) => Err(format!(
+                        "connection not ready for a request within {READY_WAIT:?}"
+                    )
+                    .into()),
                 };
                 if let Err(error) = ready {
                     // Closed while idle (or stuck): nothing was written, send it elsewhere.

@@ -53,7 +53,20 @@ impl ConfigError {
             .map(str::trim)
             .filter(|l| !l.is_empty())
             .collect();
-        Self::at(origin, text, span, key, message.join(": "))
+        let mut message = message.join(": ");
+        // toml says nothing for some syntax errors (a control character in a comment):
+        // name the character instead of printing `gangway.toml:1:2: ` and nothing else.
+        if message.is_empty() {
+            let found = span
+                .as_ref()
+                .and_then(|s| text.get(s.start..))
+                .and_then(|rest| rest.chars().next());
+            message = match found {
+                Some(c) => format!("invalid TOML: unexpected character {c:?}"),
+                None => "invalid TOML: unexpected end of file".to_owned(),
+            };
+        }
+        Self::at(origin, text, span, key, message)
     }
 
     /// The file name, or `command line`.
@@ -253,5 +266,26 @@ mod tests {
         assert_eq!(at("\"x\"").as_deref(), Some("route[1].upstream"));
         assert_eq!(at("2]").as_deref(), Some("pool.\"odd key\".inner[1]"));
         assert_eq!(key_path("not = [toml", 0), None);
+    }
+
+    /// Found by the `config` fuzz target (fuzz/corpus/config/seed-crash-comment-control-char):
+    /// toml reports a control character in a comment with an empty message.
+    #[test]
+    fn syntax_errors_always_say_something() {
+        for (text, position, found) in [
+            ("#\u{b}", "1:2", "'\\u{b}'"),
+            ("x = 1\n#\u{1}", "2:2", "'\\u{1}'"),
+        ] {
+            let err = toml::from_str::<toml::Value>(text).expect_err("invalid TOML");
+            let shown = ConfigError::from_toml("g.toml", text, &err).to_string();
+            assert!(
+                shown.starts_with(&format!("g.toml:{position}: ")),
+                "{shown}"
+            );
+            assert!(
+                shown.ends_with(&format!("unexpected character {found}")),
+                "{shown}"
+            );
+        }
     }
 }
