@@ -250,10 +250,6 @@ async fn proxy(
     // Redirects are passed to the client as they are: following them here would reach
     // targets the SSRF check never saw.
     rewrite::rewrite_response(&mut parts, &app.settings.via, false);
-    // The version was the target's hop (recorded in `Via` above); the client's hop is
-    // the gateway's own. Left as is, hyper writes an `HTTP/1.0` status line to an
-    // HTTP/1.1 client whenever the target spoke 1.0.
-    parts.version = http::Version::HTTP_11;
     let status = parts.status.as_u16();
     let reused = body.is_reused();
     let on_end = end_callback(

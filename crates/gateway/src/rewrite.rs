@@ -186,6 +186,9 @@ pub fn rewrite_response(parts: &mut http::response::Parts, via: &str, upgraded: 
     if let Some(value) = via_value(headers, parts.version, via) {
         headers.insert(VIA, value);
     }
+    // The gateway speaks its own protocol version to the client: an HTTP/1.0 upstream's
+    // version (kept in Via above) must not become the status line an HTTP/1.1 client reads.
+    parts.version = Version::HTTP_11;
 }
 
 /// An HTTP/1.1 request asking to switch protocols (`Connection: upgrade` + `Upgrade`), e.g.
