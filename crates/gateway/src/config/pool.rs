@@ -60,7 +60,7 @@ impl Default for PoolSection {
             max_connection_lifetime: None,
             http1_only: false,
             http2_only: false,
-            http2_initial_max_streams: 100,
+            http2_initial_max_streams: 256,
             http2_keep_alive_interval: None,
             retry_body_limit: 64 * 1024,
             drain_limit: 64 * 1024,
