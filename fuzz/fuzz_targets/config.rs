@@ -29,7 +29,10 @@ fuzz_target!(|data: &[u8]| {
             match (e.line(), e.column()) {
                 (Some(line), Some(column)) => {
                     let lines = text.split('\n').count();
-                    assert!(line >= 1 && line <= lines + 1, "line {line} of {lines}: {shown:?}");
+                    assert!(
+                        line >= 1 && line <= lines + 1,
+                        "line {line} of {lines}: {shown:?}"
+                    );
                     assert!(column >= 1, "column {column}");
                     let at = format!("{ORIGIN}:{line}:{column}: ");
                     assert!(shown.starts_with(&at), "position not named: {shown:?}");

@@ -55,16 +55,30 @@ fn check_query(query: &str, data: &[u8]) {
         "host {host:?} has unexpected characters"
     );
     let authority = uri.authority().expect("target has an authority");
-    assert!(!authority.as_str().contains('@'), "userinfo kept: {authority}");
-    let bare = authority.host().trim_start_matches('[').trim_end_matches(']');
+    assert!(
+        !authority.as_str().contains('@'),
+        "userinfo kept: {authority}"
+    );
+    let bare = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
     assert_eq!(bare, host, "URI host and checked host differ");
     let default_port = if target.scheme_https { 443 } else { 80 };
-    assert_eq!(authority.port_u16().unwrap_or(default_port), port, "URI port");
+    assert_eq!(
+        authority.port_u16().unwrap_or(default_port),
+        port,
+        "URI port"
+    );
     assert!(uri.path().starts_with('/'));
 
     // One reading of the host, by the gateway and by the reference, and again from the URI.
     let literal = parse_host_literal(host);
-    assert_eq!(literal, reference_literal(host), "literal reading of {host:?}");
+    assert_eq!(
+        literal,
+        reference_literal(host),
+        "literal reading of {host:?}"
+    );
     assert_eq!(parse_host_literal(authority.host()), literal, "URI re-read");
 
     let policy = TargetPolicy::default();
@@ -86,7 +100,10 @@ fn check_query(query: &str, data: &[u8]) {
         }
         None => {
             // A name: the verdict is the resolved address's.
-            let ip = addresses(data).into_iter().next().unwrap_or(IpAddr::from([8, 8, 8, 8]));
+            let ip = addresses(data)
+                .into_iter()
+                .next()
+                .unwrap_or(IpAddr::from([8, 8, 8, 8]));
             let verdict = policy.check(host, port, &[SocketAddr::new(ip, port)]);
             assert_eq!(verdict.is_ok(), !reference_refused(ip), "{host:?} at {ip}");
         }
@@ -116,9 +133,17 @@ fn check_addresses(data: &[u8]) {
         );
         let addr = SocketAddr::new(ip, port);
         let literal_host = ip.to_string();
-        for (host, p) in [("example.com", &policy), (literal_host.as_str(), &policy), ("example.com", &named)] {
+        for (host, p) in [
+            ("example.com", &policy),
+            (literal_host.as_str(), &policy),
+            ("example.com", &named),
+        ] {
             let verdict = p.check(host, port, &[addr]);
-            assert_eq!(verdict.is_ok(), !refused, "check({host:?}, {addr}) = {verdict:?}");
+            assert_eq!(
+                verdict.is_ok(),
+                !refused,
+                "check({host:?}, {addr}) = {verdict:?}"
+            );
             if let Err(r) = &verdict {
                 let _ = r.to_string();
             }
@@ -141,7 +166,10 @@ fn check_addresses(data: &[u8]) {
         };
         let wildcard = SocketAddr::new(IpAddr::from([0, 0, 0, 0]), port);
         for p in [own(addr), own(wildcard)] {
-            assert!(p.check("example.com", port, &[addr]).is_err(), "own {addr} allowed");
+            assert!(
+                p.check("example.com", port, &[addr]).is_err(),
+                "own {addr} allowed"
+            );
         }
         if let IpAddr::V4(v4) = ip {
             let mapped = SocketAddr::new(IpAddr::V6(v4.to_ipv6_mapped()), port);
@@ -195,7 +223,11 @@ fn addresses(data: &[u8]) -> Vec<IpAddr> {
 
     let all4: Vec<_> = V4_RANGES.iter().chain(V4_EXTRA).collect();
     let (net, len) = all4[pick % all4.len()];
-    let mask = if *len == 0 { 0 } else { u32::MAX << (32 - u32::from(*len)) };
+    let mask = if *len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(*len))
+    };
     let base = u32::from(Ipv4Addr::from(*net)) & mask;
     let biased4 = Ipv4Addr::from(match shape % 3 {
         0 => base | (low & !mask),
@@ -206,7 +238,11 @@ fn addresses(data: &[u8]) -> Vec<IpAddr> {
     let bits = u128::from(raw6);
     let all6: Vec<_> = V6_MUST.iter().chain(V6_EXTRA).collect();
     let (net, len) = all6[pick % all6.len()];
-    let mask = if *len == 0 { 0 } else { u128::MAX << (128 - u32::from(*len)) };
+    let mask = if *len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(*len))
+    };
     let base = net & mask;
     let biased6 = Ipv6Addr::from(match (shape / 3) % 3 {
         0 => base | (bits & !mask),
@@ -251,35 +287,38 @@ const fn v6(segments: [u16; 8]) -> u128 {
 /// reliability.md §3 (IPv6 part). The three ranges with an embedded IPv4 address are judged
 /// by that address, below.
 const V6_MUST: &[(u128, u8)] = &[
-    (0, 128),                                  // ::
-    (1, 128),                                  // ::1
-    (v6([0xfc00, 0, 0, 0, 0, 0, 0, 0]), 7),    // unique local
-    (v6([0xfe80, 0, 0, 0, 0, 0, 0, 0]), 10),   // link-local
-    (v6([0xff00, 0, 0, 0, 0, 0, 0, 0]), 8),    // multicast
-    (v6([0, 0, 0, 0, 0, 0xffff, 0, 0]), 96),   // IPv4-mapped (embedded)
+    (0, 128),                                   // ::
+    (1, 128),                                   // ::1
+    (v6([0xfc00, 0, 0, 0, 0, 0, 0, 0]), 7),     // unique local
+    (v6([0xfe80, 0, 0, 0, 0, 0, 0, 0]), 10),    // link-local
+    (v6([0xff00, 0, 0, 0, 0, 0, 0, 0]), 8),     // multicast
+    (v6([0, 0, 0, 0, 0, 0xffff, 0, 0]), 96),    // IPv4-mapped (embedded)
     (v6([0x64, 0xff9b, 0, 0, 0, 0, 0, 0]), 96), // NAT64 (embedded)
-    (v6([0x2002, 0, 0, 0, 0, 0, 0, 0]), 16),   // 6to4 (embedded)
+    (v6([0x2002, 0, 0, 0, 0, 0, 0, 0]), 16),    // 6to4 (embedded)
 ];
 
 /// Refused by the gateway beyond §3 (IANA IPv6 special-purpose registry).
 const V6_EXTRA: &[(u128, u8)] = &[
-    (0, 96),                                      // IPv4-compatible (deprecated)
-    (v6([0x64, 0xff9b, 1, 0, 0, 0, 0, 0]), 48),   // NAT64 local-use
-    (v6([0x100, 0, 0, 0, 0, 0, 0, 0]), 64),       // discard-only
-    (v6([0x2001, 0, 0, 0, 0, 0, 0, 0]), 32),      // Teredo
-    (v6([0x2001, 2, 0, 0, 0, 0, 0, 0]), 48),      // benchmarking
-    (v6([0x2001, 0x10, 0, 0, 0, 0, 0, 0]), 28),   // ORCHID
-    (v6([0x2001, 0x20, 0, 0, 0, 0, 0, 0]), 28),   // ORCHIDv2
-    (v6([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0]), 32),  // documentation
-    (v6([0x3fff, 0, 0, 0, 0, 0, 0, 0]), 20),      // documentation
-    (v6([0xfec0, 0, 0, 0, 0, 0, 0, 0]), 10),      // site-local
+    (0, 96),                                     // IPv4-compatible (deprecated)
+    (v6([0x64, 0xff9b, 1, 0, 0, 0, 0, 0]), 48),  // NAT64 local-use
+    (v6([0x100, 0, 0, 0, 0, 0, 0, 0]), 64),      // discard-only
+    (v6([0x2001, 0, 0, 0, 0, 0, 0, 0]), 32),     // Teredo
+    (v6([0x2001, 2, 0, 0, 0, 0, 0, 0]), 48),     // benchmarking
+    (v6([0x2001, 0x10, 0, 0, 0, 0, 0, 0]), 28),  // ORCHID
+    (v6([0x2001, 0x20, 0, 0, 0, 0, 0, 0]), 28),  // ORCHIDv2
+    (v6([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0]), 32), // documentation
+    (v6([0x3fff, 0, 0, 0, 0, 0, 0, 0]), 20),     // documentation
+    (v6([0xfec0, 0, 0, 0, 0, 0, 0, 0]), 10),     // site-local
 ];
 
 fn in4(ip: Ipv4Addr, table: &[([u8; 4], u8)]) -> bool {
     let a = u32::from(ip);
     table.iter().any(|(net, len)| {
         let shift = 32 - u32::from(*len);
-        (a ^ u32::from(Ipv4Addr::from(*net))).checked_shr(shift).unwrap_or(0) == 0
+        (a ^ u32::from(Ipv4Addr::from(*net)))
+            .checked_shr(shift)
+            .unwrap_or(0)
+            == 0
     })
 }
 
@@ -292,7 +331,9 @@ fn in6(a: u128, net: u128, len: u8) -> bool {
 fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let a = u128::from(ip);
     let low32 = Ipv4Addr::from((a & 0xffff_ffff) as u32);
-    if in6(a, v6([0, 0, 0, 0, 0, 0xffff, 0, 0]), 96) || in6(a, v6([0x64, 0xff9b, 0, 0, 0, 0, 0, 0]), 96) {
+    if in6(a, v6([0, 0, 0, 0, 0, 0xffff, 0, 0]), 96)
+        || in6(a, v6([0x64, 0xff9b, 0, 0, 0, 0, 0, 0]), 96)
+    {
         return Some(low32);
     }
     if in6(a, v6([0x2002, 0, 0, 0, 0, 0, 0, 0]), 16) {
@@ -307,7 +348,9 @@ fn reference_must_refuse(ip: IpAddr) -> bool {
         IpAddr::V4(v4) => in4(v4, V4_RANGES),
         IpAddr::V6(v) => match embedded_v4(v) {
             Some(v4) => in4(v4, V4_RANGES),
-            None => V6_MUST.iter().any(|(net, len)| in6(u128::from(v), *net, *len)),
+            None => V6_MUST
+                .iter()
+                .any(|(net, len)| in6(u128::from(v), *net, *len)),
         },
     }
 }
@@ -323,7 +366,10 @@ fn reference_refused(ip: IpAddr) -> bool {
             match embedded_v4(v) {
                 Some(v4) => v4_refused(v4),
                 None => {
-                    V6_MUST.iter().chain(V6_EXTRA).any(|(net, len)| in6(a, *net, *len))
+                    V6_MUST
+                        .iter()
+                        .chain(V6_EXTRA)
+                        .any(|(net, len)| in6(a, *net, *len))
                         || !in6(a, v6([0x2000, 0, 0, 0, 0, 0, 0, 0]), 3)
                 }
             }
@@ -389,7 +435,9 @@ fn strtoul0(part: &str) -> Option<u64> {
     }
     let mut n: u64 = 0;
     for c in digits.chars() {
-        n = n.checked_mul(radix)?.checked_add(u64::from(c.to_digit(radix as u32)?))?;
+        n = n
+            .checked_mul(radix)?
+            .checked_add(u64::from(c.to_digit(radix as u32)?))?;
         if n > u64::from(u32::MAX) {
             return None;
         }

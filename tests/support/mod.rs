@@ -5,6 +5,7 @@
 //! | --- | --- |
 //! | [`upstream`] | in-process hyper servers (h1, h2c, TLS with ALPN, auto) with an echo handler and request stats |
 //! | [`fault`] | raw-socket HTTP/1.1 servers that misbehave on purpose (stale close, RST, truncation, garbage, stall...) |
+//! | [`ledger`] | a scripted raw-socket upstream for "nothing lost" ledger tests (ids, body hashes, per-request faults) |
 //! | [`tls`] | a throw-away CA + `localhost` leaf, rustls configs (ring), a TLS connect helper |
 //! | [`raw`] | a hand-rolled HTTP/1.1 client, and hyper `client::conn` helpers |
 //! | [`wire`] | the hand-rolled HTTP/1.1 framing shared by [`fault`] and [`raw`] |
@@ -15,6 +16,7 @@
 
 pub mod body;
 pub mod fault;
+pub mod ledger;
 pub mod raw;
 pub mod tls;
 pub mod tmpdir;

@@ -44,6 +44,8 @@ struct Streamed {
     deadline: Option<Pin<Box<dyn Sleep>>>,
     sent: u64,
     on_end: Option<OnEnd>,
+    /// Returned on the next poll (see [`Streamed::fail`]).
+    failed: Option<BoxError>,
 }
 
 /// Bounds on a streamed upstream body.
@@ -89,6 +91,7 @@ impl ProxyBody {
                 sleep: None,
                 sent: 0,
                 on_end,
+                failed: None,
             })),
         }
     }
@@ -99,6 +102,20 @@ impl Streamed {
         if let Some(f) = self.on_end.take() {
             f(self.sent, outcome);
         }
+    }
+
+    /// Aborts the response with `err` one poll later: `Pending` first lets hyper flush what
+    /// it buffered (the head, earlier frames). Failing at once can close the connection with
+    /// the head still unsent, and a client can't tell that from a request never read.
+    fn fail(
+        &mut self,
+        cx: &mut Context<'_>,
+        err: BoxError,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.end(Outcome::Aborted);
+        self.failed = Some(err);
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 }
 
@@ -114,11 +131,14 @@ impl Body for ProxyBody {
             Kind::Full(b) => return Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             Kind::Stream(s) => s,
         };
+        if let Some(err) = s.failed.take() {
+            return Poll::Ready(Some(Err(err)));
+        }
         if let Some(deadline) = s.deadline.as_mut() {
             if deadline.as_mut().poll(cx).is_ready() {
                 tracing::warn!("upstream response exceeded the total time limit; aborting the client's response");
-                s.end(Outcome::Aborted);
-                return Poll::Ready(Some(Err("total time limit exceeded".into())));
+                s.inner.abort();
+                return s.fail(cx, "total time limit exceeded".into());
             }
         }
         match Pin::new(&mut s.inner).poll_frame(cx) {
@@ -128,8 +148,8 @@ impl Body for ProxyBody {
                     s.sent += d.len() as u64;
                     if s.limits.max_bytes.is_some_and(|max| s.sent > max) {
                         tracing::warn!(sent = s.sent, "upstream response exceeded the size limit; aborting the client's response");
-                        s.end(Outcome::Aborted);
-                        return Poll::Ready(Some(Err("response size limit exceeded".into())));
+                        s.inner.abort();
+                        return s.fail(cx, "response size limit exceeded".into());
                     }
                 }
                 if s.inner.is_end_stream() {
@@ -139,8 +159,7 @@ impl Body for ProxyBody {
             }
             Poll::Ready(Some(Err(e))) => {
                 tracing::warn!(error = %e, "upstream response body failed; aborting the client's response");
-                s.end(Outcome::Aborted);
-                Poll::Ready(Some(Err(Box::new(e))))
+                s.fail(cx, Box::new(e))
             }
             Poll::Ready(None) => {
                 s.end(Outcome::Complete);
@@ -153,8 +172,9 @@ impl Body for ProxyBody {
                 let sleep = s.sleep.get_or_insert_with(|| TokioTimer.sleep(idle));
                 ready!(sleep.as_mut().poll(cx));
                 tracing::warn!(idle = ?idle, "upstream response body stalled; aborting the client's response");
-                s.end(Outcome::Aborted);
-                Poll::Ready(Some(Err("upstream body idle timeout".into())))
+                // Closed, not drained for reuse: draining would wait on the stalled upstream.
+                s.inner.abort();
+                s.fail(cx, "upstream body idle timeout".into())
             }
         }
     }

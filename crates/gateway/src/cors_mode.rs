@@ -207,7 +207,8 @@ async fn proxy(
         body,
         app.settings.client_body_idle,
         app.settings.max_body_bytes,
-    );
+    )
+    .with_end(parts.extensions.remove());
     let deadline = started + mode.total_timeout;
     let sent = tokio::time::timeout_at(
         deadline.into(),

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use http::uri::PathAndQuery;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
@@ -32,7 +33,12 @@ pub async fn handle(app: &Arc<App>, conn: &ConnInfo, mut req: Request<Incoming>)
         );
         return refuse(app, app.metrics.unrouted(), &req, err, started);
     }
-    let m = match app.router.route(pq) {
+    // Reuses the inbound target when it is forwarded unchanged (no copy).
+    let routed = match req.uri().path_and_query() {
+        Some(pq) => app.router.route_pq(pq),
+        None => app.router.route(pq),
+    };
+    let m = match routed {
         Ok(m) => m,
         Err(e) => {
             let err = GatewayError::new(e.status(), crate::error::Blame::Client, e.to_string());
@@ -40,12 +46,8 @@ pub async fn handle(app: &Arc<App>, conn: &ConnInfo, mut req: Request<Incoming>)
         }
     };
     let route = m.route;
-    let slot = app
-        .router
-        .routes()
-        .iter()
-        .position(|r| std::ptr::eq(r, route))
-        .map_or(app.metrics.unrouted(), |i| app.metrics.route(i));
+    let route_index = app.router.routes().iter().position(|r| std::ptr::eq(r, route));
+    let slot = route_index.map_or(app.metrics.unrouted(), |i| app.metrics.route(i));
     if let Some(err) = body_too_large(app, &req) {
         return refuse(app, slot, &req, err, started);
     }
@@ -59,14 +61,22 @@ pub async fn handle(app: &Arc<App>, conn: &ConnInfo, mut req: Request<Incoming>)
         via: &app.settings.via,
     };
     let method = parts.method.clone();
-    let path = parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
+    // Shares the request's bytes (no copy): only logs read it.
+    let target = parts.uri.path_and_query().cloned();
+    let path = target.as_ref().map_or("", PathAndQuery::as_str);
     if let Err(e) = rewrite::rewrite_request(&mut parts, m.upstream_uri, &ctx) {
         let err = GatewayError::bad_request(e.to_string());
-        return refuse_parts(app, slot, &method, &path, err, started);
+        return refuse_parts(app, slot, &method, path, err, started);
     }
-    let progress = Progress::new();
+    // A request without a body never moves on: no shared clock needed.
+    let progress = if http_body::Body::is_end_stream(&body) {
+        Progress::fixed()
+    } else {
+        Progress::new()
+    };
     let body = InboundBody::new(body, app.settings.client_body_idle, app.settings.max_body_bytes)
-        .with_progress(progress.clone());
+        .with_progress(progress.clone())
+        .with_end(parts.extensions.remove());
     let upstream_req = Request::from_parts(parts, body);
     let timeout = route
         .response_timeout
@@ -76,7 +86,7 @@ pub async fn handle(app: &Arc<App>, conn: &ConnInfo, mut req: Request<Incoming>)
         Ok(Err(e)) => {
             let err = classify_pool_error(&e);
             tracing::warn!(%method, path = %path, route = %route.name, upstream = %route.upstream, status = err.status().as_u16(), error = %e, "upstream request failed");
-            return finish_error(app, slot, &method, &path, err, started);
+            return finish_error(app, slot, &method, path, err, started);
         }
         Err(_) => {
             let err = GatewayError::new(
@@ -85,7 +95,7 @@ pub async fn handle(app: &Arc<App>, conn: &ConnInfo, mut req: Request<Incoming>)
                 format!("upstream did not answer within {timeout:?}"),
             );
             tracing::warn!(%method, path = %path, route = %route.name, upstream = %route.upstream, status = 504, "upstream response timed out");
-            return finish_error(app, slot, &method, &path, err, started);
+            return finish_error(app, slot, &method, path, err, started);
         }
     };
     let (mut parts, body) = resp.into_parts();
@@ -98,7 +108,7 @@ pub async fn handle(app: &Arc<App>, conn: &ConnInfo, mut req: Request<Incoming>)
             upgrade::splice(client_side, &mut parts);
         }
     }
-    let on_end = end_callback(app, slot, method, path, route.name.clone(), route.upstream.to_string(), status, reused, started);
+    let on_end = route_end_callback(app, slot, method, target, route_index, status, reused, started);
     Response::from_parts(parts, ProxyBody::stream(
         body,
         StreamLimits {
@@ -155,6 +165,7 @@ pub(crate) fn classify_pool_error(e: &gangway_pool::Error) -> GatewayError {
             let status = match inbound {
                 InboundError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
                 InboundError::Idle(_) => StatusCode::REQUEST_TIMEOUT,
+                InboundError::Client(_) => StatusCode::BAD_REQUEST,
             };
             return GatewayError::new(status, crate::error::Blame::Client, inbound.to_string());
         }
@@ -185,6 +196,62 @@ fn finish_error(app: &App, slot: Slot, method: &http::Method, path: &str, err: G
     resp
 }
 
+/// [`end_callback`] for route mode, without a string built per request: the path shares
+/// the request's bytes, and the route's name and upstream are read from the routing table
+/// only when an access log line is written.
+#[allow(clippy::too_many_arguments)]
+fn route_end_callback(
+    app: &Arc<App>,
+    slot: Slot,
+    method: http::Method,
+    path: Option<PathAndQuery>,
+    route_index: Option<usize>,
+    status: u16,
+    reused: bool,
+    started: Instant,
+) -> OnEnd {
+    let app = Arc::clone(app);
+    Box::new(move |bytes, outcome| {
+        let elapsed = started.elapsed();
+        app.metrics.observe(slot, status, elapsed, bytes);
+        if app.settings.access_log {
+            let route = route_index.and_then(|i| app.router.routes().get(i));
+            let path = path.as_ref().map_or("", PathAndQuery::as_str);
+            let name = route.map_or("", |r| r.name.as_str());
+            let upstream: &dyn std::fmt::Display = match route {
+                Some(r) => &r.upstream,
+                None => &"",
+            };
+            log_access(&method, path, status, name, upstream, bytes, reused, outcome, elapsed);
+        }
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn log_access(
+    method: &http::Method,
+    path: &str,
+    status: u16,
+    route: &str,
+    upstream: &dyn std::fmt::Display,
+    bytes: u64,
+    reused: bool,
+    outcome: Outcome,
+    elapsed: Duration,
+) {
+    let outcome = match outcome {
+        Outcome::Complete => "complete",
+        Outcome::Aborted => "aborted",
+        Outcome::ClientGone => "client_gone",
+    };
+    tracing::info!(
+        target: "gangway::access",
+        %method, path, status, route, %upstream, bytes, reused, outcome,
+        duration_ms = elapsed.as_secs_f64() * 1e3,
+        "access"
+    );
+}
+
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn end_callback(
     app: &Arc<App>,
@@ -202,17 +269,7 @@ pub(crate) fn end_callback(
         let elapsed = started.elapsed();
         app.metrics.observe(slot, status, elapsed, bytes);
         if app.settings.access_log {
-            let outcome = match outcome {
-                Outcome::Complete => "complete",
-                Outcome::Aborted => "aborted",
-                Outcome::ClientGone => "client_gone",
-            };
-            tracing::info!(
-                target: "gangway::access",
-                %method, path, status, route, upstream, bytes, reused, outcome,
-                duration_ms = elapsed.as_secs_f64() * 1e3,
-                "access"
-            );
+            log_access(&method, &path, status, &route, &upstream, bytes, reused, outcome, elapsed);
         }
     })
 }

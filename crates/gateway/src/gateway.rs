@@ -170,6 +170,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         header_read_timeout: config.timeouts.header_read,
         max_headers: config.limits.max_headers,
         max_header_bytes: config.limits.max_header_bytes,
+        max_uri_bytes: config.limits.max_uri_bytes,
         ..ServerLimits::default()
     });
     let permits = Arc::new(Semaphore::new(config.limits.max_connections.max(1)));

@@ -23,6 +23,25 @@ pub struct InboundBody {
     max_bytes: Option<u64>,
     seen: u64,
     progress: Option<Progress>,
+    end: Option<BodyEnd>,
+}
+
+/// Set once the client's body has been read to its end. The HTTP/1 service puts one in
+/// the request's extensions (see `strict_io::handle_h1`): a response given before the
+/// body ended gets `Connection: close`, because hyper then closes the connection after the
+/// response without saying so, and a client reusing it would lose its next request.
+#[derive(Debug, Clone, Default)]
+pub struct BodyEnd(Arc<std::sync::atomic::AtomicBool>);
+
+impl BodyEnd {
+    /// The body was read to its end.
+    pub fn ended(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn set(&self) {
+        self.0.store(true, Ordering::Release);
+    }
 }
 
 /// When the body last moved on (a frame handed on, or its end), shared with whoever waits
@@ -31,8 +50,8 @@ pub struct InboundBody {
 #[derive(Debug, Clone)]
 pub struct Progress {
     origin: Instant,
-    /// Milliseconds from `origin` to the last movement.
-    last_ms: Arc<AtomicU64>,
+    /// Milliseconds from `origin` to the last movement; `None` for [`Progress::fixed`].
+    last_ms: Option<Arc<AtomicU64>>,
 }
 
 impl Progress {
@@ -40,18 +59,30 @@ impl Progress {
     pub fn new() -> Self {
         Self {
             origin: Instant::now(),
-            last_ms: Arc::default(),
+            last_ms: Some(Arc::default()),
+        }
+    }
+
+    /// Starts now and never moves on: for a request without a body, which is sent whole
+    /// at once (saves the shared counter's allocation on the hot path).
+    pub fn fixed() -> Self {
+        Self {
+            origin: Instant::now(),
+            last_ms: None,
         }
     }
 
     fn touch(&self) {
-        let ms = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_ms.fetch_max(ms, Ordering::Relaxed);
+        if let Some(last_ms) = &self.last_ms {
+            let ms = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+            last_ms.fetch_max(ms, Ordering::Relaxed);
+        }
     }
 
     /// The last movement (the start if none yet).
     pub fn last(&self) -> Instant {
-        self.origin + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
+        let ms = self.last_ms.as_ref().map_or(0, |m| m.load(Ordering::Relaxed));
+        self.origin + Duration::from_millis(ms)
     }
 }
 
@@ -74,6 +105,9 @@ pub enum InboundError {
     Idle(Duration),
     /// More than the configured maximum arrived.
     TooLarge(u64),
+    /// The client's body failed: the client went away, or its framing broke (a malformed
+    /// chunk, see `strict_io`). The client's fault, not the upstream's.
+    Client(hyper::Error),
 }
 
 impl std::fmt::Display for InboundError {
@@ -81,11 +115,19 @@ impl std::fmt::Display for InboundError {
         match self {
             Self::Idle(d) => write!(f, "client body idle for {d:?}"),
             Self::TooLarge(max) => write!(f, "client body larger than {max} bytes"),
+            Self::Client(e) => write!(f, "client body failed: {e}"),
         }
     }
 }
 
-impl std::error::Error for InboundError {}
+impl std::error::Error for InboundError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Client(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 impl InboundBody {
     /// Wraps the client's body.
@@ -97,6 +139,19 @@ impl InboundBody {
             max_bytes,
             seen: 0,
             progress: None,
+            end: None,
+        }
+    }
+
+    /// Sets `end` when the body has been read to its end.
+    pub fn with_end(mut self, end: Option<BodyEnd>) -> Self {
+        self.end = end;
+        self
+    }
+
+    fn ended(&self) {
+        if let Some(end) = &self.end {
+            end.set();
         }
     }
 
@@ -130,13 +185,17 @@ impl Body for InboundBody {
                         }
                     }
                 }
+                if this.inner.is_end_stream() {
+                    this.ended();
+                }
                 Poll::Ready(Some(Ok(frame)))
             }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Box::new(e)))),
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Box::new(InboundError::Client(e))))),
             Poll::Ready(None) => {
                 if let Some(p) = &this.progress {
                     p.touch();
                 }
+                this.ended();
                 Poll::Ready(None)
             }
             Poll::Pending => {

@@ -7,6 +7,8 @@
 //!
 //! ```text
 //! server (accept, one task per connection, h1 / h2c / TLS+ALPN)
+//!   → strict_io (HTTP/1: every byte checked by `strict` before hyper parses it;
+//!                refusals 400/414/431/501 + close; HTTP/2: field rules)
 //!   → handle (health check, or the listener's mode)
 //!   → route (longest prefix, dot-segments)       | cors_mode (rate limit, preflight, origin, target, SSRF)
 //!   → rewrite (hop-by-hop, Host, X-Forwarded-*, Via)
@@ -20,6 +22,8 @@
 //! - `server`: accept loop and connection serving; `admin`: `/metrics`.
 //! - `app`: the shared runtime state; `shutdown`: signal and drain.
 //! - `route`, `rewrite`: pure functions of the request path (fuzzed).
+//! - `strict`: the pure, incremental HTTP/1 request checker (what hyper accepts but a
+//!   proxy must refuse); `strict_io`: the IO wrapper and service glue around it.
 //! - `forward`: route mode; `cors_mode`: CORS mode's IO; `cors/`: its pure rules.
 //! - `inbound`, `body`: request and response bodies with their limits; `upgrade`: 101s.
 //! - `error`: failures → 4xx/5xx text responses; `metrics`: counters and histograms.
@@ -41,6 +45,8 @@ pub mod rewrite;
 pub mod route;
 pub mod server;
 pub mod shutdown;
+pub mod strict;
+pub mod strict_io;
 pub mod tls;
 pub mod upgrade;
 

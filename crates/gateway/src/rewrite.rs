@@ -148,11 +148,21 @@ pub fn rewrite_request(
     headers.insert(HOST, host);
 
     // 6. Forwarding headers, added after the nominations so they can't be stripped.
-    let mut xff = join_list(headers, &X_FORWARDED_FOR);
     // `::ffff:a.b.c.d` from a dual-stack socket is an IPv4 client.
-    let _ = write!(xff, "{}", ctx.client_addr.ip().to_canonical());
-    let xff =
-        HeaderValue::from_bytes(&xff).map_err(|_| RewriteError::BadHeader("x-forwarded-for"))?;
+    let client_ip = ctx.client_addr.ip().to_canonical();
+    let xff = if headers.contains_key(&X_FORWARDED_FOR) {
+        let mut xff = join_list(headers, &X_FORWARDED_FOR);
+        let _ = write!(xff, "{client_ip}");
+        HeaderValue::from_bytes(&xff)
+    } else {
+        // The common first hop: format on the stack, one copy into the value.
+        let mut buf = [0u8; 64];
+        let mut rest = &mut buf[..];
+        let _ = write!(rest, "{client_ip}");
+        let len = 64 - rest.len();
+        HeaderValue::from_bytes(buf.get(..len).unwrap_or_default())
+    }
+    .map_err(|_| RewriteError::BadHeader("x-forwarded-for"))?;
     headers.insert(X_FORWARDED_FOR.clone(), xff);
     let proto = if ctx.inbound_tls { &HTTPS } else { &HTTP };
     headers.insert(X_FORWARDED_PROTO.clone(), proto.clone());
@@ -291,7 +301,14 @@ fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
         let mut nominated: Vec<HeaderName> = Vec::new();
         for value in headers.get_all(CONNECTION) {
             for token in value.as_bytes().split(|b| *b == b',') {
-                let Ok(name) = HeaderName::from_bytes(trim(token)) else {
+                let token = trim(token);
+                // Most tokens (`keep-alive`, `close`) name no field of the message: look
+                // before building a name (a non-standard name is an allocation).
+                let present = std::str::from_utf8(token).is_ok_and(|t| headers.contains_key(t));
+                if !present {
+                    continue;
+                }
+                let Ok(name) = HeaderName::from_bytes(token) else {
                     continue;
                 };
                 let kept = PROTECTED.contains(&name) || (keep_upgrade && name == UPGRADE);
@@ -321,6 +338,16 @@ fn via_value(headers: &HeaderMap, version: Version, pseudonym: &str) -> Option<H
         Version::HTTP_3 => "3",
         _ => "1.1",
     };
+    if pseudonym == "gangway" && !headers.contains_key(VIA) {
+        // The default pseudonym on a message without Via: a static value, no allocation.
+        return Some(HeaderValue::from_static(match version {
+            Version::HTTP_09 => "0.9 gangway",
+            Version::HTTP_10 => "1.0 gangway",
+            Version::HTTP_2 => "2 gangway",
+            Version::HTTP_3 => "3 gangway",
+            _ => "1.1 gangway",
+        }));
+    }
     let mut via = join_list(headers, &VIA);
     let _ = write!(via, "{protocol} {pseudonym}");
     HeaderValue::from_bytes(&via).ok()

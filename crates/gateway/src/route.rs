@@ -186,6 +186,21 @@ impl Router {
 
     /// Routes an origin-form request target (`/path?query`).
     pub fn route<'a>(&'a self, path_and_query: &str) -> Result<RouteMatch<'a>, RouteError> {
+        self.route_target(path_and_query, None)
+    }
+
+    /// [`Router::route`] for a request's own target: when the forwarded target is the
+    /// inbound one byte for byte (no base path, no prefix stripped, no dot-segments: the
+    /// common case), the inbound `PathAndQuery` is reused instead of copied (no allocation).
+    pub fn route_pq<'a>(&'a self, pq: &PathAndQuery) -> Result<RouteMatch<'a>, RouteError> {
+        self.route_target(pq.as_str(), Some(pq))
+    }
+
+    fn route_target<'a>(
+        &'a self,
+        path_and_query: &str,
+        original: Option<&PathAndQuery>,
+    ) -> Result<RouteMatch<'a>, RouteError> {
         let (path, query) = match path_and_query.split_once('?') {
             Some((path, query)) => (path, Some(query)),
             None => (path_and_query, None),
@@ -216,18 +231,26 @@ impl Router {
         };
         let rest = if rest.is_empty() { "/" } else { rest };
         let base = &route.upstream.base_path;
-        let mut target =
-            String::with_capacity(base.len() + rest.len() + query.map_or(0, |q| q.len() + 1));
-        target.push_str(base);
-        target.push_str(rest);
-        if let Some(query) = query {
-            target.push('?');
-            target.push_str(query);
-        }
+        let unchanged = base.is_empty() && rest.len() == path.len() && rest == path;
+        let target = match original {
+            Some(pq) if unchanged => pq.clone(),
+            _ => {
+                let mut target = String::with_capacity(
+                    base.len() + rest.len() + query.map_or(0, |q| q.len() + 1),
+                );
+                target.push_str(base);
+                target.push_str(rest);
+                if let Some(query) = query {
+                    target.push('?');
+                    target.push_str(query);
+                }
+                PathAndQuery::try_from(target).map_err(|_| RouteError::BadPath)?
+            }
+        };
         let upstream_uri = Uri::builder()
             .scheme(route.upstream.scheme())
             .authority(route.upstream.authority.clone())
-            .path_and_query(PathAndQuery::try_from(target).map_err(|_| RouteError::BadPath)?)
+            .path_and_query(target)
             .build()
             .map_err(|_| RouteError::BadPath)?;
         Ok(RouteMatch {

@@ -18,6 +18,7 @@ use gangway_pool::rt::{TokioExecutor, TokioIo, TokioTimer};
 
 use crate::app::{App, ConnInfo, Mode};
 use crate::shutdown::{self, Shutdown};
+use crate::strict_io::{self, StrictConn, StrictIo};
 
 /// One listening socket and how its connections are served.
 #[derive(Clone)]
@@ -51,6 +52,8 @@ pub struct ServerLimits {
     pub max_headers: usize,
     /// Largest request head in bytes (431 beyond).
     pub max_header_bytes: usize,
+    /// Longest request target (414 beyond).
+    pub max_uri_bytes: usize,
     /// Concurrent HTTP/2 streams per connection.
     pub h2_max_streams: u32,
 }
@@ -62,7 +65,19 @@ impl Default for ServerLimits {
             header_read_timeout: Duration::from_secs(30),
             max_headers: 100,
             max_header_bytes: 64 * 1024,
+            max_uri_bytes: 8 * 1024,
             h2_max_streams: 100,
+        }
+    }
+}
+
+impl ServerLimits {
+    /// What the strict HTTP/1 checker enforces (the same limits hyper gets).
+    fn strict(&self) -> crate::strict::Limits {
+        crate::strict::Limits {
+            max_header_bytes: self.max_header_bytes,
+            max_headers: self.max_headers,
+            max_uri_bytes: self.max_uri_bytes,
         }
     }
 }
@@ -166,7 +181,13 @@ async fn serve(
 ) {
     match tls {
         Some(acceptor) => {
-            let handshake = tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream));
+            // Boxed, like the TLS connection below: the rustls state is large, and a plain
+            // connection's task (allocated whole for every connection, idle ones too) must
+            // not carry room for it.
+            let handshake = tokio::time::timeout(
+                limits.header_read_timeout,
+                Box::pin(acceptor.accept(stream)),
+            );
             // No request has started yet: on shutdown the connection just closes (it would
             // otherwise hold the drain up to the handshake timeout).
             let handshake = tokio::select! {
@@ -186,7 +207,7 @@ async fn serve(
                 }
             };
             let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
-            serve_http(stream, h2, info, app, limits, signals).await;
+            Box::pin(serve_http(stream, h2, info, app, limits, signals)).await;
         }
         None => {
             let sniff = tokio::time::timeout(limits.header_read_timeout, sniff_h2_preface(&stream));
@@ -238,21 +259,21 @@ async fn serve_http<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let io = TokioIo::new(stream);
-    let app_for_service = Arc::clone(app);
-    let service = service_fn(move |req| {
-        let app = Arc::clone(&app_for_service);
-        async move { Ok::<_, Infallible>(crate::handle(&app, &info, req).await) }
-    });
     if h2 {
+        let io = TokioIo::new(stream);
+        let app_for_service = Arc::clone(app);
+        let service = service_fn(move |req| {
+            let app = Arc::clone(&app_for_service);
+            async move { Ok::<_, Infallible>(strict_io::handle_h2(&app, &info, req).await) }
+        });
         let mut builder = http2::Builder::new(TokioExecutor);
         builder
             .timer(TokioTimer)
             .max_concurrent_streams(limits.h2_max_streams)
             .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
             .adaptive_window(true);
-        let conn = builder.serve_connection(io, service);
-        let mut conn = std::pin::pin!(conn);
+        // Boxed: the HTTP/2 state would otherwise size every HTTP/1 connection's task too.
+        let mut conn = Box::pin(builder.serve_connection(io, service));
         tokio::select! {
             r = conn.as_mut() => log_end(&info, r.err()),
             _ = shutdown::signalled(&mut signals.stop) => {
@@ -264,6 +285,19 @@ async fn serve_http<S>(
             }
         }
     } else {
+        // Every byte passes the strict checker before hyper parses it (see `strict_io`).
+        let strict = StrictConn::new(limits.strict());
+        let io = TokioIo::new(StrictIo::new(stream, Arc::clone(&strict)));
+        let app_for_service = Arc::clone(app);
+        let service = service_fn(move |req| {
+            // Asked when hyper hands the request over, so in request order.
+            let verdict = strict.next_request();
+            let (app, strict) = (Arc::clone(&app_for_service), Arc::clone(&strict));
+            async move {
+                let resp = strict_io::handle_h1(&app, &info, &strict, verdict, req).await;
+                Ok::<_, Infallible>(resp)
+            }
+        });
         let conn = http1::Builder::new()
             .timer(TokioTimer)
             .header_read_timeout(limits.header_read_timeout)

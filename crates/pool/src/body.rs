@@ -170,6 +170,16 @@ impl ResponseBody {
             lease.body_done();
         }
     }
+
+    /// Gives up on the rest of the body: an HTTP/1.1 connection is closed at once instead of
+    /// drained for reuse, an HTTP/2 stream is reset. For a caller that stops reading because
+    /// the upstream misbehaved (stalled, sent too much): draining would wait on the same
+    /// upstream again. Polling afterwards yields an error, never a clean end.
+    pub fn abort(&mut self) {
+        // Unreturned, the lease closes the connection (see `Lease`'s `Drop`).
+        self.lease = None;
+        self.inner = None;
+    }
 }
 
 impl Body for ResponseBody {
@@ -182,7 +192,9 @@ impl Body for ResponseBody {
     ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
         let this = &mut *self;
         let Some(inner) = this.inner.as_mut() else {
-            return Poll::Ready(None);
+            return Poll::Ready(Some(Err(
+                Error::new(Kind::ResponseBody).with("body aborted")
+            )));
         };
         match ready!(Pin::new(&mut *inner).poll_frame(cx)) {
             Some(Ok(frame)) => {
@@ -209,7 +221,7 @@ impl Body for ResponseBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.as_ref().is_none_or(Body::is_end_stream)
+        self.inner.as_ref().is_some_and(Body::is_end_stream)
     }
 
     fn size_hint(&self) -> SizeHint {

@@ -14,10 +14,10 @@ use hyper::client::conn::{http2, TrySendError};
 
 use crate::body::RequestBody;
 use crate::error::BoxError;
-use crate::retry::Failure;
 use crate::host::H1Conn;
 use crate::key::Key;
 use crate::pool::{Shared, SharedRef};
+use crate::retry::Failure;
 use crate::stats::CloseReason;
 
 /// What a waiter receives when a resource frees up.
@@ -105,13 +105,11 @@ impl Lease {
                 // request (tooling.md §2, pitfalls 1 and 4). Wait for that turn here rather
                 // than leave the connection out of the pool meanwhile, where the next
                 // request would miss it and open another.
-                let ready = match tokio::time::timeout(READY_WAIT, c.tx.ready()).await {
-                    Ok(Ok(())) => Ok(()),
-                    Ok(Err(e)) => Err(Box::new(e) as BoxError),
-                    Err(_) => Err(format!(
-                        "connection not ready for a request within {READY_WAIT:?}"
-                    )
-                    .into()),
+                // Almost always ready at once: skip building the timer then.
+                let ready = if c.tx.is_ready() {
+                    Ok(())
+                } else {
+                    Self::ready_within(&mut c.tx).await
                 };
                 if let Err(error) = ready {
                     // Closed while idle (or stuck): nothing was written, send it elsewhere.
@@ -135,6 +133,18 @@ impl Lease {
         }
     }
 
+    async fn ready_within(
+        tx: &mut hyper::client::conn::http1::SendRequest<RequestBody>,
+    ) -> Result<(), BoxError> {
+        match tokio::time::timeout(READY_WAIT, tx.ready()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(Box::new(e) as BoxError),
+            Err(_) => {
+                Err(format!("connection not ready for a request within {READY_WAIT:?}").into())
+            }
+        }
+    }
+
     /// Learns from the response head whether and how long the connection may be reused.
     pub(crate) fn note_response<B>(&mut self, resp: &Response<B>, keep_alive_margin: Duration) {
         let Conn::H1(conn) = &mut self.conn else {
@@ -144,8 +154,7 @@ impl Lease {
             self.no_reuse = Some(CloseReason::Upgraded);
             return;
         }
-        if resp.version() < http::Version::HTTP_11
-            || crate::hint::connection_close(resp.headers())
+        if resp.version() < http::Version::HTTP_11 || crate::hint::connection_close(resp.headers())
         {
             self.no_reuse = Some(CloseReason::ServerClose);
             return;

@@ -52,7 +52,7 @@ impl Default for PoolSection {
     fn default() -> Self {
         PoolSection {
             idle_timeout: Duration::from_secs(90),
-            max_idle_per_host: 32,
+            max_idle_per_host: 1024,
             max_connections_per_host: None,
             checkout_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),

@@ -27,6 +27,14 @@ fn check(router: &Router, cases: &[(&str, Expected<'_>)]) {
             .clone()
             .map(|(name, uri)| (name.to_owned(), uri.to_owned()));
         assert_eq!(got, want, "input {input:?}");
+        // The request-target variant must agree byte for byte, whether it reuses the
+        // inbound target or builds a new one.
+        if let Ok(pq) = PathAndQuery::try_from(*input) {
+            let via_pq = router
+                .route_pq(&pq)
+                .map(|m| (m.route.name.clone(), m.upstream_uri.to_string()));
+            assert_eq!(via_pq, got, "route_pq, input {input:?}");
+        }
     }
 }
 

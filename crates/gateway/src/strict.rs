@@ -1,0 +1,344 @@
+//! Strict HTTP/1 request checking: a pure, incremental checker that sees a copy of every
+//! byte a downstream HTTP/1 connection receives, before hyper parses it.
+//!
+//! hyper accepts some requests a proxy must refuse, and hides others from the handler
+//! (reliability.md §1.2): HTTP/1.1 without `Host`, bare-LF line ends, and for
+//! `Content-Length` + `Transfer-Encoding` it drops the length and reads chunked, so the
+//! handler can no longer tell. The checker follows message boundaries itself (the head up
+//! to its blank line, then the body by `Content-Length` or by chunked framing) and records
+//! the **first** violation with the index of the request it belongs to; after that it stops
+//! (the connection is closed after the refusal). `strict_io` feeds it and asks it for the
+//! verdict on request *k* when hyper hands request *k* to the service: by then every byte
+//! of that head has passed through here.
+//!
+//! What is refused (RFC 9112 unless noted), with the status sent:
+//! - 400: bare LF or bare CR anywhere in a head, chunk line or trailer; obs-fold;
+//!   whitespace before the colon; a field name that is not a token (NUL and other
+//!   controls included); NUL or another control (HTAB aside) in a field value; a line
+//!   without a colon; a malformed request line; no `Host` on HTTP/1.1 or more than one
+//!   `Host`; a `Content-Length` that is not `1*DIGIT` (signs, inner spaces, hex, empty,
+//!   lists, overflow) or two that differ; `Content-Length` with `Transfer-Encoding`;
+//!   `Transfer-Encoding` on HTTP/1.0, or whose final coding is not `chunked`, or with
+//!   `chunked` twice; a malformed chunk-size line or chunk data not followed by CRLF.
+//! - 501: `Transfer-Encoding` with a coding other than `chunked` before the final
+//!   `chunked` (RFC 9112 §6.1: a coding we do not implement).
+//! - 414: a request target longer than `max_uri_bytes`.
+//! - 431: a head longer than `max_header_bytes`, or more than `max_headers` fields.
+//!
+//! Accepted on purpose: `Content-Length: 005` (RFC 9110 grammar is `1*DIGIT`; the gateway
+//! re-emits it as `5`, see `rewrite.rs`), identical repeated `Content-Length` lines (sent
+//! upstream once), and empty lines (CRLF) before a request line (RFC 9112 §2.2).
+//!
+//! HTTP/2 requests are checked field by field in [`check_h2`].
+
+mod rules;
+
+pub use rules::{check_h2, Violation};
+use rules::{chunk_size, is_tchar, parse_decimal, split_field, trim_ows};
+
+/// What the checker enforces; the same numbers hyper is configured with.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest request head (request line + fields, CRLFs included); also bounds trailers.
+    pub max_header_bytes: usize,
+    /// Most fields in a head.
+    pub max_headers: usize,
+    /// Longest request target.
+    pub max_uri_bytes: usize,
+}
+
+/// Longest chunk-size line (size and extensions).
+const MAX_CHUNK_LINE: usize = 4096;
+
+/// A violation and the request it belongs to (0 = the connection's first request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict {
+    /// Index of the offending request on its connection.
+    pub request: u64,
+    /// What was wrong.
+    pub violation: Violation,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Between requests: only CRLF may come before the next request line.
+    Idle,
+    RequestLine,
+    Fields,
+    Body(u64),
+    ChunkSize,
+    ChunkData(u64),
+    ChunkCr,
+    ChunkLf,
+    Trailers,
+    /// A verdict was recorded; nothing more is checked.
+    Stopped,
+}
+
+/// What the head told us so far.
+#[derive(Debug, Default)]
+struct Head {
+    http10: bool,
+    fields: usize,
+    hosts: usize,
+    length: Option<u64>,
+    te: bool,
+    te_elements: usize,
+    te_chunked: usize,
+    te_last_chunked: bool,
+}
+
+/// The incremental checker for one connection. Feed it every byte received, in order.
+#[derive(Debug)]
+pub struct Checker {
+    limits: Limits,
+    state: State,
+    request: u64,
+    verdict: Option<Verdict>,
+    line: Vec<u8>,
+    cr: bool,
+    used: usize,
+    head: Head,
+}
+
+impl Checker {
+    /// A checker for a new connection.
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            state: State::Idle,
+            request: 0,
+            verdict: None,
+            line: Vec::new(),
+            cr: false,
+            used: 0,
+            head: Head::default(),
+        }
+    }
+
+    /// The first violation seen, if any.
+    pub fn verdict(&self) -> Option<Verdict> {
+        self.verdict
+    }
+
+    /// Checks the next received bytes.
+    pub fn feed(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() && self.state != State::Stopped {
+            let consumed = match self.step(bytes) {
+                Ok(n) => n,
+                Err(violation) => {
+                    self.verdict = Some(Verdict {
+                        request: self.request,
+                        violation,
+                    });
+                    self.state = State::Stopped;
+                    self.line = Vec::new();
+                    return;
+                }
+            };
+            bytes = &bytes[consumed..];
+        }
+    }
+
+    /// Consumes a prefix of `bytes` (at least one byte) in the current state.
+    fn step(&mut self, bytes: &[u8]) -> Result<usize, Violation> {
+        let b = bytes[0];
+        match self.state {
+            State::Idle => {
+                match (self.cr, b) {
+                    (true, b'\n') => self.cr = false,
+                    (true, _) => return Err(Violation::BareCr),
+                    (false, b'\r') => self.cr = true,
+                    (false, b'\n') => return Err(Violation::BareLf),
+                    (false, _) => {
+                        self.state = State::RequestLine;
+                        self.used = 0;
+                        self.head = Head::default();
+                        return Ok(0);
+                    }
+                }
+                Ok(1)
+            }
+            State::RequestLine | State::Fields | State::Trailers => {
+                if self.head_byte(b)? {
+                    self.end_line()?;
+                }
+                Ok(1)
+            }
+            State::Body(left) | State::ChunkData(left) => {
+                let n = left.min(bytes.len() as u64);
+                let rest = left - n;
+                self.state = match (self.state, rest) {
+                    (State::Body(_), 0) => self.finish_request(),
+                    (State::Body(_), _) => State::Body(rest),
+                    (_, 0) => State::ChunkCr,
+                    (_, _) => State::ChunkData(rest),
+                };
+                Ok(n as usize)
+            }
+            State::ChunkSize => {
+                if self.line_byte(b, MAX_CHUNK_LINE, Violation::BadChunk)? {
+                    let size = chunk_size(&self.line)?;
+                    self.line.clear();
+                    self.state = if size == 0 {
+                        self.used = 0;
+                        State::Trailers
+                    } else {
+                        State::ChunkData(size)
+                    };
+                }
+                Ok(1)
+            }
+            State::ChunkCr if b == b'\r' => {
+                self.state = State::ChunkLf;
+                Ok(1)
+            }
+            State::ChunkLf if b == b'\n' => {
+                self.state = State::ChunkSize;
+                self.used = 0;
+                Ok(1)
+            }
+            State::ChunkCr | State::ChunkLf => Err(Violation::BadChunk),
+            State::Stopped => Ok(bytes.len()),
+        }
+    }
+
+    /// One byte of a head or trailer line; true when it completed a line.
+    fn head_byte(&mut self, b: u8) -> Result<bool, Violation> {
+        self.line_byte(b, self.limits.max_header_bytes, Violation::HeadTooLarge)
+    }
+
+    /// Adds `b` to the current line (CRLF-terminated, `max` bytes per budget in `used`).
+    fn line_byte(&mut self, b: u8, max: usize, too_long: Violation) -> Result<bool, Violation> {
+        self.used += 1;
+        if self.used > max {
+            return Err(too_long);
+        }
+        match (self.cr, b) {
+            (true, b'\n') => {
+                self.cr = false;
+                return Ok(true);
+            }
+            (true, _) => return Err(Violation::BareCr),
+            (false, b'\r') => self.cr = true,
+            (false, b'\n') => return Err(Violation::BareLf),
+            (false, _) => self.line.push(b),
+        }
+        Ok(false)
+    }
+
+    fn end_line(&mut self) -> Result<(), Violation> {
+        let line = std::mem::take(&mut self.line);
+        let result = match self.state {
+            State::RequestLine => self.request_line(&line),
+            State::Fields if line.is_empty() => self.end_head(),
+            State::Fields => self.field(&line),
+            State::Trailers if line.is_empty() => {
+                self.state = self.finish_request();
+                Ok(())
+            }
+            _ => split_field(&line).map(|_| ()),
+        };
+        self.line = line;
+        self.line.clear();
+        result
+    }
+
+    fn request_line(&mut self, line: &[u8]) -> Result<(), Violation> {
+        let mut parts = line.split(|b| *b == b' ');
+        let (Some(method), Some(target), Some(version), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(Violation::BadRequestLine);
+        };
+        if method.is_empty() || !method.iter().all(|b| is_tchar(*b)) {
+            return Err(Violation::BadRequestLine);
+        }
+        if target.len() > self.limits.max_uri_bytes {
+            return Err(Violation::TargetTooLong);
+        }
+        if target.is_empty() || !target.iter().all(|b| (0x21..0x7f).contains(b)) {
+            return Err(Violation::BadRequestLine);
+        }
+        self.head.http10 = match version {
+            b"HTTP/1.1" => false,
+            b"HTTP/1.0" => true,
+            _ => return Err(Violation::BadRequestLine),
+        };
+        self.state = State::Fields;
+        Ok(())
+    }
+
+    fn field(&mut self, line: &[u8]) -> Result<(), Violation> {
+        let (name, value) = split_field(line)?;
+        let head = &mut self.head;
+        head.fields += 1;
+        if head.fields > self.limits.max_headers {
+            return Err(Violation::TooManyFields);
+        }
+        if name.eq_ignore_ascii_case(b"host") {
+            head.hosts += 1;
+        } else if name.eq_ignore_ascii_case(b"content-length") {
+            let n = parse_decimal(value).ok_or(Violation::BadContentLength)?;
+            if head.length.is_some_and(|prev| prev != n) {
+                return Err(Violation::ConflictingContentLength);
+            }
+            head.length = Some(n);
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            head.te = true;
+            for element in value.split(|b| *b == b',') {
+                let coding = trim_ows(element);
+                if coding.is_empty() || !coding.iter().all(|b| is_tchar(*b)) {
+                    return Err(Violation::BadTransferEncoding);
+                }
+                head.te_elements += 1;
+                head.te_last_chunked = coding.eq_ignore_ascii_case(b"chunked");
+                head.te_chunked += usize::from(head.te_last_chunked);
+            }
+        }
+        Ok(())
+    }
+
+    fn end_head(&mut self) -> Result<(), Violation> {
+        let head = &self.head;
+        if head.hosts > 1 {
+            return Err(Violation::MultipleHosts);
+        }
+        if head.hosts == 0 && !head.http10 {
+            return Err(Violation::MissingHost);
+        }
+        if head.te {
+            if head.length.is_some() {
+                return Err(Violation::LengthAndTransferEncoding);
+            }
+            if head.http10 || !head.te_last_chunked || head.te_chunked != 1 {
+                return Err(Violation::BadTransferEncoding);
+            }
+            if head.te_elements > 1 {
+                return Err(Violation::UnsupportedTransferEncoding);
+            }
+            self.used = 0;
+            self.state = State::ChunkSize;
+            return Ok(());
+        }
+        let length = head.length;
+        self.state = match length {
+            Some(n) if n > 0 => State::Body(n),
+            _ => self.finish_request(),
+        };
+        Ok(())
+    }
+
+    /// The request is complete: the next bytes belong to the next one.
+    fn finish_request(&mut self) -> State {
+        self.request += 1;
+        // Don't keep a long line's buffer for the life of the connection.
+        if self.line.capacity() > 256 {
+            self.line = Vec::new();
+        }
+        State::Idle
+    }
+}
+
+#[cfg(test)]
+mod tests;

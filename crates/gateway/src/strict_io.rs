@@ -1,0 +1,263 @@
+//! Strict request checking wired into a connection: [`StrictIo`] shows the
+//! [`Checker`](crate::strict::Checker) a copy of every byte hyper reads from an HTTP/1
+//! connection, and the service asks [`StrictConn::next_request`] before serving each
+//! request.
+//!
+//! The wrapper sits between the socket (or TLS stream) and `TokioIo`, so the checker sees
+//! the bytes before hyper parses them. hyper only hands request *k* to the service once
+//! its whole head has been read, so at that point the verdict on that head is known, and
+//! the service answers the refusal itself (with `Connection: close`, so hyper closes after
+//! it): nothing of the request reaches an upstream, and nothing after it on the
+//! connection is served.
+//!
+//! A violation in the body of a request that is already being forwarded (a bad chunk
+//! arriving later) can't be answered that way; the wrapper then ends the stream before the
+//! offending bytes (EOF). hyper fails the body, the upstream request is aborted before its
+//! end (the upstream never sees a complete request), and the client gets a 400 if no
+//! response had started, then the connection closes.
+//!
+//! After a `101 Switching Protocols` (or a 2xx to `CONNECT`) the bytes are no longer HTTP:
+//! [`StrictConn::tunnel`] turns the checking off.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::Instant;
+
+use http::header::{CONNECTION, ORIGIN};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body::Body as _;
+use hyper::body::Incoming;
+use parking_lot::Mutex;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::app::{App, ConnInfo, Mode};
+use crate::body::ProxyBody;
+use crate::error::{Blame, GatewayError};
+use crate::inbound::BodyEnd;
+use crate::strict::{check_h2, Checker, Limits, Violation};
+
+/// Per-connection checking state, shared by the IO wrapper and the service.
+#[derive(Debug)]
+pub struct StrictConn {
+    state: Mutex<ConnState>,
+}
+
+#[derive(Debug)]
+struct ConnState {
+    checker: Checker,
+    /// Requests handed to the service so far.
+    dispatched: u64,
+    /// The connection is a tunnel now: nothing is checked.
+    tunnel: bool,
+    /// The stream was ended under a request already being served.
+    cut: bool,
+}
+
+impl StrictConn {
+    /// State for a new connection.
+    pub fn new(limits: Limits) -> Arc<Self> {
+        Arc::new(Self {
+            state: Mutex::new(ConnState {
+                checker: Checker::new(limits),
+                dispatched: 0,
+                tunnel: false,
+                cut: false,
+            }),
+        })
+    }
+
+    /// Called once for each request hyper hands to the service, in order: the violation to
+    /// refuse it with, if it (or, defensively, an earlier request) broke the rules.
+    pub fn next_request(&self) -> Option<Violation> {
+        let mut s = self.state.lock();
+        let index = s.dispatched;
+        s.dispatched += 1;
+        if s.tunnel {
+            return None;
+        }
+        s.checker
+            .verdict()
+            .filter(|v| v.request <= index)
+            .map(|v| v.violation)
+    }
+
+    /// The connection now carries another protocol: stop checking.
+    pub fn tunnel(&self) {
+        self.state.lock().tunnel = true;
+    }
+
+    /// Checks freshly read bytes; false when the stream must end before them.
+    fn observe(&self, bytes: &[u8]) -> bool {
+        let mut s = self.state.lock();
+        if s.tunnel {
+            return true;
+        }
+        if s.cut {
+            return false;
+        }
+        s.checker.feed(bytes);
+        match s.checker.verdict() {
+            // The request is with the service already: only ending its body stops it.
+            Some(v) if v.request < s.dispatched => {
+                tracing::debug!(violation = %v.violation, request = v.request, "malformed request body; ending the stream");
+                s.cut = true;
+                false
+            }
+            _ => true,
+        }
+    }
+}
+
+/// An IO stream whose received bytes are checked by a [`StrictConn`].
+#[derive(Debug)]
+pub struct StrictIo<T> {
+    io: T,
+    conn: Arc<StrictConn>,
+    eof: bool,
+}
+
+impl<T> StrictIo<T> {
+    /// Wraps `io`.
+    pub fn new(io: T, conn: Arc<StrictConn>) -> Self {
+        Self {
+            io,
+            conn,
+            eof: false,
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for StrictIo<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.eof {
+            return Poll::Ready(Ok(()));
+        }
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut this.io).poll_read(cx, buf))?;
+        let fresh = &buf.filled()[before..];
+        if !fresh.is_empty() && !this.conn.observe(fresh) {
+            buf.set_filled(before);
+            this.eof = true;
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for StrictIo<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+/// Serves one HTTP/1 request: refused when `verdict` says so, else handled; a response
+/// that turns the connection into a tunnel stops the checking, and one given before the
+/// request body was read to its end says `Connection: close` (hyper closes after it).
+pub async fn handle_h1(
+    app: &Arc<App>,
+    conn: &ConnInfo,
+    strict: &StrictConn,
+    verdict: Option<Violation>,
+    mut req: Request<Incoming>,
+) -> Response<ProxyBody> {
+    if let Some(violation) = verdict {
+        return refuse(app, conn, &req, violation, true);
+    }
+    let connect = req.method() == Method::CONNECT;
+    let had_body = !req.body().is_end_stream();
+    let end = BodyEnd::default();
+    req.extensions_mut().insert(end.clone());
+    let mut resp = crate::handle(app, conn, req).await;
+    let status = resp.status();
+    if status == StatusCode::SWITCHING_PROTOCOLS || (connect && status.is_success()) {
+        strict.tunnel();
+    } else if had_body && !end.ended() {
+        // Answered before the body was read: hyper closes after this response; say so.
+        resp.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
+}
+
+/// Serves one HTTP/2 request: refused (this stream only) when a field breaks the rules.
+pub async fn handle_h2(
+    app: &Arc<App>,
+    conn: &ConnInfo,
+    req: Request<Incoming>,
+) -> Response<ProxyBody> {
+    if let Err(violation) = check_h2(req.headers()) {
+        return refuse(app, conn, &req, violation, false);
+    }
+    crate::handle(app, conn, req).await
+}
+
+/// The refusal: the violation's status and text, `Connection: close` when `close`, and on
+/// a CORS listener the CORS headers (a page may read a 414 for an over-long target URL).
+fn refuse(
+    app: &App,
+    conn: &ConnInfo,
+    req: &Request<Incoming>,
+    violation: Violation,
+    close: bool,
+) -> Response<ProxyBody> {
+    let started = Instant::now();
+    let status = violation.status();
+    let method = req.method();
+    let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    tracing::info!(%method, path, status = status.as_u16(), reason = %violation, "request refused");
+    let message = match violation {
+        Violation::TargetTooLong => {
+            format!(
+                "request target longer than {} bytes",
+                app.settings.max_uri_bytes
+            )
+        }
+        _ => violation.to_string(),
+    };
+    let mut resp = GatewayError::new(status, Blame::Client, message).into_response();
+    if let (Mode::Cors, Some(cors)) = (conn.mode, &app.cors) {
+        cors.policy
+            .add_response_headers(req.headers().get(ORIGIN), resp.headers_mut());
+    }
+    if close {
+        resp.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    let elapsed = started.elapsed();
+    app.metrics
+        .observe(app.metrics.unrouted(), status.as_u16(), elapsed, 0);
+    if app.settings.access_log {
+        tracing::info!(target: "gangway::access", %method, path, status = status.as_u16(), duration_ms = elapsed.as_secs_f64() * 1e3, "access");
+    }
+    resp
+}
