@@ -276,6 +276,16 @@ async fn nothing_is_lost_under_mixed_faults() {
         println!("  {plan:?} -> {outcome:?}: {n}");
     }
     println!("  closed port: slowest 502 after {slowest_refusal:?}");
+    let posts: Vec<u64> = (0..REQUESTS).filter(|id| is_post(*id)).collect();
+    let streamed = posts
+        .iter()
+        .filter(|id| body(**id).len() > 64 * 1024)
+        .count();
+    println!(
+        "  methods: {} POST ({streamed} with an 80 KiB body), {} GET",
+        posts.len(),
+        REQUESTS as usize - posts.len()
+    );
 
     // 3: what the upstream saw.
     let arrivals = up.arrivals();

@@ -81,7 +81,10 @@ pub async fn handle(app: &Arc<App>, conn: &ConnInfo, mut req: Request<Incoming>)
     let timeout = route
         .response_timeout
         .unwrap_or(app.settings.upstream_response_timeout);
-    let resp = match response_within(app.client.request(upstream_req), timeout, &progress).await {
+    // Pinned here, not inside `response_within`: a future passed by value to an async fn
+    // and pinned there is stored twice in its state (the argument and the pinned local).
+    let request = std::pin::pin!(app.client.request(upstream_req));
+    let resp = match response_within(request, timeout, &progress).await {
         Ok(Ok(resp)) => resp,
         Ok(Err(e)) => {
             let err = classify_pool_error(&e);
@@ -124,11 +127,10 @@ pub async fn handle(app: &Arc<App>, conn: &ConnInfo, mut req: Request<Incoming>)
 /// taken for a slow upstream, while an upstream that stops reading the body (no movement)
 /// or answers nothing after it (no movement either) still times out.
 async fn response_within<F: std::future::Future>(
-    fut: F,
+    mut fut: std::pin::Pin<&mut F>,
     timeout: Duration,
     progress: &Progress,
 ) -> Result<F::Output, tokio::time::error::Elapsed> {
-    let mut fut = std::pin::pin!(fut);
     let mut deadline = tokio::time::Instant::now() + timeout;
     loop {
         match tokio::time::timeout_at(deadline, fut.as_mut()).await {

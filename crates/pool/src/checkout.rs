@@ -50,7 +50,16 @@ pub(crate) async fn lease(shared: &Arc<Shared>, key: &Key, fresh_only: bool) -> 
                     shared.conn_closed(&close_key, id);
                 }
             };
-            let connecting = conn::establish(&shared.config, shared.tls.as_ref(), key, on_close);
+            // Boxed: opening a connection (DNS, TCP, TLS, handshake) is the rare path, and
+            // its state (kilobytes with TLS) would otherwise be part of every request's
+            // future, copied with it and allocated with every server connection that may
+            // run one.
+            let connecting = Box::pin(conn::establish(
+                &shared.config,
+                shared.tls.as_ref(),
+                key,
+                on_close,
+            ));
             let established = match tokio::time::timeout(shared.config.connect_timeout, connecting).await {
                 Ok(Ok(established)) => established,
                 Ok(Err(e)) => return Err(e.for_host(key)),

@@ -106,7 +106,9 @@ impl Default for Limits {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Timeouts {
-    /// Time to receive a complete request head (slowloris guard).
+    /// Time to receive a complete request head (slowloris guard). hyper also runs it while an
+    /// idle HTTP/1.1 keep-alive connection waits for its next request, so it is the idle
+    /// timeout of client connections too.
     #[serde(deserialize_with = "duration::non_zero")]
     pub header_read: Duration,
     /// Longest pause between two reads of a request body.
@@ -122,9 +124,6 @@ pub struct Timeouts {
     /// Longest pause between two reads of an upstream response body.
     #[serde(deserialize_with = "duration::non_zero")]
     pub upstream_body_idle: Duration,
-    /// How long an idle downstream keep-alive connection is kept open.
-    #[serde(deserialize_with = "duration::non_zero")]
-    pub keep_alive_idle: Duration,
     /// On shutdown, how long in-flight requests may finish; `0s` = close at once.
     #[serde(deserialize_with = "duration::deserialize")]
     pub shutdown_grace: Duration,
@@ -139,7 +138,6 @@ impl Default for Timeouts {
             upstream_connect: secs(10),
             upstream_response: secs(60),
             upstream_body_idle: secs(60),
-            keep_alive_idle: secs(75),
             shutdown_grace: secs(30),
         }
     }

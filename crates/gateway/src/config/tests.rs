@@ -85,7 +85,6 @@ client_body_idle = "6s"
 upstream_connect = "7s"
 upstream_response = "8s"
 upstream_body_idle = "9s"
-keep_alive_idle = "10s"
 shutdown_grace = "0s"
 [health]
 path = "/health"
