@@ -274,16 +274,7 @@ async fn serve_http<S>(
             .adaptive_window(true);
         // Boxed: the HTTP/2 state would otherwise size every HTTP/1 connection's task too.
         let mut conn = Box::pin(builder.serve_connection(io, service));
-        tokio::select! {
-            r = conn.as_mut() => log_end(&info, r.err()),
-            _ = shutdown::signalled(&mut signals.stop) => {
-                conn.as_mut().graceful_shutdown();
-                tokio::select! {
-                    r = conn.as_mut() => log_end(&info, r.err()),
-                    _ = shutdown::signalled(&mut signals.close) => log_closed(&info),
-                }
-            }
-        }
+        drive(conn.as_mut(), |c| c.graceful_shutdown(), &info, &mut signals).await;
     } else {
         // Every byte passes the strict checker before hyper parses it (see `strict_io`).
         let strict = StrictConn::new(limits.strict());
@@ -307,14 +298,28 @@ async fn serve_http<S>(
             .serve_connection(io, service)
             .with_upgrades();
         let mut conn = std::pin::pin!(conn);
-        tokio::select! {
-            r = conn.as_mut() => log_end(&info, r.err()),
-            _ = shutdown::signalled(&mut signals.stop) => {
-                conn.as_mut().graceful_shutdown();
-                tokio::select! {
-                    r = conn.as_mut() => log_end(&info, r.err()),
-                    _ = shutdown::signalled(&mut signals.close) => log_closed(&info),
-                }
+        drive(conn.as_mut(), |c| c.graceful_shutdown(), &info, &mut signals).await;
+    }
+}
+
+/// Serves a connection to its end. On the stop signal it asks the connection to finish
+/// gracefully (HTTP/1.1: after the request in flight; HTTP/2: GOAWAY); on the close signal
+/// (the grace period is over) it stops polling, and returning drops the connection.
+async fn drive<C>(
+    mut conn: std::pin::Pin<&mut C>,
+    graceful: impl FnOnce(std::pin::Pin<&mut C>),
+    info: &ConnInfo,
+    signals: &mut Signals,
+) where
+    C: std::future::Future<Output = Result<(), hyper::Error>>,
+{
+    tokio::select! {
+        r = conn.as_mut() => log_end(info, r.err()),
+        _ = shutdown::signalled(&mut signals.stop) => {
+            graceful(conn.as_mut());
+            tokio::select! {
+                r = conn.as_mut() => log_end(info, r.err()),
+                _ = shutdown::signalled(&mut signals.close) => log_closed(info),
             }
         }
     }
