@@ -19,7 +19,7 @@ const FLAGS: &str = "command line";
 #[derive(Debug, Clone, Parser)]
 #[command(name = "gangway", version, about)]
 pub struct Cli {
-    /// Config file (TOML); see docs/config.md.
+    /// Config file (TOML); every key is listed in README.md (Configuration reference).
     #[arg(long, value_name = "FILE", conflicts_with = "check_config")]
     pub config: Option<PathBuf>,
 

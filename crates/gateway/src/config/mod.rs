@@ -1,5 +1,5 @@
 //! The TOML configuration: parsing, validation, and the plain-data [`Config`] the server
-//! runs from. `docs/config.md` lists every key; `gangway.example.toml` is a working file.
+//! runs from. README.md's configuration reference lists every key; `gangway.example.toml` is a working file.
 //!
 //! Every error names the key and where it is (`gangway.toml:7:11: route[1].upstream: …`),
 //! and nothing here panics on any input: the parser is a fuzz target.
