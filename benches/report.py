@@ -407,7 +407,8 @@ def report(args):
     out = opts.get("out", ".")
     proxy, client = aggregate(rows, "proxy"), aggregate(rows, "client")
     stream, idle, churn = aggregate(rows, "stream"), aggregate(rows, "idle"), aggregate(rows, "churn")
-    md = [f"Machine: {opts.get('machine', '?')}  ",
+    md = [f"Run: {opts.get('date', '?')}  ",
+          f"Machine: {opts.get('machine', '?')}  ",
           f"Tools: {opts.get('versions', '?')}  ",
           f"Setup: {opts.get('setup', '?')}  ",
           f"Command: `{opts.get('command', 'benches/run.sh')}`", ""]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # gangway benchmarks, side by side in one invocation (see BENCHMARKS.md).
 #
-#   benches/run.sh                  full run (≈ 15 min on 2 cores): every section, 2 runs each
+#   benches/run.sh                  full run (≈ 10 min on 2 cores after the build): every section, 2 runs each
 #   benches/run.sh --quick          ≈ 1 min: 1 s per point, 1 run, fewer points (benches/smoke.sh)
 #   benches/run.sh --only proxy,client --duration 10 --runs 3
 #   benches/run.sh --update-doc     also splice the tables and chart into BENCHMARKS.md
@@ -12,9 +12,12 @@
 #           idle    gangway's RSS holding 10 000 idle keep-alive client connections
 #           churn   every client request with `Connection: close`
 #
-# Environment: PIN=1 (default on 2+ cores) puts the system under test on CPU 1 and the load
-# generator and upstream on CPU 0 (taskset), every proxy with THREADS worker threads
-# (default 1 when pinned, else nproc). PIN=0 lets everything share all cores.
+# Environment: PIN=0 (default) lets every process share all cores, as the issue's reference
+# numbers were taken; every proxy gets THREADS worker threads/processes (default nproc:
+# nginx worker_processes, HAProxy nbthread, TOKIO_WORKER_THREADS for gangway, the hyper-util
+# proxy and the client bench). PIN=1 puts the system under test on CPU 1 and the load
+# generator and upstream on CPU 0 (taskset), THREADS default 1: less noise, other ratios.
+# POINTS="h1:64 h2c:64", CPOINTS="h1:64 h2:64", SYSTEMS="direct gangway nginx" narrow a run.
 # Installs what it needs from Debian (wrk, nghttp2-client, nginx-light, haproxy, curl).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -88,7 +91,8 @@ fi
 
 # ---------------------------------------------------------------- machine
 NPROC=$(nproc)
-PIN=${PIN:-$([ "$NPROC" -ge 2 ] && echo 1 || echo 0)}
+PIN=${PIN:-0}
+[ "$NPROC" -ge 2 ] || PIN=0
 if [ "$PIN" = 1 ]; then
   THREADS=${THREADS:-1}
   SUT=(taskset -c 1)    # the system under test
@@ -189,7 +193,8 @@ start upstream "${LOAD[@]}" "$NGINX" -p "$WORK/up" -c "$WORK/up/nginx.conf" -e "
 UPSTREAM_PID=$LAST_PID
 wait_port "$UP_H1"; wait_port "$UP_H2"
 upstream_accepts() {
-  curl -s "http://127.0.0.1:$UP_H1/nginx_status" | awk '/^ *[0-9]+ +[0-9]+ +[0-9]+/ { print $1; exit }'
+  # (awk reads to the end: an early exit would SIGPIPE curl, fatal under pipefail)
+  curl -s "http://127.0.0.1:$UP_H1/nginx_status" | awk '/^ *[0-9]+ +[0-9]+ +[0-9]+/ && !n { print $1; n = 1 }'
 }
 
 # ---------------------------------------------------------------- the proxies
@@ -403,15 +408,16 @@ if has idle; then
 fi
 
 # ---------------------------------------------------------------- report
-MACHINE="$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/^Mem:/ {print $2}') GiB, $(uname -sr)"
-VERSIONS="wrk $(wrk -v 2>&1 | head -n1 | awk '{print $2}'), h2load $(h2load --version | awk '{print $2}'), nginx $($NGINX -v 2>&1 | sed 's|.*/||'), haproxy $($HAPROXY -v | head -n1 | awk '{print $3}')"
+# No `head` in these pipelines: a reader that stops early SIGPIPEs the writer (pipefail).
+MACHINE="$(nproc) cores ($(awk -F': *' '/model name/ && !n { print $2; n = 1 }' /proc/cpuinfo)), $(free -g | awk '/^Mem:/ {print $2}') GiB, $(uname -sr)"
+VERSIONS="wrk $(wrk -v 2>&1 | awk 'NR == 1 {print $2}'), h2load $(h2load --version | awk 'NR == 1 {print $2}'), nginx $($NGINX -v 2>&1 | sed 's|.*/||'), haproxy $($HAPROXY -v | awk 'NR == 1 {print $3}')"
 ARGS="--duration $DURATION --runs $RUNS"
 [ "$QUICK" = 1 ] && ARGS="--quick"
 # The previous results in --out (the committed ones by default) are the regression baseline.
 [ -f "$OUT/results.jsonl" ] && cp "$OUT/results.jsonl" "$WORK/previous.jsonl"
 cp "$RESULTS" "$OUT/results.jsonl"
 "$PY" "$ROOT/benches/report.py" report "$OUT/results.jsonl" \
-  --out "$OUT" --machine "$MACHINE" --versions "$VERSIONS" \
+  --out "$OUT" --machine "$MACHINE" --versions "$VERSIONS" --date "$(date -u '+%Y-%m-%d %H:%M UTC')" \
   --setup "PIN=$PIN THREADS=$THREADS, $DURATION s per point, median of $RUNS run(s)" \
   --command "benches/run.sh $ARGS" \
   --previous "$WORK/previous.jsonl" \

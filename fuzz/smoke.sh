@@ -26,10 +26,12 @@ else
   fuzz=(cargo fuzz)
 fi
 
-# A debug build (about a third of the release build's time) in a target dir of its own, so a
-# smoke doesn't undo the release build that long runs use; the runs start from the committed
-# seeds only, not from whatever a long local run left in fuzz/corpus/.
-build=(--dev --target-dir fuzz/target/smoke)
+# A debug build without AddressSanitizer: a third of the release build's time, and ten times
+# the executions per second of a debug build with ASan (which the long runs keep). It goes to a
+# target dir of its own, so a smoke doesn't undo the release build that long runs use. The
+# runs start from the committed seeds only, not from whatever a long local run left in
+# fuzz/corpus/.
+build=(--dev --sanitizer none --target-dir fuzz/target/smoke)
 echo "building fuzz targets: ${fuzz[*]} build ${build[*]}"
 "${fuzz[@]}" build "${build[@]}"
 

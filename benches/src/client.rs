@@ -34,7 +34,11 @@ impl System for Pool {
         Box::pin(async move {
             let req = req.map_err(|e| e.to_string())?;
             let resp = client.request(req).await.map_err(|e| e.to_string())?;
-            let body = resp.into_body().collect().await.map_err(|e| e.to_string())?;
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| e.to_string())?;
             Ok(body.to_bytes().len())
         })
     }
@@ -47,7 +51,11 @@ impl System for HyperUtil {
         Box::pin(async move {
             let req = req.map_err(|e| e.to_string())?;
             let resp = client.request(req).await.map_err(|e| e.to_string())?;
-            let body = resp.into_body().collect().await.map_err(|e| e.to_string())?;
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| e.to_string())?;
             Ok(body.to_bytes().len())
         })
     }

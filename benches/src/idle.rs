@@ -89,7 +89,9 @@ pub(crate) async fn run(args: &Args) -> Result<(), String> {
 async fn one(addr: &str, path: &str) -> Result<TcpStream, String> {
     let mut s = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
     let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
-    s.write_all(req.as_bytes()).await.map_err(|e| e.to_string())?;
+    s.write_all(req.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     loop {

@@ -60,7 +60,11 @@ pub(crate) async fn run(args: &Args) -> Result<(), String> {
     }
 }
 
-async fn forward(client: &ProxyClient, upstream: &str, mut req: Request<Incoming>) -> ProxyResponse {
+async fn forward(
+    client: &ProxyClient,
+    upstream: &str,
+    mut req: Request<Incoming>,
+) -> ProxyResponse {
     let pq = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
     let uri: Uri = match format!("{upstream}{pq}").parse() {
         Ok(u) => u,

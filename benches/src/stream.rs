@@ -19,7 +19,10 @@ pub(crate) async fn run(args: &Args) -> Result<(), String> {
     let _ = stream.set_nodelay(true);
     let started = Instant::now();
     let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(req.as_bytes()).await.map_err(|e| e.to_string())?;
+    stream
+        .write_all(req.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
     let mut buf = vec![0u8; 1 << 20];
     let mut head = Vec::new();
     let mut body: u64;
@@ -44,7 +47,9 @@ pub(crate) async fn run(args: &Args) -> Result<(), String> {
             .then(|| value.trim().parse().ok())
             .flatten()
     });
-    let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
     loop {
         if length.is_some_and(|l| body >= l) {
             break;
@@ -57,7 +62,8 @@ pub(crate) async fn run(args: &Args) -> Result<(), String> {
     }
     let secs = started.elapsed().as_secs_f64();
     let after = pid.and_then(read_mem);
-    let complete = status_ok && (length.is_some_and(|l| body == l) || (length.is_none() && chunked));
+    let complete =
+        status_ok && (length.is_some_and(|l| body == l) || (length.is_none() && chunked));
     println!(
         "{{\"bytes\":{body},\"seconds\":{secs:.3},\"mib_per_s\":{:.1},\"complete\":{complete},\"rss_before_kib\":{},\"peak_rss_kib\":{}}}",
         body as f64 / secs / 1048576.0,

@@ -4,8 +4,8 @@
 //! * it returns `Ok` or a clean `Err`, never panics (nor overflows the stack);
 //! * an error's `Display` starts with the origin, names `origin:line:column` whenever the
 //!   error has a position, the position lies inside the text (line ≤ lines + 1, column ≥ 1),
-//!   the message is not empty, and the whole text stays on one line (no CR/LF: it goes to a
-//!   terminal or a log line);
+//!   the message is not empty, and the whole text stays on one line with no control
+//!   character (no CR/LF/ESC: it goes to a terminal or a log line);
 //! * an accepted config has a listener, and its route table is sane: prefixes are normalised
 //!   (`/` or no trailing `/`), building the table again from its own routes succeeds, each
 //!   upstream prints and re-parses to itself, and a request for a route's own prefix is routed
@@ -45,6 +45,10 @@ fuzz_target!(|data: &[u8]| {
             assert!(
                 !shown.contains(['\n', '\r']),
                 "error text spans lines: {shown:?}"
+            );
+            assert!(
+                !shown.chars().any(char::is_control),
+                "control character in the error text: {shown:?}"
             );
         }
     }

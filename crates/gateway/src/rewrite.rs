@@ -157,9 +157,7 @@ pub fn rewrite_request(
     } else {
         // The common first hop: format on the stack, one copy into the value.
         let mut buf = [0u8; 64];
-        let mut rest = &mut buf[..];
-        let _ = write!(rest, "{client_ip}");
-        let len = 64 - rest.len();
+        let len = format_ip(&mut buf, client_ip);
         HeaderValue::from_bytes(buf.get(..len).unwrap_or_default())
     }
     .map_err(|_| RewriteError::BadHeader("x-forwarded-for"))?;
@@ -321,11 +319,59 @@ fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
             headers.remove(name);
         }
     }
-    for name in &HOP_BY_HOP {
-        headers.remove(name);
+    // One pass over the names present, then a removal for each listed name found, instead
+    // of a hashed lookup per listed name: most messages carry none of them, or only
+    // `Connection` (this runs twice per proxied request).
+    let mut present = 0u16;
+    for name in headers.keys() {
+        if let Some(i) = HOP_BY_HOP.iter().position(|h| h == name) {
+            present |= 1 << i;
+        } else if !keep_upgrade && name == UPGRADE {
+            present |= 1 << HOP_BY_HOP.len();
+        }
     }
-    if !keep_upgrade {
+    if present == 0 {
+        return;
+    }
+    for (i, name) in HOP_BY_HOP.iter().enumerate() {
+        if present & (1 << i) != 0 {
+            headers.remove(name);
+        }
+    }
+    if present & (1 << HOP_BY_HOP.len()) != 0 {
         headers.remove(UPGRADE);
+    }
+}
+
+/// Writes `ip` as text into `buf`, returning the length. IPv4 by hand: `Display` goes
+/// through the formatting machinery (padding support), ten times the work per request.
+fn format_ip(buf: &mut [u8; 64], ip: std::net::IpAddr) -> usize {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let mut len = 0;
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    buf[len] = b'.';
+                    len += 1;
+                }
+                if octet >= 100 {
+                    buf[len] = b'0' + octet / 100;
+                    len += 1;
+                }
+                if octet >= 10 {
+                    buf[len] = b'0' + (octet / 10) % 10;
+                    len += 1;
+                }
+                buf[len] = b'0' + octet % 10;
+                len += 1;
+            }
+            len
+        }
+        std::net::IpAddr::V6(v6) => {
+            let mut rest = &mut buf[..];
+            let _ = write!(rest, "{v6}");
+            64 - rest.len()
+        }
     }
 }
 

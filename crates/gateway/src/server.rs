@@ -284,10 +284,13 @@ async fn serve_http<S>(
             // Asked when hyper hands the request over, so in request order.
             let verdict = strict.next_request();
             let (app, strict) = (Arc::clone(&app_for_service), Arc::clone(&strict));
-            async move {
+            // Boxed per request: hyper keeps room for the service's future in a box of its
+            // own for the connection's whole life, idle or not; a pointer there instead of
+            // the future's kilobytes keeps an idle keep-alive connection small.
+            Box::pin(async move {
                 let resp = strict_io::handle_h1(&app, &info, &strict, verdict, req).await;
                 Ok::<_, Infallible>(resp)
-            }
+            })
         });
         let conn = http1::Builder::new()
             .timer(TokioTimer)

@@ -194,14 +194,17 @@ pub async fn handle_h1(
         return refuse(app, conn, &req, violation, true);
     }
     let connect = req.method() == Method::CONNECT;
-    let had_body = !req.body().is_end_stream();
-    let end = BodyEnd::default();
-    req.extensions_mut().insert(end.clone());
+    // Only a request with a body can be answered before its body ended; the common
+    // bodiless request skips the flag (and the extension map it would allocate).
+    let end = (!req.body().is_end_stream()).then(BodyEnd::default);
+    if let Some(end) = &end {
+        req.extensions_mut().insert(end.clone());
+    }
     let mut resp = crate::handle(app, conn, req).await;
     let status = resp.status();
     if status == StatusCode::SWITCHING_PROTOCOLS || (connect && status.is_success()) {
         strict.tunnel();
-    } else if had_body && !end.ended() {
+    } else if end.is_some_and(|end| !end.ended()) {
         // Answered before the body was read: hyper closes after this response; say so.
         resp.headers_mut()
             .insert(CONNECTION, HeaderValue::from_static("close"));

@@ -30,7 +30,7 @@ impl ConfigError {
             origin: origin.to_owned(),
             position: span.map(|s| line_column(text, s.start)),
             key: (!key.is_empty()).then_some(key),
-            message: message.into(),
+            message: one_line(&message.into()),
         }
     }
 
@@ -46,14 +46,7 @@ impl ConfigError {
             .as_ref()
             .and_then(|s| key_path(text, s.start))
             .unwrap_or_default();
-        // toml's messages can span lines ("expected …\nfound …"); keep ours on one.
-        let message: Vec<&str> = err
-            .message()
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect();
-        let mut message = message.join(": ");
+        let mut message = one_line(err.message());
         // toml says nothing for some syntax errors (a control character in a comment):
         // name the character instead of printing `gangway.toml:1:2: ` and nothing else.
         if message.is_empty() {
@@ -109,6 +102,31 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+/// A message fit for one terminal or log line. toml's own messages span lines ("expected …\n
+/// found …"), and many messages quote the user's value, which a TOML string can fill with CR,
+/// LF or ESC. Line breaks (CR and LF alike) become `": "`, other control characters are
+/// escaped (`\u{1b}`).
+fn one_line(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let lines = message
+        .split(['\r', '\n'])
+        .map(str::trim)
+        .filter(|l| !l.is_empty());
+    for (i, line) in lines.enumerate() {
+        if i > 0 {
+            out.push_str(": ");
+        }
+        for c in line.chars() {
+            if c.is_control() {
+                out.extend(c.escape_debug());
+            } else {
+                out.push(c);
+            }
+        }
+    }
+    out
+}
 
 /// 1-based line and column of a byte offset; never panics on offsets past the end or
 /// inside a multi-byte character.
@@ -266,6 +284,21 @@ mod tests {
         assert_eq!(at("\"x\"").as_deref(), Some("route[1].upstream"));
         assert_eq!(at("2]").as_deref(), Some("pool.\"odd key\".inner[1]"));
         assert_eq!(key_path("not = [toml", 0), None);
+    }
+
+    /// Found by the `config` fuzz target (fuzz/corpus/config/seed-crash-value-with-cr): a
+    /// quoted value with a lone CR (or ESC) made a two-line error, or one that drives the
+    /// terminal. The text stays on one line with control characters escaped.
+    #[test]
+    fn errors_stay_on_one_line() {
+        let text = "[[listener]]\naddress = \"127.0.0.1:2000\"\n[health]\npath = \"x\\r\\u001b[31m\\ny\"\n";
+        let err = crate::config::parse(text, "g.toml").expect_err("not a path");
+        assert_eq!(
+            err.to_string(),
+            "g.toml:4:8: health.path: \"x: \\u{1b}[31m: y\" is not a URL path starting with /"
+        );
+        let err = ConfigError::new("g.toml", "", "file not found: a\r\nb\tc");
+        assert_eq!(err.to_string(), "g.toml: file not found: a: b\\tc");
     }
 
     /// Found by the `config` fuzz target (fuzz/corpus/config/seed-crash-comment-control-char):

@@ -289,14 +289,24 @@ pub(crate) fn normalize_origin(text: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Checks a log level / `EnvFilter` directive.
+/// Checks a log level / `EnvFilter` directive list and returns it normalised.
+///
+/// Each comma-separated directive is trimmed first: tracing-subscriber 0.3 indexes a
+/// directive by its trimmed characters but slices the untrimmed text, which panics when a
+/// directive with leading whitespace holds a non-ASCII character (`"info, é=debug"`; found by
+/// the `config` fuzz target).
 pub(crate) fn check_log_level(text: &str) -> Result<String, String> {
-    let text = text.trim();
-    if text.is_empty() {
+    let directives: Vec<&str> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .collect();
+    if directives.is_empty() {
         return Err("empty log level".to_owned());
     }
-    tracing_subscriber::EnvFilter::try_new(text)
-        .map(|_| text.to_owned())
+    let text = directives.join(",");
+    tracing_subscriber::EnvFilter::try_new(&text)
+        .map(|_| text.clone())
         .map_err(|e| format!("invalid log level \"{text}\": {e}"))
 }
 

@@ -272,3 +272,27 @@ fn garbage_never_panics() {
         let _ = parse(input, "fuzz.toml");
     }
 }
+
+/// Found by the `config` fuzz target (fuzz/corpus/config/seed-crash-log-level-non-ascii):
+/// tracing-subscriber panicked on a directive with leading whitespace and a non-ASCII
+/// character. Directives are trimmed before it sees them.
+#[test]
+fn log_level_directives_are_trimmed() {
+    assert_eq!(
+        check_log_level(" info , gangway=debug ,").as_deref(),
+        Ok("info,gangway=debug")
+    );
+    assert_eq!(
+        check_log_level("info, é=debug").as_deref(),
+        Ok("info,é=debug")
+    );
+    assert!(check_log_level(" , ").is_err());
+    let text = format!("{LISTENER}[log]\nlevel = \"warn,\\t\\u00ff\\u00ffb=x\"\n");
+    let _ = parse(&text, "gangway.toml");
+    let config = parse(
+        &format!("{LISTENER}[log]\nlevel = \"warn, é=debug\"\n"),
+        "g.toml",
+    )
+    .expect("valid level");
+    assert_eq!(config.log.level, "warn,é=debug");
+}

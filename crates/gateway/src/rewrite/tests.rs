@@ -397,3 +397,26 @@ fn switching_protocols_keeps_upgrade_only_when_upgraded() {
     assert!(!unasked.headers.contains_key("upgrade"));
     assert!(!unasked.headers.contains_key("connection"));
 }
+
+#[test]
+fn client_ips_format_like_display() {
+    for ip in [
+        "0.0.0.0",
+        "1.2.3.4",
+        "10.20.30.40",
+        "127.0.0.1",
+        "100.99.9.255",
+        "255.255.255.255",
+        "::1",
+        "2001:db8::8a2e:370:7334",
+        "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+    ] {
+        let ip: std::net::IpAddr = ip.parse().expect("test ip");
+        let mut buf = [0u8; 64];
+        let len = super::format_ip(&mut buf, ip);
+        assert_eq!(
+            std::str::from_utf8(&buf[..len]).ok(),
+            Some(ip.to_string().as_str())
+        );
+    }
+}
