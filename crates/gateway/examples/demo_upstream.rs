@@ -19,7 +19,10 @@ use hyper::{Request, Response};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let addr: SocketAddr = args.next().unwrap_or_else(|| "127.0.0.1:3000".into()).parse()?;
+    let addr: SocketAddr = args
+        .next()
+        .unwrap_or_else(|| "127.0.0.1:3000".into())
+        .parse()?;
     let name = args.next().unwrap_or_else(|| "upstream".into());
     let listener = tokio::net::TcpListener::bind(addr).await?;
     eprintln!("demo upstream {name:?} listening on http://{addr}");

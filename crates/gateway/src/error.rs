@@ -64,7 +64,11 @@ impl GatewayError {
             "upstream unreachable"
         } else if err.is_body() {
             // The client's own body failed (it went away or was too slow).
-            return Self::new(StatusCode::BAD_REQUEST, Blame::Client, "request body failed");
+            return Self::new(
+                StatusCode::BAD_REQUEST,
+                Blame::Client,
+                "request body failed",
+            );
         } else {
             "upstream request failed"
         };

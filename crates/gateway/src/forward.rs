@@ -19,17 +19,21 @@ use crate::rewrite::{self, RewriteCtx};
 use crate::upgrade;
 
 /// Serves one request on a route-mode listener.
-pub async fn handle(app: &Arc<App>, conn: &ConnInfo, mut req: Request<Incoming>) -> Response<ProxyBody> {
+pub async fn handle(
+    app: &Arc<App>,
+    conn: &ConnInfo,
+    mut req: Request<Incoming>,
+) -> Response<ProxyBody> {
     let started = Instant::now();
-    let pq = req
-        .uri()
-        .path_and_query()
-        .map_or("/", |pq| pq.as_str());
+    let pq = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
     if pq.len() > app.settings.max_uri_bytes {
         let err = GatewayError::new(
             StatusCode::URI_TOO_LONG,
             crate::error::Blame::Client,
-            format!("request target longer than {} bytes", app.settings.max_uri_bytes),
+            format!(
+                "request target longer than {} bytes",
+                app.settings.max_uri_bytes
+            ),
         );
         return refuse(app, app.metrics.unrouted(), &req, err, started);
     }
@@ -46,7 +50,11 @@ pub async fn handle(app: &Arc<App>, conn: &ConnInfo, mut req: Request<Incoming>)
         }
     };
     let route = m.route;
-    let route_index = app.router.routes().iter().position(|r| std::ptr::eq(r, route));
+    let route_index = app
+        .router
+        .routes()
+        .iter()
+        .position(|r| std::ptr::eq(r, route));
     let slot = route_index.map_or(app.metrics.unrouted(), |i| app.metrics.route(i));
     if let Some(err) = body_too_large(app, &req) {
         return refuse(app, slot, &req, err, started);
@@ -74,9 +82,13 @@ pub async fn handle(app: &Arc<App>, conn: &ConnInfo, mut req: Request<Incoming>)
     } else {
         Progress::new()
     };
-    let body = InboundBody::new(body, app.settings.client_body_idle, app.settings.max_body_bytes)
-        .with_progress(progress.clone())
-        .with_end(parts.extensions.remove());
+    let body = InboundBody::new(
+        body,
+        app.settings.client_body_idle,
+        app.settings.max_body_bytes,
+    )
+    .with_progress(progress.clone())
+    .with_end(parts.extensions.remove());
     let upstream_req = Request::from_parts(parts, body);
     let timeout = route
         .response_timeout
@@ -111,15 +123,27 @@ pub async fn handle(app: &Arc<App>, conn: &ConnInfo, mut req: Request<Incoming>)
             upgrade::splice(client_side, &mut parts);
         }
     }
-    let on_end = route_end_callback(app, slot, method, target, route_index, status, reused, started);
-    Response::from_parts(parts, ProxyBody::stream(
-        body,
-        StreamLimits {
-            idle: app.settings.upstream_body_idle,
-            ..Default::default()
-        },
-        Some(on_end),
-    ))
+    let on_end = route_end_callback(
+        app,
+        slot,
+        method,
+        target,
+        route_index,
+        status,
+        reused,
+        started,
+    );
+    Response::from_parts(
+        parts,
+        ProxyBody::stream(
+            body,
+            StreamLimits {
+                idle: app.settings.upstream_body_idle,
+                ..Default::default()
+            },
+            Some(on_end),
+        ),
+    )
 }
 
 /// Awaits the upstream's response head, allowing `timeout` from the moment the request was
@@ -176,18 +200,38 @@ pub(crate) fn classify_pool_error(e: &gangway_pool::Error) -> GatewayError {
     GatewayError::from_pool(e)
 }
 
-fn refuse(app: &App, slot: Slot, req: &Request<Incoming>, err: GatewayError, started: Instant) -> Response<ProxyBody> {
+fn refuse(
+    app: &App,
+    slot: Slot,
+    req: &Request<Incoming>,
+    err: GatewayError,
+    started: Instant,
+) -> Response<ProxyBody> {
     let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
     tracing::info!(method = %req.method(), path, status = err.status().as_u16(), reason = err.message(), "request refused");
     finish_error(app, slot, req.method(), path, err, started)
 }
 
-fn refuse_parts(app: &App, slot: Slot, method: &http::Method, path: &str, err: GatewayError, started: Instant) -> Response<ProxyBody> {
+fn refuse_parts(
+    app: &App,
+    slot: Slot,
+    method: &http::Method,
+    path: &str,
+    err: GatewayError,
+    started: Instant,
+) -> Response<ProxyBody> {
     tracing::info!(%method, path, status = err.status().as_u16(), reason = err.message(), "request refused");
     finish_error(app, slot, method, path, err, started)
 }
 
-fn finish_error(app: &App, slot: Slot, method: &http::Method, path: &str, err: GatewayError, started: Instant) -> Response<ProxyBody> {
+fn finish_error(
+    app: &App,
+    slot: Slot,
+    method: &http::Method,
+    path: &str,
+    err: GatewayError,
+    started: Instant,
+) -> Response<ProxyBody> {
     let status = err.status().as_u16();
     let resp = err.into_response();
     let elapsed = started.elapsed();
@@ -224,7 +268,9 @@ fn route_end_callback(
                 Some(r) => &r.upstream,
                 None => &"",
             };
-            log_access(&method, path, status, name, upstream, bytes, reused, outcome, elapsed);
+            log_access(
+                &method, path, status, name, upstream, bytes, reused, outcome, elapsed,
+            );
         }
     })
 }
@@ -271,7 +317,9 @@ pub(crate) fn end_callback(
         let elapsed = started.elapsed();
         app.metrics.observe(slot, status, elapsed, bytes);
         if app.settings.access_log {
-            log_access(&method, &path, status, &route, &upstream, bytes, reused, outcome, elapsed);
+            log_access(
+                &method, &path, status, &route, &upstream, bytes, reused, outcome, elapsed,
+            );
         }
     })
 }

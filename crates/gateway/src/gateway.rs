@@ -49,9 +49,7 @@ impl std::error::Error for StartError {}
 pub fn build_app(config: &Config, own_addrs: &[SocketAddr]) -> Result<App, StartError> {
     let mut pool = config.pool.builder();
     pool.connect_timeout(config.timeouts.upstream_connect);
-    let client = pool
-        .build()
-        .map_err(|e| StartError(format!("pool: {e}")))?;
+    let client = pool.build().map_err(|e| StartError(format!("pool: {e}")))?;
     let cors_needed = config
         .listeners
         .iter()
@@ -91,12 +89,16 @@ fn build_cors(config: &Config, own_addrs: &[SocketAddr]) -> Result<CorsMode, Sta
     let allow_targets = c
         .allow_targets
         .iter()
-        .map(|t| TargetPattern::parse(t).map_err(|e| StartError(format!("cors.allow_targets: {e}"))))
+        .map(|t| {
+            TargetPattern::parse(t).map_err(|e| StartError(format!("cors.allow_targets: {e}")))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let allow_origins = c
         .allow_origins
         .iter()
-        .map(|o| OriginPattern::parse(o).map_err(|e| StartError(format!("cors.allow_origins: {e}"))))
+        .map(|o| {
+            OriginPattern::parse(o).map_err(|e| StartError(format!("cors.allow_origins: {e}")))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let policy = CorsPolicy {
         allow_origins,
@@ -229,7 +231,10 @@ impl Running {
             // the signal means nothing is served any more once this returns.
             let still = self.shutdown.drained(CLOSE_WAIT).await;
             if still > 0 {
-                tracing::warn!(still, "connection tasks did not stop after the close signal");
+                tracing::warn!(
+                    still,
+                    "connection tasks did not stop after the close signal"
+                );
             }
         } else {
             tracing::info!("all connections finished");

@@ -81,7 +81,10 @@ impl Progress {
 
     /// The last movement (the start if none yet).
     pub fn last(&self) -> Instant {
-        let ms = self.last_ms.as_ref().map_or(0, |m| m.load(Ordering::Relaxed));
+        let ms = self
+            .last_ms
+            .as_ref()
+            .map_or(0, |m| m.load(Ordering::Relaxed));
         self.origin + Duration::from_millis(ms)
     }
 }
@@ -94,7 +97,9 @@ impl Default for Progress {
 
 impl std::fmt::Debug for InboundBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InboundBody").field("seen", &self.seen).finish()
+        f.debug_struct("InboundBody")
+            .field("seen", &self.seen)
+            .finish()
     }
 }
 

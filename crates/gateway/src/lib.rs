@@ -61,7 +61,11 @@ use body::ProxyBody;
 pub use gateway::{run, start, Running, StartError};
 
 /// Serves one request: the health check, or the listener's mode.
-pub async fn handle(app: &Arc<App>, conn: &ConnInfo, req: Request<Incoming>) -> Response<ProxyBody> {
+pub async fn handle(
+    app: &Arc<App>,
+    conn: &ConnInfo,
+    req: Request<Incoming>,
+) -> Response<ProxyBody> {
     if req.uri().path() == app.settings.health_path
         && (req.method() == Method::GET || req.method() == Method::HEAD)
     {

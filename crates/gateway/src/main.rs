@@ -28,7 +28,10 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_logging(&config);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("gangway: cannot start the runtime: {e}");
@@ -38,7 +41,10 @@ fn main() -> ExitCode {
     match runtime.block_on(gangway::run(&config, gangway::shutdown::os_signal())) {
         Ok(0) => ExitCode::SUCCESS,
         Ok(left) => {
-            tracing::warn!(left, "exited with connections still open at the end of the grace period");
+            tracing::warn!(
+                left,
+                "exited with connections still open at the end of the grace period"
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {

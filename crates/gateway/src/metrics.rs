@@ -133,7 +133,10 @@ impl Metrics {
     }
 
     fn render_into(&self, out: &mut String, pools: &[(&str, Stats)]) -> std::fmt::Result {
-        writeln!(out, "# HELP gangway_requests_total Requests answered, by route and status.")?;
+        writeln!(
+            out,
+            "# HELP gangway_requests_total Requests answered, by route and status."
+        )?;
         writeln!(out, "# TYPE gangway_requests_total counter")?;
         for m in &self.routes {
             for (i, c) in m.by_status.iter().enumerate() {
@@ -148,7 +151,10 @@ impl Metrics {
                 }
             }
         }
-        writeln!(out, "# HELP gangway_request_duration_seconds Time to the end of the response body.")?;
+        writeln!(
+            out,
+            "# HELP gangway_request_duration_seconds Time to the end of the response body."
+        )?;
         writeln!(out, "# TYPE gangway_request_duration_seconds histogram")?;
         for m in &self.routes {
             let count = m.count.load(Ordering::Relaxed);
@@ -164,10 +170,19 @@ impl Metrics {
                     "gangway_request_duration_seconds_bucket{{route=\"{route}\",le=\"{b}\"}} {cumulative}"
                 )?;
             }
-            writeln!(out, "gangway_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {count}")?;
+            writeln!(
+                out,
+                "gangway_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {count}"
+            )?;
             let sum = m.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-            writeln!(out, "gangway_request_duration_seconds_sum{{route=\"{route}\"}} {sum}")?;
-            writeln!(out, "gangway_request_duration_seconds_count{{route=\"{route}\"}} {count}")?;
+            writeln!(
+                out,
+                "gangway_request_duration_seconds_sum{{route=\"{route}\"}} {sum}"
+            )?;
+            writeln!(
+                out,
+                "gangway_request_duration_seconds_count{{route=\"{route}\"}} {count}"
+            )?;
         }
         writeln!(out, "# TYPE gangway_response_bytes_total counter")?;
         for m in &self.routes {
@@ -179,9 +194,17 @@ impl Metrics {
             )?;
         }
         writeln!(out, "# TYPE gangway_connections_accepted_total counter")?;
-        writeln!(out, "gangway_connections_accepted_total {}", self.connections_accepted.load(Ordering::Relaxed))?;
+        writeln!(
+            out,
+            "gangway_connections_accepted_total {}",
+            self.connections_accepted.load(Ordering::Relaxed)
+        )?;
         writeln!(out, "# TYPE gangway_connections_open gauge")?;
-        writeln!(out, "gangway_connections_open {}", self.connections_open.load(Ordering::Relaxed))?;
+        writeln!(
+            out,
+            "gangway_connections_open {}",
+            self.connections_open.load(Ordering::Relaxed)
+        )?;
         render_pools(out, pools)
     }
 }
@@ -191,22 +214,40 @@ type HostStat = fn(&gangway_pool::HostStats) -> u64;
 
 fn render_pools(out: &mut String, pools: &[(&str, Stats)]) -> std::fmt::Result {
     let counters: [(&str, &str, HostStat); 17] = [
-        ("connections_opened_total", "counter", |s| s.connections_opened),
+        ("connections_opened_total", "counter", |s| {
+            s.connections_opened
+        }),
         ("connect_errors_total", "counter", |s| s.connect_errors),
         ("requests_total", "counter", |s| s.requests),
         ("reused_total", "counter", |s| s.reused),
         ("drained_total", "counter", |s| s.drained),
-        ("checkout_timeouts_total", "counter", |s| s.checkout_timeouts),
-        ("closed_idle_timeout_total", "counter", |s| s.closed.idle_timeout),
+        ("checkout_timeouts_total", "counter", |s| {
+            s.checkout_timeouts
+        }),
+        ("closed_idle_timeout_total", "counter", |s| {
+            s.closed.idle_timeout
+        }),
         ("closed_max_idle_total", "counter", |s| s.closed.max_idle),
-        ("closed_server_close_total", "counter", |s| s.closed.server_close),
+        ("closed_server_close_total", "counter", |s| {
+            s.closed.server_close
+        }),
         ("closed_error_total", "counter", |s| s.closed.error),
-        ("closed_unread_body_total", "counter", |s| s.closed.unread_body),
+        ("closed_unread_body_total", "counter", |s| {
+            s.closed.unread_body
+        }),
         ("closed_lifetime_total", "counter", |s| s.closed.lifetime),
-        ("closed_requests_limit_total", "counter", |s| s.closed.requests_limit),
-        ("retries_not_written_total", "counter", |s| s.retries.not_written),
-        ("retries_stale_connection_total", "counter", |s| s.retries.stale_connection),
-        ("retries_refused_stream_total", "counter", |s| s.retries.refused_stream),
+        ("closed_requests_limit_total", "counter", |s| {
+            s.closed.requests_limit
+        }),
+        ("retries_not_written_total", "counter", |s| {
+            s.retries.not_written
+        }),
+        ("retries_stale_connection_total", "counter", |s| {
+            s.retries.stale_connection
+        }),
+        ("retries_refused_stream_total", "counter", |s| {
+            s.retries.refused_stream
+        }),
         ("idle_connections", "gauge", |s| s.idle as u64),
     ];
     let gauges: [(&str, HostStat); 4] = [
@@ -219,7 +260,12 @@ fn render_pools(out: &mut String, pools: &[(&str, Stats)]) -> std::fmt::Result {
         writeln!(out, "# TYPE gangway_pool_{name} {kind}")?;
         for (pool, stats) in pools {
             for (host, s) in &stats.hosts {
-                writeln!(out, "gangway_pool_{name}{{pool=\"{pool}\",upstream=\"{}\"}} {}", escape(host), get(s))?;
+                writeln!(
+                    out,
+                    "gangway_pool_{name}{{pool=\"{pool}\",upstream=\"{}\"}} {}",
+                    escape(host),
+                    get(s)
+                )?;
             }
         }
     }
@@ -227,7 +273,12 @@ fn render_pools(out: &mut String, pools: &[(&str, Stats)]) -> std::fmt::Result {
         writeln!(out, "# TYPE gangway_pool_{name} gauge")?;
         for (pool, stats) in pools {
             for (host, s) in &stats.hosts {
-                writeln!(out, "gangway_pool_{name}{{pool=\"{pool}\",upstream=\"{}\"}} {}", escape(host), get(s))?;
+                writeln!(
+                    out,
+                    "gangway_pool_{name}{{pool=\"{pool}\",upstream=\"{}\"}} {}",
+                    escape(host),
+                    get(s)
+                )?;
             }
         }
     }
@@ -235,7 +286,10 @@ fn render_pools(out: &mut String, pools: &[(&str, Stats)]) -> std::fmt::Result {
 }
 
 fn escape(label: &str) -> String {
-    label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    label
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -249,10 +303,24 @@ mod tests {
         m.observe(m.route(0), 200, Duration::from_millis(30), 10);
         m.observe(m.unrouted(), 404, Duration::from_micros(50), 3);
         let text = m.render(&[]);
-        assert!(text.contains("gangway_requests_total{route=\"users\",status=\"200\"} 2"), "{text}");
-        assert!(text.contains("gangway_requests_total{route=\"(none)\",status=\"404\"} 1"), "{text}");
-        assert!(text.contains("gangway_request_duration_seconds_bucket{route=\"users\",le=\"0.005\"} 1"), "{text}");
-        assert!(text.contains("gangway_request_duration_seconds_count{route=\"users\"} 2"), "{text}");
+        assert!(
+            text.contains("gangway_requests_total{route=\"users\",status=\"200\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("gangway_requests_total{route=\"(none)\",status=\"404\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "gangway_request_duration_seconds_bucket{route=\"users\",le=\"0.005\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("gangway_request_duration_seconds_count{route=\"users\"} 2"),
+            "{text}"
+        );
         assert!(!text.contains("route=\"profiles\",status"), "{text}");
     }
 

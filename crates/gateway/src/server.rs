@@ -274,7 +274,13 @@ async fn serve_http<S>(
             .adaptive_window(true);
         // Boxed: the HTTP/2 state would otherwise size every HTTP/1 connection's task too.
         let mut conn = Box::pin(builder.serve_connection(io, service));
-        drive(conn.as_mut(), |c| c.graceful_shutdown(), &info, &mut signals).await;
+        drive(
+            conn.as_mut(),
+            |c| c.graceful_shutdown(),
+            &info,
+            &mut signals,
+        )
+        .await;
     } else {
         // Every byte passes the strict checker before hyper parses it (see `strict_io`).
         let strict = StrictConn::new(limits.strict());
@@ -301,7 +307,13 @@ async fn serve_http<S>(
             .serve_connection(io, service)
             .with_upgrades();
         let mut conn = std::pin::pin!(conn);
-        drive(conn.as_mut(), |c| c.graceful_shutdown(), &info, &mut signals).await;
+        drive(
+            conn.as_mut(),
+            |c| c.graceful_shutdown(),
+            &info,
+            &mut signals,
+        )
+        .await;
     }
 }
 

@@ -10,7 +10,8 @@ use gangway_pool::rt::TokioIo;
 
 /// Takes the client side's pending upgrade, if the request asks for one.
 pub fn take_client_side(req: &mut Request<Incoming>) -> Option<OnUpgrade> {
-    if req.version() != http::Version::HTTP_11 || !req.headers().contains_key(http::header::UPGRADE) {
+    if req.version() != http::Version::HTTP_11 || !req.headers().contains_key(http::header::UPGRADE)
+    {
         return None;
     }
     Some(hyper::upgrade::on(req))
@@ -33,9 +34,12 @@ pub fn splice(client: OnUpgrade, upstream_parts: &mut http::response::Parts) {
         let mut client = TokioIo::new(client);
         let mut upstream = TokioIo::new(upstream);
         match tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
-            Ok((up, down)) => tracing::debug!(client_to_upstream = up, upstream_to_client = down, "upgraded connection closed"),
+            Ok((up, down)) => tracing::debug!(
+                client_to_upstream = up,
+                upstream_to_client = down,
+                "upgraded connection closed"
+            ),
             Err(e) => tracing::debug!(error = %e, "upgraded connection ended with error"),
         }
     });
 }
-

@@ -44,7 +44,9 @@ fn parse_args() -> Result<Args, String> {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--ca" => out.ca = Some(args.next().ok_or("--ca needs a file")?),
-            "--concurrency" | "-c" => out.concurrency = number(args.next(), "--concurrency")?.max(1),
+            "--concurrency" | "-c" => {
+                out.concurrency = number(args.next(), "--concurrency")?.max(1)
+            }
             "--requests" | "-n" => out.requests = number(args.next(), "--requests")?,
             "--method" | "-X" => {
                 let m = args.next().ok_or("--method needs a value")?;
@@ -151,11 +153,7 @@ async fn main() -> ExitCode {
     let elapsed = started.elapsed();
     let stats = client.stats().total;
     let protocols = protocols.lock();
-    let protocol = protocols
-        .keys()
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(",");
+    let protocol = protocols.keys().cloned().collect::<Vec<_>>().join(",");
     let ok = ok.load(Ordering::Relaxed);
     let errors = errors.load(Ordering::Relaxed);
     println!(

@@ -28,7 +28,9 @@ fn rss_kib() -> u64 {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let n: usize = args.next().unwrap_or_else(|| "1000".into()).parse()?;
-    let url = args.next().unwrap_or_else(|| "http://127.0.0.1:18080/".into());
+    let url = args
+        .next()
+        .unwrap_or_else(|| "http://127.0.0.1:18080/".into());
     let client = gangway_pool::Client::builder()
         .max_idle_per_host(n)
         .http1_only()

@@ -11,7 +11,11 @@ use crate::pool::{Ready, Shared};
 
 /// Returns a lease on a connection to `key`. With `fresh_only`, only a newly opened
 /// connection will do (the retry after a stale connection).
-pub(crate) async fn lease(shared: &Arc<Shared>, key: &Key, fresh_only: bool) -> Result<Lease, Error> {
+pub(crate) async fn lease(
+    shared: &Arc<Shared>,
+    key: &Key,
+    fresh_only: bool,
+) -> Result<Lease, Error> {
     let grant = match shared.checkout(key, fresh_only) {
         Ready::Grant(grant) => grant,
         Ready::Wait(mut rx) => {
@@ -27,12 +31,12 @@ pub(crate) async fn lease(shared: &Arc<Shared>, key: &Key, fresh_only: bool) -> 
                         Ok(grant) => grant,
                         Err(_) => {
                             shared.count_checkout_timeout(key);
-                            return Err(Error::new(Kind::PoolExhausted).for_host(key).with(
-                                format!(
-                                    "no connection free within {:?} (max_connections_per_host reached)",
-                                    timeout
-                                ),
-                            ));
+                            return Err(Error::new(Kind::PoolExhausted)
+                                .for_host(key)
+                                .with(format!(
+                                "no connection free within {:?} (max_connections_per_host reached)",
+                                timeout
+                            )));
                         }
                     }
                 }
@@ -60,15 +64,16 @@ pub(crate) async fn lease(shared: &Arc<Shared>, key: &Key, fresh_only: bool) -> 
                 key,
                 on_close,
             ));
-            let established = match tokio::time::timeout(shared.config.connect_timeout, connecting).await {
-                Ok(Ok(established)) => established,
-                Ok(Err(e)) => return Err(e.for_host(key)),
-                Err(_) => {
-                    return Err(Error::new(Kind::ConnectTimeout)
-                        .for_host(key)
-                        .with(format!("after {:?}", shared.config.connect_timeout)))
-                }
-            };
+            let established =
+                match tokio::time::timeout(shared.config.connect_timeout, connecting).await {
+                    Ok(Ok(established)) => established,
+                    Ok(Err(e)) => return Err(e.for_host(key)),
+                    Err(_) => {
+                        return Err(Error::new(Kind::ConnectTimeout)
+                            .for_host(key)
+                            .with(format!("after {:?}", shared.config.connect_timeout)))
+                    }
+                };
             // (On the error paths above the permit drops and counts the failure.)
             Ok(shared.register(permit, id, established))
         }

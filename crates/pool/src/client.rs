@@ -102,7 +102,9 @@ impl Client {
         let key = Key::from_uri(req.uri())?;
         let (parts, body) = req.into_parts();
         let limit = self.shared.config.retry_body_limit;
-        let (body, replay_body) = RequestBody::prepare(body, limit).await.map_err(|e| e.for_host(&key))?;
+        let (body, replay_body) = RequestBody::prepare(body, limit)
+            .await
+            .map_err(|e| e.for_host(&key))?;
         // A copy of the head, to replay a request that was written on a connection that
         // then died. Only kept when a replay could be allowed at all.
         let may_replay = retry::is_idempotent(&parts.method)
@@ -129,13 +131,8 @@ impl Client {
             match lease.send(outgoing).await {
                 Ok(resp) => return Ok(self.finish(resp, lease)),
                 Err(failed) => {
-                    let decision = retry::decide(
-                        &method,
-                        failed.failure,
-                        reused,
-                        replay.is_some(),
-                        history,
-                    );
+                    let decision =
+                        retry::decide(&method, failed.failure, reused, replay.is_some(), history);
                     let next = match (decision, failed.request, &replay) {
                         (Decision::Fail, _, _) => None,
                         (_, Some(back), _) => Some(back),
@@ -160,7 +157,11 @@ impl Client {
         }
     }
 
-    fn finish(&self, resp: Response<hyper::body::Incoming>, mut lease: Lease) -> Response<ResponseBody> {
+    fn finish(
+        &self,
+        resp: Response<hyper::body::Incoming>,
+        mut lease: Lease,
+    ) -> Response<ResponseBody> {
         lease.note_response(&resp, self.shared.config.keep_alive_margin);
         resp.map(|body| ResponseBody::new(body, lease))
     }

@@ -81,7 +81,9 @@ where
             .initial_max_send_streams(0)
             .adaptive_window(true);
         if let Some(interval) = config.h2_keep_alive_interval {
-            builder.keep_alive_interval(interval).keep_alive_while_idle(true);
+            builder
+                .keep_alive_interval(interval)
+                .keep_alive_while_idle(true);
         }
         let (tx, conn) = builder
             .handshake(io)

@@ -77,7 +77,10 @@ mod tests {
     #[test]
     fn detects_connection_close() {
         assert!(connection_close(&headers(&[("connection", "Close")])));
-        assert!(connection_close(&headers(&[("connection", "keep-alive, close")])));
+        assert!(connection_close(&headers(&[(
+            "connection",
+            "keep-alive, close"
+        )])));
         assert!(!connection_close(&headers(&[("connection", "keep-alive")])));
         assert!(!connection_close(&headers(&[])));
     }
@@ -85,9 +88,15 @@ mod tests {
     #[test]
     fn margin_is_capped_at_a_quarter() {
         let m = Duration::from_secs(1);
-        assert_eq!(idle_life(Duration::from_secs(1), m), Duration::from_millis(750));
+        assert_eq!(
+            idle_life(Duration::from_secs(1), m),
+            Duration::from_millis(750)
+        );
         assert_eq!(idle_life(Duration::from_secs(5), m), Duration::from_secs(4));
-        assert_eq!(idle_life(Duration::from_secs(60), m), Duration::from_secs(59));
+        assert_eq!(
+            idle_life(Duration::from_secs(60), m),
+            Duration::from_secs(59)
+        );
         assert_eq!(idle_life(Duration::ZERO, m), Duration::ZERO);
     }
 }

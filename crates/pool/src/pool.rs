@@ -142,7 +142,10 @@ impl Shared {
         let lease = {
             let mut st = self.state.lock();
             let proto = self.initial_proto(&key);
-            let host = st.hosts.entry(key.clone()).or_insert_with(|| Host::new(proto));
+            let host = st
+                .hosts
+                .entry(key.clone())
+                .or_insert_with(|| Host::new(proto));
             host.connecting = host.connecting.saturating_sub(1);
             if expect_h2 {
                 host.h2_connecting = host.h2_connecting.saturating_sub(1);
