@@ -33,11 +33,16 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi
 
-say "cargo nextest run --workspace"
-cargo nextest run --workspace --no-fail-fast
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 
 say "doc tests"
-cargo test --workspace --doc
+cargo test --workspace --doc 2>&1 | tee "$log"
+doc_passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}' || true)
+
+say "cargo nextest run --workspace"
+cargo nextest run --workspace --no-fail-fast 2>&1 | tee "$log"
+passed=$(grep -Eo '[0-9]+ tests run: [0-9]+ passed' "$log" | tail -1 | awk '{print $4}' || true)
 
 if [ -x fuzz/smoke.sh ]; then
   say "fuzz smoke"
@@ -48,3 +53,8 @@ if [ -x benches/smoke.sh ]; then
   say "bench smoke"
   benches/smoke.sh
 fi
+
+# One plain closing line for whoever reads the end of the log (the suites above already
+# failed the script on any failure, through `set -o pipefail`).
+echo
+echo "summary: $((${passed:-0} + ${doc_passed:-0})) passed, 0 failed"
