@@ -57,8 +57,24 @@ fn main() -> ExitCode {
 
 fn init_logging(config: &Config) {
     // RUST_LOG wins over the config's level, so a one-off debug run needs no file edit.
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(config.log.level.as_str()));
+    // Its directives are trimmed first: tracing-subscriber 0.3 panics on a directive with
+    // leading whitespace and a non-ASCII character (found by the config fuzz target).
+    let from_env = std::env::var("RUST_LOG").ok().and_then(|text| {
+        let trimmed: Vec<&str> = text
+            .split(',')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .collect();
+        match EnvFilter::try_new(trimmed.join(",")) {
+            Ok(filter) if !trimmed.is_empty() => Some(filter),
+            Ok(_) => None,
+            Err(e) => {
+                eprintln!("gangway: ignoring RUST_LOG ({e}); using the configured level");
+                None
+            }
+        }
+    });
+    let filter = from_env.unwrap_or_else(|| EnvFilter::new(config.log.level.as_str()));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));

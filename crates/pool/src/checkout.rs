@@ -31,12 +31,12 @@ pub(crate) async fn lease(
                         Ok(grant) => grant,
                         Err(_) => {
                             shared.count_checkout_timeout(key);
-                            return Err(Error::new(Kind::PoolExhausted)
-                                .for_host(key)
-                                .with(format!(
+                            return Err(Error::new(Kind::PoolExhausted).for_host(key).with(
+                                format!(
                                 "no connection free within {:?} (max_connections_per_host reached)",
                                 timeout
-                            )));
+                            ),
+                            ));
                         }
                     }
                 }

@@ -296,3 +296,17 @@ fn log_level_directives_are_trimmed() {
     .expect("valid level");
     assert_eq!(config.log.level, "warn,é=debug");
 }
+
+/// Found by the `config` fuzz target (fuzz/corpus/config/seed-crash-log-level-regex): a
+/// field filter's value is compiled into a DFA, which for some short regexes takes minutes.
+#[test]
+fn log_level_field_filters_are_refused() {
+    let started = std::time::Instant::now();
+    let text = format!("{LISTENER}[log]\nlevel = \"info,[s{{f=(a|b)*a(a|b)(a|b)(a|b)(a|b)(a|b)(a|b)(a|b)(a|b)(a|b)(a|b)(a|b)(a|b)(a|b)(a|b)(a|b)(a|b)(a|b)(a|b)(a|b)(a|b)}}]=debug\"\n");
+    assert_eq!(
+        err(&text),
+        "gangway.toml:4:9: log.level: field filters ({field=value}) are not supported in the log level; use RUST_LOG"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert!(check_log_level("info,[request]=debug").is_ok());
+}
