@@ -49,7 +49,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             idle_timeout: Duration::from_secs(90),
-            max_idle_per_host: 1024,
+            max_idle_per_host: 32,
             max_connections_per_host: None,
             checkout_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
@@ -126,9 +126,11 @@ impl Builder {
 
     /// The most idle HTTP/1.1 connections kept per host; more are closed when returned.
     ///
-    /// Default is 1024. Keep it at or above the concurrency a host sees: below it, a burst
-    /// of responses returns more connections than are kept, and the next burst of requests
-    /// opens new ones (one connection opened per few requests under steady load).
+    /// Default is 32, a client's default. Keep it at or above the concurrency a host sees:
+    /// below it, a burst of responses returns more connections than are kept, and the next
+    /// burst of requests opens new ones (measured in a gateway at concurrency 64: one
+    /// upstream connection opened per eight requests). The gateway's `[pool]` default is
+    /// 1024 for that reason.
     pub fn max_idle_per_host(&mut self, max: usize) -> &mut Self {
         self.config.max_idle_per_host = max;
         self

@@ -52,6 +52,8 @@ impl Default for PoolSection {
     fn default() -> Self {
         PoolSection {
             idle_timeout: Duration::from_secs(90),
+            // A gateway's upstream sees the concurrency of all its clients: the pool's
+            // client-sized default (32) closed and reopened connections on every burst.
             max_idle_per_host: 1024,
             max_connections_per_host: None,
             checkout_timeout: Duration::from_secs(30),
