@@ -14,8 +14,8 @@
 #
 # Environment: PIN=0 (default) lets every process share all cores, as the reference
 # numbers were taken; every proxy gets THREADS worker threads/processes (default nproc:
-# nginx worker_processes, HAProxy nbthread, TOKIO_WORKER_THREADS for gangway, the hyper-util
-# proxy and the client bench). PIN=1 puts the system under test on CPU 1 and the load
+# nginx worker_processes, HAProxy nbthread, gangway's [runtime] workers, TOKIO_WORKER_THREADS
+# for the hyper-util proxy and the client bench). PIN=1 puts the system under test on CPU 1 and the load
 # generator and upstream on CPU 0 (taskset), THREADS default 1: less noise, other ratios.
 # POINTS="h1:64 h2c:64", CPOINTS="h1:64 h2:64", SYSTEMS="direct gangway nginx" narrow a run.
 # Installs what it needs from Debian (wrk, nghttp2-client, nginx-light, haproxy, curl).
@@ -215,6 +215,9 @@ max_connections = 20000
 [log]
 level = "warn"
 access_log = false
+
+[runtime]
+workers = $THREADS
 EOF
 start_gangway() {
   start gangway "${SUT[@]}" "$GANGWAY" --config "$WORK/gangway.toml"

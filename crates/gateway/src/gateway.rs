@@ -17,6 +17,7 @@ use crate::cors_mode::CorsMode;
 use crate::metrics::Metrics;
 use crate::server::{self, ListenerSpec, ServerLimits};
 use crate::shutdown::Shutdown;
+use crate::workers::Spawner;
 
 /// A gateway that is serving. Dropping it does not stop it: call [`Running::shutdown`].
 #[derive(Debug)]
@@ -131,8 +132,14 @@ fn build_cors(config: &Config, own_addrs: &[SocketAddr]) -> Result<CorsMode, Sta
     .map_err(|e| StartError(format!("cors pool: {e}")))
 }
 
-/// Binds every listener and starts serving.
+/// Binds every listener and starts serving, every connection on the current runtime.
 pub async fn start(config: &Config) -> Result<Running, StartError> {
+    start_with(config, Spawner::Current).await
+}
+
+/// Binds every listener and starts serving; accepted connections run where `spawner`
+/// puts them (the binary: on its worker threads).
+pub async fn start_with(config: &Config, spawner: Spawner) -> Result<Running, StartError> {
     let mut bound = Vec::new();
     for l in &config.listeners {
         let listener = server::bind(l.address)
@@ -192,6 +199,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
             Arc::clone(&limits),
             Arc::clone(&permits),
             shutdown.clone(),
+            spawner.clone(),
         )));
     }
     if let Some(listener) = admin_listener {
@@ -247,8 +255,12 @@ impl Running {
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
 /// Runs the gateway until `signal` resolves, then shuts down gracefully.
-pub async fn run(config: &Config, signal: impl Future<Output = ()>) -> Result<usize, StartError> {
-    let running = start(config).await?;
+pub async fn run(
+    config: &Config,
+    spawner: Spawner,
+    signal: impl Future<Output = ()>,
+) -> Result<usize, StartError> {
+    let running = start_with(config, spawner).await?;
     signal.await;
     Ok(running.shutdown().await)
 }

@@ -20,7 +20,8 @@
 //! - `config/`, `cli`: the TOML file and the command line → a validated [`config::Config`].
 //! - `gateway`: build the state, bind listeners, run, shut down gracefully.
 //! - `server`: accept loop and connection serving; `admin`: `/metrics`.
-//! - `app`: the shared runtime state; `shutdown`: signal and drain.
+//! - `app`: the shared runtime state; `shutdown`: signal and drain; `workers`: the
+//!   single-threaded runtimes connections are served on.
 //! - `route`, `rewrite`: pure functions of the request path (fuzzed).
 //! - `strict`: the pure, incremental HTTP/1 request checker (what hyper accepts but a
 //!   proxy must refuse); `strict_io`: the IO wrapper and service glue around it.
@@ -49,6 +50,7 @@ pub mod strict;
 pub mod strict_io;
 pub mod tls;
 pub mod upgrade;
+pub mod workers;
 
 use std::sync::Arc;
 

@@ -2,12 +2,14 @@
 //! until SIGTERM or Ctrl-C, then shut down gracefully.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use gangway::cli::Cli;
 use gangway::config::{Config, LogFormat};
+use gangway::workers::{Spawner, Workers};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -28,7 +30,9 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_logging(&config);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // This thread accepts, serves the admin listener and waits for signals; connections are
+    // served on the worker threads (see `gangway::workers` for why not work stealing).
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
@@ -38,7 +42,23 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(gangway::run(&config, gangway::shutdown::os_signal())) {
+    let workers = match Workers::start(config.runtime.worker_count()) {
+        Ok(w) => Arc::new(w),
+        Err(e) => {
+            eprintln!("gangway: cannot start the worker threads: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(workers = workers.len(), "worker threads started");
+    let spawner = Spawner::Workers(Arc::clone(&workers));
+    let result = runtime.block_on(gangway::run(
+        &config,
+        spawner,
+        gangway::shutdown::os_signal(),
+    ));
+    // Stops the workers (after the drain above: nothing is served any more).
+    drop(workers);
+    match result {
         Ok(0) => ExitCode::SUCCESS,
         Ok(left) => {
             tracing::warn!(

@@ -27,7 +27,13 @@ pub(crate) struct H1Conn {
     pub(crate) requests: u64,
     /// Idle life from the server's `Keep-Alive: timeout=` hint, already minus the margin.
     pub(crate) idle_hint: Option<Duration>,
+    /// The worker thread its connection task runs on ([`crate::rt::worker_id`]).
+    pub(crate) home: u32,
 }
+
+/// How many of the newest idle connections are looked at for one opened on the caller's
+/// worker thread before taking the newest whatever its thread.
+const AFFINITY_SCAN: usize = 8;
 
 /// An HTTP/2 connection: shared by every lease that holds one of its streams.
 pub(crate) struct H2Conn {
@@ -125,31 +131,62 @@ impl Host {
     }
 
     /// Pops the newest usable idle connection, closing the dead and expired ones on the way.
+    /// One opened on the caller's worker thread, among the newest few, goes first.
     pub(crate) fn pop_idle(
         &mut self,
         config: &Config,
         now: Instant,
         doomed: &mut Doomed,
     ) -> Option<H1Conn> {
-        while let Some(idle) = self.idle.pop() {
-            let reason = if now >= idle.deadline {
-                Some(CloseReason::IdleTimeout)
-            } else if idle.conn.tx.is_closed() {
-                // Not `!is_ready()`: a connection returned the moment its body ended may
-                // not be ready yet without being dead (the send waits for it).
-                Some(CloseReason::ServerClose)
-            } else {
-                Self::retire_reason(config, idle.conn.opened, idle.conn.requests, now)
-            };
-            match reason {
-                Some(reason) => {
-                    self.close(reason);
-                    doomed.h1.push(idle.conn);
+        let me = crate::rt::worker_id();
+        if me != 0 {
+            let len = self.idle.len();
+            let local = self
+                .idle
+                .iter()
+                .rev()
+                .take(AFFINITY_SCAN)
+                .position(|i| i.conn.home == me);
+            if let Some(back) = local {
+                let idle = self.idle.remove(len - 1 - back);
+                if let Some(conn) = self.usable(config, now, idle, doomed) {
+                    return Some(conn);
                 }
-                None => return Some(idle.conn),
+            }
+        }
+        while let Some(idle) = self.idle.pop() {
+            if let Some(conn) = self.usable(config, now, idle, doomed) {
+                return Some(conn);
             }
         }
         None
+    }
+
+    /// The connection if it may carry a request; otherwise it is counted closed and doomed.
+    fn usable(
+        &mut self,
+        config: &Config,
+        now: Instant,
+        idle: Idle,
+        doomed: &mut Doomed,
+    ) -> Option<H1Conn> {
+        let reason = if now >= idle.deadline {
+            Some(CloseReason::IdleTimeout)
+        } else if idle.conn.tx.is_closed() {
+            // Not `!is_ready()`: a connection returned the moment its body ended may
+            // not be ready yet without being dead (the send waits for it).
+            Some(CloseReason::ServerClose)
+        } else {
+            Self::retire_reason(config, idle.conn.opened, idle.conn.requests, now)
+        };
+        match reason {
+            Some(reason) => {
+                self.close(reason);
+                doomed.h1.push(idle.conn);
+                None
+            }
+            None => Some(idle.conn),
+        }
     }
 
     /// Reserves a stream on an HTTP/2 connection with room, if any.

@@ -163,6 +163,7 @@ impl Shared {
                         opened: now,
                         requests: 1,
                         idle_hint: None,
+                        home: crate::rt::worker_id(),
                     };
                     Lease::h1(self, &key, conn, false)
                 }

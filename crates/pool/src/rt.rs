@@ -10,11 +10,33 @@
 //! hyper's uninitialised buffer to tokio without zero-filling it first.
 #![allow(unsafe_code)]
 
+use std::cell::Cell;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+
+thread_local! {
+    static WORKER: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Tags the calling thread as worker `id` (non-zero) of a thread-per-core server.
+///
+/// On a current-thread runtime, hyper's task for an upstream connection runs on the thread
+/// that opened it. The pool records that thread's tag with each HTTP/1.1 connection and,
+/// given the choice between idle connections, hands a request one opened on its own
+/// thread first: the request and the connection task then wake each other without
+/// crossing threads. Untagged threads (the default, and any multi-threaded runtime) see no
+/// difference.
+pub fn set_worker_id(id: u32) {
+    WORKER.with(|w| w.set(id));
+}
+
+/// The calling thread's tag from [`set_worker_id`]; 0 when untagged.
+pub fn worker_id() -> u32 {
+    WORKER.with(Cell::get)
+}
 
 pin_project_lite::pin_project! {
     /// Adapts a tokio IO object (`AsyncRead + AsyncWrite`) to hyper's IO traits.

@@ -24,7 +24,7 @@ pub use error::ConfigError;
 pub use pool::PoolSection;
 pub use schema::{
     Admin, Config, Cors, Health, Limits, Listener, ListenerMode, Log, LogFormat, RateLimit,
-    Timeouts, TlsFiles,
+    Runtime, Timeouts, TlsFiles,
 };
 
 pub(crate) use schema::{check_log_level, normalize_origin, normalize_target};

@@ -34,6 +34,28 @@ pub struct Config {
     pub log: Log,
     /// Settings for listeners in CORS-proxy mode (`[cors]`).
     pub cors: Cors,
+    /// Worker threads (`[runtime]`).
+    pub runtime: Runtime,
+}
+
+/// `[runtime]`: how many threads serve connections.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Runtime {
+    /// Worker threads, each with its own single-threaded event loop; every accepted
+    /// connection is served start to end on one of them (round robin). 0 (the default) =
+    /// one per CPU the process may run on.
+    pub workers: usize,
+}
+
+impl Runtime {
+    /// The number of workers to start: `workers`, or one per available CPU when 0.
+    pub fn worker_count(&self) -> usize {
+        match self.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
 }
 
 /// One `[[listener]]`.

@@ -107,8 +107,11 @@ pass_set_cookie = true
 rate_limit = { per_second = 2, burst = 5 }
 max_response_bytes = "1MiB"
 total_timeout = "5s"
+[runtime]
+workers = 3
 "#;
     let c = parse(text, "all.toml").expect("parses");
+    assert_eq!(c.runtime.worker_count(), 3);
     assert_eq!(
         c.listeners.first().map(|l| l.mode),
         Some(ListenerMode::Cors)
@@ -145,6 +148,15 @@ total_timeout = "5s"
         .builder()
         .build()
         .expect("pool builds from the section");
+}
+
+#[test]
+fn workers_default_to_one_per_cpu() {
+    let c = parse("[[listener]]\naddress = \"127.0.0.1:1\"\n", "w.toml").expect("parses");
+    assert_eq!(c.runtime.workers, 0);
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(c.runtime.worker_count(), cpus);
+    assert!(err("[runtime]\nworkers = -1\n").contains("runtime.workers"));
 }
 
 #[test]

@@ -17,8 +17,8 @@ use super::duration;
 use super::error::ConfigError;
 use super::pool::RawPool;
 use super::schema::{
-    self, Admin, Config, Cors, Health, Limits, Listener, ListenerMode, Log, RateLimit, Timeouts,
-    TlsFiles,
+    self, Admin, Config, Cors, Health, Limits, Listener, ListenerMode, Log, RateLimit, Runtime,
+    Timeouts, TlsFiles,
 };
 use crate::route::{Route, RouteError, Router};
 
@@ -43,6 +43,8 @@ pub(super) struct RawConfig {
     log: Log,
     #[serde(default)]
     cors: RawCors,
+    #[serde(default)]
+    runtime: Runtime,
 }
 
 #[derive(Debug, Deserialize)]
@@ -304,6 +306,7 @@ impl RawConfig {
             router,
             pool,
             limits: self.limits,
+            runtime: self.runtime,
             timeouts: self.timeouts,
             health: self.health,
             admin,
