@@ -78,7 +78,9 @@ pub async fn handle(
         return resp;
     }
     match (conn.mode, &app.cors) {
-        (Mode::Cors, Some(cors)) => cors_mode::handle(app, cors, conn, req).await,
+        // Boxed: the CORS path's future is the larger of the two, and an unboxed branch
+        // would size (and copy, per request) every route-mode request's future with it.
+        (Mode::Cors, Some(cors)) => Box::pin(cors_mode::handle(app, cors, conn, req)).await,
         _ => forward::handle(app, conn, req).await,
     }
 }

@@ -295,40 +295,27 @@ fn is_te_trailers(headers: &HeaderMap) -> bool {
 
 /// Removes what `Connection` nominates (minus [`PROTECTED`]), then the fixed list.
 fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
-    if headers.contains_key(CONNECTION) {
-        let mut nominated: Vec<HeaderName> = Vec::new();
-        for value in headers.get_all(CONNECTION) {
-            for token in value.as_bytes().split(|b| *b == b',') {
-                let token = trim(token);
-                // Most tokens (`keep-alive`, `close`) name no field of the message: look
-                // before building a name (a non-standard name is an allocation).
-                let present = std::str::from_utf8(token).is_ok_and(|t| headers.contains_key(t));
-                if !present {
-                    continue;
-                }
-                let Ok(name) = HeaderName::from_bytes(token) else {
-                    continue;
-                };
-                let kept = PROTECTED.contains(&name) || (keep_upgrade && name == UPGRADE);
-                if !kept {
-                    nominated.push(name);
-                }
+    // One pass over the names present, matching each against the fixed list and the
+    // `Connection` tokens, instead of a hashed lookup per listed name or token: most
+    // messages carry none of them, or only `Connection: keep-alive` (this runs twice per
+    // proxied request).
+    let mut present = 0u16;
+    let mut nominated: Vec<HeaderName> = Vec::new();
+    let connection = headers.get_all(CONNECTION);
+    let has_connection = connection.iter().next().is_some();
+    for name in headers.keys() {
+        if let Some(i) = hop_by_hop_index(name) {
+            present |= 1 << i;
+        } else if name == UPGRADE {
+            if !keep_upgrade {
+                present |= 1 << HOP_BY_HOP.len();
             }
-        }
-        for name in &nominated {
-            headers.remove(name);
+        } else if has_connection && is_nominated(&connection, name) && !PROTECTED.contains(name) {
+            nominated.push(name.clone());
         }
     }
-    // One pass over the names present, then a removal for each listed name found, instead
-    // of a hashed lookup per listed name: most messages carry none of them, or only
-    // `Connection` (this runs twice per proxied request).
-    let mut present = 0u16;
-    for name in headers.keys() {
-        if let Some(i) = HOP_BY_HOP.iter().position(|h| h == name) {
-            present |= 1 << i;
-        } else if !keep_upgrade && name == UPGRADE {
-            present |= 1 << HOP_BY_HOP.len();
-        }
+    for name in &nominated {
+        headers.remove(name);
     }
     if present == 0 {
         return;
@@ -341,6 +328,36 @@ fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     if present & (1 << HOP_BY_HOP.len()) != 0 {
         headers.remove(UPGRADE);
     }
+}
+
+/// The position of `name` in [`HOP_BY_HOP`]: a match on the text (a length switch and
+/// one compare) rather than nine `HeaderName` comparisons for every field of every message.
+fn hop_by_hop_index(name: &HeaderName) -> Option<usize> {
+    let i = match name.as_str() {
+        "connection" => 0,
+        "keep-alive" => 1,
+        "proxy-connection" => 2,
+        "proxy-authenticate" => 3,
+        "proxy-authorization" => 4,
+        "te" => 5,
+        "trailer" => 6,
+        "transfer-encoding" => 7,
+        "http2-settings" => 8,
+        _ => return None,
+    };
+    debug_assert_eq!(HOP_BY_HOP.get(i), Some(name));
+    Some(i)
+}
+
+/// Whether a `Connection` token names `name` (names are lower case; tokens any case).
+fn is_nominated(connection: &http::header::GetAll<'_, HeaderValue>, name: &HeaderName) -> bool {
+    let name = name.as_str().as_bytes();
+    connection.iter().any(|value| {
+        value
+            .as_bytes()
+            .split(|b| *b == b',')
+            .any(|token| trim(token).eq_ignore_ascii_case(name))
+    })
 }
 
 /// Writes `ip` as text into `buf`, returning the length. IPv4 by hand: `Display` goes

@@ -420,3 +420,13 @@ fn client_ips_format_like_display() {
         );
     }
 }
+
+#[test]
+fn hop_by_hop_index_matches_the_list() {
+    for (i, name) in HOP_BY_HOP.iter().enumerate() {
+        assert_eq!(hop_by_hop_index(name), Some(i), "{name}");
+    }
+    for other in [HOST, UPGRADE, CONTENT_LENGTH, VIA] {
+        assert_eq!(hop_by_hop_index(&other), None, "{other}");
+    }
+}

@@ -124,6 +124,13 @@ fn table() {
     for (name, bytes, want) in cases {
         assert_eq!(check(bytes), *want, "{name}");
         assert_eq!(check_bytewise(bytes), *want, "{name} (byte by byte)");
+        // Every two-piece split: the line-at-a-time fast path meets partial lines.
+        for at in 0..bytes.len() {
+            let mut c = Checker::new(LIMITS);
+            c.feed(&bytes[..at]);
+            c.feed(&bytes[at..]);
+            assert_eq!(c.verdict(), *want, "{name} (split at {at})");
+        }
     }
 }
 
