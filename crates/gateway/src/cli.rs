@@ -43,6 +43,10 @@ pub struct Cli {
     #[arg(long, value_name = "LEVEL", value_parser = config::check_log_level)]
     pub log_level: Option<String>,
 
+    /// Worker threads; 0 = one per CPU (replaces [runtime] workers).
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+
     /// The --listen listeners run in CORS-proxy mode instead of routing.
     #[arg(long, requires = "listen")]
     pub cors_proxy: bool,
@@ -122,6 +126,9 @@ impl Cli {
         }
         if let Some(level) = self.log_level {
             config.log.level = level;
+        }
+        if let Some(workers) = self.workers {
+            config.runtime.workers = workers;
         }
         for target in self.cors_allow_targets {
             if !config.cors.allow_targets.contains(&target) {

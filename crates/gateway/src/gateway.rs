@@ -17,7 +17,7 @@ use crate::cors_mode::CorsMode;
 use crate::metrics::Metrics;
 use crate::server::{self, ListenerSpec, ServerLimits};
 use crate::shutdown::Shutdown;
-use crate::workers::Spawner;
+use crate::workers::{self, Workers};
 
 /// A gateway that is serving. Dropping it does not stop it: call [`Running::shutdown`].
 #[derive(Debug)]
@@ -132,19 +132,40 @@ fn build_cors(config: &Config, own_addrs: &[SocketAddr]) -> Result<CorsMode, Sta
     .map_err(|e| StartError(format!("cors pool: {e}")))
 }
 
-/// Binds every listener and starts serving, every connection on the current runtime.
-pub async fn start(config: &Config) -> Result<Running, StartError> {
-    start_with(config, Spawner::Current).await
+/// A listener's socket(s): one accepted on by the current runtime, or one per worker.
+enum Bound {
+    One(tokio::net::TcpListener),
+    PerWorker(Vec<std::net::TcpListener>),
 }
 
-/// Binds every listener and starts serving; accepted connections run where `spawner`
-/// puts them (the binary: on its worker threads).
-pub async fn start_with(config: &Config, spawner: Spawner) -> Result<Running, StartError> {
+impl Bound {
+    fn local_addr(&self) -> Option<SocketAddr> {
+        match self {
+            Bound::One(l) => l.local_addr().ok(),
+            Bound::PerWorker(ls) => ls.first().and_then(|l| l.local_addr().ok()),
+        }
+    }
+}
+
+/// Binds every listener and starts serving, every connection on the current runtime.
+pub async fn start(config: &Config) -> Result<Running, StartError> {
+    start_with(config, None).await
+}
+
+/// Binds every listener and starts serving. With `workers`, each worker accepts and serves
+/// its own connections (the binary); without, the current runtime does (tests, embedding).
+/// The admin listener is always served on the current runtime.
+pub async fn start_with(
+    config: &Config,
+    workers: Option<Arc<Workers>>,
+) -> Result<Running, StartError> {
     let mut bound = Vec::new();
     for l in &config.listeners {
-        let listener = server::bind(l.address)
-            .await
-            .map_err(|e| StartError(e.to_string()))?;
+        let listener = match &workers {
+            Some(w) => workers::bind_shared(l.address, w.len()).map(Bound::PerWorker),
+            None => server::bind(l.address).await.map(Bound::One),
+        }
+        .map_err(|e| StartError(e.to_string()))?;
         let tls = match &l.tls {
             Some(files) => Some(
                 crate::tls::server_config(&files.cert, &files.key)
@@ -160,7 +181,7 @@ pub async fn start_with(config: &Config, spawner: Spawner) -> Result<Running, St
     }
     let addrs: Vec<SocketAddr> = bound
         .iter()
-        .filter_map(|(l, _, _)| l.local_addr().ok())
+        .filter_map(|(l, _, _)| l.local_addr())
         .collect();
     let admin_listener = match config.admin.address {
         Some(addr) => Some(
@@ -192,15 +213,39 @@ pub async fn start_with(config: &Config, spawner: Spawner) -> Result<Running, St
             mode,
         };
         tracing::info!(address = %addr, mode = ?mode, tls = spec.tls.is_some(), "listening");
-        tasks.push(tokio::spawn(server::accept_loop(
-            listener,
-            spec,
-            Arc::clone(&app),
-            Arc::clone(&limits),
-            Arc::clone(&permits),
-            shutdown.clone(),
-            spawner.clone(),
-        )));
+        let accept = |listener| {
+            server::accept_loop(
+                listener,
+                spec.clone(),
+                Arc::clone(&app),
+                Arc::clone(&limits),
+                Arc::clone(&permits),
+                shutdown.clone(),
+            )
+        };
+        match (listener, &workers) {
+            (Bound::One(listener), _) => tasks.push(tokio::spawn(accept(listener))),
+            (Bound::PerWorker(listeners), Some(w)) => {
+                for (i, listener) in listeners.into_iter().enumerate() {
+                    let (spec, app, limits) = (spec.clone(), Arc::clone(&app), Arc::clone(&limits));
+                    let (permits, shutdown) = (Arc::clone(&permits), shutdown.clone());
+                    tasks.push(w.spawn_on(i, async move {
+                        // Registered with this worker's reactor: its connections are
+                        // accepted and served here.
+                        match tokio::net::TcpListener::from_std(listener) {
+                            Ok(listener) => {
+                                server::accept_loop(listener, spec, app, limits, permits, shutdown)
+                                    .await;
+                            }
+                            Err(e) => {
+                                tracing::error!(address = %spec.addr, error = %e, "worker cannot accept");
+                            }
+                        }
+                    }));
+                }
+            }
+            (Bound::PerWorker(_), None) => {}
+        }
     }
     if let Some(listener) = admin_listener {
         tracing::info!(address = ?admin_addr, "admin listening");
@@ -257,10 +302,10 @@ const CLOSE_WAIT: Duration = Duration::from_secs(1);
 /// Runs the gateway until `signal` resolves, then shuts down gracefully.
 pub async fn run(
     config: &Config,
-    spawner: Spawner,
+    workers: Option<Arc<Workers>>,
     signal: impl Future<Output = ()>,
 ) -> Result<usize, StartError> {
-    let running = start_with(config, spawner).await?;
+    let running = start_with(config, workers).await?;
     signal.await;
     Ok(running.shutdown().await)
 }

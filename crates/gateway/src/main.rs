@@ -9,7 +9,7 @@ use tracing_subscriber::EnvFilter;
 
 use gangway::cli::Cli;
 use gangway::config::{Config, LogFormat};
-use gangway::workers::{Spawner, Workers};
+use gangway::workers::Workers;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -30,8 +30,8 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_logging(&config);
-    // This thread accepts, serves the admin listener and waits for signals; connections are
-    // served on the worker threads (see `gangway::workers` for why not work stealing).
+    // This thread serves the admin listener and waits for signals; the worker threads accept
+    // and serve connections (see `gangway::workers` for why not work stealing).
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -50,10 +50,9 @@ fn main() -> ExitCode {
         }
     };
     tracing::info!(workers = workers.len(), "worker threads started");
-    let spawner = Spawner::Workers(Arc::clone(&workers));
     let result = runtime.block_on(gangway::run(
         &config,
-        spawner,
+        Some(Arc::clone(&workers)),
         gangway::shutdown::os_signal(),
     ));
     // Stops the workers (after the drain above: nothing is served any more).

@@ -19,7 +19,6 @@ use gangway_pool::rt::{TokioExecutor, TokioIo, TokioTimer};
 use crate::app::{App, ConnInfo, Mode};
 use crate::shutdown::{self, Shutdown};
 use crate::strict_io::{self, StrictConn, StrictIo};
-use crate::workers::Spawner;
 
 /// One listening socket and how its connections are served.
 #[derive(Clone)]
@@ -98,7 +97,6 @@ pub async fn accept_loop(
     limits: Arc<ServerLimits>,
     permits: Arc<Semaphore>,
     shutdown: Shutdown,
-    spawner: Spawner,
 ) {
     let local = listener.local_addr().unwrap_or(spec.addr);
     let tls = spec.tls.clone().map(tokio_rustls::TlsAcceptor::from);
@@ -144,8 +142,8 @@ pub async fn accept_loop(
             },
             shutdown.track(),
         );
-        spawner.spawn(stream, move |stream| async move {
-            let _ = stream.set_nodelay(true);
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(async move {
             app.metrics.connection_opened();
             serve(stream, info, tls, &app, &limits, signals).await;
             app.metrics.connection_closed();

@@ -1,58 +1,31 @@
-//! Worker threads: N single-threaded tokio runtimes, and the round robin that hands each
-//! accepted connection to one of them.
+//! Worker threads: N single-threaded tokio runtimes, each accepting and serving its own
+//! connections, like nginx workers.
 //!
 //! Why not tokio's multi-threaded scheduler: a proxied request wakes two tasks back and
 //! forth (the downstream connection's and hyper's upstream connection task). On a
 //! work-stealing scheduler those wakes cross threads (futex wakeups, stolen tasks, shared
 //! run queues); measured on the 2-core benchmark machine, the same binary served 40–50k
-//! req/s multi-threaded and a steady 52–53k on one current-thread runtime, with a lower
-//! p99. So each connection lives on one thread, like an nginx worker, and the pool prefers
-//! an idle upstream connection whose task runs on the requesting thread (see
+//! req/s multi-threaded and a steady 50–53k on one current-thread runtime, with a lower
+//! p99. So a connection lives on one thread from accept to close, and the pool prefers an
+//! idle upstream connection whose task runs on the requesting thread (see
 //! `gangway_pool::rt::worker_id`), so a request and its upstream connection share a thread.
 //!
-//! The accept loops stay on the caller's runtime; only the accepted socket crosses threads,
-//! once per connection.
+//! Each worker accepts on its own socket bound with `SO_REUSEPORT` (see [`bind_shared`]):
+//! the kernel spreads new connections over the workers, with no hand-over between threads
+//! and no thundering herd on one shared socket.
 
 use std::future::Future;
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::net::SocketAddr;
 use std::thread::JoinHandle;
 
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
-/// Where connection tasks run.
-#[derive(Clone, Debug, Default)]
-pub enum Spawner {
-    /// On the runtime that accepted them (tests, embedding in an existing runtime).
-    #[default]
-    Current,
-    /// On the worker threads, round robin.
-    Workers(Arc<Workers>),
-}
-
-impl Spawner {
-    /// Runs `serve(stream)` on the chosen runtime.
-    pub fn spawn<F, Fut>(&self, stream: tokio::net::TcpStream, serve: F)
-    where
-        F: FnOnce(tokio::net::TcpStream) -> Fut + Send + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        match self {
-            Spawner::Current => {
-                tokio::spawn(serve(stream));
-            }
-            Spawner::Workers(w) => w.spawn(stream, serve),
-        }
-    }
-}
-
-/// The worker threads. Dropping the last handle stops them (their tasks are dropped).
+/// The worker threads. Dropping it stops them (their tasks are dropped).
 #[derive(Debug)]
 pub struct Workers {
     threads: Vec<Worker>,
-    next: AtomicUsize,
 }
 
 #[derive(Debug)]
@@ -87,10 +60,7 @@ impl Workers {
                 thread: Some(thread),
             });
         }
-        Ok(Workers {
-            threads,
-            next: AtomicUsize::new(0),
-        })
+        Ok(Workers { threads })
     }
 
     /// How many worker threads run.
@@ -103,26 +73,13 @@ impl Workers {
         self.threads.is_empty()
     }
 
-    fn spawn<F, Fut>(&self, stream: tokio::net::TcpStream, serve: F)
+    /// Runs `fut` on worker `i` (modulo the worker count).
+    pub fn spawn_on<F>(&self, i: usize, fut: F) -> tokio::task::JoinHandle<F::Output>
     where
-        F: FnOnce(tokio::net::TcpStream) -> Fut + Send + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
     {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.threads.len();
-        // The socket leaves the accepting runtime's reactor and joins the worker's.
-        let std_stream = match stream.into_std() {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::debug!(error = %e, "accepted socket could not be handed to a worker");
-                return;
-            }
-        };
-        self.threads[i].handle.spawn(async move {
-            match tokio::net::TcpStream::from_std(std_stream) {
-                Ok(stream) => serve(stream).await,
-                Err(e) => tracing::debug!(error = %e, "worker could not register a socket"),
-            }
-        });
+        self.threads[i % self.threads.len()].handle.spawn(fut)
     }
 }
 
@@ -137,4 +94,42 @@ impl Drop for Workers {
             }
         }
     }
+}
+
+/// Binds `count` listening sockets to `addr` with `SO_REUSEPORT`, one per worker.
+///
+/// `SO_REUSEPORT` would also let a second process (a second gangway started by mistake)
+/// bind the same port and silently take half its connections. So the address is first
+/// bound once without it: that fails, with the usual "address in use", when anyone holds
+/// the port. Port 0 is resolved by that first bind, so every worker gets the same port.
+pub fn bind_shared(addr: SocketAddr, count: usize) -> io::Result<Vec<std::net::TcpListener>> {
+    let named = |e: io::Error| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"));
+    let probe = socket(addr)?;
+    probe.bind(addr).map_err(named)?;
+    let addr = probe.local_addr().map_err(named)?;
+    drop(probe);
+    let mut listeners = Vec::with_capacity(count.max(1));
+    for _ in 0..count.max(1) {
+        let socket = socket(addr)?;
+        socket.set_reuseport(true).map_err(named)?;
+        socket.bind(addr).map_err(named)?;
+        let listener = socket.listen(BACKLOG).map_err(named)?;
+        listeners.push(listener.into_std().map_err(named)?);
+    }
+    Ok(listeners)
+}
+
+/// Pending connections each worker's socket queues (tokio's `TcpListener::bind` default).
+const BACKLOG: u32 = 1024;
+
+fn socket(addr: SocketAddr) -> io::Result<tokio::net::TcpSocket> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As `TcpListener::bind` does: a restart may bind while old connections linger in
+    // TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    Ok(socket)
 }

@@ -132,6 +132,10 @@ fn spawn_gateway(listen: SocketAddr, upstream: SocketAddr) -> Gateway {
         .arg(format!("/=http://{upstream}"))
         .arg("--log-level")
         .arg("info")
+        // More workers than the test machine's cores: every worker accepts on its own
+        // SO_REUSEPORT socket, and shutdown must stop them all.
+        .arg("--workers")
+        .arg("3")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -233,4 +237,48 @@ fn sigterm_lets_in_flight_requests_finish_and_exits_0() {
     assert!(exited, "gangway did not exit after SIGTERM:\n{}", gw.log());
     let status = gw.child.wait().expect("exit status");
     assert_eq!(status.code(), Some(0), "{}", gw.log());
+}
+
+/// Workers bind with SO_REUSEPORT; a port somebody already listens on must still be
+/// refused ("address in use"), not silently shared with a second gangway.
+#[test]
+fn a_port_in_use_is_refused_even_with_reuseport_workers() {
+    let (up, _) = upstream();
+    let taken = TcpListener::bind("127.0.0.1:0").expect("hold a port");
+    let addr = taken.local_addr().expect("held addr");
+    let mut first = spawn_gateway(addr, up);
+    let exited = wait_for(Duration::from_secs(20), || {
+        matches!(first.child.try_wait(), Ok(Some(_)))
+    });
+    assert!(exited, "gangway started on a port in use:\n{}", first.log());
+    let status = first.child.wait().expect("exit status");
+    assert!(!status.success());
+    assert!(
+        first.log().contains("cannot listen on"),
+        "no clear error:\n{}",
+        first.log()
+    );
+    drop(taken);
+
+    // A running gangway's port: a second one must not join its SO_REUSEPORT group.
+    let mut running = spawn_gateway(addr, up);
+    let ready = wait_for(Duration::from_secs(20), || TcpStream::connect(addr).is_ok());
+    assert!(ready, "gangway did not start:\n{}", running.log());
+    let mut second = spawn_gateway(addr, up);
+    let exited = wait_for(Duration::from_secs(20), || {
+        matches!(second.child.try_wait(), Ok(Some(_)))
+    });
+    assert!(
+        exited,
+        "a second gangway shares the port:\n{}",
+        second.log()
+    );
+    assert!(
+        second.log().contains("cannot listen on"),
+        "{}",
+        second.log()
+    );
+    let (status, body) = get(addr, "/ping").expect("the first still serves");
+    assert_eq!((status, body.as_slice()), (200, &b"ok"[..]));
+    let _ = running.child.kill();
 }
