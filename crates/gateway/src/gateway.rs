@@ -221,6 +221,7 @@ pub async fn start_with(
                 Arc::clone(&limits),
                 Arc::clone(&permits),
                 shutdown.clone(),
+                None,
             )
         };
         match (listener, &workers) {
@@ -229,13 +230,16 @@ pub async fn start_with(
                 for (i, listener) in listeners.into_iter().enumerate() {
                     let (spec, app, limits) = (spec.clone(), Arc::clone(&app), Arc::clone(&limits));
                     let (permits, shutdown) = (Arc::clone(&permits), shutdown.clone());
+                    let worker = Some((Arc::clone(w.balance()), i));
                     tasks.push(w.spawn_on(i, async move {
                         // Registered with this worker's reactor: its connections are
                         // accepted and served here.
                         match tokio::net::TcpListener::from_std(listener) {
                             Ok(listener) => {
-                                server::accept_loop(listener, spec, app, limits, permits, shutdown)
-                                    .await;
+                                server::accept_loop(
+                                    listener, spec, app, limits, permits, shutdown, worker,
+                                )
+                                .await;
                             }
                             Err(e) => {
                                 tracing::error!(address = %spec.addr, error = %e, "worker cannot accept");

@@ -19,6 +19,7 @@ use gangway_pool::rt::{TokioExecutor, TokioIo, TokioTimer};
 use crate::app::{App, ConnInfo, Mode};
 use crate::shutdown::{self, Shutdown};
 use crate::strict_io::{self, StrictConn, StrictIo};
+use crate::workers::Balance;
 
 /// One listening socket and how its connections are served.
 #[derive(Clone)]
@@ -97,6 +98,7 @@ pub async fn accept_loop(
     limits: Arc<ServerLimits>,
     permits: Arc<Semaphore>,
     shutdown: Shutdown,
+    worker: Option<(Arc<Balance>, usize)>,
 ) {
     let local = listener.local_addr().unwrap_or(spec.addr);
     let tls = spec.tls.clone().map(tokio_rustls::TlsAcceptor::from);
@@ -143,13 +145,31 @@ pub async fn accept_loop(
             shutdown.track(),
         );
         let _ = stream.set_nodelay(true);
-        tokio::spawn(async move {
+        let Some((balance, me)) = &worker else {
+            tokio::spawn(async move {
+                app.metrics.connection_opened();
+                serve(stream, info, tls, &app, &limits, signals).await;
+                app.metrics.connection_closed();
+                drop(permit);
+                drop(guard);
+            });
+            continue;
+        };
+        let target = balance.pick(*me);
+        let live = balance.enter(target);
+        let task = move |stream: TcpStream| async move {
             app.metrics.connection_opened();
             serve(stream, info, tls, &app, &limits, signals).await;
             app.metrics.connection_closed();
+            drop(live);
             drop(permit);
             drop(guard);
-        });
+        };
+        if target == *me {
+            tokio::spawn(task(stream));
+        } else {
+            balance.hand_over(target, stream, task);
+        }
     }
 }
 

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Instructions per proxied request, measured with callgrind: deterministic, so a change of a
+# few percent shows even on a busy machine (wall-clock req/s on 2 shared cores varies ±15%).
+#
+#   benches/profile.sh [REQUESTS]     default 20 000 (≈ 1 min under valgrind)
+#
+# One nginx upstream, gangway with one worker under `valgrind --tool=callgrind
+# --instr-atstart=no`, 2 000 warm-up requests, then instrumentation on for REQUESTS
+# requests from `h2load --h1 -c 8`, off, dump. Prints Ir/request and the dump file, which
+# `callgrind_annotate --inclusive=yes FILE` breaks down by function.
+# Installs valgrind, nginx-light and nghttp2-client from Debian when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+N=${1:-20000}
+missing=()
+command -v valgrind >/dev/null || missing+=(valgrind)
+command -v h2load >/dev/null || missing+=(nghttp2-client)
+[ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+cargo build --release -p gangway >&2
+WORK=$(mktemp -d /tmp/gangway-profile.XXXXXX)
+PORT_UP=${BASE_PORT:-29080}; PORT_GW=$((PORT_UP + 1))
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+cat > "$WORK/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $WORK/nginx.pid;
+error_log $WORK/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/b; proxy_temp_path $WORK/p; fastcgi_temp_path $WORK/f; uwsgi_temp_path $WORK/u; scgi_temp_path $WORK/s;
+  keepalive_requests 1000000;
+  server { listen 127.0.0.1:$PORT_UP; location / { return 200 "hello from the upstream\n"; } }
+}
+CONF
+/usr/sbin/nginx -p "$WORK" -c "$WORK/nginx.conf" -e "$WORK/error.log" & PIDS+=($!)
+cat > "$WORK/gangway.toml" <<CONF
+[[listener]]
+address = "127.0.0.1:$PORT_GW"
+[[route]]
+prefix = "/"
+upstream = "http://127.0.0.1:$PORT_UP"
+[log]
+level = "warn"
+access_log = false
+[runtime]
+workers = 1
+CONF
+valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$WORK/callgrind.out.%p" \
+  "$ROOT/target/release/gangway" --config "$WORK/gangway.toml" >"$WORK/gangway.log" 2>&1 &
+VG=$!; PIDS+=($VG)
+for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT_GW") 2>/dev/null && break; sleep 0.2; done
+h2load --h1 -n 2000 -c 8 "http://127.0.0.1:$PORT_GW/" >/dev/null
+callgrind_control -i on "$VG" >/dev/null
+h2load --h1 -n "$N" -c 8 "http://127.0.0.1:$PORT_GW/" | grep -E '^requests:' >&2
+callgrind_control -i off "$VG" >/dev/null
+callgrind_control -d "$VG" >/dev/null
+sleep 1
+kill "$VG" 2>/dev/null || true; wait "$VG" 2>/dev/null || true
+F=$(ls -S "$WORK"/callgrind.out.* | head -1)
+OUT=${OUT:-$ROOT/target/callgrind.out}
+cp "$F" "$OUT"
+TOTAL=$(callgrind_annotate "$OUT" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')
+echo "gangway: $((TOTAL / N)) instructions per proxied request ($N requests; profile: $OUT)"
