@@ -145,18 +145,16 @@ pub async fn accept_loop(
             shutdown.track(),
         );
         let _ = stream.set_nodelay(true);
-        let Some((balance, me)) = &worker else {
-            tokio::spawn(async move {
-                app.metrics.connection_opened();
-                serve(stream, info, tls, &app, &limits, signals).await;
-                app.metrics.connection_closed();
-                drop(permit);
-                drop(guard);
-            });
-            continue;
+        // With workers: the one that serves it (this one unless it is clearly busier than
+        // another), which counts the connection while it lives.
+        let (hand_to, live) = match &worker {
+            Some((balance, me)) => {
+                let target = balance.pick(*me);
+                let other = (target != *me).then_some((balance, target));
+                (other, Some(balance.enter(target)))
+            }
+            None => (None, None),
         };
-        let target = balance.pick(*me);
-        let live = balance.enter(target);
         let task = move |stream: TcpStream| async move {
             app.metrics.connection_opened();
             serve(stream, info, tls, &app, &limits, signals).await;
@@ -165,10 +163,11 @@ pub async fn accept_loop(
             drop(permit);
             drop(guard);
         };
-        if target == *me {
-            tokio::spawn(task(stream));
-        } else {
-            balance.hand_over(target, stream, task);
+        match hand_to {
+            Some((balance, target)) => balance.hand_over(target, stream, task),
+            None => {
+                tokio::spawn(task(stream));
+            }
         }
     }
 }
