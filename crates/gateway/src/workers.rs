@@ -197,12 +197,29 @@ pub fn bind_shared(addr: SocketAddr, count: usize) -> io::Result<Vec<std::net::T
     let addr = probe.local_addr().map_err(named)?;
     drop(probe);
     let mut listeners = Vec::with_capacity(count.max(1));
+    #[cfg(unix)]
     for _ in 0..count.max(1) {
         let socket = socket(addr)?;
         socket.set_reuseport(true).map_err(named)?;
         socket.bind(addr).map_err(named)?;
         let listener = socket.listen(BACKLOG).map_err(named)?;
         listeners.push(listener.into_std().map_err(named)?);
+    }
+    // Without SO_REUSEPORT: one socket, its handle duplicated for every worker (they share
+    // one accept queue).
+    #[cfg(not(unix))]
+    {
+        let socket = socket(addr)?;
+        socket.bind(addr).map_err(named)?;
+        let first = socket
+            .listen(BACKLOG)
+            .map_err(named)?
+            .into_std()
+            .map_err(named)?;
+        for _ in 1..count.max(1) {
+            listeners.push(first.try_clone().map_err(named)?);
+        }
+        listeners.push(first);
     }
     Ok(listeners)
 }
