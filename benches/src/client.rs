@@ -30,35 +30,39 @@ struct Reqwest(reqwest::Client);
 impl System for Pool {
     fn get(&self, url: &http::Uri) -> Fetch {
         let client = self.0.clone();
-        let req = http::Request::get(url.clone()).body(Empty::<Bytes>::new());
-        Box::pin(async move {
-            let req = req.map_err(|e| e.to_string())?;
-            let resp = client.request(req).await.map_err(|e| e.to_string())?;
-            let body = resp
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok(body.to_bytes().len())
-        })
+        hyper_style_get(url, move |req| async move { client.request(req).await })
     }
 }
 
 impl System for HyperUtil {
     fn get(&self, url: &http::Uri) -> Fetch {
         let client = self.0.clone();
-        let req = http::Request::get(url.clone()).body(Empty::<Bytes>::new());
-        Box::pin(async move {
-            let req = req.map_err(|e| e.to_string())?;
-            let resp = client.request(req).await.map_err(|e| e.to_string())?;
-            let body = resp
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok(body.to_bytes().len())
-        })
+        hyper_style_get(url, move |req| async move { client.request(req).await })
     }
+}
+
+/// A GET through a client shaped like hyper's (`request(Request) -> Response<impl Body>`),
+/// the body read to its end: the same work for gangway-pool and hyper-util.
+fn hyper_style_get<F, Fut, B, E>(url: &http::Uri, send: F) -> Fetch
+where
+    F: FnOnce(http::Request<Empty<Bytes>>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<http::Response<B>, E>> + Send,
+    B: http_body::Body + Send,
+    B::Data: Send,
+    B::Error: std::fmt::Display,
+    E: std::fmt::Display,
+{
+    let req = http::Request::get(url.clone()).body(Empty::<Bytes>::new());
+    Box::pin(async move {
+        let req = req.map_err(|e| e.to_string())?;
+        let resp = send(req).await.map_err(|e| e.to_string())?;
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(body.to_bytes().len())
+    })
 }
 
 impl System for Reqwest {
