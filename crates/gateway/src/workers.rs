@@ -107,7 +107,6 @@ impl Balance {
 
 #[derive(Debug)]
 struct Worker {
-    handle: Handle,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -116,11 +115,12 @@ impl Workers {
     /// Starts `count` (at least 1) worker threads named `gangway-worker-N`.
     pub fn start(count: usize) -> io::Result<Workers> {
         let mut threads = Vec::with_capacity(count.max(1));
+        let mut handles = Vec::with_capacity(count.max(1));
         for i in 0..count.max(1) {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            let handle = runtime.handle().clone();
+            handles.push(runtime.handle().clone());
             let (stop, stopped) = oneshot::channel::<()>();
             let id = u32::try_from(i + 1).unwrap_or(u32::MAX);
             let thread = std::thread::Builder::new()
@@ -132,14 +132,13 @@ impl Workers {
                     let _ = runtime.block_on(stopped);
                 })?;
             threads.push(Worker {
-                handle,
                 stop: Some(stop),
                 thread: Some(thread),
             });
         }
         let balance = Arc::new(Balance {
-            live: threads.iter().map(|_| AtomicUsize::new(0)).collect(),
-            handles: threads.iter().map(|w| w.handle.clone()).collect(),
+            live: handles.iter().map(|_| AtomicUsize::new(0)).collect(),
+            handles,
         });
         Ok(Workers { threads, balance })
     }
@@ -165,7 +164,8 @@ impl Workers {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.threads[i % self.threads.len()].handle.spawn(fut)
+        let handles = &self.balance.handles;
+        handles[i % handles.len()].spawn(fut)
     }
 }
 
