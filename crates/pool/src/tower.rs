@@ -7,19 +7,29 @@
 //! shows up as the request waiting, then failing with [`Error::is_pool_exhausted`] after
 //! [`Builder::checkout_timeout`](crate::Builder::checkout_timeout).
 //!
+//! `Client` takes any request body type, so a direct caller names it once (a framework or
+//! a layer stack that fixes the request type needs nothing):
+//!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 //! use std::time::Duration;
+//! use bytes::Bytes;
 //! use http_body_util::Empty;
-//! use tower::{ServiceBuilder, ServiceExt};
+//! use tower::{Service, ServiceBuilder, ServiceExt};
 //!
+//! type Req = http::Request<Empty<Bytes>>;
 //! let client = gangway_pool::Client::new();
 //! let mut svc = ServiceBuilder::new()
 //!     .timeout(Duration::from_secs(5))
 //!     .concurrency_limit(64)
 //!     .service(client);
-//! let req = http::Request::get("http://127.0.0.1:3000/users/42").body(Empty::<bytes::Bytes>::new())?;
-//! let resp = svc.ready().await?.call(req).await?;
+//! let req: Req = http::Request::get("http://127.0.0.1:3000/users/42").body(Empty::new())?;
+//! let resp = ServiceExt::<Req>::ready(&mut svc).await?.call(req).await?;
+//! println!("{}", resp.status());
+//!
+//! // `oneshot` takes the request, so the body type is inferred.
+//! let req = http::Request::get("http://127.0.0.1:3000/users/43").body(Empty::<Bytes>::new())?;
+//! let resp = svc.clone().oneshot(req).await?;
 //! println!("{}", resp.status());
 //! # Ok(()) }
 //! ```
