@@ -90,6 +90,7 @@ fn main() -> ExitCode {
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
@@ -174,6 +175,9 @@ async fn forward(
         Ok(resp) => {
             let (mut parts, body) = resp.into_parts();
             remove_hop_by_hop(&mut parts.headers);
+            // The version is per hop: an HTTP/1.0 upstream's answer goes out in the
+            // client connection's version, not as an HTTP/1.0 status line.
+            parts.version = axum::http::Version::HTTP_11;
             // The response body streams back the same way.
             Response::from_parts(parts, Body::new(body))
         }
