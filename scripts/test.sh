@@ -44,6 +44,22 @@ say "cargo nextest run --workspace"
 cargo nextest run --workspace --no-fail-fast 2>&1 | tee "$log"
 passed=$(grep -Eo '[0-9]+ tests run: [0-9]+ passed' "$log" | tail -1 | awk '{print $4}' || true)
 
+# A crate outside the workspace using gangway-pool by path with the `tower` feature, as a
+# user's crate would; it shares the workspace's target directory.
+say "outside crate (gangway-pool as a dependency, feature tower)"
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}" \
+  cargo test --manifest-path tests/outside/Cargo.toml 2>&1 | tee "$log"
+outside_passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}' || true)
+
+# gangway-pool must stay publishable: the packaged crate builds on its own, and the package
+# holds no tests, fixtures or benches.
+say "cargo publish --dry-run -p gangway-pool"
+if cargo package --list -p gangway-pool --allow-dirty | grep -Ev '^(src/|examples/|Cargo\.toml|Cargo\.toml\.orig|Cargo\.lock|README\.md|CHANGELOG\.md|LICENSE-MIT|LICENSE-APACHE|\.cargo_vcs_info\.json)'; then
+  echo "ERROR: unexpected files in the gangway-pool package (listed above)" >&2
+  exit 1
+fi
+cargo publish --dry-run -p gangway-pool --allow-dirty
+
 if [ -x fuzz/smoke.sh ]; then
   say "fuzz smoke"
   fuzz/smoke.sh
@@ -57,4 +73,4 @@ fi
 # One plain closing line for whoever reads the end of the log (the suites above already
 # failed the script on any failure, through `set -o pipefail`).
 echo
-echo "summary: $((${passed:-0} + ${doc_passed:-0})) passed, 0 failed"
+echo "summary: $((${passed:-0} + ${doc_passed:-0} + ${outside_passed:-0})) passed, 0 failed"

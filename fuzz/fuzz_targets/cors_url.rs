@@ -1,4 +1,4 @@
-//! `cors_url`: the CORS proxy's SSRF decision (reliability.md §3, checks X1–X4, B6 (2)).
+//! `cors_url`: the CORS proxy's SSRF decision (docs/cors.md, "The SSRF guard").
 //!
 //! 1. The input as the `url` value (`url=<input>`) and as a whole query string →
 //!    `target_from_query`. An accepted target has scheme http/https, a port 1–65535, a
@@ -11,8 +11,8 @@
 //! 2. Addresses straight from the bytes (raw, biased into each refused range, and embedded in
 //!    `::ffff:0:0/96`, `64:ff9b::/96`, `2002::/16`, `::/96`) → `classify` and
 //!    `TargetPolicy::check`, compared with a reference table of refused CIDRs:
-//!    * every address inside a range reliability.md §3 lists is refused;
-//!    * `classify` agrees exactly with the full reference table (§3 plus the IANA
+//!    * every address inside a range docs/cors.md lists is refused;
+//!    * `classify` agrees exactly with the full reference table (docs/cors.md plus the IANA
 //!      special-purpose ranges the gateway also refuses), so over-refusal shows up too;
 //!    * the default policy allows exactly the public ones, for a host name and for the literal;
 //!    * an allowlist entry naming the address unlocks it, except unspecified, 0/8, multicast
@@ -92,7 +92,7 @@ fn check_query(query: &str, data: &[u8]) {
                 "{host:?} → {ip}: {verdict:?}"
             );
             if reference_must_refuse(ip) {
-                assert!(verdict.is_err(), "§3 address {ip} allowed");
+                assert!(verdict.is_err(), "documented address {ip} allowed");
                 // The literal itself is checked, whatever the resolver returned.
                 let public = SocketAddr::new(IpAddr::from([8, 8, 8, 8]), port);
                 assert!(policy.check(host, port, &[public]).is_err());
@@ -123,7 +123,7 @@ fn check_addresses(data: &[u8]) {
     for ip in addresses(data) {
         let refused = !classify(ip).is_public();
         if reference_must_refuse(ip) {
-            assert!(refused, "{ip} is in a §3 range but classify() allows it");
+            assert!(refused, "{ip} is in a documented range but classify() allows it");
         }
         assert_eq!(
             refused,
@@ -199,7 +199,7 @@ const V4_RANGES: &[([u8; 4], u8)] = &[
     ([255, 255, 255, 255], 32),
 ];
 
-/// The §3 ranges plus the IANA ones the gateway refuses on top (see `reference_refused`).
+/// The documented ranges plus the IANA ones the gateway refuses on top (see `reference_refused`).
 const V4_EXTRA: &[([u8; 4], u8)] = &[([192, 88, 99, 0], 24)];
 
 fn take<const N: usize>(data: &[u8], at: usize) -> [u8; N] {
@@ -271,7 +271,7 @@ fn addresses(data: &[u8]) -> Vec<IpAddr> {
 }
 
 // ---------------------------------------------------------------------------------------
-// Reference classification: CIDR tables, written from reliability.md §3 and the IANA
+// Reference classification: CIDR tables, written from docs/cors.md's table and the IANA
 // special-purpose registries, not from address.rs.
 
 const fn v6(segments: [u16; 8]) -> u128 {
@@ -284,8 +284,8 @@ const fn v6(segments: [u16; 8]) -> u128 {
     out
 }
 
-/// reliability.md §3 (IPv6 part). The three ranges with an embedded IPv4 address are judged
-/// by that address, below.
+/// docs/cors.md's refused ranges (IPv6 part). The three ranges with an embedded IPv4
+/// address are judged by that address, below.
 const V6_MUST: &[(u128, u8)] = &[
     (0, 128),                                   // ::
     (1, 128),                                   // ::1
@@ -297,7 +297,7 @@ const V6_MUST: &[(u128, u8)] = &[
     (v6([0x2002, 0, 0, 0, 0, 0, 0, 0]), 16),    // 6to4 (embedded)
 ];
 
-/// Refused by the gateway beyond §3 (IANA IPv6 special-purpose registry).
+/// Refused by the gateway beyond the documented ranges (IANA IPv6 special-purpose registry).
 const V6_EXTRA: &[(u128, u8)] = &[
     (0, 96),                                     // IPv4-compatible (deprecated)
     (v6([0x64, 0xff9b, 1, 0, 0, 0, 0, 0]), 48),  // NAT64 local-use
@@ -327,7 +327,7 @@ fn in6(a: u128, net: u128, len: u8) -> bool {
     (a ^ net).checked_shr(shift).unwrap_or(0) == 0
 }
 
-/// The IPv4 address an IPv6 one carries, for the three forms §3 names.
+/// The IPv4 address an IPv6 one carries, for the three forms docs/cors.md names.
 fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let a = u128::from(ip);
     let low32 = Ipv4Addr::from((a & 0xffff_ffff) as u32);
@@ -342,7 +342,7 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     None
 }
 
-/// In a range reliability.md §3 lists.
+/// In a range docs/cors.md lists.
 fn reference_must_refuse(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => in4(v4, V4_RANGES),
@@ -355,7 +355,7 @@ fn reference_must_refuse(ip: IpAddr) -> bool {
     }
 }
 
-/// Everything the gateway should refuse: §3, the extra special-purpose ranges, and any IPv6
+/// Everything the gateway should refuse: the documented ranges, the extra special-purpose ranges, and any IPv6
 /// outside global unicast 2000::/3.
 fn reference_refused(ip: IpAddr) -> bool {
     let v4_refused = |v4| in4(v4, V4_RANGES) || in4(v4, V4_EXTRA);

@@ -12,7 +12,7 @@
 //!   hand them over. `rewrite_request` may refuse; whatever it accepts must meet the same
 //!   invariants.
 //!
-//! Invariants on an accepted request (reliability.md §1, §2, §4 B6):
+//! Invariants on an accepted request (fuzz/README.md lists the classes):
 //! * no hop-by-hop field: Connection (except `Connection: upgrade` on an upgrade),
 //!   Keep-Alive, Proxy-Connection, TE other than one `trailers`, Trailer, Transfer-Encoding,
 //!   Upgrade unless upgrading, Proxy-Authenticate, Proxy-Authorization, HTTP2-Settings, and no

@@ -4,7 +4,7 @@
 //! path: no `HeaderMap` clone, static header names, and no allocation for the common request
 //! without a `Connection` header beyond the values we must add (Host, X-Forwarded-For, Via).
 //!
-//! Order matters (reliability.md §2, "Abusing hop-by-hop headers"): the client's `Connection`
+//! Order matters (a client can nominate any field as hop-by-hop): the client's `Connection`
 //! nominations are applied *before* we add our own headers, and may never remove `Host`,
 //! framing, or the forwarding headers we append to.
 

@@ -2,7 +2,7 @@
 //! byte a downstream HTTP/1 connection receives, before hyper parses it.
 //!
 //! hyper accepts some requests a proxy must refuse, and hides others from the handler
-//! (reliability.md §1.2): HTTP/1.1 without `Host`, bare-LF line ends, and for
+//! (read in hyper's source): HTTP/1.1 without `Host`, bare-LF line ends, and for
 //! `Content-Length` + `Transfer-Encoding` it drops the length and reads chunked, so the
 //! handler can no longer tell. The checker follows message boundaries itself (the head up
 //! to its blank line, then the body by `Content-Length` or by chunked framing) and records

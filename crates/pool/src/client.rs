@@ -74,7 +74,12 @@ impl Client {
     }
 
     pub(crate) fn from_config(config: crate::config::Config) -> Result<Self, Error> {
-        let tls = Tls::new(config.tls.clone(), &config.extra_roots_pem, config.version)?;
+        let roots = crate::tls::RootSources {
+            webpki: config.webpki_roots,
+            native: config.native_roots,
+            pem_files: &config.extra_roots_pem,
+        };
+        let tls = Tls::new(config.tls.clone(), &roots, config.version)?;
         Ok(Self {
             shared: Arc::new(Shared::new(config, Some(tls))),
         })

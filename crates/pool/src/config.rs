@@ -40,6 +40,8 @@ pub(crate) struct Config {
     pub(crate) h2_keep_alive_interval: Option<Duration>,
     pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
     pub(crate) extra_roots_pem: Vec<PathBuf>,
+    pub(crate) webpki_roots: bool,
+    pub(crate) native_roots: bool,
     pub(crate) resolver: Option<Arc<dyn Resolve>>,
     pub(crate) address_filter: Option<Arc<dyn AddressFilter>>,
     pub(crate) local_address: Option<std::net::IpAddr>,
@@ -63,6 +65,8 @@ impl Default for Config {
             h2_keep_alive_interval: None,
             tls: None,
             extra_roots_pem: Vec::new(),
+            webpki_roots: true,
+            native_roots: false,
             resolver: None,
             address_filter: None,
             local_address: None,
@@ -88,6 +92,8 @@ impl fmt::Debug for Config {
             .field("drain_limit", &self.drain_limit)
             .field("custom_tls", &self.tls.is_some())
             .field("extra_roots_pem", &self.extra_roots_pem)
+            .field("webpki_roots", &self.webpki_roots)
+            .field("native_roots", &self.native_roots)
             .field("custom_resolver", &self.resolver.is_some())
             .field("address_filter", &self.address_filter.is_some())
             .finish()
@@ -254,6 +260,26 @@ impl Builder {
         self
     }
 
+    /// Trust the webpki roots (Mozilla's CA list, compiled in). Turn it off to trust only
+    /// the operating system's store (`Builder::native_roots`, feature `native-roots`)
+    /// and/or PEM files ([`Builder::add_root_certificates_pem`]). Default is on.
+    pub fn webpki_roots(&mut self, enabled: bool) -> &mut Self {
+        self.config.webpki_roots = enabled;
+        self
+    }
+
+    /// Trust the operating system's certificate store as well (read through
+    /// `rustls-native-certs` when [`Builder::build`] runs; on Linux it honours
+    /// `SSL_CERT_FILE` and `SSL_CERT_DIR`). Needs the cargo feature `native-roots`.
+    ///
+    /// `build` fails if the store yields no usable certificate; certificates the store
+    /// holds but rustls rejects are skipped. Default is off.
+    #[cfg(feature = "native-roots")]
+    pub fn native_roots(&mut self, enabled: bool) -> &mut Self {
+        self.config.native_roots = enabled;
+        self
+    }
+
     /// Resolve host names with this resolver instead of the system's (`getaddrinfo` via
     /// tokio). Default is the system resolver.
     pub fn resolver(&mut self, resolver: Arc<dyn Resolve>) -> &mut Self {
@@ -280,7 +306,8 @@ impl Builder {
     /// only when requests are made.
     ///
     /// # Errors
-    /// A root certificate file that cannot be read or parsed.
+    /// A root certificate file that cannot be read or parsed; an operating system store
+    /// (`native_roots`) without a usable certificate; no root source at all.
     pub fn build(&self) -> Result<Client, Error> {
         Client::from_config(self.config.clone())
     }

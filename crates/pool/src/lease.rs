@@ -102,7 +102,7 @@ impl Lease {
             Conn::H1(c) => {
                 // A connection goes back to the pool the moment its response body ends;
                 // hyper's dispatcher may need one more turn before it takes the next
-                // request (tooling.md §2, pitfalls 1 and 4). Wait for that turn here rather
+                // request (its `poll_ready` is not ready at once). Wait for that turn here rather
                 // than leave the connection out of the pool meanwhile, where the next
                 // request would miss it and open another.
                 // Almost always ready at once: skip building the timer then.

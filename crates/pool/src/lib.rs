@@ -18,6 +18,15 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## Cargo features
+//! Every feature is off by default.
+//! - `tower`: `tower_service::Service<http::Request<B>>` for [`Client`] (needs only the
+//!   `tower-service` crate): always ready, the per-host queue is inside `call`, errors are
+//!   [`Error`]. Use it under `tower::ServiceBuilder` layers (timeouts, concurrency limits).
+//! - `native-roots`: `Builder::native_roots` trusts the operating system's certificate
+//!   store (through `rustls-native-certs`), next to or instead of the bundled webpki roots
+//!   ([`Builder::webpki_roots`]) and PEM files ([`Builder::add_root_certificates_pem`]).
+//!
 //! ## Retries
 //! A request is sent again only when that cannot duplicate it at the upstream:
 //! - never written (hyper handed it back, the pooled connection was found dead): any method;
@@ -41,6 +50,7 @@
 //! - `reaper`: the background task closing expired idle connections.
 //! - `retry`, `classify`: when a failed request may be sent again (pure, table-tested).
 //! - `hint`: `Connection: close` and `Keep-Alive: timeout=` parsing.
+//! - `tower`: the `tower::Service` impl (feature `tower`).
 //! - [`Stats`]: the counters. [`Error`]: the one error type.
 #![deny(missing_docs)]
 
@@ -63,6 +73,8 @@ mod retry;
 pub mod rt;
 mod stats;
 mod tls;
+#[cfg(feature = "tower")]
+mod tower;
 
 pub use body::{RequestBody, ResponseBody};
 pub use client::Client;
@@ -70,3 +82,5 @@ pub use config::{Builder, HttpVersionPolicy};
 pub use connect::{AddressFilter, Resolve, Resolving, SystemResolver};
 pub use error::{BoxError, Error};
 pub use stats::{ClosedStats, HostStats, RetryStats, Stats};
+#[cfg(feature = "tower")]
+pub use tower::ResponseFuture;

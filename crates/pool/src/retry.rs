@@ -1,7 +1,7 @@
 //! When a failed request may be sent again: one pure function, table-tested.
 //!
-//! The rules (see `shared/design/reliability.md` §2b, RFC 9110 §9.2.2, RFC 9112 §9.3.1 and
-//! RFC 9113 §8.7):
+//! The rules (RFC 9110 §9.2.2 on idempotent methods, RFC 9112 §9.3.1 on retrying after a
+//! closed connection, RFC 9113 §8.7 on refused HTTP/2 streams; docs/pool.md tells users):
 //!
 //! | what happened | retry? |
 //! |---|---|

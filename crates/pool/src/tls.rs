@@ -22,17 +22,13 @@ pub(crate) struct Tls {
 impl Tls {
     pub(crate) fn new(
         custom: Option<Arc<rustls::ClientConfig>>,
-        extra_roots: &[impl AsRef<Path>],
+        sources: &RootSources<'_>,
         policy: HttpVersionPolicy,
     ) -> Result<Self, Error> {
         let mut config = match custom {
             Some(cfg) => (*cfg).clone(),
             None => {
-                let mut roots = rustls::RootCertStore::empty();
-                roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-                for path in extra_roots {
-                    add_pem_roots(&mut roots, path.as_ref())?;
-                }
+                let roots = root_store(sources)?;
                 // Explicit provider: if some other crate turns on rustls' aws-lc feature too,
                 // the implicit `builder()` would panic at run time.
                 rustls::ClientConfig::builder_with_provider(Arc::new(
@@ -70,6 +66,60 @@ impl Tls {
         let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
         Ok((tls, h2))
     }
+}
+
+/// Where the default configuration's trust anchors come from (see the `Builder` methods
+/// `webpki_roots`, `native_roots`, `add_root_certificates_pem`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RootSources<'a> {
+    pub(crate) webpki: bool,
+    pub(crate) native: bool,
+    pub(crate) pem_files: &'a [std::path::PathBuf],
+}
+
+pub(crate) fn root_store(sources: &RootSources<'_>) -> Result<rustls::RootCertStore, Error> {
+    let mut roots = rustls::RootCertStore::empty();
+    if sources.webpki {
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    }
+    if sources.native {
+        add_native_roots(&mut roots)?;
+    }
+    for path in sources.pem_files {
+        add_pem_roots(&mut roots, path)?;
+    }
+    if roots.is_empty() {
+        // Every https:// request would fail verification; say so at build time instead.
+        return Err(Error::new(Kind::Config).with("no TLS root certificates configured"));
+    }
+    Ok(roots)
+}
+
+#[cfg(feature = "native-roots")]
+fn add_native_roots(roots: &mut rustls::RootCertStore) -> Result<(), Error> {
+    let found = rustls_native_certs::load_native_certs();
+    for err in &found.errors {
+        // A broken file in a CA directory should not stop the client; the rest still count.
+        tracing::debug!(error = %err, "skipping part of the system certificate store");
+    }
+    let (added, _ignored) = roots.add_parsable_certificates(found.certs);
+    if added == 0 {
+        let detail = found
+            .errors
+            .first()
+            .map(|e| format!(": {e}"))
+            .unwrap_or_default();
+        return Err(Error::new(Kind::Config).with(format!(
+            "the system certificate store has no usable certificate{detail}"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "native-roots"))]
+fn add_native_roots(_roots: &mut rustls::RootCertStore) -> Result<(), Error> {
+    // Unreachable: `Builder::native_roots` only exists with the feature.
+    Err(Error::new(Kind::Config).with("native roots need the `native-roots` feature"))
 }
 
 fn add_pem_roots(roots: &mut rustls::RootCertStore, path: &Path) -> Result<(), Error> {

@@ -6,8 +6,8 @@
 //! `[::ffff:7f00:1]` all reach the loopback interface through glibc, and a
 //! hostname can resolve to anything. So the gateway classifies the address it
 //! is about to `connect()` to ([`classify`]) and refuses literal hosts before
-//! any DNS lookup ([`parse_host_literal`]). See
-//! `shared/design/reliability.md` §3 and check X1.
+//! any DNS lookup ([`parse_host_literal`]). See docs/cors.md, "The SSRF guard",
+//! and the `cors_ssrf` integration tests.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

@@ -3,7 +3,7 @@
 //!
 //! Why a module of its own: this mode turns the gateway into a relay whose
 //! destination the client picks, so it is an SSRF and open-proxy risk
-//! (shared/design/reliability.md §3). Every decision is a pure function here,
+//! (docs/cors.md, "The SSRF guard"). Every decision is a pure function here,
 //! tested by tables; the IO glue (resolve once, connect to exactly the
 //! checked address, stream back) lives elsewhere and calls these in order:
 //!

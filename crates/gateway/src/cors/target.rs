@@ -3,8 +3,8 @@
 //! Why this exists: the target URL is the attacker-controlled input of an
 //! open proxy. It is parsed exactly once, here, into one [`TargetUrl`] whose
 //! host and port are what the policy checks, what the gateway connects to
-//! and what it sends as `Host` (reliability.md check X4: no second parser
-//! that could disagree). Anything ambiguous is a 400.
+//! and what it sends as `Host` (no second parser that could disagree; the
+//! `cors_target` tests check it). Anything ambiguous is a 400.
 
 use std::fmt;
 
