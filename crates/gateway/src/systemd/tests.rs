@@ -6,17 +6,27 @@ fn addr(text: &str) -> SocketAddr {
     text.parse().expect("test address")
 }
 
+/// (LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES, the names read or `None` = not for us)
+type EnvCase = (
+    Option<&'static str>,
+    Option<&'static str>,
+    Option<&'static str>,
+    Option<Vec<Option<String>>>,
+);
+
+/// (configured, inherited, the assignment)
+type AssignCase = (
+    Vec<SocketAddr>,
+    Vec<SocketAddr>,
+    Result<Vec<Option<usize>>, usize>,
+);
+
 #[test]
 fn listen_env_is_read_as_sd_listen_fds_does() {
     let me = 4242;
     let names = |n: &[Option<&str>]| n.iter().map(|n| n.map(str::to_owned)).collect::<Vec<_>>();
     // (LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES) → names, or None = not for us
-    let cases: [(
-        Option<&str>,
-        Option<&str>,
-        Option<&str>,
-        Option<Vec<Option<String>>>,
-    ); 9] = [
+    let cases: [EnvCase; 9] = [
         (None, None, None, None),
         (Some("4242"), None, None, None),
         (None, Some("1"), None, None),
@@ -69,11 +79,7 @@ fn assignment_matches_on_the_exact_address() {
     let any6 = addr("[::]:8080");
     let port0 = addr("127.0.0.1:0");
     // (configured, inherited, result)
-    let cases: Vec<(
-        Vec<SocketAddr>,
-        Vec<SocketAddr>,
-        Result<Vec<Option<usize>>, usize>,
-    )> = vec![
+    let cases: Vec<AssignCase> = vec![
         (vec![a], vec![], Ok(vec![None])),
         (vec![a], vec![a], Ok(vec![Some(0)])),
         (vec![a, b], vec![b, a], Ok(vec![Some(1), Some(0)])),
