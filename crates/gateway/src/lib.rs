@@ -28,6 +28,7 @@
 //! - `forward`: route mode; `cors_mode`: CORS mode's IO; `cors/`: its pure rules.
 //! - `inbound`, `body`: request and response bodies with their limits; `upgrade`: 101s.
 //! - `error`: failures → 4xx/5xx text responses; `metrics`: counters and histograms.
+//! - `systemd`: socket activation (inherited listeners) and `sd_notify` state messages.
 #![forbid(unsafe_code)]
 
 pub mod admin;
@@ -48,6 +49,7 @@ pub mod server;
 pub mod shutdown;
 pub mod strict;
 pub mod strict_io;
+pub mod systemd;
 pub mod tls;
 pub mod upgrade;
 pub mod workers;

@@ -7,12 +7,14 @@
 //! # Layout
 //! - `schema`: the validated types and their defaults.
 //! - `pool`: `[pool]` and [`PoolSection::builder`].
+//! - `ops`: `[health]` (liveness, readiness) and `[shutdown]`.
 //! - `validate`: the file as written, and the checks that need several keys or the disk.
 //! - `duration`: `"30s"` durations and `"64KiB"` sizes.
 //! - `error`: [`ConfigError`], line/column and key-path recovery.
 
 mod duration;
 mod error;
+mod ops;
 mod pool;
 mod schema;
 mod validate;
@@ -21,10 +23,11 @@ use std::path::Path;
 
 pub use duration::{parse_duration, parse_size};
 pub use error::ConfigError;
+pub use ops::MAX_SHUTDOWN_DELAY;
 pub use pool::PoolSection;
 pub use schema::{
     Admin, Config, Cors, Health, Limits, Listener, ListenerMode, Log, LogFormat, RateLimit,
-    Runtime, Timeouts, TlsFiles,
+    Runtime, Shutdown, Timeouts, TlsFiles,
 };
 
 pub(crate) use schema::{check_log_level, normalize_origin, normalize_target};

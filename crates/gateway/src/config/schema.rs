@@ -10,6 +10,7 @@ use serde::de::{Deserializer, Error as _};
 use serde::Deserialize;
 
 use super::duration;
+pub use super::ops::{Health, Shutdown};
 use super::pool::PoolSection;
 use crate::route::Router;
 
@@ -26,8 +27,10 @@ pub struct Config {
     pub limits: Limits,
     /// Timeouts (`[timeouts]`).
     pub timeouts: Timeouts,
-    /// Health check endpoint (`[health]`).
+    /// Liveness and readiness endpoints (`[health]`).
     pub health: Health,
+    /// What happens after SIGTERM (`[shutdown]`).
+    pub shutdown: Shutdown,
     /// Admin/metrics listener (`[admin]`).
     pub admin: Admin,
     /// Logging (`[log]`).
@@ -161,23 +164,6 @@ impl Default for Timeouts {
             upstream_response: secs(60),
             upstream_body_idle: secs(60),
             shutdown_grace: secs(30),
-        }
-    }
-}
-
-/// `[health]`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Health {
-    /// Answered `200 OK` by the gateway itself on every listener, before routing.
-    #[serde(deserialize_with = "absolute_path")]
-    pub path: String,
-}
-
-impl Default for Health {
-    fn default() -> Self {
-        Health {
-            path: "/healthcheck".to_owned(),
         }
     }
 }

@@ -18,7 +18,7 @@ use super::error::ConfigError;
 use super::pool::RawPool;
 use super::schema::{
     self, Admin, Config, Cors, Health, Limits, Listener, ListenerMode, Log, RateLimit, Runtime,
-    Timeouts, TlsFiles,
+    Shutdown, Timeouts, TlsFiles,
 };
 use crate::route::{Route, RouteError, Router};
 
@@ -37,6 +37,8 @@ pub(super) struct RawConfig {
     timeouts: Timeouts,
     #[serde(default)]
     health: Health,
+    #[serde(default)]
+    shutdown: Shutdown,
     #[serde(default)]
     admin: RawAdmin,
     #[serde(default)]
@@ -309,6 +311,7 @@ impl RawConfig {
             runtime: self.runtime,
             timeouts: self.timeouts,
             health: self.health,
+            shutdown: self.shutdown,
             admin,
             log: self.log,
             cors,
