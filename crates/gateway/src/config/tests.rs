@@ -322,3 +322,25 @@ fn log_level_field_filters_are_refused() {
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     assert!(check_log_level("info,[request]=debug").is_ok());
 }
+
+/// Issue #18: allowlist patterns with international names are stored in the ASCII form
+/// the proxy compares converted targets against.
+#[test]
+fn international_target_patterns_become_punycode() {
+    let text = format!(
+        "{LISTENER}[cors]\nallow_targets = [\"münchen.de\", \"*.bücher.example:8443\", \"plain.example\"]\n"
+    );
+    let config = parse(&text, "g.toml").expect("valid");
+    assert_eq!(
+        config.cors.allow_targets,
+        [
+            "xn--mnchen-3ya.de",
+            "*.xn--bcher-kva.example:8443",
+            "plain.example"
+        ]
+    );
+    assert!(err(&format!(
+        "{LISTENER}[cors]\nallow_targets = [\"xn--a.ü\"]\n"
+    ))
+    .contains("cors.allow_targets[0]: invalid target pattern"));
+}
