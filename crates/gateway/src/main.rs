@@ -74,7 +74,7 @@ fn main() -> ExitCode {
         // Once, on stderr like the config errors above: not also as a log event, so a
         // failed start is one line to read (and to grep for) wherever the logs go.
         Err(e) => {
-            eprintln!("gangway: cannot start: {e}");
+            eprintln!("gangway: {e}");
             ExitCode::FAILURE
         }
     }
