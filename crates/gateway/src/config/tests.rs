@@ -35,12 +35,19 @@ fn example_file_is_the_users_profiles_gateway() {
         "http://127.0.0.1:3000/users/42?x=1"
     );
     assert_eq!(routed("/profiles/7"), "http://127.0.0.1:4000/profiles/7");
-    // Every section is commented out, so everything else is at its default.
+    // Every section but [admin] is commented out, so everything else is at its default;
+    // metrics are on (127.0.0.1 only) so the README's metrics example works as pasted.
     assert_eq!(config.pool, PoolSection::default());
     assert_eq!(config.limits, Limits::default());
     assert_eq!(config.timeouts, Timeouts::default());
     assert_eq!(config.health, Health::default());
-    assert_eq!(config.admin, Admin::default());
+    assert_eq!(
+        config.admin,
+        Admin {
+            address: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 9901))),
+            ..Admin::default()
+        }
+    );
     assert_eq!(config.log, Log::default());
     assert_eq!(config.cors, Cors::default());
 }
