@@ -14,6 +14,7 @@ use gangway::workers::Workers;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let check_only = cli.check_only();
+    let print_config = cli.print_config;
     let config = match cli.into_config() {
         Ok(c) => c,
         Err(e) => {
@@ -21,6 +22,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if print_config {
+        print!("{}", config.to_toml());
+        return ExitCode::SUCCESS;
+    }
     if check_only {
         println!(
             "gangway: configuration OK ({} listener(s), {} route(s))",
@@ -66,8 +71,9 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
+        // Once, on stderr like the config errors above: not also as a log event, so a
+        // failed start is one line to read (and to grep for) wherever the logs go.
         Err(e) => {
-            tracing::error!(error = %e, "gangway failed to start");
             eprintln!("gangway: {e}");
             ExitCode::FAILURE
         }

@@ -10,12 +10,14 @@
 //! - `ops`: `[health]` (liveness, readiness) and `[shutdown]`.
 //! - `validate`: the file as written, and the checks that need several keys or the disk.
 //! - `duration`: `"30s"` durations and `"64KiB"` sizes.
+//! - `print`: [`Config::to_toml`], the effective configuration for `--print-config`.
 //! - `error`: [`ConfigError`], line/column and key-path recovery.
 
 mod duration;
 mod error;
 mod ops;
 mod pool;
+mod print;
 mod schema;
 mod validate;
 
@@ -31,7 +33,7 @@ pub use schema::{
 };
 
 pub(crate) use schema::{check_log_level, normalize_origin, normalize_target};
-pub(crate) use validate::same_port;
+pub(crate) use validate::{parse_listen_address, same_port};
 
 /// Reads and validates a config file. Relative paths inside it (TLS files, `ca_file`) are
 /// resolved against the file's directory, so the gateway can start from any directory.
@@ -71,6 +73,23 @@ fn parse_with_base(
         text,
         base_dir,
     })
+}
+
+/// Field by field, the routing table by its routes: what `--print-config`'s round trip
+/// promises to keep.
+impl PartialEq for Config {
+    fn eq(&self, other: &Config) -> bool {
+        self.listeners == other.listeners
+            && self.router.routes() == other.router.routes()
+            && self.pool == other.pool
+            && self.limits == other.limits
+            && self.timeouts == other.timeouts
+            && self.health == other.health
+            && self.admin == other.admin
+            && self.log == other.log
+            && self.cors == other.cors
+            && self.runtime == other.runtime
+    }
 }
 
 impl Config {

@@ -281,9 +281,28 @@ pub struct RateLimit {
 }
 
 /// Checks a CORS target pattern with the CORS module's own parser, so the file accepts
-/// exactly what the proxy understands, and says so with a line number.
+/// exactly what the proxy understands, and says so with a line number. An international
+/// name (`münchen.de`, `*.münchen.de:8443`) is converted to the ASCII form the proxy
+/// compares targets in (`xn--mnchen-3ya.de`).
 pub(crate) fn normalize_target(text: &str) -> Result<String, String> {
     let text = text.trim();
+    let converted;
+    let text = if text.is_ascii() {
+        text
+    } else {
+        let (wildcard, rest) = match text.strip_prefix("*.") {
+            Some(rest) => ("*.", rest),
+            None => ("", text),
+        };
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((host, port)) if port.is_ascii() => (host, format!(":{port}")),
+            _ => (rest, String::new()),
+        };
+        let host = crate::cors::host_to_ascii(host)
+            .map_err(|e| format!("invalid target pattern \"{text}\": {e}"))?;
+        converted = format!("{wildcard}{host}{port}");
+        converted.as_str()
+    };
     crate::cors::TargetPattern::parse(text)
         .map(|_| text.to_owned())
         .map_err(|e| e.to_string())

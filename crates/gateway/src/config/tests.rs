@@ -35,12 +35,19 @@ fn example_file_is_the_users_profiles_gateway() {
         "http://127.0.0.1:3000/users/42?x=1"
     );
     assert_eq!(routed("/profiles/7"), "http://127.0.0.1:4000/profiles/7");
-    // Every section is commented out, so everything else is at its default.
+    // Every section but [admin] is commented out, so everything else is at its default;
+    // metrics are on (127.0.0.1 only) so the README's metrics example works as pasted.
     assert_eq!(config.pool, PoolSection::default());
     assert_eq!(config.limits, Limits::default());
     assert_eq!(config.timeouts, Timeouts::default());
     assert_eq!(config.health, Health::default());
-    assert_eq!(config.admin, Admin::default());
+    assert_eq!(
+        config.admin,
+        Admin {
+            address: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 9901))),
+            ..Admin::default()
+        }
+    );
     assert_eq!(config.log, Log::default());
     assert_eq!(config.cors, Cors::default());
 }
@@ -214,8 +221,8 @@ fn parse_errors_name_key_and_line() {
             "gangway.toml:4:18: limits.max_body_bytes: invalid size \"10 gigs\""),
         (format!("{LISTENER}[limits]\nmax_header_bytes = \"1k\"\n"),
             "gangway.toml:4:20: limits.max_header_bytes: must be at least 8KiB"),
-        ("[[listener]]\naddress = \"localhost:2000\"\n".to_owned(),
-            "gangway.toml:2:11: listener[0].address: \"localhost:2000\" is not IP:PORT"),
+        ("[[listener]]\naddress = \"gateway.example:2000\"\n".to_owned(),
+            "gangway.toml:2:11: listener[0].address: \"gateway.example:2000\" is not IP:PORT, :PORT or localhost:PORT"),
         (format!("{LISTENER}mode = \"tunnel\"\n"),
             "gangway.toml:3:8: listener[0].mode: unknown variant `tunnel`"),
         (format!("{LISTENER}[pool]\nconnect_timeout = \"1s\"\n"),
@@ -321,4 +328,26 @@ fn log_level_field_filters_are_refused() {
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     assert!(check_log_level("info,[request]=debug").is_ok());
+}
+
+/// Issue #18: allowlist patterns with international names are stored in the ASCII form
+/// the proxy compares converted targets against.
+#[test]
+fn international_target_patterns_become_punycode() {
+    let text = format!(
+        "{LISTENER}[cors]\nallow_targets = [\"münchen.de\", \"*.bücher.example:8443\", \"plain.example\"]\n"
+    );
+    let config = parse(&text, "g.toml").expect("valid");
+    assert_eq!(
+        config.cors.allow_targets,
+        [
+            "xn--mnchen-3ya.de",
+            "*.xn--bcher-kva.example:8443",
+            "plain.example"
+        ]
+    );
+    assert!(err(&format!(
+        "{LISTENER}[cors]\nallow_targets = [\"xn--a.ü\"]\n"
+    ))
+    .contains("cors.allow_targets[0]: invalid target pattern"));
 }

@@ -141,12 +141,38 @@ struct Addr(SocketAddr);
 impl<'de> Deserialize<'de> for Addr {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Addr, D::Error> {
         let text = String::deserialize(d)?;
-        text.parse().map(Addr).map_err(|_| {
-            D::Error::custom(format!(
-                "\"{text}\" is not IP:PORT (e.g. \"127.0.0.1:2000\" or \"[::]:443\"; host names are not resolved)"
-            ))
-        })
+        parse_listen_address(&text)
+            .map(Addr)
+            .map_err(D::Error::custom)
     }
+}
+
+/// Reads a listen address as Caddy and Traefik users write them: `IP:PORT`
+/// (`127.0.0.1:2000`, `[::]:2000`), `:PORT` for every IPv4 address (`0.0.0.0`), and
+/// `localhost:PORT` for `127.0.0.1`. Other host names are refused rather than resolved: a
+/// listener bound to whatever DNS said at startup is a surprise waiting to happen.
+pub(crate) fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
+    let text = text.trim();
+    let bad = || {
+        format!(
+            "\"{text}\" is not IP:PORT, :PORT or localhost:PORT (e.g. \"127.0.0.1:2000\", \":2000\", \"[::]:443\"; host names are not resolved)"
+        )
+    };
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let (host, port) = text.rsplit_once(':').ok_or_else(bad)?;
+    let ip = match host {
+        "" => std::net::Ipv4Addr::UNSPECIFIED,
+        h if h.eq_ignore_ascii_case("localhost") => std::net::Ipv4Addr::LOCALHOST,
+        _ => return Err(bad()),
+    };
+    // Digits only: `u16::from_str` would also take `+2000`.
+    if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    Ok(SocketAddr::new(ip.into(), port))
 }
 
 /// Two binds that would collide. Port 0 asks the OS for a fresh port each time, so

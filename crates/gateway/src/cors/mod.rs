@@ -36,3 +36,5 @@ pub use headers::{is_preflight, CorsPolicy, OriginError, OriginPattern, OriginPa
 pub use policy::{PatternError, Refusal, TargetPattern, TargetPolicy};
 pub use ratelimit::{retry_after_secs, RateLimiter};
 pub use target::{target_from_query, TargetError, TargetUrl};
+
+pub(crate) use target::host_to_ascii;
