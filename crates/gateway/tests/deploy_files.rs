@@ -110,7 +110,7 @@ fn systemd_units_match_the_config_and_the_flags() {
     let check = cli(&reload[1..]);
     assert!(!run.check_only() && check.check_only());
     let file = run.config.clone().expect("ExecStart names --config");
-    assert_eq!(check.check_config.as_ref(), Some(&file));
+    assert_eq!(check.check_config.as_ref(), Some(&Some(file.clone())));
     assert_eq!(file, Path::new("/etc/gangway/gangway.toml"));
 
     // The file shipped for /etc/gangway/gangway.toml is valid and its listeners are exactly

@@ -128,6 +128,11 @@ impl Config {
 
         w.section("[health]");
         w.kv("path", self.health.path.as_str());
+        w.kv("ready_path", self.health.ready_path.as_str());
+        w.kv("ready_requires_servers", self.health.ready_requires_servers);
+
+        w.section("[shutdown]");
+        w.kv("delay", duration(self.shutdown.delay));
 
         w.section("[admin]");
         w.opt(
