@@ -10,14 +10,13 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
-use crate::app::{App, Mode, Settings};
+use crate::app::{App, CorsMode, Mode, Settings};
 use crate::config::{Config, ListenerMode};
+use crate::conn::shutdown::Shutdown;
+use crate::conn::workers::{self, Workers};
+use crate::conn::{self as server, Listener, ListenerSpec, ServerLimits};
 use crate::cors::{CorsPolicy, OriginPattern, RateLimiter, TargetPattern, TargetPolicy};
-use crate::cors_mode::CorsMode;
 use crate::metrics::Metrics;
-use crate::server::{self, ListenerSpec, ServerLimits};
-use crate::shutdown::Shutdown;
-use crate::workers::{self, Workers};
 
 /// A gateway that is serving. Dropping it does not stop it: call [`Running::shutdown`].
 #[derive(Debug)]
@@ -168,7 +167,7 @@ pub async fn start_with(
         .map_err(|e| StartError(e.to_string()))?;
         let tls = match &l.tls {
             Some(files) => Some(
-                crate::tls::server_config(&files.cert, &files.key)
+                crate::conn::tls::server_config(&files.cert, &files.key)
                     .map_err(|e| StartError(format!("listener {}: TLS: {e}", l.address)))?,
             ),
             None => None,
@@ -213,36 +212,29 @@ pub async fn start_with(
             mode,
         };
         tracing::info!(address = %addr, mode = ?mode, tls = spec.tls.is_some(), "listening");
-        let accept = |listener| {
-            server::accept_loop(
-                listener,
-                spec.clone(),
-                Arc::clone(&app),
-                Arc::clone(&limits),
-                Arc::clone(&permits),
-                shutdown.clone(),
-                None,
-            )
+        let accepting = Listener {
+            spec,
+            app: Arc::clone(&app),
+            limits: Arc::clone(&limits),
+            permits: Arc::clone(&permits),
+            shutdown: shutdown.clone(),
+            worker: None,
         };
         match (listener, &workers) {
-            (Bound::One(listener), _) => tasks.push(tokio::spawn(accept(listener))),
+            (Bound::One(listener), _) => tasks.push(tokio::spawn(accepting.run(listener))),
             (Bound::PerWorker(listeners), Some(w)) => {
                 for (i, listener) in listeners.into_iter().enumerate() {
-                    let (spec, app, limits) = (spec.clone(), Arc::clone(&app), Arc::clone(&limits));
-                    let (permits, shutdown) = (Arc::clone(&permits), shutdown.clone());
-                    let worker = Some((Arc::clone(w.balance()), i));
+                    let accepting = Listener {
+                        worker: Some((Arc::clone(w.balance()), i)),
+                        ..accepting.clone()
+                    };
                     tasks.push(w.spawn_on(i, async move {
                         // Registered with this worker's reactor: its connections are
                         // accepted and served here.
                         match tokio::net::TcpListener::from_std(listener) {
-                            Ok(listener) => {
-                                server::accept_loop(
-                                    listener, spec, app, limits, permits, shutdown, worker,
-                                )
-                                .await;
-                            }
+                            Ok(listener) => accepting.run(listener).await,
                             Err(e) => {
-                                tracing::error!(address = %spec.addr, error = %e, "worker cannot accept");
+                                tracing::error!(address = %accepting.spec.addr, error = %e, "worker cannot accept");
                             }
                         }
                     }));

@@ -1,0 +1,206 @@
+//! One [`Exchange`] per request: built when the request arrives, carried through whichever
+//! path serves it, and ended exactly once, which is where the request is counted in the
+//! metrics and its access line written. Every exit path reaches that end by construction:
+//! a response of the gateway's own ends it at once ([`Exchange::finish`]), a streamed one
+//! carries it in its body and ends it with the body, and a request abandoned before it had a
+//! response (the client went away) ends it when it is dropped.
+//!
+//! Built from what the request already holds: the target and header values share the
+//! request's bytes, so building one allocates nothing.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::header::{HOST, USER_AGENT};
+use http::uri::{Authority, PathAndQuery};
+use http::{HeaderValue, Method, Request, Response, Version};
+
+use crate::app::{App, ConnInfo};
+use crate::metrics::Slot;
+
+use super::access::{self, Line};
+use super::body::{Outcome, ProxyBody};
+use super::error::{Fault, GatewayError};
+use super::inbound::Progress;
+
+/// Status recorded for a request abandoned before it had a response (nginx's spelling).
+const CLIENT_CLOSED: u16 = 499;
+
+/// One request, from its head to the end of its response body.
+#[derive(Debug)]
+pub struct Exchange {
+    app: Arc<App>,
+    started: Instant,
+    client: SocketAddr,
+    method: Method,
+    version: Version,
+    target: Option<PathAndQuery>,
+    /// Read only for the access line: not looked up when it is off.
+    host: Option<HeaderValue>,
+    user_agent: Option<HeaderValue>,
+    slot: Slot,
+    route: Option<usize>,
+    upstream: Option<Authority>,
+    /// From the start to the upstream's response head.
+    upstream_head: Option<Duration>,
+    attempts: u32,
+    reused: bool,
+    status: u16,
+    bytes_in: Option<Progress>,
+    error: Option<GatewayError>,
+    done: bool,
+}
+
+impl Exchange {
+    /// Starts the exchange for `req`, counted as unrouted until a path says otherwise.
+    pub fn new<B>(app: &Arc<App>, conn: &ConnInfo, req: &Request<B>) -> Self {
+        let (host, user_agent) = if app.settings.access_log {
+            let host = req.headers().get(HOST).cloned().or_else(|| {
+                // HTTP/2 carries it as `:authority`.
+                let authority = req.uri().authority()?;
+                HeaderValue::from_str(authority.as_str()).ok()
+            });
+            (host, req.headers().get(USER_AGENT).cloned())
+        } else {
+            (None, None)
+        };
+        Self {
+            app: Arc::clone(app),
+            started: Instant::now(),
+            client: conn.peer,
+            method: req.method().clone(),
+            version: req.version(),
+            target: req.uri().path_and_query().cloned(),
+            host,
+            user_agent,
+            slot: app.metrics.unrouted(),
+            route: None,
+            upstream: None,
+            upstream_head: None,
+            attempts: 0,
+            reused: false,
+            status: 0,
+            bytes_in: None,
+            error: None,
+            done: false,
+        }
+    }
+
+    /// When the request arrived.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// Counts the request in `slot` (a route's, or the gateway's own).
+    pub fn count_in(&mut self, slot: Slot) {
+        self.slot = slot;
+    }
+
+    /// The request matched route number `index`.
+    pub fn routed(&mut self, index: usize) {
+        self.route = Some(index);
+        self.slot = self.app.metrics.route(index);
+    }
+
+    /// The upstream the request is sent to, and the count of its body's bytes.
+    pub fn sending(&mut self, upstream: &Authority, body: &Progress) {
+        self.upstream = Some(upstream.clone());
+        self.bytes_in = Some(body.clone());
+        self.attempts = 1;
+    }
+
+    /// The upstream's response head arrived, on a reused connection or not.
+    pub fn answered(&mut self, reused: bool) {
+        self.upstream_head = Some(self.started.elapsed());
+        self.reused = reused;
+    }
+
+    /// Answers with `err`, which the access line reports.
+    pub fn fail(&mut self, err: GatewayError) -> Response<ProxyBody> {
+        let resp = err.to_response();
+        self.error = Some(err);
+        resp
+    }
+
+    /// The response is ready: a body of the gateway's own ends the exchange now, a
+    /// streamed one carries it to its end.
+    pub fn finish(mut self, mut resp: Response<ProxyBody>) -> Response<ProxyBody> {
+        self.status = resp.status().as_u16();
+        let own = resp.body().full_len();
+        if let Some(exchange) = resp.body_mut().attach(self) {
+            exchange.end(own.unwrap_or(0), Outcome::Complete);
+        }
+        resp
+    }
+
+    /// The response body ended after `bytes_out` bytes.
+    pub fn end(mut self, bytes_out: u64, outcome: Outcome) {
+        self.record(bytes_out, outcome);
+    }
+
+    /// The one place a request is counted and logged.
+    fn record(&mut self, bytes_out: u64, outcome: Outcome) {
+        self.done = true;
+        let elapsed = self.started.elapsed();
+        let status = if self.status == 0 {
+            CLIENT_CLOSED
+        } else {
+            self.status
+        };
+        self.app
+            .metrics
+            .observe(self.slot, status, elapsed, bytes_out);
+        let fault = self
+            .error
+            .as_ref()
+            .map(GatewayError::fault)
+            .or(match outcome {
+                Outcome::Complete => None,
+                Outcome::Aborted => Some(Fault::Upstream),
+                Outcome::ClientGone => Some(Fault::Client),
+            });
+        let path = self.target.as_ref().map_or("", PathAndQuery::as_str);
+        if self.app.settings.access_log {
+            let route = self.route.and_then(|i| self.app.router.routes().get(i));
+            access::write(&Line {
+                elapsed,
+                client: self.client,
+                method: &self.method,
+                host: self.host.as_ref().and_then(|h| h.to_str().ok()),
+                path,
+                version: self.version,
+                status,
+                bytes_in: self.bytes_in.as_ref().map_or(0, Progress::bytes),
+                bytes_out,
+                upstream: self.upstream.as_ref(),
+                upstream_head: self.upstream_head,
+                attempts: self.attempts,
+                reused: self.reused,
+                outcome,
+                fault,
+                user_agent: self.user_agent.as_ref().and_then(|h| h.to_str().ok()),
+                route: route.map(|r| r.name.as_str()),
+                error: self.error.as_ref().map(GatewayError::message),
+            });
+        } else if let Some(err) = &self.error {
+            // Without access lines, a failure still gets its one line.
+            let (method, status) = (&self.method, err.status().as_u16());
+            if err.fault() == Fault::Upstream {
+                tracing::warn!(%method, path, status, upstream = ?self.upstream, reason = err.message(), "upstream request failed");
+            } else {
+                tracing::info!(%method, path, status, client = %self.client, reason = err.message(), "request refused");
+            }
+        }
+    }
+}
+
+impl Drop for Exchange {
+    /// Dropped without having ended: the request was abandoned before its response (the
+    /// client went away, or the connection was closed at shutdown).
+    fn drop(&mut self) {
+        if !self.done {
+            self.record(0, Outcome::ClientGone);
+        }
+    }
+}
