@@ -309,6 +309,7 @@ impl Conn {
             drive(
                 conn.as_mut(),
                 |c| c.graceful_shutdown(),
+                &self.app,
                 &info,
                 &mut self.signals,
             )
@@ -342,6 +343,7 @@ impl Conn {
             drive(
                 conn.as_mut(),
                 |c| c.graceful_shutdown(),
+                &self.app,
                 &info,
                 &mut self.signals,
             )
@@ -409,17 +411,18 @@ async fn sniff_h2_preface(stream: &TcpStream) -> io::Result<bool> {
 async fn drive<C>(
     mut conn: std::pin::Pin<&mut C>,
     graceful: impl FnOnce(std::pin::Pin<&mut C>),
+    app: &Arc<App>,
     info: &ConnInfo,
     signals: &mut Signals,
 ) where
     C: std::future::Future<Output = Result<(), hyper::Error>>,
 {
     tokio::select! {
-        r = conn.as_mut() => log_end(info, r.err()),
+        r = conn.as_mut() => log_end(app, info, r.err()),
         _ = shutdown::signalled(&mut signals.stop) => {
             graceful(conn.as_mut());
             tokio::select! {
-                r = conn.as_mut() => log_end(info, r.err()),
+                r = conn.as_mut() => log_end(app, info, r.err()),
                 _ = shutdown::signalled(&mut signals.close) => log_closed(info),
             }
         }
@@ -432,8 +435,15 @@ fn log_closed(info: &ConnInfo) {
     tracing::debug!(client = %info.peer, "grace period over; connection closed");
 }
 
-fn log_end(info: &ConnInfo, err: Option<hyper::Error>) {
+fn log_end(app: &Arc<App>, info: &ConnInfo, err: Option<hyper::Error>) {
     if let Some(e) = err {
+        // hyper answered this one itself (431 or 400) and never handed it to the service:
+        // it still gets its access line.
+        if e.is_parse_too_large() {
+            request::Exchange::unparsed(app, info, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+        } else if e.is_parse() {
+            request::Exchange::unparsed(app, info, StatusCode::BAD_REQUEST);
+        }
         tracing::debug!(client = %info.peer, error = %e, "connection ended with error");
     }
 }

@@ -2,8 +2,7 @@
 //! on the browser's behalf and returns it with CORS headers.
 //!
 //! Why a module of its own: this mode turns the gateway into a relay whose
-//! destination the client picks, so it is an SSRF and open-proxy risk
-//! (shared/design/reliability.md §3). Every decision is a pure function here,
+//! destination the client picks, so it is an SSRF and open-proxy risk. Every decision is a pure function here,
 //! tested by tables; the IO glue (resolve once, connect to exactly the
 //! checked address, stream back) lives elsewhere and calls these in order:
 //!
@@ -21,18 +20,18 @@
 //!
 //! * `target.rs`: the `url` parameter → [`TargetUrl`].
 //! * `address.rs`: [`classify`] an IP, [`parse_host_literal`] (glibc forms).
-//! * `policy.rs`: [`TargetPolicy`] (allowlist, own addresses, every address).
-//! * `headers.rs`: [`CorsPolicy`] (origins, preflight, response headers).
+//! * `ssrf.rs`: [`TargetPolicy`] (allowlist, own addresses, every address).
+//! * `origin.rs`: [`CorsPolicy`] (origins, preflight, response headers).
 //! * `ratelimit.rs`: [`RateLimiter`], per-client token buckets.
 
 mod address;
-mod headers;
-mod policy;
+mod origin;
 mod ratelimit;
+mod ssrf;
 mod target;
 
 pub use address::{classify, parse_host_literal, AddressClass};
-pub use headers::{is_preflight, CorsPolicy, OriginError, OriginPattern, OriginPatternError};
-pub use policy::{PatternError, Refusal, TargetPattern, TargetPolicy};
+pub use origin::{is_preflight, CorsPolicy, OriginError, OriginPattern, OriginPatternError};
 pub use ratelimit::{retry_after_secs, RateLimiter};
+pub use ssrf::{PatternError, Refusal, TargetPattern, TargetPolicy};
 pub use target::{target_from_query, TargetError, TargetUrl};

@@ -55,25 +55,46 @@ pub struct Exchange {
 impl Exchange {
     /// Starts the exchange for `req`, counted as unrouted until a path says otherwise.
     pub fn new<B>(app: &Arc<App>, conn: &ConnInfo, req: &Request<B>) -> Self {
-        let (host, user_agent) = if app.settings.access_log {
-            let host = req.headers().get(HOST).cloned().or_else(|| {
+        let mut ex = Self::blank(app, conn, req.method().clone());
+        ex.version = req.version();
+        ex.target = req.uri().path_and_query().cloned();
+        if app.settings.access_log {
+            ex.host = req.headers().get(HOST).cloned().or_else(|| {
                 // HTTP/2 carries it as `:authority`.
                 let authority = req.uri().authority()?;
                 HeaderValue::from_str(authority.as_str()).ok()
             });
-            (host, req.headers().get(USER_AGENT).cloned())
-        } else {
-            (None, None)
-        };
+            ex.user_agent = req.headers().get(USER_AGENT).cloned();
+        }
+        ex
+    }
+
+    /// Records a request hyper answered itself with `status` before handing it over (a
+    /// head it could not parse, or over its size limits): its method and target are
+    /// unknown (`-`).
+    pub fn unparsed(app: &Arc<App>, conn: &ConnInfo, status: http::StatusCode) {
+        // An extension method this short is stored inline: no allocation.
+        let method = Method::from_bytes(b"-").unwrap_or_default();
+        let mut ex = Self::blank(app, conn, method);
+        ex.status = status.as_u16();
+        ex.error = Some(GatewayError::new(
+            status,
+            Fault::Client,
+            "malformed request head",
+        ));
+        ex.end(0, Outcome::Complete);
+    }
+
+    fn blank(app: &Arc<App>, conn: &ConnInfo, method: Method) -> Self {
         Self {
             app: Arc::clone(app),
             started: Instant::now(),
             client: conn.peer,
-            method: req.method().clone(),
-            version: req.version(),
-            target: req.uri().path_and_query().cloned(),
-            host,
-            user_agent,
+            method,
+            version: Version::HTTP_11,
+            target: None,
+            host: None,
+            user_agent: None,
             slot: app.metrics.unrouted(),
             route: None,
             upstream: None,
