@@ -32,24 +32,85 @@ pub struct Running {
     tasks: Vec<JoinHandle<()>>,
 }
 
-/// Why the gateway could not start.
+/// Why the gateway could not start: what it was doing (`context`), which kind of step
+/// failed, and the underlying error as the source.
 #[derive(Debug)]
-pub struct StartError(String);
+pub struct StartError {
+    kind: StartKind,
+    context: String,
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
 
-impl std::fmt::Display for StartError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StartKind {
+    /// Building an upstream pool.
+    Pool,
+    /// A CORS pattern the config should have refused.
+    Cors,
+    /// Binding a listening socket.
+    Bind,
+    /// Loading a listener's certificate or key.
+    Tls,
+}
+
+impl StartError {
+    fn new(
+        kind: StartKind,
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self {
+            kind,
+            context: context.into(),
+            source: source.into(),
+        }
+    }
+
+    /// An upstream pool could not be built.
+    pub fn is_pool(&self) -> bool {
+        self.kind == StartKind::Pool
+    }
+
+    /// A CORS pattern did not parse.
+    pub fn is_cors(&self) -> bool {
+        self.kind == StartKind::Cors
+    }
+
+    /// A listening socket could not be bound.
+    pub fn is_bind(&self) -> bool {
+        self.kind == StartKind::Bind
+    }
+
+    /// A listener's certificate or key could not be loaded.
+    pub fn is_tls(&self) -> bool {
+        self.kind == StartKind::Tls
     }
 }
 
-impl std::error::Error for StartError {}
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.context.is_empty() {
+            write!(f, "{}", self.source)
+        } else {
+            write!(f, "{}: {}", self.context, self.source)
+        }
+    }
+}
+
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
+}
 
 /// Builds the runtime state from a config. `own_addrs` are the gateway's bound addresses,
 /// which the CORS mode refuses as targets.
 pub fn build_app(config: &Config, own_addrs: &[SocketAddr]) -> Result<App, StartError> {
     let mut pool = config.pool.builder();
     pool.connect_timeout(config.timeouts.upstream_connect);
-    let client = pool.build().map_err(|e| StartError(format!("pool: {e}")))?;
+    let client = pool
+        .build()
+        .map_err(|e| StartError::new(StartKind::Pool, "pool", e))?;
     let cors_needed = config
         .listeners
         .iter()
@@ -90,14 +151,16 @@ fn build_cors(config: &Config, own_addrs: &[SocketAddr]) -> Result<CorsMode, Sta
         .allow_targets
         .iter()
         .map(|t| {
-            TargetPattern::parse(t).map_err(|e| StartError(format!("cors.allow_targets: {e}")))
+            TargetPattern::parse(t)
+                .map_err(|e| StartError::new(StartKind::Cors, "cors.allow_targets", e))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let allow_origins = c
         .allow_origins
         .iter()
         .map(|o| {
-            OriginPattern::parse(o).map_err(|e| StartError(format!("cors.allow_origins: {e}")))
+            OriginPattern::parse(o)
+                .map_err(|e| StartError::new(StartKind::Cors, "cors.allow_origins", e))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let policy = CorsPolicy {
@@ -128,7 +191,7 @@ fn build_cors(config: &Config, own_addrs: &[SocketAddr]) -> Result<CorsMode, Sta
         Some(c.max_response_bytes),
         c.total_timeout,
     )
-    .map_err(|e| StartError(format!("cors pool: {e}")))
+    .map_err(|e| StartError::new(StartKind::Pool, "cors pool", e))
 }
 
 /// A listener's socket(s): one accepted on by the current runtime, or one per worker.
@@ -164,11 +227,12 @@ pub async fn start_with(
             Some(w) => workers::bind_shared(l.address, w.len()).map(Bound::PerWorker),
             None => server::bind(l.address).await.map(Bound::One),
         }
-        .map_err(|e| StartError(e.to_string()))?;
+        .map_err(|e| StartError::new(StartKind::Bind, "", e))?;
         let tls = match &l.tls {
             Some(files) => Some(
-                crate::conn::tls::server_config(&files.cert, &files.key)
-                    .map_err(|e| StartError(format!("listener {}: TLS: {e}", l.address)))?,
+                crate::conn::tls::server_config(&files.cert, &files.key).map_err(|e| {
+                    StartError::new(StartKind::Tls, format!("listener {}: TLS", l.address), e)
+                })?,
             ),
             None => None,
         };
@@ -186,7 +250,7 @@ pub async fn start_with(
         Some(addr) => Some(
             server::bind(addr)
                 .await
-                .map_err(|e| StartError(e.to_string()))?,
+                .map_err(|e| StartError::new(StartKind::Bind, "", e))?,
         ),
         None => None,
     };
