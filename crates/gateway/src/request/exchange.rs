@@ -6,7 +6,9 @@
 //! response (the client went away) ends it when it is dropped.
 //!
 //! Built from what the request already holds: the target and header values share the
-//! request's bytes, so building one allocates nothing.
+//! request's bytes, so building one allocates nothing. What only the access line reads is
+//! kept out of line ([`Detail`]) and gathered only when access lines are written: the
+//! exchange is moved into the response body's box, and every byte of it is copied there.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -32,18 +34,13 @@ const CLIENT_CLOSED: u16 = 499;
 pub struct Exchange {
     app: Arc<App>,
     started: Instant,
-    client: SocketAddr,
     method: Method,
     version: Version,
     target: Option<PathAndQuery>,
-    /// Read only for the access line: not looked up when it is off.
-    host: Option<HeaderValue>,
-    user_agent: Option<HeaderValue>,
     slot: Slot,
-    route: Option<usize>,
-    upstream: Option<Authority>,
-    /// From the start to the upstream's response head.
-    upstream_head: Option<Duration>,
+    route: Option<u32>,
+    /// `Some` only when access lines are written.
+    detail: Option<Box<Detail>>,
     attempts: u32,
     reused: bool,
     status: u16,
@@ -52,19 +49,30 @@ pub struct Exchange {
     done: bool,
 }
 
+/// What only the access line reads.
+#[derive(Debug)]
+struct Detail {
+    client: SocketAddr,
+    host: Option<HeaderValue>,
+    user_agent: Option<HeaderValue>,
+    upstream: Option<Authority>,
+    /// From the start to the upstream's response head.
+    upstream_head: Option<Duration>,
+}
+
 impl Exchange {
     /// Starts the exchange for `req`, counted as unrouted until a path says otherwise.
     pub fn new<B>(app: &Arc<App>, conn: &ConnInfo, req: &Request<B>) -> Self {
         let mut ex = Self::blank(app, conn, req.method().clone());
         ex.version = req.version();
         ex.target = req.uri().path_and_query().cloned();
-        if app.settings.access_log {
-            ex.host = req.headers().get(HOST).cloned().or_else(|| {
+        if let Some(detail) = &mut ex.detail {
+            detail.host = req.headers().get(HOST).cloned().or_else(|| {
                 // HTTP/2 carries it as `:authority`.
                 let authority = req.uri().authority()?;
                 HeaderValue::from_str(authority.as_str()).ok()
             });
-            ex.user_agent = req.headers().get(USER_AGENT).cloned();
+            detail.user_agent = req.headers().get(USER_AGENT).cloned();
         }
         ex
     }
@@ -89,16 +97,20 @@ impl Exchange {
         Self {
             app: Arc::clone(app),
             started: Instant::now(),
-            client: conn.peer,
             method,
             version: Version::HTTP_11,
             target: None,
-            host: None,
-            user_agent: None,
             slot: app.metrics.unrouted(),
             route: None,
-            upstream: None,
-            upstream_head: None,
+            detail: app.settings.access_log.then(|| {
+                Box::new(Detail {
+                    client: conn.peer,
+                    host: None,
+                    user_agent: None,
+                    upstream: None,
+                    upstream_head: None,
+                })
+            }),
             attempts: 0,
             reused: false,
             status: 0,
@@ -120,20 +132,24 @@ impl Exchange {
 
     /// The request matched route number `index`.
     pub fn routed(&mut self, index: usize) {
-        self.route = Some(index);
+        self.route = u32::try_from(index).ok();
         self.slot = self.app.metrics.route(index);
     }
 
     /// The upstream the request is sent to, and the count of its body's bytes.
     pub fn sending(&mut self, upstream: &Authority, body: &Progress) {
-        self.upstream = Some(upstream.clone());
+        if let Some(detail) = &mut self.detail {
+            detail.upstream = Some(upstream.clone());
+        }
         self.bytes_in = Some(body.clone());
         self.attempts = 1;
     }
 
     /// The upstream's response head arrived, on a reused connection or not.
     pub fn answered(&mut self, reused: bool) {
-        self.upstream_head = Some(self.started.elapsed());
+        if let Some(detail) = &mut self.detail {
+            detail.upstream_head = Some(self.started.elapsed());
+        }
         self.reused = reused;
     }
 
@@ -182,25 +198,27 @@ impl Exchange {
                 Outcome::ClientGone => Some(Fault::Client),
             });
         let path = self.target.as_ref().map_or("", PathAndQuery::as_str);
-        if self.app.settings.access_log {
-            let route = self.route.and_then(|i| self.app.router.routes().get(i));
+        if let Some(detail) = &self.detail {
+            let route = self
+                .route
+                .and_then(|i| self.app.router.routes().get(usize::try_from(i).ok()?));
             access::write(&Line {
                 elapsed,
-                client: self.client,
+                client: detail.client,
                 method: &self.method,
-                host: self.host.as_ref().and_then(|h| h.to_str().ok()),
+                host: detail.host.as_ref().and_then(|h| h.to_str().ok()),
                 path,
                 version: self.version,
                 status,
                 bytes_in: self.bytes_in.as_ref().map_or(0, Progress::bytes),
                 bytes_out,
-                upstream: self.upstream.as_ref(),
-                upstream_head: self.upstream_head,
+                upstream: detail.upstream.as_ref(),
+                upstream_head: detail.upstream_head,
                 attempts: self.attempts,
                 reused: self.reused,
                 outcome,
                 fault,
-                user_agent: self.user_agent.as_ref().and_then(|h| h.to_str().ok()),
+                user_agent: detail.user_agent.as_ref().and_then(|h| h.to_str().ok()),
                 route: route.map(|r| r.name.as_str()),
                 error: self.error.as_ref().map(GatewayError::message),
             });
@@ -208,9 +226,9 @@ impl Exchange {
             // Without access lines, a failure still gets its one line.
             let (method, status) = (&self.method, err.status().as_u16());
             if err.fault() == Fault::Upstream {
-                tracing::warn!(%method, path, status, upstream = ?self.upstream, reason = err.message(), "upstream request failed");
+                tracing::warn!(%method, path, status, reason = err.message(), "upstream request failed");
             } else {
-                tracing::info!(%method, path, status, client = %self.client, reason = err.message(), "request refused");
+                tracing::info!(%method, path, status, reason = err.message(), "request refused");
             }
         }
     }
