@@ -41,6 +41,7 @@ pub mod request;
 pub mod rewrite;
 pub mod route;
 pub mod strict;
+pub mod syntax;
 
 pub use conn::{shutdown, workers};
 pub use gateway::{run, start, Running, StartError};

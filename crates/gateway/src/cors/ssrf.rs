@@ -11,6 +11,8 @@
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
+pub(crate) use crate::syntax::{is_dns_name, parse_port};
+
 use super::address::{classify, parse_host_literal, refusal, AddressClass};
 
 /// One entry of the target allowlist: `host`, `host:port`, `*.example.com`,
@@ -159,28 +161,6 @@ fn split_host_port(s: &str) -> Option<(&str, Option<&str>)> {
         Some((_, port)) if port.contains(':') => None,
         Some((host, port)) => Some((host, Some(port))),
     }
-}
-
-/// 1-65535, ASCII digits only (no sign, no spaces).
-pub(crate) fn parse_port(s: &str) -> Option<u16> {
-    if s.is_empty() || s.len() > 5 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse::<u16>().ok().filter(|&p| p != 0)
-}
-
-/// Letters, digits, `-` and `_` in non-empty dot-separated labels (the
-/// trailing dot is already removed), at most 253 bytes.
-pub(crate) fn is_dns_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
 }
 
 /// The SSRF policy of the CORS proxy.
