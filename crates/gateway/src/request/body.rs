@@ -120,8 +120,8 @@ impl ProxyBody {
 
 impl Streamed {
     fn end(&mut self, outcome: Outcome) {
-        if let Some(exchange) = self.exchange.take() {
-            exchange.end(self.sent, outcome);
+        if let Some(exchange) = &mut self.exchange {
+            exchange.end_in_place(self.sent, outcome);
         }
     }
 

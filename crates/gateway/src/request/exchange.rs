@@ -176,6 +176,13 @@ impl Exchange {
         self.record(bytes_out, outcome);
     }
 
+    /// [`Exchange::end`] where it lies (a streamed body's box): no copy of it is made.
+    pub(super) fn end_in_place(&mut self, bytes_out: u64, outcome: Outcome) {
+        if !self.done {
+            self.record(bytes_out, outcome);
+        }
+    }
+
     /// The one place a request is counted and logged.
     fn record(&mut self, bytes_out: u64, outcome: Outcome) {
         self.done = true;
