@@ -83,7 +83,7 @@ async fn access_log_outcomes() {
         assert_eq!(r.status, 200);
         let line = access_line("/bytes/100").await;
         assert_eq!(field(&line, "outcome"), Some("complete"), "{line}");
-        assert_eq!(field(&line, "bytes"), Some("100"), "{line}");
+        assert_eq!(field(&line, "bytes_out"), Some("100"), "{line}");
         assert_eq!(field(&line, "status"), Some("200"), "{line}");
 
         // No body at all: hyper never polls it, and it is still complete.

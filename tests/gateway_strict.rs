@@ -4,7 +4,7 @@
 //! nothing else comes back on the connection, and that the upstream accepted no
 //! connection at all. Some of these hyper refuses itself (obs-fold, whitespace before the
 //! colon, NUL, >100 headers, a >64 KiB head); the others are the gateway's strict checker
-//! (`crates/gateway/src/strict.rs`). HTTP/2 cases are in `gateway_strict_h2.rs`.
+//! (`crates/gateway/src/strict/`). HTTP/2 cases are in `gateway_strict_h2.rs`.
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -263,7 +263,7 @@ const ALWAYS_HOP: [&str; 6] = [
 
 fn check(head: &Head, headers: HeaderMap, peer: SocketAddr, tls: bool, hyper_mode: bool) {
     let fx = fixture();
-    // What forward.rs routes on.
+    // What route mode (request/route_mode.rs) routes on.
     let pq = head
         .uri
         .path_and_query()

@@ -13,8 +13,8 @@ use tokio::net::TcpListener;
 use gangway_pool::rt::{TokioIo, TokioTimer};
 
 use crate::app::App;
-use crate::error::text_response;
-use crate::shutdown::Shutdown;
+use crate::conn::shutdown::Shutdown;
+use crate::request::text_response;
 
 /// Serves `/metrics` (or the configured path) and the health path until shutdown.
 pub async fn serve(listener: TcpListener, app: Arc<App>, metrics_path: String, shutdown: Shutdown) {
@@ -46,7 +46,7 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, metrics_path: String, s
                         );
                         resp
                     } else if req.uri().path() == app.settings.health_path {
-                        crate::forward::health()
+                        crate::request::health()
                     } else {
                         text_response(StatusCode::NOT_FOUND, "not found\n")
                     };

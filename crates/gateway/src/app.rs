@@ -1,11 +1,13 @@
 //! The gateway's runtime state, shared by every connection task: the routing table, the
 //! upstream pool, the CORS mode's policies, metrics, and the settings the request path
-//! reads. Built once from the validated config; read-only afterwards.
+//! reads. Built once from the validated config; read-only afterwards. A leaf below the
+//! request path: it imports only the pure modules (`route`, `cors`) and `metrics`.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cors_mode::CorsMode;
+use crate::cors::{CorsPolicy, RateLimiter, TargetPolicy};
 use crate::metrics::Metrics;
 use crate::route::Router;
 
@@ -42,6 +44,53 @@ impl Default for Settings {
             max_body_bytes: None,
             access_log: true,
         }
+    }
+}
+
+/// The CORS proxy's policies and its own pool (whose address filter is the SSRF guard).
+#[derive(Debug)]
+pub struct CorsMode {
+    /// Origins, preflight and response headers.
+    pub policy: CorsPolicy,
+    /// Which targets may be reached.
+    pub targets: Arc<TargetPolicy>,
+    /// The pool, filtering every resolved address through `targets`.
+    pub client: gangway_pool::Client,
+    /// Per-client-IP token bucket.
+    pub rate: Option<RateLimiter>,
+    /// Largest response body passed through.
+    pub max_response_bytes: Option<u64>,
+    /// Time allowed for the whole exchange, body included.
+    pub total_timeout: Duration,
+}
+
+impl CorsMode {
+    /// Builds the mode; `pool` holds the pool settings, to which the SSRF filter is added.
+    pub fn new(
+        policy: CorsPolicy,
+        targets: TargetPolicy,
+        mut pool: gangway_pool::Builder,
+        rate: Option<RateLimiter>,
+        max_response_bytes: Option<u64>,
+        total_timeout: Duration,
+    ) -> Result<Self, gangway_pool::Error> {
+        let targets = Arc::new(targets);
+        let filter_targets = Arc::clone(&targets);
+        pool.address_filter(Arc::new(
+            move |host: &str, port: u16, addrs: &[SocketAddr]| {
+                filter_targets
+                    .check(host, port, addrs)
+                    .map_err(|refusal| refusal.to_string())
+            },
+        ));
+        Ok(Self {
+            policy,
+            targets,
+            client: pool.build()?,
+            rate,
+            max_response_bytes,
+            total_timeout,
+        })
     }
 }
 

@@ -10,14 +10,13 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
-use crate::app::{App, Mode, Settings};
+use crate::app::{App, CorsMode, Mode, Settings};
 use crate::config::{Config, ListenerMode};
+use crate::conn::shutdown::Shutdown;
+use crate::conn::workers::{self, Workers};
+use crate::conn::{self as server, Listener, ListenerSpec, ServerLimits};
 use crate::cors::{CorsPolicy, OriginPattern, RateLimiter, TargetPattern, TargetPolicy};
-use crate::cors_mode::CorsMode;
 use crate::metrics::Metrics;
-use crate::server::{self, ListenerSpec, ServerLimits};
-use crate::shutdown::Shutdown;
-use crate::workers::{self, Workers};
 
 /// A gateway that is serving. Dropping it does not stop it: call [`Running::shutdown`].
 #[derive(Debug)]
@@ -33,24 +32,85 @@ pub struct Running {
     tasks: Vec<JoinHandle<()>>,
 }
 
-/// Why the gateway could not start.
+/// Why the gateway could not start: what it was doing (`context`), which kind of step
+/// failed, and the underlying error as the source.
 #[derive(Debug)]
-pub struct StartError(String);
+pub struct StartError {
+    kind: StartKind,
+    context: String,
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
 
-impl std::fmt::Display for StartError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StartKind {
+    /// Building an upstream pool.
+    Pool,
+    /// A CORS pattern the config should have refused.
+    Cors,
+    /// Binding a listening socket.
+    Bind,
+    /// Loading a listener's certificate or key.
+    Tls,
+}
+
+impl StartError {
+    fn new(
+        kind: StartKind,
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self {
+            kind,
+            context: context.into(),
+            source: source.into(),
+        }
+    }
+
+    /// An upstream pool could not be built.
+    pub fn is_pool(&self) -> bool {
+        self.kind == StartKind::Pool
+    }
+
+    /// A CORS pattern did not parse.
+    pub fn is_cors(&self) -> bool {
+        self.kind == StartKind::Cors
+    }
+
+    /// A listening socket could not be bound.
+    pub fn is_bind(&self) -> bool {
+        self.kind == StartKind::Bind
+    }
+
+    /// A listener's certificate or key could not be loaded.
+    pub fn is_tls(&self) -> bool {
+        self.kind == StartKind::Tls
     }
 }
 
-impl std::error::Error for StartError {}
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.context.is_empty() {
+            write!(f, "{}", self.source)
+        } else {
+            write!(f, "{}: {}", self.context, self.source)
+        }
+    }
+}
+
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
+}
 
 /// Builds the runtime state from a config. `own_addrs` are the gateway's bound addresses,
 /// which the CORS mode refuses as targets.
 pub fn build_app(config: &Config, own_addrs: &[SocketAddr]) -> Result<App, StartError> {
     let mut pool = config.pool.builder();
     pool.connect_timeout(config.timeouts.upstream_connect);
-    let client = pool.build().map_err(|e| StartError(format!("pool: {e}")))?;
+    let client = pool
+        .build()
+        .map_err(|e| StartError::new(StartKind::Pool, "pool", e))?;
     let cors_needed = config
         .listeners
         .iter()
@@ -91,14 +151,16 @@ fn build_cors(config: &Config, own_addrs: &[SocketAddr]) -> Result<CorsMode, Sta
         .allow_targets
         .iter()
         .map(|t| {
-            TargetPattern::parse(t).map_err(|e| StartError(format!("cors.allow_targets: {e}")))
+            TargetPattern::parse(t)
+                .map_err(|e| StartError::new(StartKind::Cors, "cors.allow_targets", e))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let allow_origins = c
         .allow_origins
         .iter()
         .map(|o| {
-            OriginPattern::parse(o).map_err(|e| StartError(format!("cors.allow_origins: {e}")))
+            OriginPattern::parse(o)
+                .map_err(|e| StartError::new(StartKind::Cors, "cors.allow_origins", e))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let policy = CorsPolicy {
@@ -129,7 +191,7 @@ fn build_cors(config: &Config, own_addrs: &[SocketAddr]) -> Result<CorsMode, Sta
         Some(c.max_response_bytes),
         c.total_timeout,
     )
-    .map_err(|e| StartError(format!("cors pool: {e}")))
+    .map_err(|e| StartError::new(StartKind::Pool, "cors pool", e))
 }
 
 /// A listener's socket(s): one accepted on by the current runtime, or one per worker.
@@ -165,11 +227,12 @@ pub async fn start_with(
             Some(w) => workers::bind_shared(l.address, w.len()).map(Bound::PerWorker),
             None => server::bind(l.address).await.map(Bound::One),
         }
-        .map_err(|e| StartError(e.to_string()))?;
+        .map_err(|e| StartError::new(StartKind::Bind, "", e))?;
         let tls = match &l.tls {
             Some(files) => Some(
-                crate::tls::server_config(&files.cert, &files.key)
-                    .map_err(|e| StartError(format!("listener {}: TLS: {e}", l.address)))?,
+                crate::conn::tls::server_config(&files.cert, &files.key).map_err(|e| {
+                    StartError::new(StartKind::Tls, format!("listener {}: TLS", l.address), e)
+                })?,
             ),
             None => None,
         };
@@ -187,7 +250,7 @@ pub async fn start_with(
         Some(addr) => Some(
             server::bind(addr)
                 .await
-                .map_err(|e| StartError(e.to_string()))?,
+                .map_err(|e| StartError::new(StartKind::Bind, "", e))?,
         ),
         None => None,
     };
@@ -213,36 +276,29 @@ pub async fn start_with(
             mode,
         };
         tracing::info!(address = %addr, mode = ?mode, tls = spec.tls.is_some(), "listening");
-        let accept = |listener| {
-            server::accept_loop(
-                listener,
-                spec.clone(),
-                Arc::clone(&app),
-                Arc::clone(&limits),
-                Arc::clone(&permits),
-                shutdown.clone(),
-                None,
-            )
+        let accepting = Listener {
+            spec,
+            app: Arc::clone(&app),
+            limits: Arc::clone(&limits),
+            permits: Arc::clone(&permits),
+            shutdown: shutdown.clone(),
+            worker: None,
         };
         match (listener, &workers) {
-            (Bound::One(listener), _) => tasks.push(tokio::spawn(accept(listener))),
+            (Bound::One(listener), _) => tasks.push(tokio::spawn(accepting.run(listener))),
             (Bound::PerWorker(listeners), Some(w)) => {
                 for (i, listener) in listeners.into_iter().enumerate() {
-                    let (spec, app, limits) = (spec.clone(), Arc::clone(&app), Arc::clone(&limits));
-                    let (permits, shutdown) = (Arc::clone(&permits), shutdown.clone());
-                    let worker = Some((Arc::clone(w.balance()), i));
+                    let accepting = Listener {
+                        worker: Some((Arc::clone(w.balance()), i)),
+                        ..accepting.clone()
+                    };
                     tasks.push(w.spawn_on(i, async move {
                         // Registered with this worker's reactor: its connections are
                         // accepted and served here.
                         match tokio::net::TcpListener::from_std(listener) {
-                            Ok(listener) => {
-                                server::accept_loop(
-                                    listener, spec, app, limits, permits, shutdown, worker,
-                                )
-                                .await;
-                            }
+                            Ok(listener) => accepting.run(listener).await,
                             Err(e) => {
-                                tracing::error!(address = %spec.addr, error = %e, "worker cannot accept");
+                                tracing::error!(address = %accepting.spec.addr, error = %e, "worker cannot accept");
                             }
                         }
                     }));

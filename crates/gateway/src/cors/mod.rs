@@ -21,20 +21,20 @@
 //!
 //! * `target.rs`: the `url` parameter → [`TargetUrl`].
 //! * `address.rs`: [`classify`] an IP, [`parse_host_literal`] (glibc forms).
-//! * `policy.rs`: [`TargetPolicy`] (allowlist, own addresses, every address).
-//! * `headers.rs`: [`CorsPolicy`] (origins, preflight, response headers).
+//! * `ssrf.rs`: [`TargetPolicy`] (allowlist, own addresses, every address).
+//! * `origin.rs`: [`CorsPolicy`] (origins, preflight, response headers).
 //! * `ratelimit.rs`: [`RateLimiter`], per-client token buckets.
 
 mod address;
-mod headers;
-mod policy;
+mod origin;
 mod ratelimit;
+mod ssrf;
 mod target;
 
 pub use address::{classify, parse_host_literal, AddressClass};
-pub use headers::{is_preflight, CorsPolicy, OriginError, OriginPattern, OriginPatternError};
-pub use policy::{PatternError, Refusal, TargetPattern, TargetPolicy};
+pub use origin::{is_preflight, CorsPolicy, OriginError, OriginPattern, OriginPatternError};
 pub use ratelimit::{retry_after_secs, RateLimiter};
+pub use ssrf::{PatternError, Refusal, TargetPattern, TargetPolicy};
 pub use target::{target_from_query, TargetError, TargetUrl};
 
 pub(crate) use target::host_to_ascii;

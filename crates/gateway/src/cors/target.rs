@@ -12,7 +12,7 @@ use http::uri::{Authority, PathAndQuery, Scheme};
 use http::Uri;
 
 use super::address::parse_host_literal;
-use super::policy::{is_dns_name, parse_port};
+use super::ssrf::{is_dns_name, parse_port};
 
 /// A validated absolute `http`/`https` target.
 #[derive(Clone, Debug, PartialEq, Eq)]

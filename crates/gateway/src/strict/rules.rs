@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use crate::syntax::{is_ows, is_tchar, trim_ows};
 use http::header::{CONNECTION, TE, TRANSFER_ENCODING, UPGRADE};
 use http::{HeaderMap, HeaderName, StatusCode};
 
@@ -145,38 +146,6 @@ pub(super) fn chunk_size(line: &[u8]) -> Result<u64, Violation> {
     } else {
         Err(Violation::BadChunk)
     }
-}
-
-/// `1*DIGIT` without overflow; anything else (signs, spaces inside, hex, lists) is `None`.
-pub(super) fn parse_decimal(bytes: &[u8]) -> Option<u64> {
-    if bytes.is_empty() {
-        return None;
-    }
-    bytes.iter().try_fold(0u64, |n, b| {
-        let digit = b.checked_sub(b'0').filter(|d| *d <= 9)?;
-        n.checked_mul(10)?.checked_add(u64::from(digit))
-    })
-}
-
-pub(super) fn is_ows(b: u8) -> bool {
-    b == b' ' || b == b'\t'
-}
-
-pub(super) fn trim_ows(bytes: &[u8]) -> &[u8] {
-    let start = bytes
-        .iter()
-        .position(|b| !is_ows(*b))
-        .unwrap_or(bytes.len());
-    let end = bytes
-        .iter()
-        .rposition(|b| !is_ows(*b))
-        .map_or(start, |i| i + 1);
-    &bytes[start..end]
-}
-
-/// RFC 9110 §5.6.2 `tchar`.
-pub(super) fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");

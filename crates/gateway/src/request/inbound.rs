@@ -27,7 +27,7 @@ pub struct InboundBody {
 }
 
 /// Set once the client's body has been read to its end. The HTTP/1 service puts one in
-/// the request's extensions (see `strict_io::handle_h1`): a response given before the
+/// the request's extensions (see `conn::Conn`): a response given before the
 /// body ended gets `Connection: close`, because hyper then closes the connection after the
 /// response without saying so, and a client reusing it would lose its next request.
 #[derive(Debug, Clone, Default)]
@@ -46,12 +46,21 @@ impl BodyEnd {
 
 /// When the body last moved on (a frame handed on, or its end), shared with whoever waits
 /// for the upstream's answer: "time for the response head" counts from the request *sent*,
-/// and a large upload is sent only when its last frame is.
+/// and a large upload is sent only when its last frame is. Also counts the body's bytes
+/// for the access line's `bytes_in`.
 #[derive(Debug, Clone)]
 pub struct Progress {
     origin: Instant,
-    /// Milliseconds from `origin` to the last movement; `None` for [`Progress::fixed`].
-    last_ms: Option<Arc<AtomicU64>>,
+    /// `None` for [`Progress::fixed`].
+    shared: Option<Arc<Moved>>,
+}
+
+#[derive(Debug, Default)]
+struct Moved {
+    /// Milliseconds from `origin` to the last movement.
+    last_ms: AtomicU64,
+    /// Body bytes handed on.
+    bytes: AtomicU64,
 }
 
 impl Progress {
@@ -59,7 +68,7 @@ impl Progress {
     pub fn new() -> Self {
         Self {
             origin: Instant::now(),
-            last_ms: Some(Arc::default()),
+            shared: Some(Arc::default()),
         }
     }
 
@@ -68,24 +77,32 @@ impl Progress {
     pub fn fixed() -> Self {
         Self {
             origin: Instant::now(),
-            last_ms: None,
+            shared: None,
         }
     }
 
-    fn touch(&self) {
-        if let Some(last_ms) = &self.last_ms {
+    fn touch(&self, bytes: u64) {
+        if let Some(shared) = &self.shared {
             let ms = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
-            last_ms.fetch_max(ms, Ordering::Relaxed);
+            shared.last_ms.fetch_max(ms, Ordering::Relaxed);
+            shared.bytes.fetch_add(bytes, Ordering::Relaxed);
         }
     }
 
     /// The last movement (the start if none yet).
     pub fn last(&self) -> Instant {
         let ms = self
-            .last_ms
+            .shared
             .as_ref()
-            .map_or(0, |m| m.load(Ordering::Relaxed));
+            .map_or(0, |m| m.last_ms.load(Ordering::Relaxed));
         self.origin + Duration::from_millis(ms)
+    }
+
+    /// Body bytes handed on so far.
+    pub fn bytes(&self) -> u64 {
+        self.shared
+            .as_ref()
+            .map_or(0, |m| m.bytes.load(Ordering::Relaxed))
     }
 }
 
@@ -179,11 +196,12 @@ impl Body for InboundBody {
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 this.sleep = None;
+                let len = frame.data_ref().map_or(0, |d| d.len() as u64);
                 if let Some(p) = &this.progress {
-                    p.touch();
+                    p.touch(len);
                 }
-                if let Some(d) = frame.data_ref() {
-                    this.seen += d.len() as u64;
+                if frame.is_data() {
+                    this.seen += len;
                     if let Some(max) = this.max_bytes {
                         if this.seen > max {
                             return Poll::Ready(Some(Err(Box::new(InboundError::TooLarge(max)))));
@@ -198,7 +216,7 @@ impl Body for InboundBody {
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Box::new(InboundError::Client(e))))),
             Poll::Ready(None) => {
                 if let Some(p) = &this.progress {
-                    p.touch();
+                    p.touch(0);
                 }
                 this.ended();
                 Poll::Ready(None)

@@ -1,19 +1,21 @@
 //! The gateway's one error type, and the short text responses it turns into.
 //!
 //! Every failure on the request path ends here: a status (400, 404, 413, 502, 504, …), a
-//! one-line text body, and whose fault it was, so the access log and metrics can tell a
-//! bad client from a bad upstream. Nothing on the request path panics or hangs instead.
+//! one-line text body, and whose fault it was (the access line's `fault`), so the log can
+//! tell a bad client from a bad upstream. Nothing on the request path panics or hangs
+//! instead.
 
 use std::fmt;
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Response, StatusCode};
 
-use crate::body::ProxyBody;
+use super::body::ProxyBody;
+use super::inbound::InboundError;
 
-/// Who caused a failure.
+/// Who caused a failure: the access line's `fault`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Blame {
+pub enum Fault {
     /// The client sent something we refuse.
     Client,
     /// The upstream failed or was unreachable.
@@ -22,27 +24,38 @@ pub enum Blame {
     Gateway,
 }
 
+impl Fault {
+    /// The access line's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Client => "client",
+            Self::Upstream => "upstream",
+            Self::Gateway => "gateway",
+        }
+    }
+}
+
 /// A failure on the request path, ready to become a response.
 #[derive(Debug)]
 pub struct GatewayError {
     status: StatusCode,
-    blame: Blame,
+    fault: Fault,
     message: String,
 }
 
 impl GatewayError {
     /// A failure answered with `status` and `message` as its text body.
-    pub fn new(status: StatusCode, blame: Blame, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, fault: Fault, message: impl Into<String>) -> Self {
         Self {
             status,
-            blame,
+            fault,
             message: message.into(),
         }
     }
 
     /// 400 Bad Request: the client's request cannot be forwarded as it is.
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, Blame::Client, message)
+        Self::new(StatusCode::BAD_REQUEST, Fault::Client, message)
     }
 
     /// Maps a pool error: connect failures are 502, timeouts 504, anything else 502.
@@ -66,13 +79,37 @@ impl GatewayError {
             // The client's own body failed (it went away or was too slow).
             return Self::new(
                 StatusCode::BAD_REQUEST,
-                Blame::Client,
+                Fault::Client,
                 "request body failed",
             );
         } else {
             "upstream request failed"
         };
-        Self::new(status, Blame::Upstream, what)
+        Self::new(status, Fault::Upstream, what)
+    }
+
+    /// Maps a pool error, telling the client's own body failures (413, 408, 400) apart, and
+    /// naming the rule and address when the SSRF filter refused every resolved address.
+    pub fn from_call(e: &gangway_pool::Error) -> Self {
+        if e.is_address_refused() {
+            // The filter's own text names the rule and the address.
+            let why = std::error::Error::source(e)
+                .map_or_else(|| "target address refused".to_string(), ToString::to_string);
+            return Self::new(StatusCode::FORBIDDEN, Fault::Client, why);
+        }
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        while let Some(err) = cur {
+            if let Some(inbound) = err.downcast_ref::<InboundError>() {
+                let status = match inbound {
+                    InboundError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+                    InboundError::Idle(_) => StatusCode::REQUEST_TIMEOUT,
+                    InboundError::Client(_) => StatusCode::BAD_REQUEST,
+                };
+                return Self::new(status, Fault::Client, inbound.to_string());
+            }
+            cur = err.source();
+        }
+        Self::from_pool(e)
     }
 
     /// The status this error is answered with.
@@ -81,8 +118,8 @@ impl GatewayError {
     }
 
     /// Whose fault it was.
-    pub fn blame(&self) -> Blame {
-        self.blame
+    pub fn fault(&self) -> Fault {
+        self.fault
     }
 
     /// The short text sent as the body.
@@ -90,9 +127,9 @@ impl GatewayError {
         &self.message
     }
 
-    /// The response: status, `text/plain` body with the message, `Connection: close` for
+    /// The response: status, `text/plain` body with the message. `Connection: close` for
     /// client errors on HTTP/1.1 is left to the server (it closes after a 400 it produced).
-    pub fn into_response(self) -> Response<ProxyBody> {
+    pub fn to_response(&self) -> Response<ProxyBody> {
         text_response(self.status, format!("{}\n", self.message))
     }
 }

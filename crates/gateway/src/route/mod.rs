@@ -19,6 +19,8 @@ use std::time::Duration;
 
 use http::uri::{Authority, PathAndQuery, Scheme, Uri};
 
+pub(crate) use crate::syntax::split_authority;
+
 /// Where a route sends its requests: `http(s)://host:port/base`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upstream {
@@ -49,10 +51,10 @@ impl Upstream {
             None => return Err(bad("missing scheme (http:// or https://)".into())),
         };
         let authority = uri.authority().ok_or_else(|| bad("missing host".into()))?;
-        let (host, port) = split_authority(authority.as_str()).map_err(|r| bad(r.into()))?;
-        if port == Some(0) {
+        if authority.port_u16() == Some(0) {
             return Err(bad("port 0 is not a valid upstream port".into()));
         }
+        let (host, port) = split_authority(authority.as_str()).map_err(|r| bad(r.into()))?;
         if uri.query().is_some() {
             return Err(bad("a query (?) is not allowed".into()));
         }
@@ -313,43 +315,6 @@ impl fmt::Display for RouteError {
 }
 
 impl std::error::Error for RouteError {}
-
-/// Splits and checks `host[:port]` strictly: `http::uri::Authority` alone accepts userinfo,
-/// an empty host, and ports like `99999` or `8x`, none of which may reach an upstream.
-pub(crate) fn split_authority(s: &str) -> Result<(&str, Option<u16>), &'static str> {
-    // Letters, digits, `.`, `-` and at most one `:` are always a valid authority: skip
-    // `Authority`'s parse (an allocation and a copy) for the common `Host` value, which is
-    // checked on every request.
-    let mut colons = 0;
-    let simple = s.bytes().all(|b| {
-        colons += usize::from(b == b':');
-        b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b':'
-    }) && colons <= 1;
-    if !simple {
-        if s.contains('@') {
-            return Err("userinfo (user@) is not allowed");
-        }
-        Authority::try_from(s).map_err(|_| "invalid host")?;
-    }
-    let (host, port) = match s.rfind(':') {
-        // `[::1]` has colons inside the brackets; a port only follows the `]`.
-        Some(i) if !s.get(i..).is_some_and(|t| t.contains(']')) => {
-            (s.get(..i).unwrap_or(""), Some(s.get(i + 1..).unwrap_or("")))
-        }
-        _ => (s, None),
-    };
-    if host.is_empty() {
-        return Err("missing host");
-    }
-    let port = match port {
-        None => None,
-        Some(p) if !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => {
-            Some(p.parse::<u16>().map_err(|_| "port out of range")?)
-        }
-        Some(_) => return Err("invalid port"),
-    };
-    Ok((host, port))
-}
 
 fn normalize_prefix(prefix: &str) -> Result<String, RouteError> {
     let bad = |reason| RouteError::InvalidPrefix {

@@ -33,8 +33,9 @@
 
 mod rules;
 
+use crate::syntax::{is_tchar, parse_decimal, trim_ows};
 pub use rules::{check_h2, Violation};
-use rules::{chunk_size, is_tchar, parse_decimal, split_field, trim_ows};
+use rules::{chunk_size, split_field};
 
 /// What the checker enforces; the same numbers hyper is configured with.
 #[derive(Debug, Clone, Copy)]

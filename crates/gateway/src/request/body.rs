@@ -1,6 +1,7 @@
 //! The response body the gateway sends: either a small text of its own, or the upstream's
 //! body streamed through frame by frame (never buffered), with an idle timeout between
-//! frames and a callback when it ends so the access log knows the bytes and the outcome.
+//! frames. A streamed body carries its request's [`Exchange`] and ends it, with the bytes
+//! sent and how it ended, when the body ends (or is dropped).
 
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
@@ -13,6 +14,8 @@ use gangway_pool::rt::TokioTimer;
 use gangway_pool::{BoxError, ResponseBody};
 use hyper::rt::{Sleep, Timer};
 
+use super::exchange::Exchange;
+
 /// How a streamed body ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -23,9 +26,6 @@ pub enum Outcome {
     /// The client went away before the end.
     ClientGone,
 }
-
-/// Called once when a streamed body ends, with the bytes sent and how it ended.
-pub type OnEnd = Box<dyn FnOnce(u64, Outcome) + Send>;
 
 /// The gateway's response body.
 pub struct ProxyBody {
@@ -43,7 +43,8 @@ struct Streamed {
     sleep: Option<Pin<Box<dyn Sleep>>>,
     deadline: Option<Pin<Box<dyn Sleep>>>,
     sent: u64,
-    on_end: Option<OnEnd>,
+    /// Ended (once) when the body ends; held inline, the body is boxed already.
+    exchange: Option<Exchange>,
     /// Returned on the next poll (see [`Streamed::fail`]).
     failed: Option<BoxError>,
 }
@@ -82,7 +83,7 @@ impl ProxyBody {
     }
 
     /// The upstream's body, streamed within `limits`.
-    pub fn stream(inner: ResponseBody, limits: StreamLimits, on_end: Option<OnEnd>) -> Self {
+    pub fn stream(inner: ResponseBody, limits: StreamLimits) -> Self {
         Self {
             kind: Kind::Stream(Box::new(Streamed {
                 inner,
@@ -90,17 +91,37 @@ impl ProxyBody {
                 limits,
                 sleep: None,
                 sent: 0,
-                on_end,
+                exchange: None,
                 failed: None,
             })),
+        }
+    }
+
+    /// The bytes of a body the gateway produced itself; `None` for a streamed one.
+    pub(crate) fn full_len(&self) -> Option<u64> {
+        match &self.kind {
+            Kind::Full(b) => Some(b.as_ref().map_or(0, |b| b.len() as u64)),
+            Kind::Stream(_) => None,
+        }
+    }
+
+    /// Hands a streamed body its exchange, to end when the body does; gives it back for a
+    /// body of the gateway's own.
+    pub(crate) fn attach(&mut self, exchange: Exchange) -> Option<Exchange> {
+        match &mut self.kind {
+            Kind::Stream(s) => {
+                s.exchange = Some(exchange);
+                None
+            }
+            Kind::Full(_) => Some(exchange),
         }
     }
 }
 
 impl Streamed {
     fn end(&mut self, outcome: Outcome) {
-        if let Some(f) = self.on_end.take() {
-            f(self.sent, outcome);
+        if let Some(exchange) = &mut self.exchange {
+            exchange.end_in_place(self.sent, outcome);
         }
     }
 

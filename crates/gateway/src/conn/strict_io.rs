@@ -1,7 +1,7 @@
 //! Strict request checking wired into a connection: [`StrictIo`] shows the
 //! [`Checker`](crate::strict::Checker) a copy of every byte hyper reads from an HTTP/1
-//! connection, and the service asks [`StrictConn::next_request`] before serving each
-//! request.
+//! connection, and the connection's service asks [`StrictConn::next_request`] before
+//! handing each request on (the refusal itself is `request`'s to answer).
 //!
 //! The wrapper sits between the socket (or TLS stream) and `TokioIo`, so the checker sees
 //! the bytes before hyper parses them. hyper only hands request *k* to the service once
@@ -23,20 +23,11 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
-use std::time::Instant;
 
-use http::header::{CONNECTION, ORIGIN};
-use http::{HeaderValue, Method, Request, Response, StatusCode};
-use http_body::Body as _;
-use hyper::body::Incoming;
 use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::app::{App, ConnInfo, Mode};
-use crate::body::ProxyBody;
-use crate::error::{Blame, GatewayError};
-use crate::inbound::BodyEnd;
-use crate::strict::{check_h2, Checker, Limits, Violation};
+use crate::strict::{Checker, Limits, Violation};
 
 /// Per-connection checking state, shared by the IO wrapper and the service.
 #[derive(Debug)]
@@ -178,89 +169,4 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for StrictIo<T> {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
     }
-}
-
-/// Serves one HTTP/1 request: refused when `verdict` says so, else handled; a response
-/// that turns the connection into a tunnel stops the checking, and one given before the
-/// request body was read to its end says `Connection: close` (hyper closes after it).
-pub async fn handle_h1(
-    app: &Arc<App>,
-    conn: &ConnInfo,
-    strict: &StrictConn,
-    verdict: Option<Violation>,
-    mut req: Request<Incoming>,
-) -> Response<ProxyBody> {
-    if let Some(violation) = verdict {
-        return refuse(app, conn, &req, violation, true);
-    }
-    let connect = req.method() == Method::CONNECT;
-    // Only a request with a body can be answered before its body ended; the common
-    // bodiless request skips the flag (and the extension map it would allocate).
-    let end = (!req.body().is_end_stream()).then(BodyEnd::default);
-    if let Some(end) = &end {
-        req.extensions_mut().insert(end.clone());
-    }
-    let mut resp = crate::handle(app, conn, req).await;
-    let status = resp.status();
-    if status == StatusCode::SWITCHING_PROTOCOLS || (connect && status.is_success()) {
-        strict.tunnel();
-    } else if end.is_some_and(|end| !end.ended()) {
-        // Answered before the body was read: hyper closes after this response; say so.
-        resp.headers_mut()
-            .insert(CONNECTION, HeaderValue::from_static("close"));
-    }
-    resp
-}
-
-/// Serves one HTTP/2 request: refused (this stream only) when a field breaks the rules.
-pub async fn handle_h2(
-    app: &Arc<App>,
-    conn: &ConnInfo,
-    req: Request<Incoming>,
-) -> Response<ProxyBody> {
-    if let Err(violation) = check_h2(req.headers()) {
-        return refuse(app, conn, &req, violation, false);
-    }
-    crate::handle(app, conn, req).await
-}
-
-/// The refusal: the violation's status and text, `Connection: close` when `close`, and on
-/// a CORS listener the CORS headers (a page may read a 414 for an over-long target URL).
-fn refuse(
-    app: &App,
-    conn: &ConnInfo,
-    req: &Request<Incoming>,
-    violation: Violation,
-    close: bool,
-) -> Response<ProxyBody> {
-    let started = Instant::now();
-    let status = violation.status();
-    let method = req.method();
-    let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
-    tracing::info!(%method, path, status = status.as_u16(), reason = %violation, "request refused");
-    let message = match violation {
-        Violation::TargetTooLong => {
-            format!(
-                "request target longer than {} bytes",
-                app.settings.max_uri_bytes
-            )
-        }
-        _ => violation.to_string(),
-    };
-    let mut resp = GatewayError::new(status, Blame::Client, message).into_response();
-    if let (Mode::Cors, Some(cors)) = (conn.mode, &app.cors) {
-        cors.policy
-            .add_response_headers(req.headers().get(ORIGIN), resp.headers_mut());
-    }
-    if close {
-        resp.headers_mut()
-            .insert(CONNECTION, HeaderValue::from_static("close"));
-    }
-    let elapsed = started.elapsed();
-    app.metrics
-        .observe(app.metrics.unrouted(), status.as_u16(), elapsed, 0);
-    if app.settings.access_log {
-        tracing::info!(target: "gangway::access", %method, path, status = status.as_u16(), duration_ms = elapsed.as_secs_f64() * 1e3, "access");
-    }
-    resp
 }

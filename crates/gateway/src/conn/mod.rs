@@ -1,0 +1,451 @@
+//! Accepting and serving downstream connections: one tokio task per connection, HTTP/1.1
+//! with keep-alive and upgrades, HTTP/2 by prior knowledge (h2c) on plain listeners and by
+//! ALPN on TLS listeners, a cap on concurrent connections, and graceful shutdown.
+//!
+//! A [`Listener`] accepts; each accepted socket becomes a [`Conn`], which serves it and
+//! hands every request to [`crate::request::handle`] with the strict checker's verdict.
+//! Nothing here knows the modes.
+//!
+//! - `strict_io`: the IO wrapper that shows the strict checker every HTTP/1 byte;
+//! - `tls`: the listeners' certificates; `workers`: the single-threaded runtimes
+//!   connections are served on; `shutdown`: the stop and close signals; `systemd`:
+//!   socket activation and `sd_notify`.
+
+pub mod shutdown;
+pub mod strict_io;
+pub mod systemd;
+pub mod tls;
+pub mod workers;
+
+use std::convert::Infallible;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::header::CONNECTION;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body::Body as _;
+use hyper::body::Incoming;
+use hyper::server::conn::{http1, http2};
+use hyper::service::service_fn;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+
+use gangway_pool::rt::{TokioExecutor, TokioIo, TokioTimer};
+
+use crate::app::{App, ConnInfo, Mode};
+use crate::request::inbound::BodyEnd;
+use crate::request::{self, ProxyBody};
+use crate::strict::{check_h2, Violation};
+
+use shutdown::Shutdown;
+use strict_io::{StrictConn, StrictIo};
+use workers::Balance;
+
+/// One listening socket and how its connections are served.
+#[derive(Clone)]
+pub struct ListenerSpec {
+    /// Address to bind (or already bound, see [`bind`]).
+    pub addr: SocketAddr,
+    /// TLS (HTTPS, and HTTP/2 by ALPN) when set.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Route or CORS mode.
+    pub mode: Mode,
+}
+
+impl std::fmt::Debug for ListenerSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListenerSpec")
+            .field("addr", &self.addr)
+            .field("tls", &self.tls.is_some())
+            .field("mode", &self.mode)
+            .finish()
+    }
+}
+
+/// Connection-level limits and timeouts.
+#[derive(Debug, Clone)]
+pub struct ServerLimits {
+    /// Concurrent downstream connections, all listeners together.
+    pub max_connections: usize,
+    /// Time allowed for a request head (slowloris), and for the TLS handshake.
+    pub header_read_timeout: Duration,
+    /// Most header fields in a request (431 beyond).
+    pub max_headers: usize,
+    /// Largest request head in bytes (431 beyond).
+    pub max_header_bytes: usize,
+    /// Longest request target (414 beyond).
+    pub max_uri_bytes: usize,
+    /// Concurrent HTTP/2 streams per connection.
+    pub h2_max_streams: u32,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 10_000,
+            header_read_timeout: Duration::from_secs(30),
+            max_headers: 100,
+            max_header_bytes: 64 * 1024,
+            max_uri_bytes: 8 * 1024,
+            h2_max_streams: 100,
+        }
+    }
+}
+
+impl ServerLimits {
+    /// What the strict HTTP/1 checker enforces (the same limits hyper gets).
+    fn strict(&self) -> crate::strict::Limits {
+        crate::strict::Limits {
+            max_header_bytes: self.max_header_bytes,
+            max_headers: self.max_headers,
+            max_uri_bytes: self.max_uri_bytes,
+        }
+    }
+}
+
+/// Binds a listener, with a clear error naming the address.
+pub async fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))
+}
+
+/// One listening socket's accept loop, with what its connections share.
+#[derive(Debug, Clone)]
+pub struct Listener {
+    /// How its connections are served.
+    pub spec: ListenerSpec,
+    /// The request path's state.
+    pub app: Arc<App>,
+    /// Connection limits and timeouts.
+    pub limits: Arc<ServerLimits>,
+    /// The cap on concurrent connections, all listeners together.
+    pub permits: Arc<Semaphore>,
+    /// Stop accepting, and drain, when signalled.
+    pub shutdown: Shutdown,
+    /// With worker runtimes: their balance and the worker this loop runs on.
+    pub worker: Option<(Arc<Balance>, usize)>,
+}
+
+impl Listener {
+    /// Accepts on `socket` until shutdown; each connection is served on its own task.
+    pub async fn run(self, socket: TcpListener) {
+        let local = socket.local_addr().unwrap_or(self.spec.addr);
+        let tls = self.spec.tls.clone().map(tokio_rustls::TlsAcceptor::from);
+        let mut stop = self.shutdown.subscribe();
+        loop {
+            // Waiting for a permit first means that at the cap we stop accepting (the
+            // kernel's backlog holds new clients) instead of accepting and dropping them.
+            let permit = tokio::select! {
+                p = Arc::clone(&self.permits).acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => return,
+                },
+                _ = stop.changed() => return,
+            };
+            let (stream, peer) = tokio::select! {
+                r = socket.accept() => match r {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        if is_connection_error(&e) {
+                            continue;
+                        }
+                        // Out of file descriptors or memory: back off instead of spinning.
+                        tracing::error!(error = %e, listener = %local, "accept failed; backing off");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+                _ = stop.changed() => return,
+            };
+            let conn = Conn {
+                info: ConnInfo {
+                    peer,
+                    local,
+                    tls: tls.is_some(),
+                    mode: self.spec.mode,
+                },
+                tls: tls.clone(),
+                app: Arc::clone(&self.app),
+                limits: Arc::clone(&self.limits),
+                signals: Signals {
+                    stop: self.shutdown.subscribe(),
+                    close: self.shutdown.subscribe_close(),
+                },
+            };
+            let guard = self.shutdown.track();
+            let _ = stream.set_nodelay(true);
+            // With workers: the one that serves it (this one unless it is clearly busier
+            // than another), which counts the connection while it lives.
+            let (hand_to, live) = match &self.worker {
+                Some((balance, me)) => {
+                    let target = balance.pick(*me);
+                    let other = (target != *me).then_some((balance, target));
+                    (other, Some(balance.enter(target)))
+                }
+                None => (None, None),
+            };
+            let task = move |stream: TcpStream| async move {
+                conn.run(stream).await;
+                drop(live);
+                drop(permit);
+                drop(guard);
+            };
+            match hand_to {
+                Some((balance, target)) => balance.hand_over(target, stream, task),
+                None => {
+                    tokio::spawn(task(stream));
+                }
+            }
+        }
+    }
+}
+
+/// Errors that concern one connection only (the client went away during accept).
+fn is_connection_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    )
+}
+
+/// The shutdown signals a connection task watches (see [`Shutdown`]).
+struct Signals {
+    /// Finish the request in flight, then close; close at once when idle.
+    stop: watch::Receiver<bool>,
+    /// The grace period is over: close now.
+    close: watch::Receiver<bool>,
+}
+
+/// One accepted connection and what serving it needs.
+struct Conn {
+    info: ConnInfo,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    app: Arc<App>,
+    limits: Arc<ServerLimits>,
+    signals: Signals,
+}
+
+impl Conn {
+    /// Serves the connection to its end (counted as open meanwhile).
+    async fn run(self, stream: TcpStream) {
+        let app = Arc::clone(&self.app);
+        app.metrics.connection_opened();
+        self.serve(stream).await;
+        app.metrics.connection_closed();
+    }
+
+    async fn serve(mut self, stream: TcpStream) {
+        let Some(acceptor) = self.tls.take() else {
+            let sniff =
+                tokio::time::timeout(self.limits.header_read_timeout, sniff_h2_preface(&stream));
+            let h2 = tokio::select! {
+                biased;
+                r = sniff => match r {
+                    Ok(Ok(h2)) => h2,
+                    _ => return,
+                },
+                // Nothing (or only part of the h2 preface) arrived yet: idle, close.
+                _ = shutdown::signalled(&mut self.signals.stop) => return,
+            };
+            return self.serve_http(stream, h2).await;
+        };
+        // Boxed, like the TLS connection below: the rustls state is large, and a plain
+        // connection's task (allocated whole for every connection, idle ones too) must
+        // not carry room for it.
+        let handshake = tokio::time::timeout(
+            self.limits.header_read_timeout,
+            Box::pin(acceptor.accept(stream)),
+        );
+        // No request has started yet: on shutdown the connection just closes (it would
+        // otherwise hold the drain up to the handshake timeout).
+        let handshake = tokio::select! {
+            biased;
+            r = handshake => r,
+            _ = shutdown::signalled(&mut self.signals.stop) => return,
+        };
+        let stream = match handshake {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                tracing::debug!(client = %self.info.peer, error = %e, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(client = %self.info.peer, "TLS handshake timed out");
+                return;
+            }
+        };
+        let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+        Box::pin(self.serve_http(stream, h2)).await;
+    }
+
+    async fn serve_http<S>(mut self, stream: S, h2: bool)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (info, limits) = (self.info, &self.limits);
+        if h2 {
+            let io = TokioIo::new(stream);
+            let app = Arc::clone(&self.app);
+            let service = service_fn(move |req: Request<Incoming>| {
+                let app = Arc::clone(&app);
+                async move {
+                    // Refused (this stream only) when a field breaks the rules.
+                    let violation = check_h2(req.headers()).err();
+                    Ok::<_, Infallible>(request::handle(&app, &info, violation, req).await)
+                }
+            });
+            let mut builder = http2::Builder::new(TokioExecutor);
+            builder
+                .timer(TokioTimer)
+                .max_concurrent_streams(limits.h2_max_streams)
+                .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+                .adaptive_window(true);
+            // Boxed: the HTTP/2 state would otherwise size every HTTP/1 connection's task.
+            let mut conn = Box::pin(builder.serve_connection(io, service));
+            drive(
+                conn.as_mut(),
+                |c| c.graceful_shutdown(),
+                &self.app,
+                &info,
+                &mut self.signals,
+            )
+            .await;
+        } else {
+            // Every byte passes the strict checker before hyper parses it (see `strict_io`).
+            let strict = StrictConn::new(limits.strict());
+            let io = TokioIo::new(StrictIo::new(stream, Arc::clone(&strict)));
+            let app = Arc::clone(&self.app);
+            let service = service_fn(move |req| {
+                // Asked when hyper hands the request over, so in request order.
+                let violation = strict.next_request();
+                let (app, strict) = (Arc::clone(&app), Arc::clone(&strict));
+                // Boxed per request: hyper keeps room for the service's future in a box of
+                // its own for the connection's whole life, idle or not; a pointer there
+                // instead of the future's kilobytes keeps an idle keep-alive connection small.
+                Box::pin(async move {
+                    let resp = serve_h1(&app, &info, &strict, violation, req).await;
+                    Ok::<_, Infallible>(resp)
+                })
+            });
+            let conn = http1::Builder::new()
+                .timer(TokioTimer)
+                .header_read_timeout(limits.header_read_timeout)
+                .max_headers(limits.max_headers)
+                .max_buf_size(limits.max_header_bytes.max(8192))
+                .keep_alive(true)
+                .serve_connection(io, service)
+                .with_upgrades();
+            let mut conn = std::pin::pin!(conn);
+            drive(
+                conn.as_mut(),
+                |c| c.graceful_shutdown(),
+                &self.app,
+                &info,
+                &mut self.signals,
+            )
+            .await;
+        }
+    }
+}
+
+/// Serves one HTTP/1 request: a response that turns the connection into a tunnel stops
+/// the checking, and one given before the request body was read to its end says
+/// `Connection: close` (hyper closes after it).
+async fn serve_h1(
+    app: &Arc<App>,
+    info: &ConnInfo,
+    strict: &StrictConn,
+    violation: Option<Violation>,
+    mut req: Request<Incoming>,
+) -> Response<ProxyBody> {
+    let connect = req.method() == Method::CONNECT;
+    // Only a request with a body can be answered before its body ended; the common
+    // bodiless request skips the flag (and the extension map it would allocate).
+    let end = (violation.is_none() && !req.body().is_end_stream()).then(BodyEnd::default);
+    if let Some(end) = &end {
+        req.extensions_mut().insert(end.clone());
+    }
+    let mut resp = request::handle(app, info, violation, req).await;
+    let status = resp.status();
+    if status == StatusCode::SWITCHING_PROTOCOLS || (connect && status.is_success()) {
+        strict.tunnel();
+    } else if end.is_some_and(|end| !end.ended()) {
+        // Answered before the body was read: hyper closes after this response; say so.
+        resp.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
+}
+
+/// The client's connection preface for HTTP/2 with prior knowledge (RFC 9113 §3.4).
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Peeks at the first bytes without consuming them: h2c prior knowledge or HTTP/1.
+async fn sniff_h2_preface(stream: &TcpStream) -> io::Result<bool> {
+    let mut buf = [0u8; 24];
+    loop {
+        let n = stream.peek(&mut buf).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        let seen = &buf[..n];
+        if !PREFACE.starts_with(seen) {
+            return Ok(false);
+        }
+        if n == PREFACE.len() {
+            return Ok(true);
+        }
+        // A prefix of the preface arrived; wait for more (bounded by the caller's timeout).
+        stream.readable().await?;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// Serves a connection to its end. On the stop signal it asks the connection to finish
+/// gracefully (HTTP/1.1: after the request in flight; HTTP/2: GOAWAY); on the close signal
+/// (the grace period is over) it stops polling, and returning drops the connection.
+async fn drive<C>(
+    mut conn: std::pin::Pin<&mut C>,
+    graceful: impl FnOnce(std::pin::Pin<&mut C>),
+    app: &Arc<App>,
+    info: &ConnInfo,
+    signals: &mut Signals,
+) where
+    C: std::future::Future<Output = Result<(), hyper::Error>>,
+{
+    tokio::select! {
+        r = conn.as_mut() => log_end(app, info, r.err()),
+        _ = shutdown::signalled(&mut signals.stop) => {
+            graceful(conn.as_mut());
+            tokio::select! {
+                r = conn.as_mut() => log_end(app, info, r.err()),
+                _ = shutdown::signalled(&mut signals.close) => log_closed(info),
+            }
+        }
+    }
+}
+
+/// Dropping the connection closes the socket and cancels its in-flight request (the
+/// upstream request too: the pool closes an HTTP/1.1 connection whose request was dropped).
+fn log_closed(info: &ConnInfo) {
+    tracing::debug!(client = %info.peer, "grace period over; connection closed");
+}
+
+fn log_end(app: &Arc<App>, info: &ConnInfo, err: Option<hyper::Error>) {
+    if let Some(e) = err {
+        // hyper answered this one itself (431 or 400) and never handed it to the service:
+        // it still gets its access line.
+        if e.is_parse_too_large() {
+            request::Exchange::unparsed(app, info, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+        } else if e.is_parse() {
+            request::Exchange::unparsed(app, info, StatusCode::BAD_REQUEST);
+        }
+        tracing::debug!(client = %info.peer, error = %e, "connection ended with error");
+    }
+}

@@ -1,0 +1,17 @@
+use std::time::{Duration, UNIX_EPOCH};
+
+use super::Rfc3339;
+
+#[test]
+fn rfc3339_with_milliseconds() {
+    let cases = [
+        (0, 0, "1970-01-01T00:00:00.000Z"),
+        (951_782_400, 5, "2000-02-29T00:00:00.005Z"),
+        (1_796_012_509, 123, "2026-11-30T04:21:49.123Z"),
+        (4_107_542_399, 999, "2100-02-28T23:59:59.999Z"),
+    ];
+    for (secs, ms, want) in cases {
+        let t = UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_millis(ms);
+        assert_eq!(Rfc3339(t).to_string(), want, "{secs}");
+    }
+}

@@ -1,0 +1,252 @@
+//! One [`Exchange`] per request: built when the request arrives, carried through whichever
+//! path serves it, and ended exactly once, which is where the request is counted in the
+//! metrics and its access line written. Every exit path reaches that end by construction:
+//! a response of the gateway's own ends it at once ([`Exchange::finish`]), a streamed one
+//! carries it in its body and ends it with the body, and a request abandoned before it had a
+//! response (the client went away) ends it when it is dropped.
+//!
+//! Built from what the request already holds: the target and header values share the
+//! request's bytes, so building one allocates nothing. What only the access line reads is
+//! kept out of line ([`Detail`]) and gathered only when access lines are written: the
+//! exchange is moved into the response body's box, and every byte of it is copied there.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::header::{HOST, USER_AGENT};
+use http::uri::{Authority, PathAndQuery};
+use http::{HeaderValue, Method, Request, Response, Version};
+
+use crate::app::{App, ConnInfo};
+use crate::metrics::Slot;
+
+use super::access::{self, Line};
+use super::body::{Outcome, ProxyBody};
+use super::error::{Fault, GatewayError};
+use super::inbound::Progress;
+
+/// Status recorded for a request abandoned before it had a response (nginx's spelling).
+const CLIENT_CLOSED: u16 = 499;
+
+/// One request, from its head to the end of its response body.
+#[derive(Debug)]
+pub struct Exchange {
+    app: Arc<App>,
+    started: Instant,
+    method: Method,
+    version: Version,
+    target: Option<PathAndQuery>,
+    slot: Slot,
+    route: Option<u32>,
+    /// `Some` only when access lines are written.
+    detail: Option<Box<Detail>>,
+    attempts: u32,
+    reused: bool,
+    status: u16,
+    bytes_in: Option<Progress>,
+    error: Option<GatewayError>,
+    done: bool,
+}
+
+/// What only the access line reads.
+#[derive(Debug)]
+struct Detail {
+    client: SocketAddr,
+    host: Option<HeaderValue>,
+    user_agent: Option<HeaderValue>,
+    upstream: Option<Authority>,
+    /// From the start to the upstream's response head.
+    upstream_head: Option<Duration>,
+}
+
+impl Exchange {
+    /// Starts the exchange for `req`, counted as unrouted until a path says otherwise.
+    pub fn new<B>(app: &Arc<App>, conn: &ConnInfo, req: &Request<B>) -> Self {
+        let mut ex = Self::blank(app, conn, req.method().clone());
+        ex.version = req.version();
+        ex.target = req.uri().path_and_query().cloned();
+        if let Some(detail) = &mut ex.detail {
+            detail.host = req.headers().get(HOST).cloned().or_else(|| {
+                // HTTP/2 carries it as `:authority`.
+                let authority = req.uri().authority()?;
+                HeaderValue::from_str(authority.as_str()).ok()
+            });
+            detail.user_agent = req.headers().get(USER_AGENT).cloned();
+        }
+        ex
+    }
+
+    /// Records a request hyper answered itself with `status` before handing it over (a
+    /// head it could not parse, or over its size limits): its method and target are
+    /// unknown (`-`).
+    pub fn unparsed(app: &Arc<App>, conn: &ConnInfo, status: http::StatusCode) {
+        // An extension method this short is stored inline: no allocation.
+        let method = Method::from_bytes(b"-").unwrap_or_default();
+        let mut ex = Self::blank(app, conn, method);
+        ex.status = status.as_u16();
+        ex.error = Some(GatewayError::new(
+            status,
+            Fault::Client,
+            "malformed request head",
+        ));
+        ex.end(0, Outcome::Complete);
+    }
+
+    fn blank(app: &Arc<App>, conn: &ConnInfo, method: Method) -> Self {
+        Self {
+            app: Arc::clone(app),
+            started: Instant::now(),
+            method,
+            version: Version::HTTP_11,
+            target: None,
+            slot: app.metrics.unrouted(),
+            route: None,
+            detail: app.settings.access_log.then(|| {
+                Box::new(Detail {
+                    client: conn.peer,
+                    host: None,
+                    user_agent: None,
+                    upstream: None,
+                    upstream_head: None,
+                })
+            }),
+            attempts: 0,
+            reused: false,
+            status: 0,
+            bytes_in: None,
+            error: None,
+            done: false,
+        }
+    }
+
+    /// When the request arrived.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// Counts the request in `slot` (a route's, or the gateway's own).
+    pub fn count_in(&mut self, slot: Slot) {
+        self.slot = slot;
+    }
+
+    /// The request matched route number `index`.
+    pub fn routed(&mut self, index: usize) {
+        self.route = u32::try_from(index).ok();
+        self.slot = self.app.metrics.route(index);
+    }
+
+    /// The upstream the request is sent to, and the count of its body's bytes.
+    pub fn sending(&mut self, upstream: &Authority, body: &Progress) {
+        if let Some(detail) = &mut self.detail {
+            detail.upstream = Some(upstream.clone());
+        }
+        self.bytes_in = Some(body.clone());
+        self.attempts = 1;
+    }
+
+    /// The upstream's response head arrived, on a reused connection or not.
+    pub fn answered(&mut self, reused: bool) {
+        if let Some(detail) = &mut self.detail {
+            detail.upstream_head = Some(self.started.elapsed());
+        }
+        self.reused = reused;
+    }
+
+    /// Answers with `err`, which the access line reports.
+    pub fn fail(&mut self, err: GatewayError) -> Response<ProxyBody> {
+        let resp = err.to_response();
+        self.error = Some(err);
+        resp
+    }
+
+    /// The response is ready: a body of the gateway's own ends the exchange now, a
+    /// streamed one carries it to its end.
+    pub fn finish(mut self, mut resp: Response<ProxyBody>) -> Response<ProxyBody> {
+        self.status = resp.status().as_u16();
+        let own = resp.body().full_len();
+        if let Some(exchange) = resp.body_mut().attach(self) {
+            exchange.end(own.unwrap_or(0), Outcome::Complete);
+        }
+        resp
+    }
+
+    /// The response body ended after `bytes_out` bytes.
+    pub fn end(mut self, bytes_out: u64, outcome: Outcome) {
+        self.record(bytes_out, outcome);
+    }
+
+    /// [`Exchange::end`] where it lies (a streamed body's box): no copy of it is made.
+    pub(super) fn end_in_place(&mut self, bytes_out: u64, outcome: Outcome) {
+        if !self.done {
+            self.record(bytes_out, outcome);
+        }
+    }
+
+    /// The one place a request is counted and logged.
+    fn record(&mut self, bytes_out: u64, outcome: Outcome) {
+        self.done = true;
+        let elapsed = self.started.elapsed();
+        let status = if self.status == 0 {
+            CLIENT_CLOSED
+        } else {
+            self.status
+        };
+        self.app
+            .metrics
+            .observe(self.slot, status, elapsed, bytes_out);
+        let fault = self
+            .error
+            .as_ref()
+            .map(GatewayError::fault)
+            .or(match outcome {
+                Outcome::Complete => None,
+                Outcome::Aborted => Some(Fault::Upstream),
+                Outcome::ClientGone => Some(Fault::Client),
+            });
+        let path = self.target.as_ref().map_or("", PathAndQuery::as_str);
+        if let Some(detail) = &self.detail {
+            let route = self
+                .route
+                .and_then(|i| self.app.router.routes().get(usize::try_from(i).ok()?));
+            access::write(&Line {
+                elapsed,
+                client: detail.client,
+                method: &self.method,
+                host: detail.host.as_ref().and_then(|h| h.to_str().ok()),
+                path,
+                version: self.version,
+                status,
+                bytes_in: self.bytes_in.as_ref().map_or(0, Progress::bytes),
+                bytes_out,
+                upstream: detail.upstream.as_ref(),
+                upstream_head: detail.upstream_head,
+                attempts: self.attempts,
+                reused: self.reused,
+                outcome,
+                fault,
+                user_agent: detail.user_agent.as_ref().and_then(|h| h.to_str().ok()),
+                route: route.map(|r| r.name.as_str()),
+                error: self.error.as_ref().map(GatewayError::message),
+            });
+        } else if let Some(err) = &self.error {
+            // Without access lines, a failure still gets its one line.
+            let (method, status) = (&self.method, err.status().as_u16());
+            if err.fault() == Fault::Upstream {
+                tracing::warn!(%method, path, status, reason = err.message(), "upstream request failed");
+            } else {
+                tracing::info!(%method, path, status, reason = err.message(), "request refused");
+            }
+        }
+    }
+}
+
+impl Drop for Exchange {
+    /// Dropped without having ended: the request was abandoned before its response (the
+    /// client went away, or the connection was closed at shutdown).
+    fn drop(&mut self) {
+        if !self.done {
+            self.record(0, Outcome::ClientGone);
+        }
+    }
+}

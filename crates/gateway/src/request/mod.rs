@@ -1,0 +1,106 @@
+//! Everything between "hyper handed us a request" and "its response body ended".
+//!
+//! [`handle`] is the entry and the only place that picks a path: the strict checker's
+//! verdict (a refusal), the health check, or the listener's mode. Every path works on one
+//! [`Exchange`], built here, and hands its response back here, where
+//! [`Exchange::finish`] ends it (or gives it to the streamed body to end): that is the one
+//! place a request is counted and logged.
+//!
+//! - `route_mode`, `cors_mode`: what each mode checks, and the [`Target`] it picks;
+//! - `upstream`: the leg both modes share (rewrite, body, pool call, response);
+//! - `inbound`, `body`: request and response bodies with their limits; `upgrade`: 101s;
+//! - `error`: failures → short text responses; `exchange`, `access`: the end of a request.
+
+pub mod body;
+pub mod error;
+pub mod exchange;
+pub mod inbound;
+pub mod upgrade;
+pub mod upstream;
+
+mod access;
+mod cors_mode;
+mod route_mode;
+
+use std::sync::Arc;
+
+use http::header::{CONNECTION, ORIGIN};
+use http::{HeaderValue, Method, Request, Response, StatusCode, Version};
+use hyper::body::Incoming;
+
+use crate::app::{App, ConnInfo, Mode};
+use crate::strict::Violation;
+
+pub use body::{Outcome, ProxyBody, StreamLimits};
+pub use error::{text_response, Fault, GatewayError};
+pub use exchange::Exchange;
+pub use upstream::{Target, Wait};
+
+/// Serves one request: refused with `violation` when the strict checker found one, else
+/// the health check, else the listener's mode.
+pub async fn handle(
+    app: &Arc<App>,
+    conn: &ConnInfo,
+    violation: Option<Violation>,
+    req: Request<Incoming>,
+) -> Response<ProxyBody> {
+    let mut ex = Exchange::new(app, conn, &req);
+    let resp = if let Some(violation) = violation {
+        refuse(app, conn, &mut ex, &req, violation)
+    } else if req.uri().path() == app.settings.health_path
+        && (req.method() == Method::GET || req.method() == Method::HEAD)
+    {
+        ex.count_in(app.metrics.gateway());
+        health()
+    } else {
+        match (conn.mode, &app.cors) {
+            // Boxed: the CORS path's future is the larger of the two, and an unboxed branch
+            // would size (and copy, per request) every route-mode request's future with it.
+            (Mode::Cors, Some(cors)) => {
+                Box::pin(cors_mode::handle(app, cors, conn, &mut ex, req)).await
+            }
+            _ => route_mode::handle(app, conn, &mut ex, req).await,
+        }
+    };
+    ex.finish(resp)
+}
+
+/// The health check answer.
+pub fn health() -> Response<ProxyBody> {
+    text_response(StatusCode::OK, "ok\n")
+}
+
+/// The strict checker's refusal: its status and text, `Connection: close` on HTTP/1 (the
+/// bytes after it can't be trusted), and on a CORS listener the CORS headers (a page may
+/// read a 414 for an over-long target URL).
+fn refuse(
+    app: &App,
+    conn: &ConnInfo,
+    ex: &mut Exchange,
+    req: &Request<Incoming>,
+    violation: Violation,
+) -> Response<ProxyBody> {
+    let message = match violation {
+        Violation::TargetTooLong => {
+            format!(
+                "request target longer than {} bytes",
+                app.settings.max_uri_bytes
+            )
+        }
+        _ => violation.to_string(),
+    };
+    let mut resp = ex.fail(GatewayError::new(
+        violation.status(),
+        Fault::Client,
+        message,
+    ));
+    if let (Mode::Cors, Some(cors)) = (conn.mode, &app.cors) {
+        cors.policy
+            .add_response_headers(req.headers().get(ORIGIN), resp.headers_mut());
+    }
+    if req.version() < Version::HTTP_2 {
+        resp.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
+}

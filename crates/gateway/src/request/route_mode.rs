@@ -1,0 +1,88 @@
+//! Route mode: the request's limits, then the longest matching prefix → a [`Target`] for
+//! the shared upstream leg. The upstream's own statuses pass through untouched.
+
+use std::sync::Arc;
+
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use crate::app::{App, ConnInfo};
+
+use super::body::ProxyBody;
+use super::error::{Fault, GatewayError};
+use super::exchange::Exchange;
+use super::upstream::{self, Target, Wait};
+
+/// Serves one request on a route-mode listener.
+pub async fn handle(
+    app: &Arc<App>,
+    conn: &ConnInfo,
+    ex: &mut Exchange,
+    req: Request<Incoming>,
+) -> Response<ProxyBody> {
+    match target(app, ex, &req) {
+        Ok(target) => match upstream::call(app, conn, ex, req, target, |_| ()).await {
+            Ok(resp) => resp,
+            Err(err) => ex.fail(err),
+        },
+        Err(err) => ex.fail(err),
+    }
+}
+
+/// Picks the route: 414 for an over-long target, 404/400 from the router, 413 for a
+/// declared body over the limit.
+fn target<'a>(
+    app: &'a App,
+    ex: &mut Exchange,
+    req: &Request<Incoming>,
+) -> Result<Target<'a>, GatewayError> {
+    let pq = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    if pq.len() > app.settings.max_uri_bytes {
+        return Err(GatewayError::new(
+            StatusCode::URI_TOO_LONG,
+            Fault::Client,
+            format!(
+                "request target longer than {} bytes",
+                app.settings.max_uri_bytes
+            ),
+        ));
+    }
+    // Reuses the inbound target when it is forwarded unchanged (no copy).
+    let routed = match req.uri().path_and_query() {
+        Some(pq) => app.router.route_pq(pq),
+        None => app.router.route(pq),
+    };
+    let m = routed.map_err(|e| GatewayError::new(e.status(), Fault::Client, e.to_string()))?;
+    let route = m.route;
+    if let Some(index) = app
+        .router
+        .routes()
+        .iter()
+        .position(|r| std::ptr::eq(r, route))
+    {
+        ex.routed(index);
+    }
+    if let Some(max) = app.settings.max_body_bytes {
+        // 413 before reading a byte when the declared length is over the limit.
+        if http_body::Body::size_hint(req.body()).lower() > max {
+            return Err(GatewayError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Fault::Client,
+                format!("request body larger than {max} bytes"),
+            ));
+        }
+    }
+    Ok(Target {
+        client: &app.client,
+        uri: m.upstream_uri,
+        authority: &route.upstream.authority,
+        preserve_host: route.preserve_host,
+        wait: Wait::Head(
+            route
+                .response_timeout
+                .unwrap_or(app.settings.upstream_response_timeout),
+        ),
+        max_response_bytes: None,
+        upgrades: true,
+    })
+}

@@ -1,0 +1,172 @@
+//! The leg both modes share, once a mode has picked a [`Target`]: rewrite the request →
+//! stream its body → the pool call within its deadline → errors mapped to responses →
+//! response rewrite → the upstream's body streamed back.
+//!
+//! Picking the target (route mode's router, CORS mode's checks) and calling the pool are
+//! kept apart, so a target can later be chosen from a group without touching the call.
+
+use std::future::Future;
+use std::pin::{pin, Pin};
+use std::time::Duration;
+
+use http::uri::Authority;
+use http::{HeaderMap, Request, Response, StatusCode, Uri};
+use hyper::body::Incoming;
+
+use crate::app::{App, ConnInfo};
+use crate::rewrite::{self, RewriteCtx};
+
+use super::body::{ProxyBody, StreamLimits};
+use super::error::{Fault, GatewayError};
+use super::exchange::Exchange;
+use super::inbound::{InboundBody, Progress};
+use super::upgrade;
+
+/// Where a request goes and the rules for its trip: what a mode picks.
+#[derive(Debug)]
+pub struct Target<'a> {
+    /// The pool to call.
+    pub client: &'a gangway_pool::Client,
+    /// The upstream request's URI (absolute).
+    pub uri: Uri,
+    /// The upstream's `host[:port]`.
+    pub authority: &'a Authority,
+    /// Forward the client's `Host` instead of the upstream's.
+    pub preserve_host: bool,
+    /// How long the upstream may take.
+    pub wait: Wait,
+    /// Largest response body passed through.
+    pub max_response_bytes: Option<u64>,
+    /// A `101 Switching Protocols` is spliced through; otherwise `Upgrade` never reaches
+    /// the upstream.
+    pub upgrades: bool,
+}
+
+/// How long the upstream may take.
+#[derive(Debug, Clone, Copy)]
+pub enum Wait {
+    /// This long for the response head, counted from the request *sent* (the clock
+    /// restarts whenever the request body moves on); then the body's idle limit only.
+    Head(Duration),
+    /// The whole exchange, body included, by `started + this`.
+    Total(Duration),
+}
+
+/// Sends `req` to `target`; `prepare` sees the upstream request's headers last.
+pub async fn call(
+    app: &App,
+    conn: &ConnInfo,
+    ex: &mut Exchange,
+    mut req: Request<Incoming>,
+    target: Target<'_>,
+    prepare: impl FnOnce(&mut HeaderMap),
+) -> Result<Response<ProxyBody>, GatewayError> {
+    // Taken either way: what is not spliced must not stay pending on the connection.
+    let client_upgrade = upgrade::take_client_side(&mut req).filter(|_| target.upgrades);
+    let (mut parts, body) = req.into_parts();
+    let ctx = RewriteCtx {
+        client_addr: conn.peer,
+        inbound_tls: conn.tls,
+        upstream_authority: target.authority,
+        preserve_host: target.preserve_host,
+        via: &app.settings.via,
+    };
+    rewrite::rewrite_request(&mut parts, target.uri, &ctx)
+        .map_err(|e| GatewayError::bad_request(e.to_string()))?;
+    if !target.upgrades {
+        // A proxied Upgrade would hand the client a raw tunnel to an arbitrary host.
+        parts.headers.remove(http::header::UPGRADE);
+    }
+    prepare(&mut parts.headers);
+    // A request without a body never moves on: no shared clock needed.
+    let progress = if http_body::Body::is_end_stream(&body) {
+        Progress::fixed()
+    } else {
+        Progress::new()
+    };
+    let body = InboundBody::new(
+        body,
+        app.settings.client_body_idle,
+        app.settings.max_body_bytes,
+    )
+    .with_progress(progress.clone())
+    .with_end(parts.extensions.remove());
+    ex.sending(target.authority, &progress);
+    // Pinned here, not inside `response_within`: a future passed by value to an async fn
+    // and pinned there is stored twice in its state (the argument and the pinned local).
+    let request = pin!(target.client.request(Request::from_parts(parts, body)));
+    let deadline = match target.wait {
+        Wait::Head(_) => None,
+        Wait::Total(total) => Some(ex.started() + total),
+    };
+    let sent = match (target.wait, deadline) {
+        (Wait::Total(_), Some(at)) => tokio::time::timeout_at(at.into(), request).await,
+        (Wait::Head(t) | Wait::Total(t), _) => response_within(request, t, &progress).await,
+    };
+    let resp = match sent {
+        Ok(Ok(resp)) => resp,
+        Ok(Err(e)) => return Err(GatewayError::from_call(&e)),
+        Err(_) => return Err(timed_out(target.wait)),
+    };
+    let (mut parts, body) = resp.into_parts();
+    ex.answered(body.is_reused());
+    if let (Some(max), Some(len)) = (
+        target.max_response_bytes,
+        http_body::Body::size_hint(&body).exact(),
+    ) {
+        if len > max {
+            return Err(GatewayError::new(
+                StatusCode::BAD_GATEWAY,
+                Fault::Upstream,
+                format!("target response larger than {max} bytes"),
+            ));
+        }
+    }
+    let upgraded = parts.status == StatusCode::SWITCHING_PROTOCOLS && client_upgrade.is_some();
+    // Redirects pass to the client as they are: following them here would reach targets
+    // no check ever saw.
+    rewrite::rewrite_response(&mut parts, &app.settings.via, upgraded);
+    if upgraded {
+        if let Some(client_side) = client_upgrade {
+            upgrade::splice(client_side, &mut parts);
+        }
+    }
+    let limits = StreamLimits {
+        idle: app.settings.upstream_body_idle,
+        max_bytes: target.max_response_bytes,
+        deadline,
+    };
+    Ok(Response::from_parts(parts, ProxyBody::stream(body, limits)))
+}
+
+fn timed_out(wait: Wait) -> GatewayError {
+    let message = match wait {
+        Wait::Head(t) => format!("upstream did not answer within {t:?}"),
+        Wait::Total(t) => format!("target did not answer within {t:?}"),
+    };
+    GatewayError::new(StatusCode::GATEWAY_TIMEOUT, Fault::Upstream, message)
+}
+
+/// Awaits the upstream's response head, allowing `timeout` from the moment the request was
+/// sent: the clock restarts whenever the request body moves on, so a slow upload is not
+/// taken for a slow upstream, while an upstream that stops reading the body (no movement)
+/// or answers nothing after it (no movement either) still times out.
+async fn response_within<F: Future>(
+    mut fut: Pin<&mut F>,
+    timeout: Duration,
+    progress: &Progress,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    let mut deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        match tokio::time::timeout_at(deadline, fut.as_mut()).await {
+            Ok(out) => return Ok(out),
+            Err(elapsed) => {
+                let next = tokio::time::Instant::from_std(progress.last()) + timeout;
+                if next <= deadline {
+                    return Err(elapsed);
+                }
+                deadline = next;
+            }
+        }
+    }
+}
