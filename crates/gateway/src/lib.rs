@@ -50,6 +50,7 @@ pub mod strict;
 pub mod strict_io;
 pub mod tls;
 pub mod upgrade;
+pub mod upstream;
 pub mod workers;
 
 use std::sync::Arc;
