@@ -7,6 +7,7 @@
 //! # Layout
 //! - `schema`: the validated types and their defaults.
 //! - `pool`: `[pool]` and [`PoolSection::builder`].
+//! - `upstream`: `[[upstream]]` groups, and the command line's server lists.
 //! - `validate`: the file as written, and the checks that need several keys or the disk.
 //! - `duration`: `"30s"` durations and `"64KiB"` sizes.
 //! - `error`: [`ConfigError`], line/column and key-path recovery.
@@ -15,6 +16,7 @@ mod duration;
 mod error;
 mod pool;
 mod schema;
+mod upstream;
 mod validate;
 
 use std::path::Path;
@@ -28,6 +30,7 @@ pub use schema::{
 };
 
 pub(crate) use schema::{check_log_level, normalize_origin, normalize_target};
+pub use upstream::{parse_server_list, ServerSpec, UpstreamGroup};
 pub(crate) use validate::same_port;
 
 /// Reads and validates a config file. Relative paths inside it (TLS files, `ca_file`) are
