@@ -4,19 +4,18 @@
 //! Single-value checks run in `Deserialize` (toml attaches the span); what needs several
 //! keys, or names an array element, is checked in [`validate`] with the element's span.
 
-use std::collections::HashMap;
-use std::fmt;
-use std::time::Duration;
+mod raw;
 
-use serde::de::{self, Deserializer, MapAccess, Visitor};
-use serde::Deserialize;
-use toml::Spanned;
+use std::collections::HashMap;
+use std::time::Duration;
 
 use super::duration;
 use super::error::ConfigError;
 use super::validate::Source;
 use crate::route::Upstream;
 use crate::upstream::{budget, health, outlier, retry, HashOn, Policy, Settings};
+use raw::Balance;
+pub(super) use raw::RawUpstream;
 
 /// Largest `weight`: enough for any ratio, small enough for round robin's precomputed order.
 pub const MAX_WEIGHT: u32 = 10_000;
@@ -77,188 +76,6 @@ fn server_url(url: &str) -> Result<Upstream, String> {
         ));
     }
     Ok(upstream)
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawUpstream {
-    name: Spanned<String>,
-    servers: Spanned<Vec<Spanned<RawServer>>>,
-    #[serde(default)]
-    balance: Option<Spanned<Balance>>,
-    hash_on: Option<Spanned<String>>,
-    retries: Option<Spanned<u32>>,
-    #[serde(default)]
-    retry_on: Vec<Spanned<String>>,
-    #[serde(default = "default_resolve", deserialize_with = "duration::non_zero")]
-    resolve_interval: Duration,
-    health: Option<RawHealth>,
-    #[serde(default)]
-    outlier: RawOutlier,
-    #[serde(default)]
-    retry_budget: RawBudget,
-}
-
-fn default_resolve() -> Duration {
-    Duration::from_secs(5)
-}
-
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum Balance {
-    LeastRequests,
-    RoundRobin,
-    Random,
-    Hash,
-}
-
-/// A server as written: a URL string, or a table with `url` and `weight`.
-#[derive(Debug)]
-struct RawServer {
-    url: String,
-    weight: Option<i64>,
-}
-
-impl<'de> Deserialize<'de> for RawServer {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RawServer, D::Error> {
-        d.deserialize_any(ServerVisitor)
-    }
-}
-
-struct ServerVisitor;
-
-impl<'de> Visitor<'de> for ServerVisitor {
-    type Value = RawServer;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a URL string or { url = \"…\", weight = N }")
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<RawServer, E> {
-        Ok(RawServer {
-            url: v.to_owned(),
-            weight: None,
-        })
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawServer, A::Error> {
-        let (mut url, mut weight) = (None, None);
-        while let Some(key) = map.next_key::<String>()? {
-            match key.as_str() {
-                "url" => url = Some(map.next_value::<String>()?),
-                "weight" => weight = Some(map.next_value::<i64>()?),
-                other => {
-                    return Err(de::Error::unknown_field(other, &["url", "weight"]));
-                }
-            }
-        }
-        let url = url.ok_or_else(|| de::Error::missing_field("url"))?;
-        Ok(RawServer { url, weight })
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawHealth {
-    #[serde(deserialize_with = "super::schema::absolute_path")]
-    path: String,
-    #[serde(default = "health_interval", deserialize_with = "duration::non_zero")]
-    interval: Duration,
-    #[serde(default = "health_timeout", deserialize_with = "duration::non_zero")]
-    timeout: Duration,
-    #[serde(default = "two", deserialize_with = "at_least_one")]
-    healthy_after: u32,
-    #[serde(default = "three", deserialize_with = "at_least_one")]
-    unhealthy_after: u32,
-    #[serde(default)]
-    expected_status: Vec<Spanned<StatusText>>,
-}
-
-fn health_interval() -> Duration {
-    health::Settings::default().interval
-}
-fn health_timeout() -> Duration {
-    health::Settings::default().timeout
-}
-fn two() -> u32 {
-    2
-}
-fn three() -> u32 {
-    3
-}
-
-fn at_least_one<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
-    match u32::deserialize(d)? {
-        0 => Err(de::Error::custom("must be at least 1")),
-        n => Ok(n),
-    }
-}
-
-/// `200` or `"2xx"`, kept as text until validation (which knows the element's span).
-#[derive(Debug)]
-struct StatusText(String);
-
-impl<'de> Deserialize<'de> for StatusText {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<StatusText, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = StatusText;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a status such as 200 or a class such as \"2xx\"")
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<StatusText, E> {
-                Ok(StatusText(v.to_string()))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<StatusText, E> {
-                Ok(StatusText(v.to_string()))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<StatusText, E> {
-                Ok(StatusText(v.to_owned()))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawOutlier {
-    #[serde(deserialize_with = "at_least_one")]
-    consecutive_failures: u32,
-    #[serde(deserialize_with = "duration::non_zero")]
-    base_ejection: Duration,
-    max_ejection: Option<Spanned<String>>,
-    max_ejected_percent: Spanned<u8>,
-}
-
-impl Default for RawOutlier {
-    fn default() -> Self {
-        let d = outlier::Settings::default();
-        RawOutlier {
-            consecutive_failures: d.consecutive_failures,
-            base_ejection: d.base_ejection,
-            max_ejection: None,
-            max_ejected_percent: Spanned::new(0..0, d.max_ejected_percent),
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawBudget {
-    percent: Spanned<u8>,
-    min_per_second: u32,
-    window: Option<Spanned<String>>,
-}
-
-impl Default for RawBudget {
-    fn default() -> Self {
-        RawBudget {
-            percent: Spanned::new(0..0, 20),
-            min_per_second: budget::Settings::default().min_per_second,
-            window: None,
-        }
-    }
 }
 
 /// Checks every group; the result is in file order.
