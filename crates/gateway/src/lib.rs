@@ -43,6 +43,7 @@ pub mod rewrite;
 pub mod route;
 pub mod strict;
 pub mod syntax;
+pub mod upstream;
 
 pub use conn::{shutdown, systemd, workers};
 pub use gateway::{run, start, Running, StartError};

@@ -8,6 +8,7 @@
 //! - `schema`: the validated types and their defaults.
 //! - `pool`: `[pool]` and [`PoolSection::builder`].
 //! - `ops`: `[health]` (liveness, readiness) and `[shutdown]`.
+//! - `upstream`: `[[upstream]]` groups, and the command line's server lists.
 //! - `validate`: the file as written, and the checks that need several keys or the disk.
 //! - `duration`: `"30s"` durations and `"64KiB"` sizes.
 //! - `print`: [`Config::to_toml`], the effective configuration for `--print-config`.
@@ -19,6 +20,7 @@ mod ops;
 mod pool;
 mod print;
 mod schema;
+mod upstream;
 mod validate;
 
 use std::path::Path;
@@ -34,6 +36,8 @@ pub use schema::{
 
 pub(crate) use schema::{check_log_level, normalize_origin, normalize_target};
 pub(crate) use validate::{parse_listen_address, same_port};
+pub use upstream::{parse_server_list, ServerSpec, UpstreamGroup};
+
 
 /// Reads and validates a config file. Relative paths inside it (TLS files, `ca_file`) are
 /// resolved against the file's directory, so the gateway can start from any directory.

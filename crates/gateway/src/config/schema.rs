@@ -39,6 +39,8 @@ pub struct Config {
     pub cors: Cors,
     /// Worker threads (`[runtime]`).
     pub runtime: Runtime,
+    /// Upstream groups (`[[upstream]]`), in file order.
+    pub upstreams: Vec<super::upstream::UpstreamGroup>,
 }
 
 /// `[runtime]`: how many threads serve connections.

@@ -20,6 +20,7 @@ use super::schema::{
     self, Admin, Config, Cors, Health, Limits, Listener, ListenerMode, Log, RateLimit, Runtime,
     Shutdown, Timeouts, TlsFiles,
 };
+use super::upstream::{self, RawUpstream, UpstreamGroup};
 use crate::route::{Route, RouteError, Router};
 
 #[derive(Debug, Deserialize)]
@@ -47,6 +48,8 @@ pub(super) struct RawConfig {
     cors: RawCors,
     #[serde(default)]
     runtime: Runtime,
+    #[serde(default)]
+    upstream: Vec<RawUpstream>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -182,7 +185,7 @@ pub(crate) fn same_port(a: SocketAddr, b: SocketAddr) -> bool {
 }
 
 /// Where the text came from, to turn spans into `file:line:col` and resolve relative paths.
-pub(super) struct Source<'a> {
+pub(crate) struct Source<'a> {
     pub(super) origin: &'a str,
     pub(super) text: &'a str,
     /// Directory relative paths are resolved against; `None` = the working directory.
@@ -190,7 +193,12 @@ pub(super) struct Source<'a> {
 }
 
 impl Source<'_> {
-    fn error(&self, span: Range<usize>, key: String, message: impl Into<String>) -> ConfigError {
+    pub(super) fn error(
+        &self,
+        span: Range<usize>,
+        key: String,
+        message: impl Into<String>,
+    ) -> ConfigError {
         ConfigError::at(self.origin, self.text, Some(span), key, message)
     }
 
@@ -236,11 +244,13 @@ impl RawConfig {
             });
         }
 
+        // Groups before routes: a route may name one.
+        let upstreams = upstream::validate(self.upstream, src)?;
         let mut routes = Vec::with_capacity(self.route.len());
         let mut seen: HashMap<String, usize> = HashMap::new();
         for (i, raw) in self.route.into_iter().enumerate() {
             let prefix_span = raw.prefix.span();
-            let route = raw.into_route(i, src)?;
+            let route = raw.into_route(i, src, &upstreams)?;
             if let Some(other) = seen.insert(route.prefix.clone(), i) {
                 let message = format!(
                     "duplicate prefix \"{}\" (also route[{other}])",
@@ -341,14 +351,39 @@ impl RawConfig {
             admin,
             log: self.log,
             cors,
+            upstreams,
         })
     }
 }
 
 impl RawRoute {
-    fn into_route(self, i: usize, src: &Source<'_>) -> Result<Route, ConfigError> {
-        let mut route =
-            Route::new(self.prefix.get_ref(), self.upstream.get_ref()).map_err(|e| match e {
+    fn into_route(
+        self,
+        i: usize,
+        src: &Source<'_>,
+        groups: &[UpstreamGroup],
+    ) -> Result<Route, ConfigError> {
+        // `upstream` names a group, or is a URL as before groups existed. A bare word that
+        // is neither gets its own message; anything with `:` or `/` keeps the URL errors.
+        let text = self.upstream.get_ref().as_str();
+        let group = upstream::find_group(groups, text);
+        if group.is_none() && !text.contains([':', '/']) {
+            let message = format!(
+                "no [[upstream]] named \"{text}\" (a single server is a URL: http://host:port)"
+            );
+            return Err(src.error(
+                self.upstream.span(),
+                format!("route[{i}].upstream"),
+                message,
+            ));
+        }
+        // Until groups are wired into the request path, a group's route forwards to its
+        // first server.
+        let url = group
+            .and_then(|g| g.servers.first())
+            .map(|s| s.upstream.to_string());
+        let mut route = Route::new(self.prefix.get_ref(), url.as_deref().unwrap_or(text)).map_err(
+            |e| match e {
                 RouteError::InvalidUpstream { reason, .. } => {
                     src.error(self.upstream.span(), format!("route[{i}].upstream"), reason)
                 }
@@ -356,10 +391,12 @@ impl RawRoute {
                     src.error(self.prefix.span(), format!("route[{i}].prefix"), reason)
                 }
                 other => src.error(self.prefix.span(), format!("route[{i}]"), other.to_string()),
-            })?;
+            },
+        )?;
         route.strip_prefix = self.strip_prefix;
         route.preserve_host = self.preserve_host;
         route.response_timeout = self.response_timeout;
+        route.group = group.map(|g| g.name.clone());
         if let Some(name) = self.name {
             route.name = name;
         }

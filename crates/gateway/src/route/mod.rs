@@ -104,6 +104,9 @@ pub struct Route {
     pub response_timeout: Option<Duration>,
     /// Label for logs and metrics; defaults to the prefix.
     pub name: String,
+    /// The `[[upstream]]` group this route sends to, when it names one; `upstream` is then
+    /// the group's first server.
+    pub group: Option<String>,
 }
 
 impl Route {
@@ -117,6 +120,7 @@ impl Route {
             strip_prefix: false,
             preserve_host: false,
             response_timeout: None,
+            group: None,
         })
     }
 

@@ -1,0 +1,318 @@
+//! Upstream groups: several servers behind one route, balanced, health-checked and failed
+//! over. The decisions are pure and table-tested, one file each; [`Group`] holds the live
+//! state (atomics) and is what the request path calls: [`Group::pick`] before an attempt,
+//! [`Group::report`] after it, [`retry::decide`] between attempts.
+//!
+//! - `balance`: the four policies (`least_requests`, `round_robin`, `random`, `hash`) and
+//!   the hash key of a request.
+//! - `outlier`: passive health, ejection on consecutive failures.
+//! - `health`: active checks' state machine and probe timing.
+//! - `budget`: the retry budget.
+//! - `retry`: whether a failed attempt is tried on another server.
+
+pub mod balance;
+pub mod budget;
+pub mod health;
+pub mod outlier;
+pub mod retry;
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::HeaderMap;
+
+pub use balance::{HashOn, Policy};
+
+use crate::route::Upstream;
+
+/// The parts of a request a pick may look at.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestKeyInput<'a> {
+    /// The request's headers (`hash_on = "header:…"` / `"cookie:…"`).
+    pub headers: &'a HeaderMap,
+    /// The downstream peer (`hash_on = "client_ip"`).
+    pub client_ip: IpAddr,
+}
+
+/// A group's settings, as the config gives them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Balancing policy.
+    pub policy: Policy,
+    /// The key for [`Policy::Hash`].
+    pub hash_on: Option<HashOn>,
+    /// Failover.
+    pub retry: retry::Policy,
+    /// The retry budget.
+    pub budget: budget::Settings,
+    /// Passive health.
+    pub outlier: outlier::Settings,
+    /// Active checks; `None` = off.
+    pub health: Option<health::Settings>,
+}
+
+/// One server of a group and its counters.
+#[derive(Debug)]
+pub struct Server {
+    /// Where it is.
+    pub upstream: Upstream,
+    /// Relative share of requests (≥ 1).
+    pub weight: u32,
+    in_flight: AtomicUsize,
+    requests: AtomicU64,
+    failures: AtomicU64,
+    /// The active checks' verdict: 0 unknown, 1 healthy, 2 unhealthy.
+    checked: AtomicU8,
+}
+
+impl Server {
+    /// Requests in flight now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Requests sent (attempts, retries included).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Attempts reported as failures.
+    pub fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
+}
+
+/// A named set of servers with its policy and live state.
+#[derive(Debug)]
+pub struct Group {
+    name: String,
+    servers: Vec<Server>,
+    settings: Settings,
+    balancer: balance::Balancer,
+    outlier: outlier::Detector,
+    budget: budget::Budget,
+    panic: AtomicBool,
+    panics: AtomicU64,
+}
+
+/// What [`Group::pick`] chose; holds the server's in-flight count up until dropped.
+#[derive(Debug)]
+pub struct ServerHandle {
+    group: Arc<Group>,
+    index: usize,
+    /// No server was usable, so this one was chosen among all (panic mode).
+    pub panic: bool,
+}
+
+impl ServerHandle {
+    /// The server's position in the group.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The server.
+    pub fn server(&self) -> Option<&Server> {
+        self.group.servers.get(self.index)
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        if let Some(s) = self.group.servers.get(self.index) {
+            s.in_flight.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+struct Live<'a> {
+    group: &'a Group,
+    now: Instant,
+    tried: &'a [usize],
+    ignore_health: bool,
+}
+
+impl balance::View for Live<'_> {
+    fn usable(&self, server: usize) -> bool {
+        if self.tried.contains(&server) {
+            return false;
+        }
+        self.ignore_health || self.group.usable(server, self.now)
+    }
+
+    fn in_flight(&self, server: usize) -> usize {
+        self.group.servers.get(server).map_or(0, Server::in_flight)
+    }
+}
+
+impl Group {
+    /// A group of `servers` (`(upstream, weight)`); `start` is the clock's origin.
+    pub fn new(
+        name: &str,
+        servers: Vec<(Upstream, u32)>,
+        settings: Settings,
+        start: Instant,
+    ) -> Group {
+        let ids: Vec<String> = servers.iter().map(|(u, _)| u.to_string()).collect();
+        let shape: Vec<(&str, u32)> = ids
+            .iter()
+            .map(String::as_str)
+            .zip(servers.iter().map(|(_, w)| *w))
+            .collect();
+        Group {
+            name: name.to_owned(),
+            balancer: balance::Balancer::new(settings.policy, &shape),
+            outlier: outlier::Detector::new(settings.outlier, servers.len(), start),
+            budget: budget::Budget::new(settings.budget, start),
+            servers: servers
+                .into_iter()
+                .map(|(upstream, weight)| Server {
+                    upstream,
+                    weight: weight.max(1),
+                    in_flight: AtomicUsize::new(0),
+                    requests: AtomicU64::new(0),
+                    failures: AtomicU64::new(0),
+                    checked: AtomicU8::new(0),
+                })
+                .collect(),
+            settings,
+            panic: AtomicBool::new(false),
+            panics: AtomicU64::new(0),
+        }
+    }
+
+    /// The group's name (`[[upstream]] name`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its servers.
+    pub fn servers(&self) -> &[Server] {
+        &self.servers
+    }
+
+    /// Its settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The retry budget (the request path records each request and asks it before retries).
+    pub fn budget(&self) -> &budget::Budget {
+        &self.budget
+    }
+
+    /// Picks taken in panic mode so far (a metric).
+    pub fn panics(&self) -> u64 {
+        self.panics.load(Ordering::Relaxed)
+    }
+
+    /// Neither ejected nor failing active checks.
+    pub fn usable(&self, server: usize, now: Instant) -> bool {
+        let checked_ok = self
+            .servers
+            .get(server)
+            .is_some_and(|s| s.checked.load(Ordering::Relaxed) != 2);
+        checked_ok && self.outlier.usable(server, now)
+    }
+
+    /// Chooses a server for one attempt, skipping those in `tried`. When no server is usable
+    /// the group is in panic mode (Envoy's term): it chooses among all of them (still not
+    /// one in `tried`) rather than fail every request; the first such pick logs one line.
+    /// `None` only when every server was tried.
+    pub fn pick(
+        self: &Arc<Self>,
+        input: &RequestKeyInput<'_>,
+        tried: &[usize],
+        now: Instant,
+    ) -> Option<ServerHandle> {
+        let key = match (&self.settings.policy, &self.settings.hash_on) {
+            (Policy::Hash, Some(on)) => on.key(input.headers, input.client_ip),
+            _ => None,
+        };
+        let mut rng = balance::thread_rng;
+        let mut live = Live {
+            group: self,
+            now,
+            tried,
+            ignore_health: false,
+        };
+        let mut panic = false;
+        let index = match self.balancer.pick(&live, key, &mut rng) {
+            Some(i) => Some(i),
+            None => {
+                live.ignore_health = true;
+                panic = true;
+                self.balancer.pick(&live, key, &mut rng)
+            }
+        }?;
+        // Panic mode is about the group, not about this request's retries: a pick that found
+        // nothing only because every healthy server was already tried is not panic.
+        let all_down = panic && (0..self.servers.len()).all(|s| !self.usable(s, now));
+        if all_down {
+            self.panics.fetch_add(1, Ordering::Relaxed);
+            if !self.panic.swap(true, Ordering::Relaxed) {
+                tracing::warn!(group = %self.name, "no usable server: panic mode, sending to all servers");
+            }
+        } else if !panic && self.panic.swap(false, Ordering::Relaxed) {
+            tracing::info!(group = %self.name, "a server is usable again: panic mode over");
+        }
+        let server = self.servers.get(index)?;
+        server.in_flight.fetch_add(1, Ordering::Relaxed);
+        server.requests.fetch_add(1, Ordering::Relaxed);
+        Some(ServerHandle {
+            group: Arc::clone(self),
+            index,
+            panic: all_down,
+        })
+    }
+
+    /// Records an attempt's outcome for passive health; an ejection logs one line.
+    pub fn report(
+        &self,
+        server: &ServerHandle,
+        outcome: outlier::Outcome,
+        now: Instant,
+    ) -> Option<outlier::Event> {
+        if outcome == outlier::Outcome::Failure {
+            if let Some(s) = server.server() {
+                s.failures.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let event = self.outlier.report(server.index, outcome, now);
+        if let (Some(event), Some(s)) = (event, server.server()) {
+            match event {
+                outlier::Event::Ejected { for_, times } => {
+                    tracing::warn!(group = %self.name, server = %s.upstream, seconds = for_.as_secs(), times, "server ejected after consecutive failures")
+                }
+                outlier::Event::EjectionRefused => {
+                    tracing::debug!(group = %self.name, server = %s.upstream, "not ejected: max_ejected_percent reached")
+                }
+            }
+        }
+        event
+    }
+
+    /// Records the active checks' verdict on a server (`true` = in rotation).
+    pub fn set_checked(&self, server: usize, healthy: bool) {
+        if let Some(s) = self.servers.get(server) {
+            s.checked
+                .store(if healthy { 1 } else { 2 }, Ordering::Relaxed);
+        }
+    }
+
+    /// Servers a next [`Group::pick`] may return given `tried` (for
+    /// [`retry::Progress::untried`]): the usable ones, or in panic mode all of them.
+    pub fn untried(&self, tried: &[usize], now: Instant) -> usize {
+        let left = |healthy_only: bool| {
+            (0..self.servers.len())
+                .filter(|s| !tried.contains(s) && (!healthy_only || self.usable(*s, now)))
+                .count()
+        };
+        let any_usable = (0..self.servers.len()).any(|s| self.usable(s, now));
+        left(any_usable)
+    }
+}
+
+#[cfg(test)]
+mod tests;
