@@ -10,4 +10,8 @@
 //! - `flood`: error-log flood control for upstream failures.
 
 pub mod access;
+pub mod process;
+pub mod prom;
+pub mod request_id;
+pub mod trace;
 pub mod writer;
