@@ -10,6 +10,7 @@
 //! - `flood`: error-log flood control for upstream failures.
 
 pub mod access;
+pub mod flood;
 pub mod process;
 pub mod prom;
 pub mod request_id;
