@@ -8,11 +8,13 @@
 //! - `schema`: the validated types and their defaults.
 //! - `pool`: `[pool]` and [`PoolSection::builder`].
 //! - `validate`: the file as written, and the checks that need several keys or the disk.
+//! - `observe`: `[tracing]`, `[request_id]`, the access log's path.
 //! - `duration`: `"30s"` durations and `"64KiB"` sizes.
 //! - `error`: [`ConfigError`], line/column and key-path recovery.
 
 mod duration;
 mod error;
+mod observe;
 mod pool;
 mod schema;
 mod validate;
@@ -21,6 +23,7 @@ use std::path::Path;
 
 pub use duration::{parse_duration, parse_size};
 pub use error::ConfigError;
+pub use observe::{RequestId, Tracing};
 pub use pool::PoolSection;
 pub use schema::{
     Admin, Config, Cors, Health, Limits, Listener, ListenerMode, Log, LogFormat, RateLimit,

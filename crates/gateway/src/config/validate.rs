@@ -45,6 +45,10 @@ pub(super) struct RawConfig {
     cors: RawCors,
     #[serde(default)]
     runtime: Runtime,
+    #[serde(default)]
+    tracing: super::observe::Tracing,
+    #[serde(default)]
+    request_id: super::observe::RequestId,
 }
 
 #[derive(Debug, Deserialize)]
@@ -310,8 +314,10 @@ impl RawConfig {
             timeouts: self.timeouts,
             health: self.health,
             admin,
-            log: self.log,
+            log: super::observe::resolve_log_path(self.log, src.base_dir),
             cors,
+            tracing: self.tracing,
+            request_id: self.request_id,
         })
     }
 }
