@@ -124,3 +124,61 @@ fn wait_for(path: &std::path::Path, content: &str) {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// `SIGUSR1` → every registered writer reopens its file (the logrotate path end to end).
+#[cfg(unix)]
+#[tokio::test(flavor = "current_thread")]
+async fn sigusr1_reopens() {
+    let dir = std::env::temp_dir().join(format!("gangway-usr1-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("access.log");
+    let rotated = dir.join("access.log.1");
+    let (writer, guard, reopen) =
+        LogWriter::start(Destination::File(path.clone()), WriterOptions::default()).expect("start");
+    reopen_on_sigusr1(vec![reopen]).expect("register");
+    writer.write_line(b"before\n");
+    wait_for(&path, "before\n");
+    std::fs::rename(&path, &rotated).expect("rename");
+    let status = std::process::Command::new("kill")
+        .args(["-USR1", &std::process::id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !path.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not reopened on SIGUSR1"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    writer.write_line(b"after\n");
+    drop(guard);
+    assert_eq!(std::fs::read_to_string(&path).expect("new"), "after\n");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Rough cost of queueing a 200-byte line to a writer draining into /dev/null, printed
+/// (not asserted): `cargo test -p gangway --release --lib observe::writer::tests::queue_cost
+/// -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn queue_cost() {
+    let (writer, guard, _) = LogWriter::start(
+        Destination::File("/dev/null".into()),
+        WriterOptions::default(),
+    )
+    .expect("start");
+    let text = line(0);
+    let n = 1_000_000u32;
+    let start = std::time::Instant::now();
+    for _ in 0..n {
+        writer.with_line(|buf| buf.extend_from_slice(&text));
+    }
+    println!(
+        "{:?} per line, {} of {n} dropped",
+        start.elapsed() / n,
+        writer.dropped()
+    );
+    drop(guard);
+}
