@@ -185,7 +185,7 @@ fn render_logfmt(r: &AccessRecord<'_>, out: &mut Vec<u8>) {
 /// "$http_user_agent" "$request_id" $duration_ms`
 fn render_combined(r: &AccessRecord<'_>, out: &mut Vec<u8>) {
     match r.client {
-        Some(addr) => push_ip(addr, out),
+        Some(addr) => push_ip(addr, false, out),
         None => out.push(b'-'),
     }
     out.extend_from_slice(b" - - [");
@@ -303,14 +303,34 @@ fn push_ms(d: Duration, out: &mut Vec<u8>) {
     out.push(b'0' + (frac % 10) as u8);
 }
 
+/// `ip:port`; IPv4 by hand (the common case, and `Display` goes through the formatter
+/// machinery once per octet), IPv6 through `Display`.
 fn push_addr(addr: SocketAddr, out: &mut Vec<u8>) {
-    use std::io::Write as _;
-    let _ = write!(out, "{addr}");
+    push_ip(addr, true, out);
+    out.push(b':');
+    push_u64(u64::from(addr.port()), out);
 }
 
-fn push_ip(addr: SocketAddr, out: &mut Vec<u8>) {
-    use std::io::Write as _;
-    let _ = write!(out, "{}", addr.ip());
+/// The address's IP; IPv6 in brackets when a port follows.
+fn push_ip(addr: SocketAddr, brackets: bool, out: &mut Vec<u8>) {
+    match addr {
+        SocketAddr::V4(v4) => {
+            for (i, octet) in v4.ip().octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                push_u64(u64::from(octet), out);
+            }
+        }
+        SocketAddr::V6(v6) => {
+            use std::io::Write as _;
+            if brackets {
+                let _ = write!(out, "[{}]", v6.ip());
+            } else {
+                let _ = write!(out, "{}", v6.ip());
+            }
+        }
+    }
 }
 
 /// Per-thread cache of the second-resolution parts of both timestamp styles.

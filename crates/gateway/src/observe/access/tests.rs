@@ -149,6 +149,29 @@ fn absent_values() {
 }
 
 #[test]
+fn client_addresses() {
+    let cases = [
+        ("192.0.2.7:51234", "192.0.2.7:51234", "192.0.2.7 "),
+        ("0.0.0.0:0", "0.0.0.0:0", "0.0.0.0 "),
+        (
+            "255.255.255.255:65535",
+            "255.255.255.255:65535",
+            "255.255.255.255 ",
+        ),
+        ("[::1]:8080", "[::1]:8080", "::1 "),
+        ("[2001:db8::7]:443", "[2001:db8::7]:443", "2001:db8::7 "),
+    ];
+    for (addr, json, combined) in cases {
+        let mut r = record();
+        r.client = Some(addr.parse().expect("addr"));
+        let value: serde_json::Value =
+            serde_json::from_str(&line(AccessFormat::Json, &r)).expect("json");
+        assert_eq!(value["client"], json);
+        assert!(line(AccessFormat::Combined, &r).starts_with(combined));
+    }
+}
+
+#[test]
 fn time_formatting_across_dates() {
     let cases = [
         (0, "1970-01-01T00:00:00.000Z", "01/Jan/1970:00:00:00 +0000"),
