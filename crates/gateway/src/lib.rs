@@ -39,6 +39,7 @@ pub mod cors;
 pub mod gateway;
 pub mod metrics;
 pub mod request;
+pub mod observe;
 pub mod rewrite;
 pub mod route;
 pub mod strict;

@@ -105,6 +105,6 @@ fn init_logging(config: &Config) {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
     match config.log.format {
         LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
+        LogFormat::Text | LogFormat::Combined => builder.init(),
     }
 }

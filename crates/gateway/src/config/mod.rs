@@ -10,6 +10,7 @@
 //! - `ops`: `[health]` (liveness, readiness) and `[shutdown]`.
 //! - `upstream`: `[[upstream]]` groups, and the command line's server lists.
 //! - `validate`: the file as written, and the checks that need several keys or the disk.
+//! - `observe`: `[tracing]`, `[request_id]`, the access log's path.
 //! - `duration`: `"30s"` durations and `"64KiB"` sizes.
 //! - `print`: [`Config::to_toml`], the effective configuration for `--print-config`.
 //! - `error`: [`ConfigError`], line/column and key-path recovery.
@@ -17,6 +18,7 @@
 mod duration;
 mod error;
 mod ops;
+mod observe;
 mod pool;
 mod print;
 mod schema;
@@ -28,6 +30,7 @@ use std::path::Path;
 pub use duration::{parse_duration, parse_size};
 pub use error::ConfigError;
 pub use ops::MAX_SHUTDOWN_DELAY;
+pub use observe::{RequestId, Tracing};
 pub use pool::PoolSection;
 pub use schema::{
     Admin, Config, Cors, Health, Limits, Listener, ListenerMode, Log, LogFormat, RateLimit,

@@ -150,8 +150,27 @@ impl Config {
             match self.log.format {
                 LogFormat::Text => "text",
                 LogFormat::Json => "json",
+                LogFormat::Combined => "combined",
             },
         );
+        w.opt(
+            "access_log_path",
+            self.log.access_log_path.as_deref().map(|p| Value::from(path(p))),
+            "stdout",
+        );
+
+        w.section("[tracing]");
+        w.opt(
+            "otlp_endpoint",
+            self.tracing.otlp_endpoint.clone().map(Value::from),
+            "no export",
+        );
+        w.kv("sample_ratio", self.tracing.sample_ratio);
+        w.kv("service_name", self.tracing.service_name.as_str());
+
+        w.section("[request_id]");
+        w.kv("header", self.request_id.header.as_str());
+        w.kv("trust_incoming", self.request_id.trust_incoming);
 
         let c = &self.cors;
         w.section("[cors]");

@@ -41,6 +41,10 @@ pub struct Config {
     pub runtime: Runtime,
     /// Upstream groups (`[[upstream]]`), in file order.
     pub upstreams: Vec<super::upstream::UpstreamGroup>,
+    /// Trace context and OTLP export (`[tracing]`).
+    pub tracing: super::observe::Tracing,
+    /// Request ids (`[request_id]`).
+    pub request_id: super::observe::RequestId,
 }
 
 /// `[runtime]`: how many threads serve connections.
@@ -199,6 +203,9 @@ pub struct Log {
     pub access_log: bool,
     /// Line format.
     pub format: LogFormat,
+    /// Write the access log to this file (reopened on `SIGUSR1`) instead of stdout;
+    /// relative to the config file's directory.
+    pub access_log_path: Option<PathBuf>,
 }
 
 impl Default for Log {
@@ -207,6 +214,7 @@ impl Default for Log {
             level: "info".to_owned(),
             access_log: true,
             format: LogFormat::Text,
+            access_log_path: None,
         }
     }
 }
@@ -220,6 +228,9 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
+    /// nginx/Apache `combined` plus the request id and duration (the access log; the error
+    /// log is then human-readable text).
+    Combined,
 }
 
 /// `[cors]`: how listeners in CORS mode behave.

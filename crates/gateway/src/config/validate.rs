@@ -50,6 +50,10 @@ pub(super) struct RawConfig {
     runtime: Runtime,
     #[serde(default)]
     upstream: Vec<RawUpstream>,
+    #[serde(default)]
+    tracing: super::observe::Tracing,
+    #[serde(default)]
+    request_id: super::observe::RequestId,
 }
 
 #[derive(Debug, Deserialize)]
@@ -349,9 +353,11 @@ impl RawConfig {
             health: self.health,
             shutdown: self.shutdown,
             admin,
-            log: self.log,
+            log: super::observe::resolve_log_path(self.log, src.base_dir),
             cors,
             upstreams,
+            tracing: self.tracing,
+            request_id: self.request_id,
         })
     }
 }

@@ -1,0 +1,447 @@
+//! The access line: one per request, rendered from a plain [`AccessRecord`] into a caller's
+//! buffer in one of three formats. Hand-written (no serde on the hot path): escaping is a
+//! byte scan, numbers go through `itoa`-style digit loops, and the timestamp's text is
+//! cached per second and per thread.
+//!
+//! JSON keys, in order: `time`, `client`, `method`, `host`, `path`, `protocol`, `status`,
+//! `bytes_in`, `bytes_out`, `duration_ms`, `upstream`, `upstream_ms`, `attempts`, `reused`,
+//! `outcome`, `fault`, `request_id`, `user_agent`. Absent values are `null` in JSON and
+//! `-` in the other formats.
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Line formats (`[log] format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessFormat {
+    /// One JSON object per line.
+    Json,
+    /// logfmt: `key=value` pairs, values quoted when needed.
+    Text,
+    /// nginx/Apache `combined`, then the request id (quoted) and the duration in ms.
+    Combined,
+}
+
+/// Everything one access line says. Borrowed: building one copies nothing.
+#[derive(Debug, Clone)]
+pub struct AccessRecord<'a> {
+    /// When the request arrived.
+    pub time: SystemTime,
+    /// The client's address and port.
+    pub client: Option<SocketAddr>,
+    /// Request method.
+    pub method: &'a str,
+    /// `Host` (or `:authority`).
+    pub host: Option<&'a str>,
+    /// Path with query, as received.
+    pub path: &'a str,
+    /// `HTTP/1.1`, `HTTP/2.0`, …
+    pub protocol: &'a str,
+    /// Status sent to the client.
+    pub status: u16,
+    /// Request body bytes read.
+    pub bytes_in: u64,
+    /// Response body bytes sent.
+    pub bytes_out: u64,
+    /// Arrival to last byte sent (or abort).
+    pub duration: Duration,
+    /// The upstream server address, when one was used.
+    pub upstream: Option<&'a str>,
+    /// Time to the upstream's response head.
+    pub upstream_time: Option<Duration>,
+    /// Upstream attempts (0 when none was made).
+    pub attempts: u32,
+    /// Whether the (last) upstream connection was reused from the pool.
+    pub reused: bool,
+    /// How the exchange ended (`ok`, `client_abort`, `upstream_error`, …).
+    pub outcome: &'a str,
+    /// The failure class, when it failed.
+    pub fault: Option<&'a str>,
+    /// The request id.
+    pub request_id: &'a str,
+    /// `User-Agent`.
+    pub user_agent: Option<&'a str>,
+    /// `Referer`: only the `combined` format shows it.
+    pub referer: Option<&'a str>,
+}
+
+/// Appends one line (ending in `\n`) for `record` in `format` to `out`.
+pub fn render(format: AccessFormat, record: &AccessRecord<'_>, out: &mut Vec<u8>) {
+    match format {
+        AccessFormat::Json => render_json(record, out),
+        AccessFormat::Text => render_logfmt(record, out),
+        AccessFormat::Combined => render_combined(record, out),
+    }
+}
+
+fn render_json(r: &AccessRecord<'_>, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"time\":\"");
+    rfc3339_ms(r.time, out);
+    out.extend_from_slice(b"\",\"client\":");
+    match r.client {
+        Some(addr) => {
+            out.push(b'"');
+            push_addr(addr, out);
+            out.push(b'"');
+        }
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"method\":");
+    json_str(r.method, out);
+    out.extend_from_slice(b",\"host\":");
+    json_opt(r.host, out);
+    out.extend_from_slice(b",\"path\":");
+    json_str(r.path, out);
+    out.extend_from_slice(b",\"protocol\":");
+    json_str(r.protocol, out);
+    out.extend_from_slice(b",\"status\":");
+    push_u64(u64::from(r.status), out);
+    out.extend_from_slice(b",\"bytes_in\":");
+    push_u64(r.bytes_in, out);
+    out.extend_from_slice(b",\"bytes_out\":");
+    push_u64(r.bytes_out, out);
+    out.extend_from_slice(b",\"duration_ms\":");
+    push_ms(r.duration, out);
+    out.extend_from_slice(b",\"upstream\":");
+    json_opt(r.upstream, out);
+    out.extend_from_slice(b",\"upstream_ms\":");
+    match r.upstream_time {
+        Some(d) => push_ms(d, out),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"attempts\":");
+    push_u64(u64::from(r.attempts), out);
+    out.extend_from_slice(if r.reused {
+        b",\"reused\":true"
+    } else {
+        b",\"reused\":false"
+    });
+    out.extend_from_slice(b",\"outcome\":");
+    json_str(r.outcome, out);
+    out.extend_from_slice(b",\"fault\":");
+    json_opt(r.fault, out);
+    out.extend_from_slice(b",\"request_id\":");
+    json_str(r.request_id, out);
+    out.extend_from_slice(b",\"user_agent\":");
+    json_opt(r.user_agent, out);
+    out.extend_from_slice(b"}\n");
+}
+
+fn render_logfmt(r: &AccessRecord<'_>, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"time=");
+    rfc3339_ms(r.time, out);
+    out.extend_from_slice(b" client=");
+    match r.client {
+        Some(addr) => push_addr(addr, out),
+        None => out.push(b'-'),
+    }
+    let pairs: [(&[u8], Option<&str>); 4] = [
+        (b" method=", Some(r.method)),
+        (b" host=", r.host),
+        (b" path=", Some(r.path)),
+        (b" protocol=", Some(r.protocol)),
+    ];
+    for (key, value) in pairs {
+        out.extend_from_slice(key);
+        logfmt_value(value, out);
+    }
+    out.extend_from_slice(b" status=");
+    push_u64(u64::from(r.status), out);
+    out.extend_from_slice(b" bytes_in=");
+    push_u64(r.bytes_in, out);
+    out.extend_from_slice(b" bytes_out=");
+    push_u64(r.bytes_out, out);
+    out.extend_from_slice(b" duration_ms=");
+    push_ms(r.duration, out);
+    out.extend_from_slice(b" upstream=");
+    logfmt_value(r.upstream, out);
+    out.extend_from_slice(b" upstream_ms=");
+    match r.upstream_time {
+        Some(d) => push_ms(d, out),
+        None => out.push(b'-'),
+    }
+    out.extend_from_slice(b" attempts=");
+    push_u64(u64::from(r.attempts), out);
+    out.extend_from_slice(if r.reused {
+        b" reused=true"
+    } else {
+        b" reused=false"
+    });
+    let pairs: [(&[u8], Option<&str>); 4] = [
+        (b" outcome=", Some(r.outcome)),
+        (b" fault=", r.fault),
+        (b" request_id=", Some(r.request_id)),
+        (b" user_agent=", r.user_agent),
+    ];
+    for (key, value) in pairs {
+        out.extend_from_slice(key);
+        logfmt_value(value, out);
+    }
+    out.push(b'\n');
+}
+
+/// `$remote_addr - - [$time_local] "$request" $status $body_bytes_sent "$http_referer"
+/// "$http_user_agent" "$request_id" $duration_ms`
+fn render_combined(r: &AccessRecord<'_>, out: &mut Vec<u8>) {
+    match r.client {
+        Some(addr) => push_ip(addr, false, out),
+        None => out.push(b'-'),
+    }
+    out.extend_from_slice(b" - - [");
+    clf_time(r.time, out);
+    out.extend_from_slice(b"] \"");
+    clf_escape(r.method, out);
+    out.push(b' ');
+    clf_escape(r.path, out);
+    out.push(b' ');
+    clf_escape(r.protocol, out);
+    out.extend_from_slice(b"\" ");
+    push_u64(u64::from(r.status), out);
+    out.push(b' ');
+    push_u64(r.bytes_out, out);
+    for value in [r.referer, r.user_agent, Some(r.request_id)] {
+        out.extend_from_slice(b" \"");
+        clf_escape(value.unwrap_or("-"), out);
+        out.push(b'"');
+    }
+    out.push(b' ');
+    push_ms(r.duration, out);
+    out.push(b'\n');
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// A JSON string: `"`, `\` and control characters escaped; other bytes (UTF-8) as they are.
+fn json_str(s: &str, out: &mut Vec<u8>) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f | 0x7f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if escape.is_empty() {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 0xf)]);
+        } else {
+            out.extend_from_slice(escape);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+fn json_opt(s: Option<&str>, out: &mut Vec<u8>) {
+    match s {
+        Some(s) => json_str(s, out),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// A logfmt value: bare when it is non-empty and has no space, `=`, `"` or control byte;
+/// otherwise quoted with `"`, `\` and control bytes escaped. Absent = `-`.
+fn logfmt_value(s: Option<&str>, out: &mut Vec<u8>) {
+    let Some(s) = s else {
+        out.push(b'-');
+        return;
+    };
+    let bare = !s.is_empty()
+        && s.bytes()
+            .all(|b| b > b' ' && b != b'=' && b != b'"' && b != b'\\' && b != 0x7f);
+    if bare {
+        out.extend_from_slice(s.as_bytes());
+    } else {
+        json_str(s, out);
+    }
+}
+
+/// nginx's escaping for its log: `"`, `\` and bytes outside printable ASCII become `\xHH`.
+fn clf_escape(s: &str, out: &mut Vec<u8>) {
+    for &b in s.as_bytes() {
+        if b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b) {
+            out.extend_from_slice(b"\\x");
+            out.push(HEX[usize::from(b >> 4)].to_ascii_uppercase());
+            out.push(HEX[usize::from(b & 0xf)].to_ascii_uppercase());
+        } else {
+            out.push(b);
+        }
+    }
+}
+
+fn push_u64(mut n: u64, out: &mut Vec<u8>) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// Milliseconds with three decimals (microsecond resolution): `12.345`.
+fn push_ms(d: Duration, out: &mut Vec<u8>) {
+    let micros = d.as_micros().min(u128::from(u64::MAX)) as u64;
+    push_u64(micros / 1000, out);
+    out.push(b'.');
+    let frac = micros % 1000;
+    out.push(b'0' + (frac / 100) as u8);
+    out.push(b'0' + (frac / 10 % 10) as u8);
+    out.push(b'0' + (frac % 10) as u8);
+}
+
+/// `ip:port`; IPv4 by hand (the common case, and `Display` goes through the formatter
+/// machinery once per octet), IPv6 through `Display`.
+fn push_addr(addr: SocketAddr, out: &mut Vec<u8>) {
+    push_ip(addr, true, out);
+    out.push(b':');
+    push_u64(u64::from(addr.port()), out);
+}
+
+/// The address's IP; IPv6 in brackets when a port follows.
+fn push_ip(addr: SocketAddr, brackets: bool, out: &mut Vec<u8>) {
+    match addr {
+        SocketAddr::V4(v4) => {
+            for (i, octet) in v4.ip().octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                push_u64(u64::from(octet), out);
+            }
+        }
+        SocketAddr::V6(v6) => {
+            use std::io::Write as _;
+            if brackets {
+                let _ = write!(out, "[{}]", v6.ip());
+            } else {
+                let _ = write!(out, "{}", v6.ip());
+            }
+        }
+    }
+}
+
+/// Per-thread cache of the second-resolution parts of both timestamp styles.
+struct TimeCache {
+    second: u64,
+    /// `2026-11-29T04:22:07`
+    rfc3339: [u8; 19],
+    /// `29/Nov/2026:04:22:07 +0000`
+    clf: [u8; 26],
+}
+
+thread_local! {
+    static TIME: RefCell<TimeCache> = RefCell::new(TimeCache::at(0));
+}
+
+impl TimeCache {
+    fn at(second: u64) -> TimeCache {
+        let civil = Civil::from_unix(second);
+        let mut rfc3339 = *b"0000-00-00T00:00:00";
+        put2(&mut rfc3339[0..2], (civil.year / 100) as u32);
+        put2(&mut rfc3339[2..4], (civil.year % 100) as u32);
+        put2(&mut rfc3339[5..7], civil.month);
+        put2(&mut rfc3339[8..10], civil.day);
+        put2(&mut rfc3339[11..13], civil.hour);
+        put2(&mut rfc3339[14..16], civil.minute);
+        put2(&mut rfc3339[17..19], civil.second);
+        let mut clf = *b"00/Mon/0000:00:00:00 +0000";
+        put2(&mut clf[0..2], civil.day);
+        clf[3..6].copy_from_slice(&MONTHS[(civil.month - 1) as usize]);
+        clf[7..11].copy_from_slice(&rfc3339[0..4]);
+        clf[12..20].copy_from_slice(&rfc3339[11..19]);
+        TimeCache {
+            second,
+            rfc3339,
+            clf,
+        }
+    }
+
+    fn with<R>(time: SystemTime, f: impl FnOnce(&TimeCache) -> R) -> R {
+        let second = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        TIME.with(|cell| {
+            let mut cache = cell.borrow_mut();
+            if cache.second != second {
+                *cache = TimeCache::at(second);
+            }
+            f(&cache)
+        })
+    }
+}
+
+const MONTHS: [[u8; 3]; 12] = [
+    *b"Jan", *b"Feb", *b"Mar", *b"Apr", *b"May", *b"Jun", *b"Jul", *b"Aug", *b"Sep", *b"Oct",
+    *b"Nov", *b"Dec",
+];
+
+fn put2(slot: &mut [u8], n: u32) {
+    slot[0] = b'0' + (n / 10 % 10) as u8;
+    slot[1] = b'0' + (n % 10) as u8;
+}
+
+/// RFC 3339 UTC with milliseconds: `2026-11-29T04:22:07.123Z`.
+pub fn rfc3339_ms(time: SystemTime, out: &mut Vec<u8>) {
+    TimeCache::with(time, |cache| out.extend_from_slice(&cache.rfc3339));
+    let ms = time
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_millis());
+    out.push(b'.');
+    out.push(b'0' + (ms / 100) as u8);
+    out.push(b'0' + (ms / 10 % 10) as u8);
+    out.push(b'0' + (ms % 10) as u8);
+    out.push(b'Z');
+}
+
+/// Common Log Format time in UTC: `29/Nov/2026:04:22:07 +0000`.
+fn clf_time(time: SystemTime, out: &mut Vec<u8>) {
+    TimeCache::with(time, |cache| out.extend_from_slice(&cache.clf));
+}
+
+struct Civil {
+    year: i64,
+    month: u32,
+    day: u32,
+    hour: u32,
+    minute: u32,
+    second: u32,
+}
+
+impl Civil {
+    /// Howard Hinnant's `civil_from_days`, for the proleptic Gregorian calendar in UTC.
+    fn from_unix(secs: u64) -> Civil {
+        let days = (secs / 86_400) as i64;
+        let rem = (secs % 86_400) as u32;
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        Civil {
+            year,
+            month,
+            day,
+            hour: rem / 3600,
+            minute: rem / 60 % 60,
+            second: rem % 60,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

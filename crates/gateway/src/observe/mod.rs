@@ -1,0 +1,19 @@
+//! Observability building blocks (#14): each piece stands alone and is tested alone, so
+//! the request path can wire them in with small changes.
+//!
+//! - `writer`: the non-blocking log writer (access and error log), reopened on `SIGUSR1`.
+//! - `access`: the access line in `json`, `text` (logfmt) and `combined`, hand-formatted.
+//! - `request_id`: keep a sane incoming request id or make one.
+//! - `trace`: W3C Trace Context, parsing and the continue-or-start decision.
+//! - `otlp`: spans exported over OTLP/HTTP protobuf through gangway-pool.
+//! - `prom`: the Prometheus text format; `process`: the standard process metrics.
+//! - `flood`: error-log flood control for upstream failures.
+
+pub mod access;
+pub mod flood;
+pub mod otlp;
+pub mod process;
+pub mod prom;
+pub mod request_id;
+pub mod trace;
+pub mod writer;

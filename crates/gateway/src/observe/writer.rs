@@ -1,0 +1,384 @@
+//! The log writer off the hot path.
+//!
+//! Callers append a finished line to a shared, bounded byte buffer (a short memcpy under an
+//! uncontended lock) and go on; a dedicated thread swaps the buffer out and writes the whole
+//! batch with one `write_all`. When the destination stalls (a pipe nobody drains, a full
+//! disk), that thread blocks — never the caller: the buffer fills up to its capacity and
+//! further lines are dropped and counted ([`LogWriter::dropped`], exported as
+//! `gangway_log_lines_dropped_total`), with at most one warning per 10 s.
+//!
+//! The same writer serves the error log through [`tracing_subscriber::fmt::MakeWriter`], so
+//! neither log can block a worker.
+
+use std::cell::RefCell;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+/// The default buffer capacity: room for several thousand typical access lines while the
+/// writer thread is in a write.
+pub const DEFAULT_CAPACITY: usize = 1 << 20;
+
+/// Dropped-line warnings are rate limited to one per this interval.
+const WARN_EVERY: Duration = Duration::from_secs(10);
+
+/// Where the lines go.
+pub enum Destination {
+    /// The process's standard output (a duplicate of fd 1, written without Rust's stdout lock
+    /// or line buffering).
+    Stdout,
+    /// A file, opened for appending (created if missing) and reopened by [`Reopen::reopen`].
+    File(PathBuf),
+    /// Any writer (tests, pipes); reopening does nothing.
+    Writer(Box<dyn Write + Send>),
+}
+
+impl std::fmt::Debug for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Destination::Stdout => f.write_str("Stdout"),
+            Destination::File(path) => f.debug_tuple("File").field(path).finish(),
+            Destination::Writer(_) => f.write_str("Writer(..)"),
+        }
+    }
+}
+
+impl Destination {
+    fn open(&self) -> io::Result<Option<Box<dyn Write + Send>>> {
+        match self {
+            Destination::Stdout => {
+                #[cfg(unix)]
+                {
+                    use std::os::fd::AsFd;
+                    let fd = io::stdout().as_fd().try_clone_to_owned()?;
+                    Ok(Some(Box::new(File::from(fd))))
+                }
+                #[cfg(not(unix))]
+                {
+                    Ok(Some(Box::new(io::stdout())))
+                }
+            }
+            Destination::File(path) => Ok(Some(Box::new(
+                OpenOptions::new().create(true).append(true).open(path)?,
+            ))),
+            Destination::Writer(_) => Ok(None),
+        }
+    }
+}
+
+struct State {
+    buf: Vec<u8>,
+    lines: u64,
+    closed: bool,
+    reopen: bool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    wake: Condvar,
+    capacity: usize,
+    dropped: AtomicU64,
+    /// Milliseconds since `epoch` of the last warning, +1 (0 = never warned).
+    last_warn: AtomicU64,
+    epoch: Instant,
+    /// Warn through `tracing` (the access log does; the error log's own writer does not, so
+    /// a full error log cannot feed itself).
+    warn: bool,
+}
+
+/// A cheap, cloneable handle to a log writer thread. Lines are whole records ending in `\n`.
+#[derive(Clone)]
+pub struct LogWriter {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for LogWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogWriter")
+            .field("capacity", &self.shared.capacity)
+            .field("dropped", &self.dropped())
+            .finish()
+    }
+}
+
+/// Stops the writer thread when dropped, after it wrote what was queued (waiting at most a
+/// second: a stalled destination must not hang shutdown either).
+pub struct WriterGuard {
+    shared: Arc<Shared>,
+    done: mpsc::Receiver<()>,
+}
+
+impl std::fmt::Debug for WriterGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WriterGuard")
+    }
+}
+
+/// Asks the writer thread to reopen its file (logrotate's `postrotate` → `SIGUSR1`).
+#[derive(Clone)]
+pub struct Reopen {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Reopen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Reopen")
+    }
+}
+
+impl Reopen {
+    /// Reopens the destination after the batch in progress; a no-op for stdout.
+    pub fn reopen(&self) {
+        self.shared.state.lock().reopen = true;
+        self.shared.wake.notify_one();
+    }
+}
+
+/// Settings for [`LogWriter::start`]; see each field for its default.
+#[derive(Debug, Clone)]
+pub struct WriterOptions {
+    /// Bytes queued before lines are dropped. Default [`DEFAULT_CAPACITY`] (1 MiB).
+    pub capacity: usize,
+    /// Warn (through `tracing`, at most once per 10 s) when lines are dropped. Default true;
+    /// turn it off for the writer behind the error log itself.
+    pub warn_on_drop: bool,
+    /// The writer thread's name. Default `gangway-log`.
+    pub thread_name: String,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            capacity: DEFAULT_CAPACITY,
+            warn_on_drop: true,
+            thread_name: "gangway-log".to_owned(),
+        }
+    }
+}
+
+impl LogWriter {
+    /// Opens the destination and starts the writer thread.
+    pub fn start(
+        destination: Destination,
+        options: WriterOptions,
+    ) -> io::Result<(LogWriter, WriterGuard, Reopen)> {
+        let (reopenable, mut out) = match destination {
+            Destination::Writer(w) => (None, w),
+            other => match other.open()? {
+                Some(out) => (Some(other), out),
+                None => return Err(io::Error::other("destination without a writer")),
+            },
+        };
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                buf: Vec::with_capacity(options.capacity.min(64 * 1024)),
+                lines: 0,
+                closed: false,
+                reopen: false,
+            }),
+            wake: Condvar::new(),
+            capacity: options.capacity.max(1),
+            dropped: AtomicU64::new(0),
+            last_warn: AtomicU64::new(0),
+            epoch: Instant::now(),
+            warn: options.warn_on_drop,
+        });
+        let (done_tx, done) = mpsc::channel();
+        let thread_shared = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name(options.thread_name)
+            .spawn(move || {
+                run(&thread_shared, reopenable.as_ref(), &mut out);
+                let _ = done_tx.send(());
+            })?;
+        let reopen = Reopen {
+            shared: Arc::clone(&shared),
+        };
+        Ok((
+            LogWriter {
+                shared: Arc::clone(&shared),
+            },
+            WriterGuard { shared, done },
+            reopen,
+        ))
+    }
+
+    /// Queues one complete line (it should end in `\n`); drops and counts it when the buffer
+    /// is full. Never blocks on the destination.
+    pub fn write_line(&self, line: &[u8]) {
+        let shared = &*self.shared;
+        let mut state = shared.state.lock();
+        if state.closed || state.buf.len() + line.len() > shared.capacity {
+            drop(state);
+            self.note_dropped(1);
+            return;
+        }
+        let was_empty = state.buf.is_empty();
+        state.buf.extend_from_slice(line);
+        state.lines += 1;
+        drop(state);
+        // Only the first line of a batch wakes the thread: later ones find it awake (or
+        // about to swap the buffer) and cost no futex call.
+        if was_empty {
+            shared.wake.notify_one();
+        }
+    }
+
+    /// Formats a line into this thread's reusable buffer with `format`, then queues it: no
+    /// allocation per line once the buffer has grown.
+    pub fn with_line(&self, format: impl FnOnce(&mut Vec<u8>)) {
+        thread_local! {
+            static LINE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+        }
+        LINE.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buf) => {
+                buf.clear();
+                format(&mut buf);
+                self.write_line(&buf);
+            }
+            // Re-entered from inside `format` (it logged): use a fresh buffer.
+            Err(_) => {
+                let mut buf = Vec::new();
+                format(&mut buf);
+                self.write_line(&buf);
+            }
+        });
+    }
+
+    /// Lines dropped so far (buffer full, or the destination failed):
+    /// `gangway_log_lines_dropped_total`.
+    pub fn dropped(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    fn note_dropped(&self, lines: u64) {
+        self.shared.note_dropped(lines);
+    }
+}
+
+impl Shared {
+    fn note_dropped(&self, lines: u64) {
+        let total = self.dropped.fetch_add(lines, Ordering::Relaxed) + lines;
+        if !self.warn {
+            return;
+        }
+        let now = self.epoch.elapsed().as_millis() as u64 + 1;
+        let last = self.last_warn.load(Ordering::Relaxed);
+        let due = last == 0 || now.saturating_sub(last) >= WARN_EVERY.as_millis() as u64;
+        // The exchange makes one caller the warner per interval; the stamp is set before the
+        // warning is emitted, so a warning that itself gets dropped cannot recurse.
+        if due
+            && self
+                .last_warn
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(
+                dropped_total = total,
+                "log destination is not keeping up: lines dropped (gangway_log_lines_dropped_total)"
+            );
+        }
+    }
+}
+
+/// The writer thread: swap the buffer out, write it in one call, repeat.
+fn run(shared: &Shared, destination: Option<&Destination>, out: &mut Box<dyn Write + Send>) {
+    let mut batch = Vec::new();
+    loop {
+        let (lines, closed, reopen) = {
+            let mut state = shared.state.lock();
+            while state.buf.is_empty() && !state.closed && !state.reopen {
+                shared.wake.wait(&mut state);
+            }
+            std::mem::swap(&mut state.buf, &mut batch);
+            let lines = std::mem::take(&mut state.lines);
+            let reopen = std::mem::take(&mut state.reopen);
+            (lines, state.closed, reopen)
+        };
+        if !batch.is_empty() {
+            if out.write_all(&batch).and_then(|()| out.flush()).is_err() {
+                shared.note_dropped(lines);
+            }
+            batch.clear();
+            // Do not keep a huge buffer around after a burst.
+            if batch.capacity() > 4 * 1024 * 1024 {
+                batch = Vec::new();
+            }
+        }
+        if let Some(destination) = destination.filter(|_| reopen) {
+            match destination.open() {
+                Ok(Some(new)) => *out = new,
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot reopen the log file; keeping the old one")
+                }
+            }
+        }
+        if closed {
+            let state = shared.state.lock();
+            if state.buf.is_empty() {
+                return;
+            }
+        }
+    }
+}
+
+impl Drop for WriterGuard {
+    fn drop(&mut self) {
+        self.shared.state.lock().closed = true;
+        self.shared.wake.notify_one();
+        let _ = self.done.recv_timeout(Duration::from_secs(1));
+    }
+}
+
+/// The error log's sink: `tracing_subscriber` formats an event and hands it over with one
+/// `write` call, which becomes one queued line.
+impl io::Write for &LogWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_line(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
+    type Writer = &'a LogWriter;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self
+    }
+}
+
+/// Reopens every writer in `reopen` each time the process receives `SIGUSR1` (logrotate's
+/// `postrotate`), from a task on the current tokio runtime (so call it once at startup, from
+/// within the runtime). The reopen itself happens on each writer's own thread. Unix only (elsewhere
+/// returns `Ok` and does nothing).
+pub fn reopen_on_sigusr1(reopen: Vec<Reopen>) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut usr1 = signal(SignalKind::user_defined1())?;
+        tokio::spawn(async move {
+            while usr1.recv().await.is_some() {
+                tracing::info!("SIGUSR1: reopening log files");
+                for r in &reopen {
+                    r.reopen();
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    drop(reopen);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
