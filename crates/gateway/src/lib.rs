@@ -42,6 +42,7 @@ pub mod forward;
 pub mod gateway;
 pub mod inbound;
 pub mod metrics;
+pub mod path_escape;
 pub mod rewrite;
 pub mod route;
 pub mod server;
