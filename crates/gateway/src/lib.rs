@@ -39,6 +39,7 @@ pub mod cors;
 pub mod cors_mode;
 pub mod error;
 pub mod forward;
+pub mod forwarded;
 pub mod gateway;
 pub mod inbound;
 pub mod metrics;

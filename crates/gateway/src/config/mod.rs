@@ -13,6 +13,7 @@
 
 mod duration;
 mod error;
+mod forwarding;
 mod pool;
 mod schema;
 mod validate;
@@ -21,6 +22,7 @@ use std::path::Path;
 
 pub use duration::{parse_duration, parse_size};
 pub use error::ConfigError;
+pub use forwarding::Forwarding;
 pub use pool::PoolSection;
 pub use schema::{
     Admin, Config, Cors, Health, Limits, Listener, ListenerMode, Log, LogFormat, RateLimit,

@@ -36,6 +36,8 @@ pub struct Config {
     pub cors: Cors,
     /// Worker threads (`[runtime]`).
     pub runtime: Runtime,
+    /// Trusted proxies and forwarding headers (`[forwarding]`).
+    pub forwarding: super::Forwarding,
 }
 
 /// `[runtime]`: how many threads serve connections.

@@ -45,6 +45,8 @@ pub(super) struct RawConfig {
     cors: RawCors,
     #[serde(default)]
     runtime: Runtime,
+    #[serde(default)]
+    forwarding: super::Forwarding,
 }
 
 #[derive(Debug, Deserialize)]
@@ -312,6 +314,7 @@ impl RawConfig {
             admin,
             log: self.log,
             cors,
+            forwarding: self.forwarding,
         })
     }
 }
