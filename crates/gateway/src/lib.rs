@@ -41,6 +41,7 @@ pub mod error;
 pub mod forward;
 pub mod forwarded;
 pub mod gateway;
+pub mod h2_to_h1;
 pub mod inbound;
 pub mod metrics;
 pub mod path_escape;
@@ -52,6 +53,7 @@ pub mod strict;
 pub mod strict_io;
 pub mod tls;
 pub mod upgrade;
+pub mod upgrade_check;
 pub mod workers;
 
 use std::sync::Arc;
