@@ -261,10 +261,11 @@ async fn goaway_conn(
             return;
         }
         match kind {
-            SETTINGS if flags & ACK == 0 => {
-                if tcp.write_all(&frame(SETTINGS, ACK, 0, &[])).await.is_err() {
-                    return;
-                }
+            SETTINGS
+                if flags & ACK == 0
+                    && tcp.write_all(&frame(SETTINGS, ACK, 0, &[])).await.is_err() =>
+            {
+                return;
             }
             HEADERS if !seen.contains(&stream) => seen.push(stream),
             _ => {}
