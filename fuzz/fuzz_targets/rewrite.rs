@@ -31,10 +31,16 @@
 //! * the head serialises as HTTP/1.1 and re-parses with strict httparse to the same
 //!   method, target and fields in order;
 //! * nothing panics.
+//!
+//! And on the path alone (issue #17 item 1): whatever `path_escape::classify` accepts in
+//! `reject` or `unescape` mode, once routed, still lies under the route's floor (base path,
+//! plus prefix unless stripped) when a lenient upstream (`path_escape::lenient_resolve`:
+//! `%2F`/`%5C`/`\` as `/`, `%2e` as `.`, dots resolved) reads the target it is sent.
 #![no_main]
 
 use std::net::SocketAddr;
 
+use gangway::route::escape::{classify, is_under, lenient_resolve, EscapedSlashes};
 use gangway::rewrite::{rewrite_request, RewriteCtx, RewriteError};
 use gangway::route::{Route, RouteError, Router};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri, Version};
@@ -87,6 +93,7 @@ fuzz_target!(|data: &[u8]| {
     let Some(head) = parse_head(data) else {
         return;
     };
+    check_escapes(&head.uri);
     // The connection the request came in on; varied by input so both XFF forms and both
     // schemes are exercised.
     let peers = [
@@ -507,6 +514,51 @@ fn check(head: &Head, headers: HeaderMap, peer: SocketAddr, tls: bool, hyper_mod
             h.name
         );
         assert_eq!(h.value, value.as_bytes(), "value of {name} after re-parse");
+    }
+}
+
+/// No path `classify` lets through (reject or unescape) reaches a lenient upstream outside
+/// the route it was routed to.
+fn check_escapes(uri: &Uri) {
+    let fx = fixture();
+    let path = uri.path();
+    for mode in [EscapedSlashes::Reject, EscapedSlashes::Unescape] {
+        let Ok(routed) = classify(path, mode) else {
+            if mode == EscapedSlashes::Reject {
+                // Refused only for a reason: a backslash, or an escaped slash touching a dot.
+                let lower = path.to_ascii_lowercase();
+                assert!(
+                    path.contains('\\') || lower.contains("%2f") || lower.contains("%5c"),
+                    "{path:?} refused without an escape"
+                );
+            }
+            continue;
+        };
+        if mode == EscapedSlashes::Reject {
+            assert_eq!(routed, path, "reject mode changed the path");
+        }
+        let mut pq = routed.into_owned();
+        if let Some(q) = uri.query() {
+            pq.push('?');
+            pq.push_str(q);
+        }
+        let Ok(m) = fx.router.route(&pq) else {
+            continue;
+        };
+        let route = m.route;
+        let mut floor = route.upstream.base_path.clone();
+        if !route.strip_prefix && route.prefix != "/" {
+            floor.push_str(&route.prefix);
+        }
+        let sent = m.upstream_uri.path();
+        let seen = lenient_resolve(sent);
+        let floor = if floor.is_empty() { "/" } else { floor.as_str() };
+        assert!(
+            is_under(&seen, floor),
+            "{mode:?}: {path:?} routed to {} as {sent:?}, which a lenient upstream reads as \
+             {seen:?}, outside {floor:?}",
+            route.prefix
+        );
     }
 }
 

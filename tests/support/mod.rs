@@ -16,6 +16,7 @@
 
 pub mod body;
 pub mod fault;
+pub mod h2fault;
 pub mod ledger;
 pub mod raw;
 pub mod tls;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cors::{CorsPolicy, RateLimiter, TargetPolicy};
-use crate::metrics::Metrics;
+use crate::observe::metrics::Metrics;
 use crate::route::Router;
 
 /// What the request path needs to know about limits and timeouts.

@@ -16,7 +16,7 @@ use crate::conn::shutdown::Shutdown;
 use crate::conn::workers::{self, Workers};
 use crate::conn::{self as server, Listener, ListenerSpec, ServerLimits};
 use crate::cors::{CorsPolicy, OriginPattern, RateLimiter, TargetPattern, TargetPolicy};
-use crate::metrics::Metrics;
+use crate::observe::metrics::Metrics;
 
 /// A gateway that is serving. Dropping it does not stop it: call [`Running::shutdown`].
 #[derive(Debug)]

@@ -26,7 +26,13 @@
 //! - `request/`: everything between "hyper handed us a request" and "its body ended".
 //! - `app`: the shared runtime state (routes, pools, the CORS mode); imports only leaves.
 //! - `route/`, `rewrite/`, `strict/`, `cors/`, `syntax`: pure functions (table-tested, fuzzed).
-//! - `admin`: `/metrics`; `metrics`: counters and histograms.
+//!   `route/escape` (escaped slashes), `rewrite/forwarded` (trusted proxies),
+//!   `rewrite/h2_to_h1`, `rewrite/upgrade_check` are leaves of the same kind.
+//! - `upstream/`: upstream groups — balancing, retry budget, outlier detection, health
+//!   checks (pure decisions over atomics).
+//! - `observe/`: metrics (`observe::metrics`), the non-blocking log writer, access-line
+//!   formats, request ids, trace context, OTLP export, process metrics, log flood control.
+//! - `admin`: the admin listener (`/metrics`).
 //! - `conn/systemd`: socket activation (inherited listeners) and `sd_notify` state messages.
 #![forbid(unsafe_code)]
 
@@ -37,9 +43,8 @@ pub mod config;
 pub mod conn;
 pub mod cors;
 pub mod gateway;
-pub mod metrics;
-pub mod request;
 pub mod observe;
+pub mod request;
 pub mod rewrite;
 pub mod route;
 pub mod strict;

@@ -17,8 +17,9 @@
 
 mod duration;
 mod error;
-mod ops;
+mod forwarding;
 mod observe;
+mod ops;
 mod pool;
 mod print;
 mod schema;
@@ -29,8 +30,9 @@ use std::path::Path;
 
 pub use duration::{parse_duration, parse_size};
 pub use error::ConfigError;
-pub use ops::MAX_SHUTDOWN_DELAY;
+pub use forwarding::Forwarding;
 pub use observe::{RequestId, Tracing};
+pub use ops::MAX_SHUTDOWN_DELAY;
 pub use pool::PoolSection;
 pub use schema::{
     Admin, Config, Cors, Health, Limits, Listener, ListenerMode, Log, LogFormat, RateLimit,
@@ -38,9 +40,8 @@ pub use schema::{
 };
 
 pub(crate) use schema::{check_log_level, normalize_origin, normalize_target};
-pub(crate) use validate::{parse_listen_address, same_port};
 pub use upstream::{parse_server_list, ServerSpec, UpstreamGroup};
-
+pub(crate) use validate::{parse_listen_address, same_port};
 
 /// Reads and validates a config file. Relative paths inside it (TLS files, `ca_file`) are
 /// resolved against the file's directory, so the gateway can start from any directory.

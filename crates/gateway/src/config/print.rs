@@ -155,7 +155,10 @@ impl Config {
         );
         w.opt(
             "access_log_path",
-            self.log.access_log_path.as_deref().map(|p| Value::from(path(p))),
+            self.log
+                .access_log_path
+                .as_deref()
+                .map(|p| Value::from(path(p))),
             "stdout",
         );
 

@@ -45,6 +45,8 @@ pub struct Config {
     pub tracing: super::observe::Tracing,
     /// Request ids (`[request_id]`).
     pub request_id: super::observe::RequestId,
+    /// Trusted proxies and forwarding headers (`[forwarding]`).
+    pub forwarding: super::Forwarding,
 }
 
 /// `[runtime]`: how many threads serve connections.

@@ -54,6 +54,8 @@ pub(super) struct RawConfig {
     tracing: super::observe::Tracing,
     #[serde(default)]
     request_id: super::observe::RequestId,
+    #[serde(default)]
+    forwarding: super::Forwarding,
 }
 
 #[derive(Debug, Deserialize)]
@@ -358,6 +360,7 @@ impl RawConfig {
             upstreams,
             tracing: self.tracing,
             request_id: self.request_id,
+            forwarding: self.forwarding,
         })
     }
 }

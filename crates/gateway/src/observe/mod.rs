@@ -11,6 +11,7 @@
 
 pub mod access;
 pub mod flood;
+pub mod metrics;
 pub mod otlp;
 pub mod process;
 pub mod prom;

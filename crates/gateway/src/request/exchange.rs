@@ -19,7 +19,7 @@ use http::uri::{Authority, PathAndQuery};
 use http::{HeaderValue, Method, Request, Response, Version};
 
 use crate::app::{App, ConnInfo};
-use crate::metrics::Slot;
+use crate::observe::metrics::Slot;
 
 use super::access::{self, Line};
 use super::body::{Outcome, ProxyBody};

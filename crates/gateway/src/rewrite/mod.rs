@@ -8,6 +8,10 @@
 //! nominations are applied *before* we add our own headers, and may never remove `Host`,
 //! framing, or the forwarding headers we append to.
 
+pub mod forwarded;
+pub mod h2_to_h1;
+pub mod upgrade_check;
+
 use std::fmt;
 use std::io::Write as _;
 use std::net::SocketAddr;

@@ -13,6 +13,8 @@
 //! resolved (RFC 3986 §5.2.4), matched in its resolved form, and forwarded resolved, so the
 //! route is always chosen on the same path the upstream receives.
 
+pub mod escape;
+
 use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
