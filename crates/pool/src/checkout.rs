@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use crate::conn;
 use crate::error::{Error, Kind};
+use crate::handshake;
 use crate::key::Key;
 use crate::lease::{Grant, Lease};
 use crate::pool::{Ready, Shared};
@@ -18,6 +18,11 @@ pub(crate) async fn lease(
 ) -> Result<Lease, Error> {
     let grant = match shared.checkout(key, fresh_only) {
         Ready::Grant(grant) => grant,
+        Ready::Closed => {
+            return Err(Error::new(Kind::PoolClosed)
+                .for_host(key)
+                .with("the client is shut down and takes no new requests"))
+        }
         Ready::Wait(mut rx) => {
             let timeout = shared.config.checkout_timeout;
             match tokio::time::timeout(timeout, &mut rx).await {
@@ -58,7 +63,7 @@ pub(crate) async fn lease(
             // its state (kilobytes with TLS) would otherwise be part of every request's
             // future, copied with it and allocated with every server connection that may
             // run one.
-            let connecting = Box::pin(conn::establish(
+            let connecting = Box::pin(handshake::establish(
                 &shared.config,
                 shared.tls.as_ref(),
                 key,
