@@ -18,15 +18,12 @@ pub(crate) async fn lease(
 ) -> Result<Lease, Error> {
     let grant = match shared.checkout(key, fresh_only) {
         Ready::Grant(grant) => grant,
-        Ready::Closed => {
-            return Err(Error::new(Kind::PoolClosed)
-                .for_host(key)
-                .with("the client is shut down and takes no new requests"))
-        }
+        Ready::Closed => return Err(shut_down(key)),
         Ready::Wait(mut rx) => {
             let timeout = shared.config.checkout_timeout;
             match tokio::time::timeout(timeout, &mut rx).await {
                 Ok(Ok(grant)) => grant,
+                Ok(Err(_)) if shared.is_closed() => return Err(shut_down(key)),
                 Ok(Err(_)) => return Err(Error::new(Kind::PoolClosed).for_host(key)),
                 Err(_) => {
                     // A grant may have been sent just as the timer fired: use it rather
@@ -56,6 +53,7 @@ pub(crate) async fn lease(
             let close_key = key.clone();
             let on_close = move || {
                 if let Some(shared) = weak.upgrade() {
+                    shared.untrack(id);
                     shared.conn_closed(&close_key, id);
                 }
             };
@@ -71,7 +69,10 @@ pub(crate) async fn lease(
             ));
             let established =
                 match tokio::time::timeout(shared.config.connect_timeout, connecting).await {
-                    Ok(Ok(established)) => established,
+                    Ok(Ok((established, task))) => {
+                        shared.track(id, task);
+                        established
+                    }
                     Ok(Err(e)) => return Err(e.for_host(key)),
                     Err(_) => {
                         return Err(Error::new(Kind::ConnectTimeout)
@@ -83,4 +84,10 @@ pub(crate) async fn lease(
             Ok(shared.register(permit, id, established))
         }
     }
+}
+
+fn shut_down(key: &Key) -> Error {
+    Error::new(Kind::PoolClosed)
+        .for_host(key)
+        .with("the client is shut down and takes no new requests")
 }

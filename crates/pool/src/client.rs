@@ -19,6 +19,9 @@ use crate::retry::{self, Decision, Failure, History};
 use crate::stats::Stats;
 use crate::tls::Tls;
 
+mod manage;
+pub use manage::{ConnectTo, InFlightCount};
+
 /// An HTTP client over a per-host connection pool.
 ///
 /// Cloning is cheap and every clone shares the one pool; dropping the last clone closes
@@ -99,7 +102,9 @@ impl Client {
         B::Data: Send,
         B::Error: Into<BoxError>,
     {
-        let key = Key::from_uri(req.uri())?;
+        // Extensions are empty on most requests: then this is one branch.
+        let pinned = req.extensions().get::<ConnectTo>().map(|c| c.0);
+        let key = Key::for_request(req.uri(), pinned)?;
         let (parts, body) = req.into_parts();
         let limit = self.shared.config.retry_body_limit;
         let (body, replay_body) = RequestBody::prepare(body, limit)

@@ -56,16 +56,19 @@ impl Resolve for SystemResolver {
     }
 }
 
-/// Resolves and filters the addresses for `host:port`.
+/// Resolves and filters the addresses for `host:port`; a `pinned` address (a per-address
+/// key) replaces the lookup but still goes through the filter.
 pub(crate) async fn addresses(
     host: &str,
     port: u16,
+    pinned: Option<SocketAddr>,
     resolver: Option<&dyn Resolve>,
     filter: Option<&dyn AddressFilter>,
 ) -> Result<Vec<SocketAddr>, Error> {
-    let addrs = match host.parse::<IpAddr>() {
-        Ok(ip) => vec![SocketAddr::new(ip, port)],
-        Err(_) => {
+    let addrs = match (pinned, host.parse::<IpAddr>()) {
+        (Some(addr), _) => vec![addr],
+        (None, Ok(ip)) => vec![SocketAddr::new(ip, port)],
+        (None, Err(_)) => {
             let resolving = match resolver {
                 Some(r) => r.resolve(host, port),
                 None => SystemResolver.resolve(host, port),
@@ -128,12 +131,12 @@ mod tests {
                 Ok(())
             }
         };
-        let err = addresses("127.0.0.1", 80, None, Some(&filter))
+        let err = addresses("127.0.0.1", 80, None, None, Some(&filter))
             .await
             .expect_err("loopback refused");
         assert!(err.is_address_refused());
         assert!(err.to_string().contains("127.0.0.1:80 is loopback"));
-        let ok = addresses("192.0.2.1", 80, None, Some(&filter))
+        let ok = addresses("192.0.2.1", 80, None, None, Some(&filter))
             .await
             .expect("accepted");
         assert_eq!(ok, vec!["192.0.2.1:80".parse().expect("addr")]);

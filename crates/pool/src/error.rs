@@ -134,7 +134,8 @@ impl Error {
         self.inner.kind == Kind::ResponseBody
     }
 
-    /// The [`Client`](crate::Client) was dropped while the request waited for a connection.
+    /// The [`Client`](crate::Client) was shut down ([`Client::shutdown`](crate::Client::shutdown)),
+    /// or dropped while the request waited for a connection.
     pub fn is_closed(&self) -> bool {
         self.inner.kind == Kind::PoolClosed
     }
@@ -157,7 +158,7 @@ impl Error {
             Kind::Request => "upstream request failed",
             Kind::Body => "request body failed",
             Kind::ResponseBody => "upstream response body failed",
-            Kind::PoolClosed => "connection pool was dropped",
+            Kind::PoolClosed => "connection pool is closed",
             Kind::Config => "invalid pool configuration",
         }
     }

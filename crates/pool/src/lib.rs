@@ -35,7 +35,8 @@
 //! - `checkout`: take an idle connection, open one, or wait in the FIFO queue.
 //! - `pool` / `host`: the shared state, per-host idle lists, HTTP/2 stream counts, limits.
 //! - `lease`: what a request holds while it uses a connection; gives it back on drop.
-//! - `conn`, `connect`, `tls`: opening a connection (DNS, filter, TCP, TLS/ALPN, handshake).
+//! - `connect`, `tls`, `handshake`: opening a connection (DNS, filter, TCP, TLS/ALPN, the
+//!   HTTP/1.1 or HTTP/2 handshake).
 //! - `body`: the request body the pool sends, the response body that returns connections.
 //! - `drain`: reading a dropped body's remainder to keep its connection.
 //! - `reaper`: the background task closing expired idle connections.
@@ -65,7 +66,7 @@ mod stats;
 mod tls;
 
 pub use body::{RequestBody, ResponseBody};
-pub use client::Client;
+pub use client::{Client, ConnectTo, InFlightCount};
 pub use config::{Builder, HttpVersionPolicy};
 pub use connect::{AddressFilter, Resolve, Resolving, SystemResolver};
 pub use error::{BoxError, Error};

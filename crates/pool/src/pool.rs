@@ -61,7 +61,12 @@ pub(crate) struct Shared {
     next_id: AtomicU64,
     /// Set by `Client::shutdown`: new requests are refused.
     closed: AtomicBool,
+    /// Every open connection's task, to end those still running when a shutdown's
+    /// deadline passes. Touched once when a connection opens and once when it closes.
+    tasks: Mutex<HashMap<u64, tokio::task::AbortHandle>>,
 }
+
+mod close;
 
 struct State {
     hosts: HashMap<Key, PoolHost>,
@@ -90,6 +95,7 @@ impl Shared {
             }),
             next_id: AtomicU64::new(1),
             closed: AtomicBool::new(false),
+            tasks: Mutex::new(HashMap::new()),
         }
     }
 

@@ -25,7 +25,7 @@ pub struct ClosedStats {
     /// Upgraded (WebSocket and the like): handed to the caller, out of the pool.
     pub upgraded: u64,
     /// Closed by the client: [`Client::close_idle`](crate::Client::close_idle),
-    /// [`Client::close_host`](crate::Client::close_host) or
+    /// [`Client::close_key`](crate::Client::close_key) or
     /// [`Client::shutdown`](crate::Client::shutdown).
     pub closed: u64,
 }

@@ -301,7 +301,7 @@ impl<H1: Sender, H2: Sender + Clone, W: Waiting> Host<H1, H2, W> {
                     requests: 1,
                     in_flight: 1,
                     max_streams,
-                    usable: true,
+                    usable: !self.retire_before.is_some_and(|t| now < t),
                 });
                 Opened::H2 { id, tx }
             }
@@ -365,9 +365,11 @@ impl<H1: Sender, H2: Sender + Clone, W: Waiting> Host<H1, H2, W> {
 
     /// One stream on HTTP/2 connection `id` ended.
     pub(crate) fn release_stream(&mut self, id: u64) {
+        let retire_before = self.retire_before;
         if let Some(c) = self.h2.iter_mut().find(|c| c.id == id) {
             c.in_flight = c.in_flight.saturating_sub(1);
-            if c.tx.is_closed() {
+            // A drained host's connections go as soon as their last stream ends.
+            if c.tx.is_closed() || retire_before.is_some_and(|t| c.opened < t) {
                 c.usable = false;
             }
         }
@@ -425,7 +427,7 @@ impl<H1: Sender, H2: Sender + Clone, W: Waiting> Host<H1, H2, W> {
     /// Drains the host: idle connections close now, busy ones close when their request
     /// ends, HTTP/2 connections take no new streams; connections opened later are normal.
     pub(crate) fn retire_all(&mut self, now: Instant, doomed: &mut Doomed<H1, H2>) {
-        self.retire_before = Some(now);
+        self.retire_before = Some(self.retire_before.map_or(now, |t| t.max(now)));
         self.close_idle(doomed);
         for c in &mut self.h2 {
             c.usable = false;
