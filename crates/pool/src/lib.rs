@@ -28,6 +28,15 @@
 //!   any method with a replayable body;
 //! - never once a response byte has arrived.
 //!
+//! ## Spreading load over addresses, draining, shutdown
+//! - [`ConnectTo`] (a request extension) sends a request to one resolved address while the
+//!   URI's host stays in `Host`, SNI and certificate checks; each address is a pool key.
+//! - [`Client::in_flight`] hands out an [`InFlightCount`] for a key, read without a lock.
+//! - [`Client::close_key`] drains one key (idle closed now, in-flight finish);
+//!   [`Client::close_idle`] closes every idle connection.
+//! - [`Client::shutdown`] refuses new requests, lets in-flight ones finish until a
+//!   deadline, then closes what is left.
+//!
 //! ## Layout
 //! - [`rt`]: hyper's IO, executor and timer traits over tokio (the only `unsafe`).
 //! - `config`: [`Builder`] and the settings with their defaults.
@@ -66,7 +75,7 @@ mod stats;
 mod tls;
 
 pub use body::{RequestBody, ResponseBody};
-pub use client::{Client, ConnectTo, InFlightCount};
+pub use client::{Client, ConnectTo, InFlightCount, RequestTimeouts};
 pub use config::{Builder, HttpVersionPolicy};
 pub use connect::{AddressFilter, Resolve, Resolving, SystemResolver};
 pub use error::{BoxError, Error};

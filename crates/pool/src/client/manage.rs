@@ -32,6 +32,19 @@ use crate::key::Key;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ConnectTo(pub SocketAddr);
 
+/// A request extension: deadlines for this request, overriding the client's
+/// [`Builder::request_timeout`](crate::Builder::request_timeout) and
+/// [`Builder::response_head_timeout`](crate::Builder::response_head_timeout) where set.
+/// A deadline that passes fails the request (or its body) with
+/// [`Error::is_timeout`](crate::Error::is_timeout).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RequestTimeouts {
+    /// Until the end of the response body.
+    pub total: Option<std::time::Duration>,
+    /// Until the response head.
+    pub response_head: Option<std::time::Duration>,
+}
+
 /// The number of requests in flight on one pool key: holding a connection or an HTTP/2
 /// stream (from checkout until the response body ended or was dropped) or opening a
 /// connection. Requests still queued for a connection are not counted.
