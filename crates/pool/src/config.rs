@@ -45,6 +45,7 @@ pub(crate) struct Config {
     pub(crate) local_address: Option<std::net::IpAddr>,
     pub(crate) request_timeout: Option<Duration>,
     pub(crate) response_head_timeout: Option<Duration>,
+    pub(crate) connect_attempt_timeout: Option<Duration>,
 }
 
 impl Default for Config {
@@ -70,6 +71,7 @@ impl Default for Config {
             local_address: None,
             request_timeout: None,
             response_head_timeout: None,
+            connect_attempt_timeout: None,
         }
     }
 }
@@ -96,6 +98,7 @@ impl fmt::Debug for Config {
             .field("address_filter", &self.address_filter.is_some())
             .field("request_timeout", &self.request_timeout)
             .field("response_head_timeout", &self.response_head_timeout)
+            .field("connect_attempt_timeout", &self.connect_attempt_timeout)
             .finish()
     }
 }
@@ -166,6 +169,16 @@ impl Builder {
     /// Default is 10 seconds.
     pub fn connect_timeout(&mut self, timeout: Duration) -> &mut Self {
         self.config.connect_timeout = timeout;
+        self
+    }
+
+    /// How long one TCP connect attempt to one address may take. With several addresses
+    /// the pool races them (Happy Eyeballs, RFC 8305: families interleaved, the next
+    /// attempt 250 ms after the previous one, the first to connect wins), so a dead
+    /// address costs 250 ms, not this; [`Builder::connect_timeout`] bounds the whole.
+    /// Default is none (only the connect timeout).
+    pub fn connect_attempt_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.config.connect_attempt_timeout = Some(timeout);
         self
     }
 

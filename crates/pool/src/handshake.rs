@@ -47,7 +47,7 @@ pub(crate) async fn establish(
         config.address_filter.as_deref(),
     )
     .await?;
-    let tcp = connect::tcp(&addrs, config.local_address).await?;
+    let tcp = connect::tcp(&addrs, config.local_address, config.connect_attempt_timeout).await?;
     if key.is_https() {
         let tls = tls.ok_or_else(|| Error::new(Kind::Tls).with("TLS is not configured"))?;
         let (stream, alpn_h2) = tls.connect(key.host(), tcp).await?;
