@@ -176,6 +176,7 @@ pub(crate) struct Host<H1, H2, W> {
     stats: HostStats,
 }
 
+mod close;
 mod flow;
 #[cfg(test)]
 mod tests;

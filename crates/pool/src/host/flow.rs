@@ -210,7 +210,7 @@ impl<H1: Sender, H2: Sender + Clone, W: Waiting> Host<H1, H2, W> {
     }
 
     /// Removes HTTP/2 connections that take no new streams and have none in flight.
-    fn sweep_h2(&mut self, doomed: &mut Doomed<H1, H2>) {
+    pub(super) fn sweep_h2(&mut self, doomed: &mut Doomed<H1, H2>) {
         let mut i = 0;
         while i < self.h2.len() {
             let c = &self.h2[i];
@@ -301,7 +301,7 @@ impl<H1: Sender, H2: Sender + Clone, W: Waiting> Host<H1, H2, W> {
                     requests: 1,
                     in_flight: 1,
                     max_streams,
-                    usable: !self.retire_before.is_some_and(|t| now < t),
+                    usable: self.retire_before.is_none_or(|t| now >= t),
                 });
                 Opened::H2 { id, tx }
             }
@@ -385,59 +385,5 @@ impl<H1: Sender, H2: Sender + Clone, W: Waiting> Host<H1, H2, W> {
         if let Some(c) = self.h2.iter_mut().find(|c| c.id == id) {
             c.usable = false;
         }
-    }
-
-    /// Closes expired and dead idle connections; returns the earliest deadline left.
-    pub(crate) fn reap(&mut self, now: Instant, doomed: &mut Doomed<H1, H2>) -> Option<Instant> {
-        let mut next: Option<Instant> = None;
-        let mut i = 0;
-        while i < self.idle.len() {
-            let reason = if self.idle[i].deadline <= now {
-                Some(CloseReason::IdleTimeout)
-            } else if self.idle[i].conn.tx.is_closed() {
-                Some(CloseReason::ServerClose)
-            } else {
-                None
-            };
-            match reason {
-                Some(reason) => {
-                    let idle = self.idle.remove(i);
-                    self.close(reason);
-                    doomed.h1.push(idle.conn);
-                }
-                None => {
-                    let d = self.idle[i].deadline;
-                    next = Some(next.map_or(d, |n| n.min(d)));
-                    i += 1;
-                }
-            }
-        }
-        next
-    }
-
-    /// Closes every idle connection now.
-    pub(crate) fn close_idle(&mut self, doomed: &mut Doomed<H1, H2>) {
-        for idle in self.idle.drain(..) {
-            self.open = self.open.saturating_sub(1);
-            self.stats.closed.count(CloseReason::Closed);
-            doomed.h1.push(idle.conn);
-        }
-    }
-
-    /// Drains the host: idle connections close now, busy ones close when their request
-    /// ends, HTTP/2 connections take no new streams; connections opened later are normal.
-    pub(crate) fn retire_all(&mut self, now: Instant, doomed: &mut Doomed<H1, H2>) {
-        self.retire_before = Some(self.retire_before.map_or(now, |t| t.max(now)));
-        self.close_idle(doomed);
-        for c in &mut self.h2 {
-            c.usable = false;
-        }
-        self.sweep_h2(doomed);
-    }
-
-    /// Refuses every waiting request (the pool shuts down): they are dropped, so their
-    /// receivers see the pool closed.
-    pub(crate) fn clear_waiters(&mut self) -> Vec<W> {
-        self.waiters.drain(..).map(|w| w.w).collect()
     }
 }
