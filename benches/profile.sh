@@ -53,7 +53,7 @@ access_log = false
 workers = 1
 CONF
 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$WORK/callgrind.out.%p" \
-  "$ROOT/target/release/gangway" --config "$WORK/gangway.toml" >"$WORK/gangway.log" 2>&1 &
+  "${CARGO_TARGET_DIR:-$ROOT/target}/release/gangway" --config "$WORK/gangway.toml" >"$WORK/gangway.log" 2>&1 &
 VG=$!; PIDS+=($VG)
 for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT_GW") 2>/dev/null && break; sleep 0.2; done
 h2load --h1 -n 2000 -c 8 "http://127.0.0.1:$PORT_GW/" >/dev/null

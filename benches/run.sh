@@ -78,7 +78,7 @@ PY=$(command -v python3)
 say "building gangway and gwbench ($PROFILE)"
 if [ "$PROFILE" = release ]; then
   cargo build --release -p gangway >&2
-  GANGWAY=$ROOT/target/release/gangway
+  GANGWAY=${CARGO_TARGET_DIR:-$ROOT/target}/release/gangway
   GWB=$(cargo bench -p gangway-benches --no-run --message-format=json 2>/dev/null \
         | "$PY" "$ROOT/benches/report.py" executable gwbench)
 else

@@ -132,6 +132,9 @@ pub struct ResponseBody {
     inner: Option<Incoming>,
     lease: Option<Lease>,
     reused: bool,
+    /// The request's total deadline and its length, when it has one (boxed: rare, and a
+    /// timer is not `Unpin`).
+    deadline: Option<(Pin<Box<tokio::time::Sleep>>, std::time::Duration)>,
 }
 
 impl std::fmt::Debug for ResponseBody {
@@ -150,6 +153,7 @@ impl ResponseBody {
             inner: Some(inner),
             lease: Some(lease),
             reused,
+            deadline: None,
         };
         // Empty bodies (HEAD, 204, 304, Content-Length: 0) are done already: give the
         // connection back now, even if the caller never polls the body.
@@ -163,6 +167,18 @@ impl ResponseBody {
     /// access logs: "was the connection reused?").
     pub fn is_reused(&self) -> bool {
         self.reused
+    }
+
+    /// Fails the body with a timeout error once `at` passes.
+    pub(crate) fn with_deadline(
+        mut self,
+        at: tokio::time::Instant,
+        total: std::time::Duration,
+    ) -> Self {
+        if self.lease.is_some() {
+            self.deadline = Some((Box::pin(tokio::time::sleep_until(at)), total));
+        }
+        self
     }
 
     fn finish(&mut self) {
@@ -191,6 +207,20 @@ impl Body for ResponseBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
         let this = &mut *self;
+        if let Some((sleep, total)) = this.deadline.as_mut() {
+            let live = this.lease.is_some() && this.inner.is_some();
+            if live && std::future::Future::poll(sleep.as_mut(), cx).is_ready() {
+                let total = *total;
+                let host = this.lease.as_ref().map(|l| l.key().to_string());
+                this.abort();
+                let mut err = Error::new(Kind::Timeout)
+                    .with(format!("response not complete within {total:?}"));
+                if let Some(host) = host {
+                    err = err.for_host(host);
+                }
+                return Poll::Ready(Some(Err(err)));
+            }
+        }
         let Some(inner) = this.inner.as_mut() else {
             return Poll::Ready(Some(Err(
                 Error::new(Kind::ResponseBody).with("body aborted")

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use crate::conn;
 use crate::error::{Error, Kind};
+use crate::handshake;
 use crate::key::Key;
 use crate::lease::{Grant, Lease};
 use crate::pool::{Ready, Shared};
@@ -18,10 +18,12 @@ pub(crate) async fn lease(
 ) -> Result<Lease, Error> {
     let grant = match shared.checkout(key, fresh_only) {
         Ready::Grant(grant) => grant,
+        Ready::Closed => return Err(shut_down(key)),
         Ready::Wait(mut rx) => {
             let timeout = shared.config.checkout_timeout;
             match tokio::time::timeout(timeout, &mut rx).await {
                 Ok(Ok(grant)) => grant,
+                Ok(Err(_)) if shared.is_closed() => return Err(shut_down(key)),
                 Ok(Err(_)) => return Err(Error::new(Kind::PoolClosed).for_host(key)),
                 Err(_) => {
                     // A grant may have been sent just as the timer fired: use it rather
@@ -51,6 +53,7 @@ pub(crate) async fn lease(
             let close_key = key.clone();
             let on_close = move || {
                 if let Some(shared) = weak.upgrade() {
+                    shared.untrack(id);
                     shared.conn_closed(&close_key, id);
                 }
             };
@@ -58,7 +61,7 @@ pub(crate) async fn lease(
             // its state (kilobytes with TLS) would otherwise be part of every request's
             // future, copied with it and allocated with every server connection that may
             // run one.
-            let connecting = Box::pin(conn::establish(
+            let connecting = Box::pin(handshake::establish(
                 &shared.config,
                 shared.tls.as_ref(),
                 key,
@@ -66,7 +69,10 @@ pub(crate) async fn lease(
             ));
             let established =
                 match tokio::time::timeout(shared.config.connect_timeout, connecting).await {
-                    Ok(Ok(established)) => established,
+                    Ok(Ok((established, task))) => {
+                        shared.track(id, task);
+                        established
+                    }
                     Ok(Err(e)) => return Err(e.for_host(key)),
                     Err(_) => {
                         return Err(Error::new(Kind::ConnectTimeout)
@@ -78,4 +84,10 @@ pub(crate) async fn lease(
             Ok(shared.register(permit, id, established))
         }
     }
+}
+
+fn shut_down(key: &Key) -> Error {
+    Error::new(Kind::PoolClosed)
+        .for_host(key)
+        .with("the client is shut down and takes no new requests")
 }

@@ -19,6 +19,9 @@ use crate::retry::{self, Decision, Failure, History};
 use crate::stats::Stats;
 use crate::tls::Tls;
 
+mod manage;
+pub use manage::{ConnectTo, InFlightCount, RequestTimeouts};
+
 /// An HTTP client over a per-host connection pool.
 ///
 /// Cloning is cheap and every clone shares the one pool; dropping the last clone closes
@@ -104,7 +107,54 @@ impl Client {
         B::Data: Send,
         B::Error: Into<BoxError>,
     {
-        let key = Key::from_uri(req.uri())?;
+        // Extensions are empty on most requests: then these are one branch each.
+        let pinned = req.extensions().get::<ConnectTo>().map(|c| c.0);
+        let key = Key::for_request(req.uri(), pinned)?;
+        let config = &self.shared.config;
+        let asked = req.extensions().get::<RequestTimeouts>();
+        let total = asked.and_then(|t| t.total).or(config.request_timeout);
+        let head = asked
+            .and_then(|t| t.response_head)
+            .or(config.response_head_timeout);
+        if total.is_none() && head.is_none() {
+            return self.send(key, req).await;
+        }
+        let start = tokio::time::Instant::now();
+        let total_at = total.map(|t| start + t);
+        let head_at = match (head.map(|h| start + h), total_at) {
+            (Some(h), Some(t)) => Some(h.min(t)),
+            (h, t) => h.or(t),
+        };
+        let resp = match head_at {
+            Some(at) => {
+                let host = key.clone();
+                match tokio::time::timeout_at(at, self.send(key, req)).await {
+                    Ok(resp) => resp?,
+                    Err(_) => {
+                        let waited = at.saturating_duration_since(start);
+                        return Err(Error::new(Kind::Timeout)
+                            .for_host(&host)
+                            .with(format!("no response head within {waited:?}")));
+                    }
+                }
+            }
+            None => self.send(key, req).await?,
+        };
+        Ok(match total_at {
+            Some(at) => {
+                resp.map(|body| body.with_deadline(at, at.saturating_duration_since(start)))
+            }
+            None => resp,
+        })
+    }
+
+    /// Sends with retries and returns the response head.
+    async fn send<B>(&self, key: Key, req: Request<B>) -> Result<Response<ResponseBody>, Error>
+    where
+        B: Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
         let (parts, body) = req.into_parts();
         let limit = self.shared.config.retry_body_limit;
         let (body, replay_body) = RequestBody::prepare(body, limit)

@@ -45,6 +45,9 @@ pub(crate) struct Config {
     pub(crate) resolver: Option<Arc<dyn Resolve>>,
     pub(crate) address_filter: Option<Arc<dyn AddressFilter>>,
     pub(crate) local_address: Option<std::net::IpAddr>,
+    pub(crate) request_timeout: Option<Duration>,
+    pub(crate) response_head_timeout: Option<Duration>,
+    pub(crate) connect_attempt_timeout: Option<Duration>,
 }
 
 impl Default for Config {
@@ -70,6 +73,9 @@ impl Default for Config {
             resolver: None,
             address_filter: None,
             local_address: None,
+            request_timeout: None,
+            response_head_timeout: None,
+            connect_attempt_timeout: None,
         }
     }
 }
@@ -96,6 +102,9 @@ impl fmt::Debug for Config {
             .field("native_roots", &self.native_roots)
             .field("custom_resolver", &self.resolver.is_some())
             .field("address_filter", &self.address_filter.is_some())
+            .field("request_timeout", &self.request_timeout)
+            .field("response_head_timeout", &self.response_head_timeout)
+            .field("connect_attempt_timeout", &self.connect_attempt_timeout)
             .finish()
     }
 }
@@ -166,6 +175,16 @@ impl Builder {
     /// Default is 10 seconds.
     pub fn connect_timeout(&mut self, timeout: Duration) -> &mut Self {
         self.config.connect_timeout = timeout;
+        self
+    }
+
+    /// How long one TCP connect attempt to one address may take. With several addresses
+    /// the pool races them (Happy Eyeballs, RFC 8305: families interleaved, the next
+    /// attempt 250 ms after the previous one, the first to connect wins), so a dead
+    /// address costs 250 ms, not this; [`Builder::connect_timeout`] bounds the whole.
+    /// Default is none (only the connect timeout).
+    pub fn connect_attempt_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.config.connect_attempt_timeout = Some(timeout);
         self
     }
 
@@ -298,6 +317,25 @@ impl Builder {
     /// Bind outgoing connections to this local address. Default is the OS's choice.
     pub fn local_address(&mut self, addr: std::net::IpAddr) -> &mut Self {
         self.config.local_address = Some(addr);
+        self
+    }
+
+    /// The most a request may take in total, from [`Client::request`] to the end of the
+    /// response body (waiting for a connection, connecting, retries and streaming
+    /// included). Past it the request or its body fails with [`Error::is_timeout`].
+    /// Overridden per request by a [`RequestTimeouts`](crate::RequestTimeouts) extension.
+    /// Default is none.
+    pub fn request_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.config.request_timeout = Some(timeout);
+        self
+    }
+
+    /// The most a request may take until the response head arrived (waiting for a
+    /// connection, connecting and retries included; the body is not). Past it the
+    /// request fails with [`Error::is_timeout`]. Overridden per request by a
+    /// [`RequestTimeouts`](crate::RequestTimeouts) extension. Default is none.
+    pub fn response_head_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.config.response_head_timeout = Some(timeout);
         self
     }
 

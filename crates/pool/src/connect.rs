@@ -5,6 +5,8 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::task::Poll;
+use std::time::Duration;
 
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -56,16 +58,19 @@ impl Resolve for SystemResolver {
     }
 }
 
-/// Resolves and filters the addresses for `host:port`.
+/// Resolves and filters the addresses for `host:port`; a `pinned` address (a per-address
+/// key) replaces the lookup but still goes through the filter.
 pub(crate) async fn addresses(
     host: &str,
     port: u16,
+    pinned: Option<SocketAddr>,
     resolver: Option<&dyn Resolve>,
     filter: Option<&dyn AddressFilter>,
 ) -> Result<Vec<SocketAddr>, Error> {
-    let addrs = match host.parse::<IpAddr>() {
-        Ok(ip) => vec![SocketAddr::new(ip, port)],
-        Err(_) => {
+    let addrs = match (pinned, host.parse::<IpAddr>()) {
+        (Some(addr), _) => vec![addr],
+        (None, Ok(ip)) => vec![SocketAddr::new(ip, port)],
+        (None, Err(_)) => {
             let resolving = match resolver {
                 Some(r) => r.resolve(host, port),
                 None => SystemResolver.resolve(host, port),
@@ -87,17 +92,94 @@ pub(crate) async fn addresses(
     Ok(addrs)
 }
 
-/// Connects to the first address that accepts, in resolver order.
-pub(crate) async fn tcp(addrs: &[SocketAddr], local: Option<IpAddr>) -> Result<TcpStream, Error> {
-    let mut last = None;
-    for addr in addrs {
-        match tcp_one(*addr, local).await {
-            Ok(stream) => return Ok(stream),
-            Err(e) => last = Some(e),
-        }
+/// How long an attempt has before the next address is tried alongside it (RFC 8305 §5's
+/// recommended "Connection Attempt Delay").
+pub(crate) const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
+
+/// The order to try addresses in (RFC 8305 §4): families interleaved, starting with the
+/// family of the resolver's first answer, each family in resolver order.
+pub(crate) fn interleave(addrs: &[SocketAddr]) -> Vec<SocketAddr> {
+    let Some(first) = addrs.first() else {
+        return Vec::new();
+    };
+    let (mut lead, mut other): (Vec<_>, Vec<_>) = addrs
+        .iter()
+        .copied()
+        .partition(|a| a.is_ipv6() == first.is_ipv6());
+    let mut out = Vec::with_capacity(addrs.len());
+    lead.reverse();
+    other.reverse();
+    while !lead.is_empty() || !other.is_empty() {
+        out.extend(lead.pop());
+        out.extend(other.pop());
     }
-    let cause = last.unwrap_or_else(|| io::Error::other("no address to connect to"));
-    Err(Error::new(Kind::Connect).with(cause))
+    out
+}
+
+type Attempt = Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>>;
+
+/// Connects with Happy Eyeballs (RFC 8305): addresses interleaved by family, a new attempt
+/// every [`ATTEMPT_DELAY`] while earlier ones are still pending (at once when they all
+/// failed), the first to succeed wins and the others are dropped. Each attempt has at most
+/// `per_attempt`; the caller bounds the whole.
+pub(crate) async fn tcp(
+    addrs: &[SocketAddr],
+    local: Option<IpAddr>,
+    per_attempt: Option<Duration>,
+) -> Result<TcpStream, Error> {
+    let order = interleave(addrs);
+    let attempt = |addr: SocketAddr| -> Attempt {
+        Box::pin(async move {
+            match per_attempt {
+                Some(limit) => tokio::time::timeout(limit, tcp_one(addr, local))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            format!("connect to {addr} timed out after {limit:?}"),
+                        ))
+                    }),
+                None => tcp_one(addr, local).await,
+            }
+        })
+    };
+    let mut pending: Vec<Attempt> = Vec::new();
+    let mut next = 0;
+    let mut last: Option<io::Error> = None;
+    let mut delay = Box::pin(tokio::time::sleep(Duration::ZERO));
+    let raced = std::future::poll_fn(|cx| {
+        while next < order.len() && (pending.is_empty() || delay.as_mut().poll(cx).is_ready()) {
+            pending.push(attempt(order[next]));
+            next += 1;
+            delay
+                .as_mut()
+                .reset(tokio::time::Instant::now() + ATTEMPT_DELAY);
+        }
+        let mut i = 0;
+        while i < pending.len() {
+            match pending[i].as_mut().poll(cx) {
+                Poll::Ready(Ok(stream)) => return Poll::Ready(Ok(stream)),
+                Poll::Ready(Err(e)) => {
+                    last = Some(e);
+                    drop(pending.swap_remove(i));
+                }
+                Poll::Pending => i += 1,
+            }
+        }
+        if pending.is_empty() {
+            if next >= order.len() {
+                let cause = last
+                    .take()
+                    .unwrap_or_else(|| io::Error::other("no address to connect to"));
+                return Poll::Ready(Err(cause));
+            }
+            // Every attempt failed: the next starts now, not after the delay.
+            cx.waker().wake_by_ref();
+        }
+        Poll::Pending
+    })
+    .await;
+    raced.map_err(|cause| Error::new(Kind::Connect).with(cause))
 }
 
 async fn tcp_one(addr: SocketAddr, local: Option<IpAddr>) -> io::Result<TcpStream> {
@@ -116,35 +198,4 @@ async fn tcp_one(addr: SocketAddr, local: Option<IpAddr>) -> io::Result<TcpStrea
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn literal_skips_resolver_and_filter_sees_all() {
-        let filter = |host: &str, port: u16, addrs: &[SocketAddr]| {
-            if addrs.iter().any(|a| a.ip().is_loopback()) {
-                Err(format!("{host}:{port} is loopback"))
-            } else {
-                Ok(())
-            }
-        };
-        let err = addresses("127.0.0.1", 80, None, Some(&filter))
-            .await
-            .expect_err("loopback refused");
-        assert!(err.is_address_refused());
-        assert!(err.to_string().contains("127.0.0.1:80 is loopback"));
-        let ok = addresses("192.0.2.1", 80, None, Some(&filter))
-            .await
-            .expect("accepted");
-        assert_eq!(ok, vec!["192.0.2.1:80".parse().expect("addr")]);
-    }
-
-    #[tokio::test]
-    async fn refused_connect_is_a_connect_error() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        drop(listener);
-        let err = tcp(&[addr], None).await.expect_err("nothing listens");
-        assert!(err.is_connect());
-    }
-}
+mod tests;

@@ -8,8 +8,8 @@ use http_body::Body;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
-use crate::host::H1Conn;
 use crate::key::Key;
+use crate::pool::H1Conn;
 use crate::pool::SharedRef;
 use crate::stats::CloseReason;
 
@@ -32,7 +32,7 @@ pub(crate) fn spawn(shared: SharedRef, key: Key, conn: H1Conn, body: Incoming) {
             Ok(true) => {
                 shared.count_drained(&key);
                 let mut conn = conn;
-                match tokio::time::timeout(DRAIN_TIME, conn.tx.ready()).await {
+                match tokio::time::timeout(DRAIN_TIME, conn.tx_mut().ready()).await {
                     Ok(Ok(())) => shared.put_idle(&key, conn),
                     _ => shared.discard_h1(&key, conn, CloseReason::ServerClose),
                 }

@@ -47,6 +47,8 @@ pub(crate) enum Kind {
     ResponseBody,
     /// The client was dropped while this request waited.
     PoolClosed,
+    /// The request's total or time-to-response-head deadline passed.
+    Timeout,
     /// Reading root certificates failed while building the client.
     Config,
 }
@@ -104,7 +106,10 @@ impl Error {
 
     /// A timeout fired: connect timeout or checkout (queue) timeout.
     pub fn is_timeout(&self) -> bool {
-        matches!(self.inner.kind, Kind::ConnectTimeout | Kind::PoolExhausted)
+        matches!(
+            self.inner.kind,
+            Kind::ConnectTimeout | Kind::PoolExhausted | Kind::Timeout
+        )
     }
 
     /// The TLS handshake with the upstream failed (untrusted certificate, wrong name, …).
@@ -134,7 +139,8 @@ impl Error {
         self.inner.kind == Kind::ResponseBody
     }
 
-    /// The [`Client`](crate::Client) was dropped while the request waited for a connection.
+    /// The [`Client`](crate::Client) was shut down ([`Client::shutdown`](crate::Client::shutdown)),
+    /// or dropped while the request waited for a connection.
     pub fn is_closed(&self) -> bool {
         self.inner.kind == Kind::PoolClosed
     }
@@ -157,7 +163,8 @@ impl Error {
             Kind::Request => "upstream request failed",
             Kind::Body => "request body failed",
             Kind::ResponseBody => "upstream response body failed",
-            Kind::PoolClosed => "connection pool was dropped",
+            Kind::PoolClosed => "connection pool is closed",
+            Kind::Timeout => "upstream request timed out",
             Kind::Config => "invalid pool configuration",
         }
     }

@@ -1,34 +1,57 @@
-//! One host's share of the pool: its idle HTTP/1.1 connections (newest first), its HTTP/2
-//! connections with their streams in flight, the connection count against the per-host
-//! limit, and the first-in first-out queue of requests waiting for any of those.
+//! One host's share of the pool as a state machine: its idle HTTP/1.1 connections (newest
+//! first), its HTTP/2 connections with their streams in flight, the connection count against
+//! the per-host limit, and the first-in first-out queue of requests waiting for any of those.
 //!
-//! Everything here runs under the pool's lock and never blocks or awaits. Connections that
-//! must close are pushed onto a `Doomed` list and dropped by the caller after the lock is
-//! released, because dropping a connection may run code that takes the lock again.
+//! A leaf: generic over the connection senders (`H1`, `H2`) and the waiting requests (`W`),
+//! so the unit tests drive it with fakes; it knows nothing of leases or the shared pool.
+//! Every method runs under the pool's lock and never blocks or awaits. It returns what to
+//! hand out ([`Out`]); connections that must close go onto a [`Doomed`] list that the caller
+//! drops after releasing the lock, because dropping one may run code that takes it again.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hyper::client::conn::{http1, http2};
-use tokio::sync::oneshot;
-
-use crate::body::RequestBody;
-use crate::config::Config;
-use crate::lease::{ConnectPermit, Grant, Lease};
+use crate::config::{Config, HttpVersionPolicy};
 use crate::stats::{CloseReason, HostStats};
 
+/// The sending half of a connection, as far as the bookkeeping needs it. Implemented by
+/// hyper's senders, and by fakes in the tests.
+pub(crate) trait Sender {
+    /// The connection task ended: it will never carry another request.
+    fn is_closed(&self) -> bool;
+    /// It takes a new request now (HTTP/2: not going away).
+    fn is_ready(&self) -> bool;
+}
+
+/// A request waiting in the queue, as far as the bookkeeping needs it.
+pub(crate) trait Waiting {
+    /// The request gave up (timed out or cancelled): skip it.
+    fn is_gone(&self) -> bool;
+}
+
 /// An HTTP/1.1 connection owned by the pool (idle) or by a lease (busy).
-pub(crate) struct H1Conn {
-    pub(crate) id: u64,
-    pub(crate) tx: http1::SendRequest<RequestBody>,
-    pub(crate) opened: Instant,
-    pub(crate) requests: u64,
+pub(crate) struct H1Conn<T> {
+    id: u64,
+    tx: T,
+    opened: Instant,
+    requests: u64,
     /// Idle life from the server's `Keep-Alive: timeout=` hint, already minus the margin.
-    pub(crate) idle_hint: Option<Duration>,
+    idle_hint: Option<Duration>,
     /// The worker thread its connection task runs on ([`crate::rt::worker_id`]).
-    pub(crate) home: u32,
+    home: u32,
+}
+
+impl<T> H1Conn<T> {
+    pub(crate) fn tx_mut(&mut self) -> &mut T {
+        &mut self.tx
+    }
+
+    /// Shortens this connection's idle life to the server's hint (already minus the margin).
+    pub(crate) fn set_idle_hint(&mut self, life: Duration) {
+        self.idle_hint = Some(life);
+    }
 }
 
 /// How many of the newest idle connections are looked at for one opened on the caller's
@@ -36,58 +59,135 @@ pub(crate) struct H1Conn {
 const AFFINITY_SCAN: usize = 8;
 
 /// An HTTP/2 connection: shared by every lease that holds one of its streams.
-pub(crate) struct H2Conn {
-    pub(crate) id: u64,
-    pub(crate) tx: http2::SendRequest<RequestBody>,
-    pub(crate) opened: Instant,
-    pub(crate) requests: u64,
-    pub(crate) in_flight: usize,
-    pub(crate) max_streams: Arc<AtomicUsize>,
+struct H2Conn<T> {
+    id: u64,
+    tx: T,
+    opened: Instant,
+    requests: u64,
+    in_flight: usize,
+    max_streams: Arc<AtomicUsize>,
     /// False once it must take no new streams (closed, GOAWAY, lifetime, request limit).
-    pub(crate) usable: bool,
+    usable: bool,
 }
 
-pub(crate) struct Idle {
-    pub(crate) conn: H1Conn,
-    pub(crate) deadline: Instant,
+struct Idle<T> {
+    conn: H1Conn<T>,
+    deadline: Instant,
+}
+
+struct Waiter<W> {
+    w: W,
+    fresh_only: bool,
 }
 
 /// What the host has learnt about the upstream's protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Proto {
+enum Proto {
     Unknown,
     H1,
     H2,
 }
 
-pub(crate) struct Waiter {
-    pub(crate) tx: oneshot::Sender<Grant>,
-    pub(crate) fresh_only: bool,
+/// Whether a new connection will (probably) speak HTTP/2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ExpectH2 {
+    Always,
+    Never,
+    /// Over TLS with ALPN: until the first handshake tells, assume HTTP/2 so a burst of
+    /// first requests waits for one connection rather than opening many.
+    UntilH1,
+}
+
+impl ExpectH2 {
+    pub(crate) fn new(policy: HttpVersionPolicy, https: bool) -> Self {
+        match policy {
+            HttpVersionPolicy::Http2Only => Self::Always,
+            HttpVersionPolicy::Http1Only => Self::Never,
+            HttpVersionPolicy::Auto if https => Self::UntilH1,
+            HttpVersionPolicy::Auto => Self::Never,
+        }
+    }
+}
+
+/// What the host hands to a request.
+pub(crate) enum Out<H1, H2> {
+    /// An HTTP/1.1 connection, now busy.
+    H1 { conn: H1Conn<H1>, reused: bool },
+    /// One stream on HTTP/2 connection `id`.
+    H2 { id: u64, tx: H2, reused: bool },
+    /// The right to open a connection, counted against the limit.
+    Connect { expect_h2: bool },
+}
+
+/// A connection just opened, carrying the request that opened it.
+pub(crate) enum Opened<H1, H2> {
+    H1(H1Conn<H1>),
+    H2 { id: u64, tx: H2 },
+}
+
+/// A connection just opened under a connect permit.
+pub(crate) enum Fresh<H1, H2> {
+    H1(H1),
+    H2 {
+        tx: H2,
+        max_streams: Arc<AtomicUsize>,
+    },
 }
 
 /// Closed connections waiting to be dropped outside the lock.
-#[derive(Default)]
-pub(crate) struct Doomed {
-    pub(crate) h1: Vec<H1Conn>,
-    pub(crate) h2: Vec<H2Conn>,
+pub(crate) struct Doomed<H1, H2> {
+    h1: Vec<H1Conn<H1>>,
+    h2: Vec<H2Conn<H2>>,
 }
 
-pub(crate) struct Host {
-    pub(crate) idle: Vec<Idle>,
-    pub(crate) h2: Vec<H2Conn>,
+impl<H1, H2> Default for Doomed<H1, H2> {
+    fn default() -> Self {
+        Self {
+            h1: Vec::new(),
+            h2: Vec::new(),
+        }
+    }
+}
+
+impl<H1, H2> Doomed<H1, H2> {
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.h1.len() + self.h2.len()
+    }
+}
+
+pub(crate) struct Host<H1, H2, W> {
+    idle: Vec<Idle<H1>>,
+    h2: Vec<H2Conn<H2>>,
     /// Established connections: idle + busy HTTP/1.1 + HTTP/2.
-    pub(crate) open: usize,
-    pub(crate) connecting: usize,
+    open: usize,
+    connecting: usize,
     /// Connections being opened that are expected to speak HTTP/2.
-    pub(crate) h2_connecting: usize,
-    pub(crate) busy_h1: usize,
-    pub(crate) proto: Proto,
-    pub(crate) waiters: VecDeque<Waiter>,
-    pub(crate) stats: HostStats,
+    h2_connecting: usize,
+    busy_h1: usize,
+    proto: Proto,
+    expect: ExpectH2,
+    /// Connections opened before this instant are not reused ([`Host::retire_all`]).
+    retire_before: Option<Instant>,
+    waiters: VecDeque<Waiter<W>>,
+    /// Requests holding a connection, a stream or a connect permit; shared lock-free with
+    /// whoever asked for it ([`Host::in_flight_handle`]).
+    in_flight: Arc<AtomicUsize>,
+    stats: HostStats,
 }
 
-impl Host {
-    pub(crate) fn new(proto: Proto) -> Self {
+mod close;
+mod flow;
+#[cfg(test)]
+mod tests;
+
+impl<H1: Sender, H2: Sender + Clone, W: Waiting> Host<H1, H2, W> {
+    pub(crate) fn new(expect: ExpectH2) -> Self {
+        let proto = if expect == ExpectH2::Never {
+            Proto::H1
+        } else {
+            Proto::Unknown
+        };
         Self {
             idle: Vec::new(),
             h2: Vec::new(),
@@ -96,22 +196,52 @@ impl Host {
             h2_connecting: 0,
             busy_h1: 0,
             proto,
+            expect,
+            retire_before: None,
             waiters: VecDeque::new(),
+            in_flight: Arc::new(AtomicUsize::new(0)),
             stats: HostStats::default(),
         }
     }
 
+    /// Nothing open, opening, waiting, and nobody holds the in-flight counter: the host
+    /// may be forgotten.
     pub(crate) fn is_empty(&self) -> bool {
-        self.open == 0 && self.connecting == 0 && self.waiters.is_empty()
+        self.open == 0
+            && self.connecting == 0
+            && self.waiters.is_empty()
+            && Arc::strong_count(&self.in_flight) == 1
     }
 
-    pub(crate) fn close(&mut self, reason: CloseReason) {
+    /// Nothing open or opening (waiting requests may remain).
+    pub(crate) fn is_quiet(&self) -> bool {
+        self.open == 0 && self.connecting == 0
+    }
+
+    pub(crate) fn in_flight_handle(&self) -> &Arc<AtomicUsize> {
+        &self.in_flight
+    }
+
+    pub(crate) fn stats_mut(&mut self) -> &mut HostStats {
+        &mut self.stats
+    }
+
+    fn expect_h2(&self) -> bool {
+        match self.expect {
+            ExpectH2::Always => true,
+            ExpectH2::Never => false,
+            ExpectH2::UntilH1 => self.proto != Proto::H1,
+        }
+    }
+
+    fn close(&mut self, reason: CloseReason) {
         self.open = self.open.saturating_sub(1);
         self.stats.closed.count(reason);
     }
 
     /// Why a connection opened at `opened` that carried `requests` may not be used again.
-    pub(crate) fn retire_reason(
+    fn retire_reason(
+        &self,
         config: &Config,
         opened: Instant,
         requests: u64,
@@ -127,228 +257,10 @@ impl Host {
                 return Some(CloseReason::Lifetime);
             }
         }
-        None
-    }
-
-    /// Pops the newest usable idle connection, closing the dead and expired ones on the way.
-    /// One opened on the caller's worker thread, among the newest few, goes first.
-    pub(crate) fn pop_idle(
-        &mut self,
-        config: &Config,
-        now: Instant,
-        doomed: &mut Doomed,
-    ) -> Option<H1Conn> {
-        let me = crate::rt::worker_id();
-        if me != 0 {
-            let len = self.idle.len();
-            let local = self
-                .idle
-                .iter()
-                .rev()
-                .take(AFFINITY_SCAN)
-                .position(|i| i.conn.home == me);
-            if let Some(back) = local {
-                let idle = self.idle.remove(len - 1 - back);
-                if let Some(conn) = self.usable(config, now, idle, doomed) {
-                    return Some(conn);
-                }
-            }
-        }
-        while let Some(idle) = self.idle.pop() {
-            if let Some(conn) = self.usable(config, now, idle, doomed) {
-                return Some(conn);
-            }
+        if self.retire_before.is_some_and(|t| opened < t) {
+            return Some(CloseReason::Closed);
         }
         None
-    }
-
-    /// The connection if it may carry a request; otherwise it is counted closed and doomed.
-    fn usable(
-        &mut self,
-        config: &Config,
-        now: Instant,
-        idle: Idle,
-        doomed: &mut Doomed,
-    ) -> Option<H1Conn> {
-        let reason = if now >= idle.deadline {
-            Some(CloseReason::IdleTimeout)
-        } else if idle.conn.tx.is_closed() {
-            // Not `!is_ready()`: a connection returned the moment its body ended may
-            // not be ready yet without being dead (the send waits for it).
-            Some(CloseReason::ServerClose)
-        } else {
-            Self::retire_reason(config, idle.conn.opened, idle.conn.requests, now)
-        };
-        match reason {
-            Some(reason) => {
-                self.close(reason);
-                doomed.h1.push(idle.conn);
-                None
-            }
-            None => Some(idle.conn),
-        }
-    }
-
-    /// Reserves a stream on an HTTP/2 connection with room, if any.
-    pub(crate) fn take_stream(
-        &mut self,
-        config: &Config,
-        now: Instant,
-    ) -> Option<(u64, http2::SendRequest<RequestBody>, bool)> {
-        for conn in self.h2.iter_mut().filter(|c| c.usable) {
-            if conn.tx.is_closed() || !conn.tx.is_ready() {
-                conn.usable = false;
-                continue;
-            }
-            if Self::retire_reason(config, conn.opened, conn.requests, now).is_some() {
-                conn.usable = false;
-                continue;
-            }
-            let limit = conn.max_streams.load(Ordering::Relaxed).max(1);
-            if conn.in_flight < limit {
-                conn.in_flight += 1;
-                let reused = conn.requests > 0;
-                conn.requests += 1;
-                return Some((conn.id, conn.tx.clone(), reused));
-            }
-        }
-        None
-    }
-
-    /// Removes HTTP/2 connections that take no new streams and have none in flight.
-    pub(crate) fn sweep_h2(&mut self, doomed: &mut Doomed) {
-        let mut i = 0;
-        while i < self.h2.len() {
-            let c = &self.h2[i];
-            if !c.usable && c.in_flight == 0 {
-                let conn = self.h2.swap_remove(i);
-                self.close(CloseReason::ServerClose);
-                doomed.h2.push(conn);
-            } else {
-                i += 1;
-            }
-        }
-    }
-
-    /// Whether a request may open a new connection now.
-    ///
-    /// With HTTP/2 expected, a connection being opened will carry many streams, so further
-    /// requests wait for it instead of each opening their own (a thundering herd of
-    /// handshakes to a host that wants one connection).
-    pub(crate) fn may_connect(&self, config: &Config, expect_h2: bool, queued: usize) -> bool {
-        let under_limit = config
-            .max_connections_per_host
-            .is_none_or(|max| self.open + self.connecting < max);
-        let h2_pending_room = self.h2_connecting * config.h2_default_max_streams;
-        under_limit && !(expect_h2 && self.h2_connecting > 0 && queued < h2_pending_room)
-    }
-
-    /// Hands free resources to waiting requests, oldest first. A waiter that only accepts
-    /// a fresh connection is skipped (not starved: it keeps its place) while only idle
-    /// connections or streams are free.
-    pub(crate) fn dispatch(
-        &mut self,
-        shared: &crate::pool::SharedRef,
-        key: &crate::key::Key,
-        now: Instant,
-        doomed: &mut Doomed,
-    ) {
-        let config = &shared.config;
-        let expect_h2 = shared.expect_h2(key, self.proto);
-        let mut i = 0;
-        while i < self.waiters.len() {
-            if self.waiters[i].tx.is_closed() {
-                self.waiters.remove(i);
-                continue;
-            }
-            let fresh_only = self.waiters[i].fresh_only;
-            let mut grant = None;
-            if !fresh_only {
-                if let Some((id, tx, reused)) = self.take_stream(config, now) {
-                    self.stats.requests += 1;
-                    self.stats.reused += u64::from(reused);
-                    grant = Some(Grant::Lease(Lease::h2(shared, key, id, tx, reused)));
-                } else if let Some(conn) = self.pop_idle(config, now, doomed) {
-                    grant = Some(Grant::Lease(self.lease_idle(shared, key, conn)));
-                }
-            }
-            if grant.is_none() {
-                let queued_after = self.waiters.len() - i - 1;
-                if self.may_connect(config, expect_h2 && !fresh_only, queued_after) {
-                    grant = Some(Grant::Connect(self.permit(shared, key, expect_h2)));
-                }
-            }
-            let Some(grant) = grant else {
-                i += 1;
-                continue;
-            };
-            let Some(waiter) = self.waiters.remove(i) else {
-                break;
-            };
-            if let Err(grant) = waiter.tx.send(grant) {
-                // The waiter gave up between our check and the send: take it back.
-                self.undo(grant, now + config.idle_timeout);
-            }
-        }
-        self.sweep_h2(doomed);
-    }
-
-    pub(crate) fn lease_idle(
-        &mut self,
-        shared: &crate::pool::SharedRef,
-        key: &crate::key::Key,
-        mut conn: H1Conn,
-    ) -> Lease {
-        self.busy_h1 += 1;
-        conn.requests += 1;
-        self.stats.requests += 1;
-        self.stats.reused += 1;
-        Lease::h1(shared, key, conn, true)
-    }
-
-    pub(crate) fn permit(
-        &mut self,
-        shared: &crate::pool::SharedRef,
-        key: &crate::key::Key,
-        expect_h2: bool,
-    ) -> ConnectPermit {
-        self.connecting += 1;
-        if expect_h2 {
-            self.h2_connecting += 1;
-        }
-        ConnectPermit::new(shared, key, expect_h2)
-    }
-
-    /// Puts back a grant that no waiter took, without dropping anything.
-    pub(crate) fn undo(&mut self, grant: Grant, idle_deadline: Instant) {
-        match grant {
-            Grant::Lease(lease) => match lease.defuse() {
-                crate::lease::Defused::H1(mut conn) => {
-                    self.busy_h1 = self.busy_h1.saturating_sub(1);
-                    conn.requests = conn.requests.saturating_sub(1);
-                    self.stats.requests = self.stats.requests.saturating_sub(1);
-                    self.stats.reused = self.stats.reused.saturating_sub(1);
-                    self.idle.push(Idle {
-                        conn,
-                        deadline: idle_deadline,
-                    });
-                }
-                crate::lease::Defused::H2(id) => {
-                    if let Some(c) = self.h2.iter_mut().find(|c| c.id == id) {
-                        c.in_flight = c.in_flight.saturating_sub(1);
-                    }
-                    self.stats.requests = self.stats.requests.saturating_sub(1);
-                }
-                crate::lease::Defused::None => {}
-            },
-            Grant::Connect(permit) => {
-                let expect_h2 = permit.defuse();
-                self.connecting = self.connecting.saturating_sub(1);
-                if expect_h2 {
-                    self.h2_connecting = self.h2_connecting.saturating_sub(1);
-                }
-            }
-        }
     }
 
     /// A snapshot of the counters with the gauges filled in.
@@ -357,7 +269,7 @@ impl Host {
         s.idle = self.idle.len();
         s.active = self.busy_h1 + self.h2.len();
         s.connecting = self.connecting;
-        s.waiting = self.waiters.iter().filter(|w| !w.tx.is_closed()).count();
+        s.waiting = self.waiters.iter().filter(|w| !w.w.is_gone()).count();
         s.streams = self.h2.iter().map(|c| c.in_flight).sum();
         s
     }

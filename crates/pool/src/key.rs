@@ -1,13 +1,15 @@
 //! What makes two upstream connections interchangeable.
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::uri::{Scheme, Uri};
 
 use crate::error::{Error, Kind};
 
-/// The pool key: scheme, host and port.
+/// The pool key: scheme, host and port, and the address when the request names one
+/// ([`ConnectTo`](crate::ConnectTo)).
 ///
 /// TLS settings (roots, ALPN list, client certificates) are fixed for a whole
 /// [`Client`](crate::Client), so within one client the scheme and authority are everything
@@ -21,6 +23,8 @@ struct KeyInner {
     https: bool,
     host: Box<str>,
     port: u16,
+    /// Connect here instead of resolving the host (a per-address key).
+    addr: Option<SocketAddr>,
     // "host:port" as it goes on the wire (Host header, :authority), computed once. Not
     // part of the identity: `http://a/` and `http://A:80/` are the same upstream.
     authority: http::uri::Authority,
@@ -28,7 +32,8 @@ struct KeyInner {
 
 impl PartialEq for KeyInner {
     fn eq(&self, other: &Self) -> bool {
-        (self.https, &self.host, self.port) == (other.https, &other.host, other.port)
+        (self.https, &self.host, self.port, self.addr)
+            == (other.https, &other.host, other.port, other.addr)
     }
 }
 
@@ -36,7 +41,7 @@ impl Eq for KeyInner {}
 
 impl std::hash::Hash for KeyInner {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        (self.https, &self.host, self.port).hash(state);
+        (self.https, &self.host, self.port, self.addr).hash(state);
     }
 }
 
@@ -49,11 +54,18 @@ thread_local! {
 impl Key {
     /// The key for an absolute URI. A pure function of the URI's scheme and authority,
     /// memoized per thread for the last one seen.
+    #[cfg(test)]
     pub(crate) fn from_uri(uri: &Uri) -> Result<Self, Error> {
+        Self::for_request(uri, None)
+    }
+
+    /// The key for an absolute URI, pinned to `addr` when given.
+    pub(crate) fn for_request(uri: &Uri, addr: Option<SocketAddr>) -> Result<Self, Error> {
         let hit = LAST.with(|last| {
             let last = last.try_borrow().ok()?;
             let key = last.as_ref()?;
-            let same = uri.authority().map(|a| a.as_str()) == Some(key.0.authority.as_str())
+            let same = key.0.addr == addr
+                && uri.authority().map(|a| a.as_str()) == Some(key.0.authority.as_str())
                 && match uri.scheme() {
                     Some(s) if *s == Scheme::HTTPS => key.0.https,
                     Some(s) if *s == Scheme::HTTP => !key.0.https,
@@ -64,7 +76,7 @@ impl Key {
         if let Some(key) = hit {
             return Ok(key);
         }
-        let key = Self::parse(uri)?;
+        let key = Self::parse(uri, addr)?;
         LAST.with(|last| {
             if let Ok(mut last) = last.try_borrow_mut() {
                 *last = Some(key.clone());
@@ -73,7 +85,7 @@ impl Key {
         Ok(key)
     }
 
-    fn parse(uri: &Uri) -> Result<Self, Error> {
+    fn parse(uri: &Uri, addr: Option<SocketAddr>) -> Result<Self, Error> {
         let https = match uri.scheme() {
             Some(s) if *s == Scheme::HTTPS => true,
             Some(s) if *s == Scheme::HTTP => false,
@@ -100,6 +112,7 @@ impl Key {
             https,
             host: bare.to_ascii_lowercase().into_boxed_str(),
             port,
+            addr,
             authority: authority.clone(),
         })))
     }
@@ -114,6 +127,11 @@ impl Key {
 
     pub(crate) fn port(&self) -> u16 {
         self.0.port
+    }
+
+    /// The address to connect to instead of resolving the host, if pinned.
+    pub(crate) fn addr(&self) -> Option<SocketAddr> {
+        self.0.addr
     }
 
     pub(crate) fn authority(&self) -> &http::uri::Authority {
@@ -133,9 +151,13 @@ impl fmt::Display for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let scheme = if self.0.https { "https" } else { "http" };
         if self.0.host.contains(':') {
-            write!(f, "{scheme}://[{}]:{}", self.0.host, self.0.port)
+            write!(f, "{scheme}://[{}]:{}", self.0.host, self.0.port)?;
         } else {
-            write!(f, "{scheme}://{}:{}", self.0.host, self.0.port)
+            write!(f, "{scheme}://{}:{}", self.0.host, self.0.port)?;
+        }
+        match self.0.addr {
+            Some(addr) => write!(f, " via {addr}"),
+            None => Ok(()),
         }
     }
 }
@@ -175,6 +197,19 @@ mod tests {
         assert_eq!(b.to_string(), "https://example.com:8080");
         assert_eq!(c.authority().as_str(), "Example.com:8080");
         assert!(key("ftp://Example.com:8080/").is_err());
+    }
+
+    #[test]
+    fn pinned_address_is_its_own_key() {
+        let uri: Uri = "http://a.test/x".parse().expect("test uri");
+        let one = "127.0.0.1:1".parse().ok();
+        let plain = Key::for_request(&uri, None).expect("valid");
+        let a = Key::for_request(&uri, one).expect("valid");
+        let b = Key::for_request(&uri, "127.0.0.1:2".parse().ok()).expect("valid");
+        assert!(plain != a && a != b, "each address is a pool of its own");
+        assert!(Key::for_request(&uri, one).expect("valid") == a);
+        assert_eq!(a.to_string(), "http://a.test:80 via 127.0.0.1:1");
+        assert_eq!(a.authority().as_str(), "a.test");
     }
 
     #[test]

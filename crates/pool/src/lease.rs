@@ -5,18 +5,19 @@
 //! away, a timeout) can never leak a slot of the per-host limit. They hold only a `Weak`
 //! reference: a dropped client closes its connections even while leases are out.
 
-use std::sync::Weak;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use http::{Request, Response};
 use hyper::body::Incoming;
-use hyper::client::conn::{http2, TrySendError};
+use hyper::client::conn::TrySendError;
 
 use crate::body::RequestBody;
 use crate::error::BoxError;
-use crate::host::H1Conn;
+use crate::host::Out;
 use crate::key::Key;
-use crate::pool::{Shared, SharedRef};
+use crate::pool::{H1Conn, H1Tx, H2Tx, Shared, SharedRef};
 use crate::retry::Failure;
 use crate::stats::CloseReason;
 
@@ -26,21 +27,44 @@ pub(crate) enum Grant {
     Connect(ConnectPermit),
 }
 
+impl Grant {
+    /// Takes back what a waiter did not take, without running any `Drop` that would lock
+    /// the pool (its lock is held).
+    pub(crate) fn defuse(self) -> Option<Out<H1Tx, H2Tx>> {
+        match self {
+            Grant::Lease(lease) => lease.defuse(),
+            Grant::Connect(permit) => Some(Out::Connect {
+                expect_h2: permit.defuse(),
+            }),
+        }
+    }
+}
+
+/// One request counted in its host's in-flight gauge while this lives: held by the permit
+/// that opens a connection, then by the lease that uses it.
+pub(crate) struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    pub(crate) fn new(counter: &Arc<AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(Arc::clone(counter))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 pub(crate) enum Conn {
     H1(H1Conn),
     H2 {
         id: u64,
-        tx: http2::SendRequest<RequestBody>,
+        tx: H2Tx,
     },
     /// Already given back.
     Gone,
-}
-
-/// The connection inside a lease taken back without running its `Drop`.
-pub(crate) enum Defused {
-    H1(H1Conn),
-    H2(u64),
-    None,
 }
 
 /// The right to send one request on a pooled connection.
@@ -51,16 +75,24 @@ pub(crate) struct Lease {
     reused: bool,
     /// Set when the response says the connection must not be reused.
     no_reuse: Option<CloseReason>,
+    _in_flight: Option<InFlight>,
 }
 
 impl Lease {
-    pub(crate) fn h1(shared: &SharedRef, key: &Key, conn: H1Conn, reused: bool) -> Self {
+    pub(crate) fn h1(
+        shared: &SharedRef,
+        key: &Key,
+        conn: H1Conn,
+        reused: bool,
+        in_flight: Option<InFlight>,
+    ) -> Self {
         Self {
             shared: SharedRef::downgrade(shared),
             key: key.clone(),
             conn: Conn::H1(conn),
             reused,
             no_reuse: None,
+            _in_flight: in_flight,
         }
     }
 
@@ -68,8 +100,9 @@ impl Lease {
         shared: &SharedRef,
         key: &Key,
         id: u64,
-        tx: http2::SendRequest<RequestBody>,
+        tx: H2Tx,
         reused: bool,
+        in_flight: Option<InFlight>,
     ) -> Self {
         Self {
             shared: SharedRef::downgrade(shared),
@@ -77,6 +110,7 @@ impl Lease {
             conn: Conn::H2 { id, tx },
             reused,
             no_reuse: None,
+            _in_flight: in_flight,
         }
     }
 
@@ -106,10 +140,11 @@ impl Lease {
                 // than leave the connection out of the pool meanwhile, where the next
                 // request would miss it and open another.
                 // Almost always ready at once: skip building the timer then.
-                let ready = if c.tx.is_ready() {
+                let tx = c.tx_mut();
+                let ready = if tx.is_ready() {
                     Ok(())
                 } else {
-                    Self::ready_within(&mut c.tx).await
+                    Self::ready_within(tx).await
                 };
                 if let Err(error) = ready {
                     // Closed while idle (or stuck): nothing was written, send it elsewhere.
@@ -120,7 +155,7 @@ impl Lease {
                         failure: Failure::NotWritten,
                     });
                 }
-                c.tx.try_send_request(req).await.map_err(failed)
+                tx.try_send_request(req).await.map_err(failed)
             }
             Conn::H2 { tx, .. } => tx.try_send_request(req).await.map_err(failed),
             // A lease is never used after giving its connection back; if it were, handing
@@ -133,9 +168,7 @@ impl Lease {
         }
     }
 
-    async fn ready_within(
-        tx: &mut hyper::client::conn::http1::SendRequest<RequestBody>,
-    ) -> Result<(), BoxError> {
+    async fn ready_within(tx: &mut H1Tx) -> Result<(), BoxError> {
         match tokio::time::timeout(READY_WAIT, tx.ready()).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(Box::new(e) as BoxError),
@@ -160,7 +193,7 @@ impl Lease {
             return;
         }
         if let Some(hint) = crate::hint::keep_alive_timeout(resp.headers()) {
-            conn.idle_hint = Some(crate::hint::idle_life(hint, keep_alive_margin));
+            conn.set_idle_hint(crate::hint::idle_life(hint, keep_alive_margin));
         }
     }
 
@@ -209,11 +242,12 @@ impl Lease {
     }
 
     /// Takes the connection out without giving it back (the pool's lock is held).
-    pub(crate) fn defuse(mut self) -> Defused {
+    fn defuse(mut self) -> Option<Out<H1Tx, H2Tx>> {
+        let reused = self.reused;
         match std::mem::replace(&mut self.conn, Conn::Gone) {
-            Conn::H1(c) => Defused::H1(c),
-            Conn::H2 { id, .. } => Defused::H2(id),
-            Conn::Gone => Defused::None,
+            Conn::H1(conn) => Some(Out::H1 { conn, reused }),
+            Conn::H2 { id, tx } => Some(Out::H2 { id, tx, reused }),
+            Conn::Gone => None,
         }
     }
 }
@@ -271,15 +305,17 @@ pub(crate) struct ConnectPermit {
     key: Key,
     expect_h2: bool,
     armed: bool,
+    in_flight: Option<InFlight>,
 }
 
 impl ConnectPermit {
-    pub(crate) fn new(shared: &SharedRef, key: &Key, expect_h2: bool) -> Self {
+    pub(crate) fn new(shared: &SharedRef, key: &Key, expect_h2: bool, in_flight: InFlight) -> Self {
         Self {
             shared: SharedRef::downgrade(shared),
             key: key.clone(),
             expect_h2,
             armed: true,
+            in_flight: Some(in_flight),
         }
     }
 
@@ -292,8 +328,10 @@ impl ConnectPermit {
     }
 
     /// The connection was established (or the attempt ended): the permit is used up.
-    pub(crate) fn consume(mut self) {
+    /// Returns the request's place in the in-flight gauge, for the lease.
+    pub(crate) fn consume(mut self) -> Option<InFlight> {
         self.armed = false;
+        self.in_flight.take()
     }
 
     /// Takes the permit back under the pool's lock; returns whether it expected HTTP/2.

@@ -37,6 +37,15 @@
 //!   any method with a replayable body;
 //! - never once a response byte has arrived.
 //!
+//! ## Spreading load over addresses, draining, shutdown
+//! - [`ConnectTo`] (a request extension) sends a request to one resolved address while the
+//!   URI's host stays in `Host`, SNI and certificate checks; each address is a pool key.
+//! - [`Client::in_flight`] hands out an [`InFlightCount`] for a key, read without a lock.
+//! - [`Client::close_key`] drains one key (idle closed now, in-flight finish);
+//!   [`Client::close_idle`] closes every idle connection.
+//! - [`Client::shutdown`] refuses new requests, lets in-flight ones finish until a
+//!   deadline, then closes what is left.
+//!
 //! ## Layout
 //! - [`rt`]: hyper's IO, executor and timer traits over tokio (the only `unsafe`).
 //! - `config`: [`Builder`] and the settings with their defaults.
@@ -44,7 +53,8 @@
 //! - `checkout`: take an idle connection, open one, or wait in the FIFO queue.
 //! - `pool` / `host`: the shared state, per-host idle lists, HTTP/2 stream counts, limits.
 //! - `lease`: what a request holds while it uses a connection; gives it back on drop.
-//! - `conn`, `connect`, `tls`: opening a connection (DNS, filter, TCP, TLS/ALPN, handshake).
+//! - `connect`, `tls`, `handshake`: opening a connection (DNS, filter, TCP, TLS/ALPN, the
+//!   HTTP/1.1 or HTTP/2 handshake).
 //! - `body`: the request body the pool sends, the response body that returns connections.
 //! - `drain`: reading a dropped body's remainder to keep its connection.
 //! - `reaper`: the background task closing expired idle connections.
@@ -59,10 +69,10 @@ mod checkout;
 mod classify;
 mod client;
 mod config;
-mod conn;
 mod connect;
 mod drain;
 mod error;
+mod handshake;
 mod hint;
 mod host;
 mod key;
@@ -77,7 +87,7 @@ mod tls;
 mod tower;
 
 pub use body::{RequestBody, ResponseBody};
-pub use client::Client;
+pub use client::{Client, ConnectTo, InFlightCount, RequestTimeouts};
 pub use config::{Builder, HttpVersionPolicy};
 pub use connect::{AddressFilter, Resolve, Resolving, SystemResolver};
 pub use error::{BoxError, Error};

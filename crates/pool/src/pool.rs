@@ -1,34 +1,75 @@
-//! The pool's shared state and every transition on it: checkout, return, discard, the
-//! end of a connection. Each method takes the lock once, changes counts, hands freed
-//! resources to waiting requests, and drops closed connections only after unlocking.
+//! The pool's shared state: the map of hosts under one lock, and the glue between a host's
+//! state machine ([`crate::host`]) and the leases and permits requests hold. Each method
+//! takes the lock once, lets the host change its counts and hand freed resources to waiting
+//! requests, and drops closed connections only after unlocking.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use hyper::client::conn::{http1, http2};
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
-use crate::config::{Config, HttpVersionPolicy};
-use crate::conn::Established;
-use crate::host::{Doomed, H1Conn, H2Conn, Host, Idle, Proto, Waiter};
+use crate::body::RequestBody;
+use crate::config::Config;
+use crate::handshake::Established;
+use crate::host::{self, ExpectH2, Fresh, Host, Opened, Out};
 use crate::key::Key;
-use crate::lease::{ConnectPermit, Grant, Lease};
+use crate::lease::{ConnectPermit, Grant, InFlight, Lease};
 use crate::stats::{CloseReason, HostStats, Stats};
 use crate::tls::Tls;
 
 pub(crate) type SharedRef = Arc<Shared>;
+pub(crate) type H1Tx = http1::SendRequest<RequestBody>;
+pub(crate) type H2Tx = http2::SendRequest<RequestBody>;
+/// An HTTP/1.1 connection as leases hold it.
+pub(crate) type H1Conn = host::H1Conn<H1Tx>;
+type Doomed = host::Doomed<H1Tx, H2Tx>;
+type PoolHost = Host<H1Tx, H2Tx, oneshot::Sender<Grant>>;
+type PoolOut = Out<H1Tx, H2Tx>;
+
+impl host::Sender for H1Tx {
+    fn is_closed(&self) -> bool {
+        H1Tx::is_closed(self)
+    }
+    fn is_ready(&self) -> bool {
+        H1Tx::is_ready(self)
+    }
+}
+
+impl host::Sender for H2Tx {
+    fn is_closed(&self) -> bool {
+        H2Tx::is_closed(self)
+    }
+    fn is_ready(&self) -> bool {
+        H2Tx::is_ready(self)
+    }
+}
+
+impl host::Waiting for oneshot::Sender<Grant> {
+    fn is_gone(&self) -> bool {
+        self.is_closed()
+    }
+}
 
 pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) tls: Option<Tls>,
     state: Mutex<State>,
     next_id: AtomicU64,
+    /// Set by `Client::shutdown`: new requests are refused.
+    closed: AtomicBool,
+    /// Every open connection's task, to end those still running when a shutdown's
+    /// deadline passes. Touched once when a connection opens and once when it closes.
+    tasks: Mutex<HashMap<u64, tokio::task::AbortHandle>>,
 }
 
+mod close;
+
 struct State {
-    hosts: HashMap<Key, Host>,
+    hosts: HashMap<Key, PoolHost>,
     /// Counters of hosts removed from the map once they had nothing open.
     retired: HostStats,
     reaper_running: bool,
@@ -38,6 +79,8 @@ struct State {
 pub(crate) enum Ready {
     Grant(Grant),
     Wait(oneshot::Receiver<Grant>),
+    /// The client is shut down.
+    Closed,
 }
 
 impl Shared {
@@ -51,6 +94,8 @@ impl Shared {
                 reaper_running: false,
             }),
             next_id: AtomicU64::new(1),
+            closed: AtomicBool::new(false),
+            tasks: Mutex::new(HashMap::new()),
         }
     }
 
@@ -58,73 +103,73 @@ impl Shared {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Whether a new connection to `key` will (probably) speak HTTP/2.
-    pub(crate) fn expect_h2(&self, key: &Key, proto: Proto) -> bool {
-        match self.config.version {
-            HttpVersionPolicy::Http2Only => true,
-            HttpVersionPolicy::Http1Only => false,
-            // Over TLS, ALPN decides; until the first handshake tells, assume HTTP/2 so a
-            // burst of first requests waits for one connection rather than opening many.
-            HttpVersionPolicy::Auto => key.is_https() && proto != Proto::H1,
-        }
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
     }
 
-    fn initial_proto(&self, key: &Key) -> Proto {
-        if self.expect_h2(key, Proto::Unknown) {
-            Proto::Unknown
-        } else {
-            Proto::H1
+    fn new_host(&self, key: &Key) -> PoolHost {
+        Host::new(ExpectH2::new(self.config.version, key.is_https()))
+    }
+
+    /// Hands what `host` has free to its waiting requests.
+    fn dispatch(
+        self: &Arc<Self>,
+        host: &mut PoolHost,
+        key: &Key,
+        now: Instant,
+        doomed: &mut Doomed,
+    ) {
+        // The grant is built outside the host's borrow: `deliver` only sees the waiter.
+        let handle = Arc::clone(host.in_flight_handle());
+        host.dispatch(&self.config, now, doomed, |tx, out| {
+            let grant = self.grant_with(&handle, key, out);
+            tx.send(grant).map_err(Grant::defuse)
+        });
+    }
+
+    fn grant_with(self: &Arc<Self>, handle: &Arc<AtomicUsize>, key: &Key, out: PoolOut) -> Grant {
+        let in_flight = InFlight::new(handle);
+        match out {
+            Out::H1 { conn, reused } => {
+                Grant::Lease(Lease::h1(self, key, conn, reused, Some(in_flight)))
+            }
+            Out::H2 { id, tx, reused } => {
+                Grant::Lease(Lease::h2(self, key, id, tx, reused, Some(in_flight)))
+            }
+            Out::Connect { expect_h2 } => {
+                Grant::Connect(ConnectPermit::new(self, key, expect_h2, in_flight))
+            }
         }
     }
 
     /// Takes an idle connection or a stream, or the right to connect, or a place in line.
     pub(crate) fn checkout(self: &Arc<Self>, key: &Key, fresh_only: bool) -> Ready {
+        if self.is_closed() {
+            return Ready::Closed;
+        }
         let now = Instant::now();
         let mut doomed = Doomed::default();
         let ready = {
             let mut st = self.state.lock();
-            let proto = self.initial_proto(key);
             let host = st
                 .hosts
                 .entry(key.clone())
-                .or_insert_with(|| Host::new(proto));
-            self.checkout_locked(host, key, fresh_only, now, &mut doomed)
+                .or_insert_with(|| self.new_host(key));
+            match host.checkout(&self.config, fresh_only, now, &mut doomed) {
+                Some(out) => Ready::Grant(self.grant_with(host.in_flight_handle(), key, out)),
+                None => {
+                    let (tx, rx) = oneshot::channel();
+                    let handle = Arc::clone(host.in_flight_handle());
+                    host.enqueue(tx, fresh_only, &self.config, now, &mut doomed, |tx, out| {
+                        tx.send(self.grant_with(&handle, key, out))
+                            .map_err(Grant::defuse)
+                    });
+                    Ready::Wait(rx)
+                }
+            }
         };
         drop(doomed);
         ready
-    }
-
-    fn checkout_locked(
-        self: &Arc<Self>,
-        host: &mut Host,
-        key: &Key,
-        fresh_only: bool,
-        now: Instant,
-        doomed: &mut Doomed,
-    ) -> Ready {
-        let config = &self.config;
-        // Requests already waiting go first: no overtaking in the queue.
-        let queue_empty = host.waiters.iter().all(|w| w.tx.is_closed());
-        if queue_empty && !fresh_only {
-            if let Some((id, tx, reused)) = host.take_stream(config, now) {
-                host.stats.requests += 1;
-                host.stats.reused += u64::from(reused);
-                return Ready::Grant(Grant::Lease(Lease::h2(self, key, id, tx, reused)));
-            }
-            if let Some(conn) = host.pop_idle(config, now, doomed) {
-                return Ready::Grant(Grant::Lease(host.lease_idle(self, key, conn)));
-            }
-        }
-        let expect_h2 = self.expect_h2(key, host.proto);
-        let queued = host.waiters.len();
-        if queue_empty && host.may_connect(config, expect_h2 && !fresh_only, queued) {
-            return Ready::Grant(Grant::Connect(host.permit(self, key, expect_h2)));
-        }
-        let (tx, rx) = oneshot::channel();
-        host.waiters.push_back(Waiter { tx, fresh_only });
-        // Something may be free that the fast path skipped because others were queued.
-        host.dispatch(self, key, now, doomed);
-        Ready::Wait(rx)
     }
 
     /// Turns a used-up permit into a lease on the connection it opened.
@@ -136,52 +181,25 @@ impl Shared {
     ) -> Lease {
         let key = permit.key().clone();
         let expect_h2 = permit.expect_h2();
-        permit.consume();
+        let in_flight = permit.consume();
+        let fresh = match established {
+            Established::H1(tx) => Fresh::H1(tx),
+            Established::H2 { tx, max_streams } => Fresh::H2 { tx, max_streams },
+        };
         let now = Instant::now();
+        let home = crate::rt::worker_id();
         let mut doomed = Doomed::default();
         let lease = {
             let mut st = self.state.lock();
-            let proto = self.initial_proto(&key);
             let host = st
                 .hosts
                 .entry(key.clone())
-                .or_insert_with(|| Host::new(proto));
-            host.connecting = host.connecting.saturating_sub(1);
-            if expect_h2 {
-                host.h2_connecting = host.h2_connecting.saturating_sub(1);
-            }
-            host.open += 1;
-            host.stats.connections_opened += 1;
-            host.stats.requests += 1;
-            let lease = match established {
-                Established::H1(tx) => {
-                    host.proto = Proto::H1;
-                    host.busy_h1 += 1;
-                    let conn = H1Conn {
-                        id,
-                        tx,
-                        opened: now,
-                        requests: 1,
-                        idle_hint: None,
-                        home: crate::rt::worker_id(),
-                    };
-                    Lease::h1(self, &key, conn, false)
-                }
-                Established::H2 { tx, max_streams } => {
-                    host.proto = Proto::H2;
-                    host.h2.push(H2Conn {
-                        id,
-                        tx: tx.clone(),
-                        opened: now,
-                        requests: 1,
-                        in_flight: 1,
-                        max_streams,
-                        usable: true,
-                    });
-                    Lease::h2(self, &key, id, tx, false)
-                }
+                .or_insert_with(|| self.new_host(&key));
+            let lease = match host.connected(id, fresh, expect_h2, now, home) {
+                Opened::H1(conn) => Lease::h1(self, &key, conn, false, in_flight),
+                Opened::H2 { id, tx } => Lease::h2(self, &key, id, tx, false, in_flight),
             };
-            host.dispatch(self, &key, now, &mut doomed);
+            self.dispatch(host, &key, now, &mut doomed);
             lease
         };
         drop(doomed);
@@ -190,53 +208,26 @@ impl Shared {
 
     /// A connection attempt ended without a connection (failed, or the request went away).
     pub(crate) fn connect_failed(self: &Arc<Self>, key: &Key, expect_h2: bool, counted: bool) {
-        self.with_host(key, |host, doomed| {
-            host.connecting = host.connecting.saturating_sub(1);
-            if expect_h2 {
-                host.h2_connecting = host.h2_connecting.saturating_sub(1);
-            }
-            if !counted {
-                host.stats.connect_errors += 1;
-            }
-            host.dispatch(self, key, Instant::now(), doomed);
-        });
+        self.with_host(key, |host, _| host.connect_failed(expect_h2, counted));
     }
 
     /// An HTTP/1.1 connection finished a request cleanly: keep it for the next one.
     pub(crate) fn put_idle(self: &Arc<Self>, key: &Key, conn: H1Conn) {
         let mut start_reaper = false;
-        self.with_host(key, |host, doomed| {
-            host.busy_h1 = host.busy_h1.saturating_sub(1);
-            let now = Instant::now();
-            let reason = if conn.tx.is_closed() {
-                Some(CloseReason::ServerClose)
-            } else {
-                Host::retire_reason(&self.config, conn.opened, conn.requests, now)
-            };
-            if let Some(reason) = reason {
-                host.close(reason);
-                doomed.h1.push(conn);
-                host.dispatch(self, key, now, doomed);
-                return;
+        let now = Instant::now();
+        let mut doomed = Doomed::default();
+        {
+            let mut st = self.state.lock();
+            if let Some(host) = st.hosts.get_mut(key) {
+                let kept = host.put_idle(conn, &self.config, now, &mut doomed);
+                // A waiter may take it right away; the idle cap applies to what is left.
+                self.dispatch(host, key, now, &mut doomed);
+                if kept {
+                    start_reaper = host.trim_idle(&self.config, &mut doomed);
+                }
             }
-            let life = match conn.idle_hint {
-                Some(hint) => hint.min(self.config.idle_timeout),
-                None => self.config.idle_timeout,
-            };
-            host.idle.push(Idle {
-                conn,
-                deadline: now + life,
-            });
-            // A waiter may take it right away; otherwise enforce the idle cap, closing the
-            // oldest (least recently used) connections first.
-            host.dispatch(self, key, now, doomed);
-            while host.idle.len() > self.config.max_idle_per_host {
-                let oldest = host.idle.remove(0);
-                host.close(CloseReason::MaxIdle);
-                doomed.h1.push(oldest.conn);
-            }
-            start_reaper = !host.idle.is_empty();
-        });
+        }
+        drop(doomed);
         if start_reaper {
             self.ensure_reaper();
         }
@@ -244,55 +235,30 @@ impl Shared {
 
     /// An HTTP/1.1 connection will not be reused.
     pub(crate) fn discard_h1(self: &Arc<Self>, key: &Key, conn: H1Conn, reason: CloseReason) {
-        self.with_host(key, |host, doomed| {
-            host.busy_h1 = host.busy_h1.saturating_sub(1);
-            host.close(reason);
-            doomed.h1.push(conn);
-            host.dispatch(self, key, Instant::now(), doomed);
-        });
+        self.with_host(key, |host, doomed| host.discard_h1(conn, reason, doomed));
     }
 
     /// A response body was drained so the connection could be kept.
     pub(crate) fn count_drained(&self, key: &Key) {
-        let mut st = self.state.lock();
-        if let Some(host) = st.hosts.get_mut(key) {
-            host.stats.drained += 1;
+        if let Some(host) = self.state.lock().hosts.get_mut(key) {
+            host.stats_mut().drained += 1;
         }
     }
 
     /// One HTTP/2 stream ended.
     pub(crate) fn release_stream(self: &Arc<Self>, key: &Key, id: u64) {
-        self.with_host(key, |host, doomed| {
-            if let Some(c) = host.h2.iter_mut().find(|c| c.id == id) {
-                c.in_flight = c.in_flight.saturating_sub(1);
-                if c.tx.is_closed() {
-                    c.usable = false;
-                }
-            }
-            host.dispatch(self, key, Instant::now(), doomed);
-        });
+        self.with_host(key, |host, _| host.release_stream(id));
     }
 
     /// hyper's connection task for connection `id` ended.
     pub(crate) fn conn_closed(self: &Arc<Self>, key: &Key, id: u64) {
-        self.with_host(key, |host, doomed| {
-            if let Some(pos) = host.idle.iter().position(|i| i.conn.id == id) {
-                let idle = host.idle.remove(pos);
-                host.close(CloseReason::ServerClose);
-                doomed.h1.push(idle.conn);
-            }
-            if let Some(c) = host.h2.iter_mut().find(|c| c.id == id) {
-                c.usable = false;
-            }
-            host.dispatch(self, key, Instant::now(), doomed);
-        });
+        self.with_host(key, |host, doomed| host.conn_closed(id, doomed));
     }
 
     /// Counts a retry by reason.
     pub(crate) fn count_retry(&self, key: &Key, failure: crate::retry::Failure) {
-        let mut st = self.state.lock();
-        if let Some(host) = st.hosts.get_mut(key) {
-            let r = &mut host.stats.retries;
+        if let Some(host) = self.state.lock().hosts.get_mut(key) {
+            let r = &mut host.stats_mut().retries;
             match failure {
                 crate::retry::Failure::NotWritten => r.not_written += 1,
                 crate::retry::Failure::ClosedBeforeResponse => r.stale_connection += 1,
@@ -303,18 +269,19 @@ impl Shared {
     }
 
     pub(crate) fn count_checkout_timeout(&self, key: &Key) {
-        let mut st = self.state.lock();
-        if let Some(host) = st.hosts.get_mut(key) {
-            host.stats.checkout_timeouts += 1;
+        if let Some(host) = self.state.lock().hosts.get_mut(key) {
+            host.stats_mut().checkout_timeouts += 1;
         }
     }
 
-    fn with_host(self: &Arc<Self>, key: &Key, f: impl FnOnce(&mut Host, &mut Doomed)) {
+    /// Runs one transition on `key`'s host, then hands out what it freed.
+    fn with_host(self: &Arc<Self>, key: &Key, f: impl FnOnce(&mut PoolHost, &mut Doomed)) {
         let mut doomed = Doomed::default();
         {
             let mut st = self.state.lock();
             if let Some(host) = st.hosts.get_mut(key) {
                 f(host, &mut doomed);
+                self.dispatch(host, key, Instant::now(), &mut doomed);
             }
         }
         // Dropping connections may re-enter the pool (their tasks end, leases drop).
@@ -330,30 +297,12 @@ impl Shared {
             let mut next: Option<Instant> = None;
             let mut retired = HostStats::default();
             st.hosts.retain(|_, host| {
-                let mut i = 0;
-                while i < host.idle.len() {
-                    let reason = if host.idle[i].deadline <= now {
-                        Some(CloseReason::IdleTimeout)
-                    } else if host.idle[i].conn.tx.is_closed() {
-                        Some(CloseReason::ServerClose)
-                    } else {
-                        None
-                    };
-                    match reason {
-                        Some(reason) => {
-                            let idle = host.idle.remove(i);
-                            host.close(reason);
-                            doomed.h1.push(idle.conn);
-                        }
-                        None => {
-                            let d = host.idle[i].deadline;
-                            next = Some(next.map_or(d, |n: Instant| n.min(d)));
-                            i += 1;
-                        }
-                    }
+                if let Some(d) = host.reap(now, &mut doomed) {
+                    next = Some(next.map_or(d, |n: Instant| n.min(d)));
+                    return true;
                 }
-                if host.is_empty() && host.idle.is_empty() {
-                    retired.accumulate(&host.stats);
+                if host.is_empty() {
+                    retired.accumulate(&host.snapshot());
                     return false;
                 }
                 true

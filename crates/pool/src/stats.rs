@@ -24,6 +24,10 @@ pub struct ClosedStats {
     pub requests_limit: u64,
     /// Upgraded (WebSocket and the like): handed to the caller, out of the pool.
     pub upgraded: u64,
+    /// Closed by the client: [`Client::close_idle`](crate::Client::close_idle),
+    /// [`Client::close_key`](crate::Client::close_key) or
+    /// [`Client::shutdown`](crate::Client::shutdown).
+    pub closed: u64,
 }
 
 impl ClosedStats {
@@ -37,6 +41,7 @@ impl ClosedStats {
             + self.lifetime
             + self.requests_limit
             + self.upgraded
+            + self.closed
     }
 
     fn add(&mut self, o: &ClosedStats) {
@@ -48,6 +53,7 @@ impl ClosedStats {
         self.lifetime += o.lifetime;
         self.requests_limit += o.requests_limit;
         self.upgraded += o.upgraded;
+        self.closed += o.closed;
     }
 }
 
@@ -152,6 +158,8 @@ pub(crate) enum CloseReason {
     Lifetime,
     RequestsLimit,
     Upgraded,
+    /// Closed on the client's request (close_idle, close_host, shutdown).
+    Closed,
 }
 
 impl ClosedStats {
@@ -165,6 +173,7 @@ impl ClosedStats {
             CloseReason::Lifetime => &mut self.lifetime,
             CloseReason::RequestsLimit => &mut self.requests_limit,
             CloseReason::Upgraded => &mut self.upgraded,
+            CloseReason::Closed => &mut self.closed,
         };
         *slot += 1;
     }

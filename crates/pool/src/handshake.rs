@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use hyper::client::conn::{http1, http2};
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::task::AbortHandle;
 
 use crate::body::RequestBody;
 use crate::config::{Config, HttpVersionPolicy};
@@ -30,21 +31,23 @@ pub(crate) enum Established {
 }
 
 /// Opens a connection to `key`. `on_close` runs when hyper's connection task ends, whatever
-/// the reason, so the pool can forget the connection at once.
+/// the reason, so the pool can forget the connection at once. The abort handle ends that
+/// task (a shutdown past its deadline).
 pub(crate) async fn establish(
     config: &Config,
     tls: Option<&Tls>,
     key: &Key,
     on_close: impl FnOnce() + Send + 'static,
-) -> Result<Established, Error> {
+) -> Result<(Established, AbortHandle), Error> {
     let addrs = connect::addresses(
         key.host(),
         key.port(),
+        key.addr(),
         config.resolver.as_deref(),
         config.address_filter.as_deref(),
     )
     .await?;
-    let tcp = connect::tcp(&addrs, config.local_address).await?;
+    let tcp = connect::tcp(&addrs, config.local_address, config.connect_attempt_timeout).await?;
     if key.is_https() {
         let tls = tls.ok_or_else(|| Error::new(Kind::Tls).with("TLS is not configured"))?;
         let (stream, alpn_h2) = tls.connect(key.host(), tcp).await?;
@@ -66,7 +69,7 @@ async fn handshake<T>(
     io: T,
     h2: bool,
     on_close: impl FnOnce() + Send + 'static,
-) -> Result<Established, Error>
+) -> Result<(Established, AbortHandle), Error>
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -92,7 +95,7 @@ where
         let max_streams = Arc::new(AtomicUsize::new(0));
         let watch = Arc::clone(&max_streams);
         let (settings_tx, settings_rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let mut conn = std::pin::pin!(conn);
             let mut settings_tx = Some(settings_tx);
             // hyper reads frames in a task of its own and wakes this one only for requests,
@@ -131,13 +134,13 @@ where
         settings_rx.await.map_err(|_| {
             Error::new(Kind::Handshake).with("connection closed before the server's SETTINGS")
         })?;
-        Ok(Established::H2 { tx, max_streams })
+        Ok((Established::H2 { tx, max_streams }, task.abort_handle()))
     } else {
         let (mut tx, conn) = http1::Builder::new()
             .handshake(io)
             .await
             .map_err(|e| Error::new(Kind::Handshake).with(e))?;
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             // Upgrades (WebSocket) need the IO handed over after a 101.
             if let Err(e) = conn.with_upgrades().await {
                 tracing::debug!(error = %e, "upstream h1 connection ended with error");
@@ -149,6 +152,6 @@ where
         tx.ready()
             .await
             .map_err(|e| Error::new(Kind::Handshake).with(e))?;
-        Ok(Established::H1(tx))
+        Ok((Established::H1(tx), task.abort_handle()))
     }
 }
