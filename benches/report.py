@@ -16,7 +16,7 @@ from collections import defaultdict
 
 BEGIN = "<!-- bench:begin -->"
 END = "<!-- bench:end -->"
-SYSTEMS = ["direct", "gangway", "nginx", "haproxy", "hyper-util"]
+SYSTEMS = ["direct", "gangway", "nginx", "haproxy", "hyper-util", "node"]
 CLIENTS = ["gangway-pool", "hyper-util", "reqwest"]
 COLORS = {
     "direct": "#9e9e9e",
@@ -24,6 +24,7 @@ COLORS = {
     "nginx": "#2e7d32",
     "haproxy": "#ef6c00",
     "hyper-util": "#6a1b9a",
+    "node": "#558b2f",
 }
 
 

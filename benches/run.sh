@@ -59,6 +59,7 @@ command -v h2load >/dev/null || missing+=(nghttp2-client)
 [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 command -v curl >/dev/null || missing+=(curl)
+command -v node >/dev/null || command -v nodejs >/dev/null || missing+=(nodejs)
 command -v python3 >/dev/null || missing+=(python3)
 command -v taskset >/dev/null || missing+=(util-linux)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -72,6 +73,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 NGINX=/usr/sbin/nginx
 HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
+# Node (Debian's nodejs) for the Node proxy baseline; skipped when absent and not installable.
+NODE=$(command -v node || command -v nodejs || true)
 PY=$(command -v python3)
 
 # ---------------------------------------------------------------- build
@@ -135,6 +138,7 @@ GW=$((BASE + 10)); GW_ADMIN=$((BASE + 11))
 NG_H1=$((BASE + 20)); NG_H2=$((BASE + 21))
 HA_H1=$((BASE + 30)); HA_H2=$((BASE + 31))
 HU=$((BASE + 40))
+NODE_PORT=$((BASE + 50))
 
 wait_port() {
   local port=$1 i
@@ -229,6 +233,13 @@ start_hyperutil() {
   HYPERUTIL_PID=$LAST_PID
   wait_port "$HU"
 }
+start_node() {
+  # Node's core http proxy (benches/node_proxy.js): HTTP/1.1 only, one process.
+  if [ -z "$NODE" ]; then NODE_PID=; return; fi
+  start node "${SUT[@]}" "$NODE" "$ROOT/benches/node_proxy.js" "$NODE_PORT" "$UP_H1"
+  NODE_PID=$LAST_PID
+  wait_port "$NODE_PORT"
+}
 start_nginx_proxy() {
   mkdir -p "$WORK/ng"
   cat > "$WORK/ng/nginx.conf" <<EOF
@@ -288,7 +299,7 @@ EOF
   wait_port "$HA_H1"; wait_port "$HA_H2"
 }
 
-read -r -a SYSTEMS <<< "${SYSTEMS:-direct gangway nginx haproxy hyper-util}"
+read -r -a SYSTEMS <<< "${SYSTEMS:-direct gangway nginx haproxy hyper-util node}"
 port_of() { # port_of SYSTEM PROTO
   case "$1:$2" in
     direct:h1) echo "$UP_H1" ;; direct:h2c) echo "$UP_H2" ;;
@@ -296,6 +307,8 @@ port_of() { # port_of SYSTEM PROTO
     nginx:h1) echo "$NG_H1" ;; nginx:h2c) echo "$NG_H2" ;;
     haproxy:h1) echo "$HA_H1" ;; haproxy:h2c) echo "$HA_H2" ;;
     hyper-util:*) echo "$HU" ;;
+    node:h1) if [ -n "$NODE" ]; then echo "$NODE_PORT"; fi ;;
+    node:*) ;;   # no h2c in Node's core http server
   esac
 }
 
@@ -317,8 +330,10 @@ load() { # load PROTO CONCURRENCY PORT SECONDS [extra wrk args] -> one JSON obje
 # ---------------------------------------------------------------- section: proxy
 if has proxy || has churn; then
   say "starting gangway, nginx, haproxy, hyper-util proxy (THREADS=$THREADS, PIN=$PIN)"
-  start_gangway; start_nginx_proxy; start_haproxy; start_hyperutil
-  for s in "${SYSTEMS[@]}"; do load h1 64 "$(port_of "$s" h1)" 1 >/dev/null; done   # warm-up
+  start_gangway; start_nginx_proxy; start_haproxy; start_hyperutil; start_node
+  for s in "${SYSTEMS[@]}"; do
+    p=$(port_of "$s" h1 || true); [ -n "$p" ] && load h1 64 "$p" 1 >/dev/null
+  done   # warm-up
 fi
 if has proxy; then
   if [ "$QUICK" = 1 ]; then DEF="h1:1 h1:64 h2c:64"; else DEF="h1:1 h1:64 h1:512 h2c:1 h2c:64 h2c:512"; fi
@@ -327,6 +342,7 @@ if has proxy; then
     proto=${point%%:*}; c=${point##*:}
     for run in $(seq 1 "$RUNS"); do
       for s in "${SYSTEMS[@]}"; do
+        [ -n "$(port_of "$s" "$proto" || true)" ] || continue
         say "proxy $proto c=$c $s (run $run)"
         # Only one system is loaded at a time; the others idle.
         r=$(load "$proto" "$c" "$(port_of "$s" "$proto")" "$DURATION")
@@ -341,6 +357,7 @@ fi
 if has churn; then
   for run in $(seq 1 "$RUNS"); do
     for s in "${SYSTEMS[@]}"; do
+      [ -n "$(port_of "$s" h1 || true)" ] || continue
       say "churn $s (run $run)"
       before=$(upstream_accepts)
       r=$(load h1 64 "$(port_of "$s" h1)" "$DURATION" -H "Connection: close")
@@ -354,6 +371,7 @@ fi
 if has proxy || has churn; then
   record "{}" section=gangway_metrics metrics="$(curl -s "http://127.0.0.1:$GW_ADMIN/metrics" | grep -E '^gangway_pool_(connections_opened|closed_[a-z_]+)_total' | tr '\n' ';')"
   stop "$GANGWAY_PID"; stop "$NGINX_PID"; stop "$HAPROXY_PID"; stop "$HYPERUTIL_PID"
+  [ -z "$NODE_PID" ] || stop "$NODE_PID"
 fi
 
 # ---------------------------------------------------------------- section: client
