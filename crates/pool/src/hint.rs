@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use http::header::{HeaderMap, CONNECTION};
+use http::header::{HeaderMap, HeaderName, CONNECTION};
+
+/// Not among `http`'s constants; a `&str` name would be parsed on every response.
+static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 
 /// The response asks for the connection to be closed.
 pub(crate) fn connection_close(headers: &HeaderMap) -> bool {
@@ -18,7 +21,7 @@ pub(crate) fn connection_close(headers: &HeaderMap) -> bool {
 /// The `timeout` parameter of a `Keep-Alive` header, if any (`Keep-Alive: timeout=5, max=100`).
 pub(crate) fn keep_alive_timeout(headers: &HeaderMap) -> Option<Duration> {
     headers
-        .get_all("keep-alive")
+        .get_all(&KEEP_ALIVE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
