@@ -29,22 +29,26 @@ pub(crate) struct Replay {
 /// Bytes of bookkeeping per header in [`Replay::head`].
 const ENTRY: usize = 4 + 4 + 1;
 
+/// Bytes reserved per header: bookkeeping plus a typical name and value.
+const ESTIMATE: usize = ENTRY + 48;
+
 impl Replay {
     /// Copies what sending `parts` again needs; `body` is the whole body.
     pub(crate) fn capture(parts: &http::request::Parts, body: Bytes) -> Self {
         let path = parts.uri.path_and_query().map_or("/", PathAndQuery::as_str);
-        let size = parts.headers.iter().fold(path.len(), |n, (name, value)| {
-            n + ENTRY + name.as_str().len() + value.len()
-        });
-        let mut head = Vec::with_capacity(size);
+        // One pass: a typical proxied head fits the estimate; a longer one grows the buffer
+        // once or twice, which is cheaper than walking the map twice on every request.
+        let mut head = Vec::with_capacity(path.len() + parts.headers.len() * ESTIMATE);
         head.extend_from_slice(path.as_bytes());
         for (name, value) in &parts.headers {
             let (name, value_bytes) = (name.as_str().as_bytes(), value.as_bytes());
             // Names and values longer than 4 GiB cannot reach here: hyper and `http` limit
             // them far below that.
-            head.extend_from_slice(&(name.len() as u32).to_ne_bytes());
-            head.extend_from_slice(&(value_bytes.len() as u32).to_ne_bytes());
-            head.push(u8::from(value.is_sensitive()));
+            let mut entry = [0u8; ENTRY];
+            entry[0..4].copy_from_slice(&(name.len() as u32).to_ne_bytes());
+            entry[4..8].copy_from_slice(&(value_bytes.len() as u32).to_ne_bytes());
+            entry[8] = u8::from(value.is_sensitive());
+            head.extend_from_slice(&entry);
             head.extend_from_slice(name);
             head.extend_from_slice(value_bytes);
         }
