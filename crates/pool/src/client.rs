@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use http::header::HOST;
 use http::uri::{PathAndQuery, Uri};
 use http::{HeaderValue, Request, Response, Version};
@@ -15,6 +14,7 @@ use crate::error::{BoxError, Error, Kind};
 use crate::key::Key;
 use crate::lease::Lease;
 use crate::pool::Shared;
+use crate::replay::Replay;
 use crate::retry::{self, Decision, Failure, History};
 use crate::stats::Stats;
 use crate::tls::Tls;
@@ -165,13 +165,7 @@ impl Client {
         let may_replay = retry::is_idempotent(&parts.method)
             || self.shared.config.version != crate::config::HttpVersionPolicy::Http1Only;
         let replay = match (may_replay, replay_body) {
-            (true, Some(bytes)) => Some(Replay {
-                method: parts.method.clone(),
-                uri: parts.uri.clone(),
-                version: parts.version,
-                headers: parts.headers.clone(),
-                body: bytes,
-            }),
+            (true, Some(bytes)) => Some(Replay::capture(&parts, bytes)),
             _ => None,
         };
         let mut req = Request::from_parts(parts, body);
@@ -193,7 +187,7 @@ impl Client {
                         (_, Some(back), _) => Some(back),
                         (_, None, Some(replay)) => {
                             history.replayed = true;
-                            Some(replay.request())
+                            replay.request()
                         }
                         (_, None, None) => None,
                     };
@@ -224,25 +218,6 @@ impl Client {
     /// A snapshot of the pool's counters, per host and in total. Cheap: one short lock.
     pub fn stats(&self) -> Stats {
         self.shared.stats()
-    }
-}
-
-struct Replay {
-    method: http::Method,
-    uri: Uri,
-    version: Version,
-    headers: http::HeaderMap,
-    body: Bytes,
-}
-
-impl Replay {
-    fn request(&self) -> Request<RequestBody> {
-        let mut req = Request::new(RequestBody::full(self.body.clone()));
-        *req.method_mut() = self.method.clone();
-        *req.uri_mut() = self.uri.clone();
-        *req.version_mut() = self.version;
-        *req.headers_mut() = self.headers.clone();
-        req
     }
 }
 

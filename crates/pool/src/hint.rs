@@ -3,31 +3,41 @@
 
 use std::time::Duration;
 
-use http::header::{HeaderMap, CONNECTION};
+use http::header::{HeaderMap, HeaderName, CONNECTION};
+
+/// Not among `http`'s constants; a `&str` name would be parsed on every response.
+static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 
 /// The response asks for the connection to be closed.
 pub(crate) fn connection_close(headers: &HeaderMap) -> bool {
+    // Bytes, not `to_str`: run on every response, and a token is ASCII or not `close`.
     headers
         .get_all(CONNECTION)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case("close"))
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
 }
 
 /// The `timeout` parameter of a `Keep-Alive` header, if any (`Keep-Alive: timeout=5, max=100`).
 pub(crate) fn keep_alive_timeout(headers: &HeaderMap) -> Option<Duration> {
     headers
-        .get_all("keep-alive")
+        .get_all(&KEEP_ALIVE)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
         .filter_map(|param| {
-            let (name, value) = param.split_once('=')?;
-            name.trim()
-                .eq_ignore_ascii_case("timeout")
-                .then(|| value.trim().trim_matches('"').parse::<u64>().ok())
-                .flatten()
+            let eq = param.iter().position(|&b| b == b'=')?;
+            let (name, value) = (param.get(..eq)?, param.get(eq + 1..)?);
+            if !name.trim_ascii().eq_ignore_ascii_case(b"timeout") {
+                return None;
+            }
+            // Quotes trimmed off both ends, as many as there are (`timeout="3"`).
+            let digits = value.trim_ascii();
+            let start = digits.iter().position(|&b| b != b'"')?;
+            let end = digits.iter().rposition(|&b| b != b'"')?;
+            std::str::from_utf8(digits.get(start..=end)?)
+                .ok()?
+                .parse::<u64>()
+                .ok()
         })
         .next()
         .map(Duration::from_secs)
@@ -63,6 +73,10 @@ mod tests {
             (&[("keep-alive", "timeout=\"3\"")], Some(3)),
             (&[("keep-alive", "timeout=abc")], None),
             (&[("keep-alive", "max=5")], None),
+            (&[("keep-alive", "timeout=\"\"")], None),
+            (&[("keep-alive", "timeout=")], None),
+            (&[("keep-alive", "timeout=\"4")], Some(4)),
+            (&[("keep-alive", "max=1,,timeout=9")], Some(9)),
             (&[], None),
         ];
         for (h, want) in cases {
@@ -82,6 +96,20 @@ mod tests {
             "keep-alive, close"
         )])));
         assert!(!connection_close(&headers(&[("connection", "keep-alive")])));
+        assert!(!connection_close(&headers(&[("connection", "closed")])));
+        assert!(connection_close(&headers(&[
+            ("connection", "keep-alive"),
+            ("connection", " close ")
+        ])));
+        let mut obs = HeaderMap::new();
+        obs.insert(
+            CONNECTION,
+            http::HeaderValue::from_bytes(b"close, caf\xe9").expect("obs-text"),
+        );
+        assert!(
+            connection_close(&obs),
+            "a non-ASCII token does not hide close"
+        );
         assert!(!connection_close(&headers(&[])));
     }
 

@@ -171,8 +171,10 @@ pub(crate) struct Host<H1, H2, W> {
     retire_before: Option<Instant>,
     waiters: VecDeque<Waiter<W>>,
     /// Requests holding a connection, a stream or a connect permit; shared lock-free with
-    /// whoever asked for it ([`Host::in_flight_handle`]).
-    in_flight: Arc<AtomicUsize>,
+    /// whoever asked for it ([`Host::in_flight_gauge`]). Created on the first ask: until
+    /// somebody reads it, requests skip the two atomic updates (and the `Arc` clone) that
+    /// keeping it costs.
+    in_flight: Option<Arc<AtomicUsize>>,
     stats: HostStats,
 }
 
@@ -199,7 +201,7 @@ impl<H1: Sender, H2: Sender + Clone, W: Waiting> Host<H1, H2, W> {
             expect,
             retire_before: None,
             waiters: VecDeque::new(),
-            in_flight: Arc::new(AtomicUsize::new(0)),
+            in_flight: None,
             stats: HostStats::default(),
         }
     }
@@ -210,7 +212,10 @@ impl<H1: Sender, H2: Sender + Clone, W: Waiting> Host<H1, H2, W> {
         self.open == 0
             && self.connecting == 0
             && self.waiters.is_empty()
-            && Arc::strong_count(&self.in_flight) == 1
+            && self
+                .in_flight
+                .as_ref()
+                .is_none_or(|c| Arc::strong_count(c) == 1)
     }
 
     /// Nothing open or opening (waiting requests may remain).
@@ -218,8 +223,17 @@ impl<H1: Sender, H2: Sender + Clone, W: Waiting> Host<H1, H2, W> {
         self.open == 0 && self.connecting == 0
     }
 
-    pub(crate) fn in_flight_handle(&self) -> &Arc<AtomicUsize> {
-        &self.in_flight
+    /// The in-flight counter, if anybody asked for it.
+    pub(crate) fn in_flight_handle(&self) -> Option<&Arc<AtomicUsize>> {
+        self.in_flight.as_ref()
+    }
+
+    /// The in-flight counter, created on the first call. Requests already holding a
+    /// connection then are not in it (they never took a place), so it starts at zero and
+    /// only counts requests checked out after it was created.
+    pub(crate) fn in_flight_gauge(&mut self) -> &Arc<AtomicUsize> {
+        self.in_flight
+            .get_or_insert_with(|| Arc::new(AtomicUsize::new(0)))
     }
 
     pub(crate) fn stats_mut(&mut self) -> &mut HostStats {

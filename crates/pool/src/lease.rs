@@ -309,13 +309,18 @@ pub(crate) struct ConnectPermit {
 }
 
 impl ConnectPermit {
-    pub(crate) fn new(shared: &SharedRef, key: &Key, expect_h2: bool, in_flight: InFlight) -> Self {
+    pub(crate) fn new(
+        shared: &SharedRef,
+        key: &Key,
+        expect_h2: bool,
+        in_flight: Option<InFlight>,
+    ) -> Self {
         Self {
             shared: SharedRef::downgrade(shared),
             key: key.clone(),
             expect_h2,
             armed: true,
-            in_flight: Some(in_flight),
+            in_flight,
         }
     }
 

@@ -58,7 +58,8 @@
 //! - `body`: the request body the pool sends, the response body that returns connections.
 //! - `drain`: reading a dropped body's remainder to keep its connection.
 //! - `reaper`: the background task closing expired idle connections.
-//! - `retry`, `classify`: when a failed request may be sent again (pure, table-tested).
+//! - `retry`, `classify`: when a failed request may be sent again (pure, table-tested);
+//!   `replay`: the compact copy of a request head that a retry after a stale connection sends.
 //! - `hint`: `Connection: close` and `Keep-Alive: timeout=` parsing.
 //! - `tower`: the `tower::Service` impl (feature `tower`).
 //! - [`Stats`]: the counters. [`Error`]: the one error type.
@@ -79,6 +80,7 @@ mod key;
 mod lease;
 mod pool;
 mod reaper;
+mod replay;
 mod retry;
 pub mod rt;
 mod stats;

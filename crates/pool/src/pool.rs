@@ -68,8 +68,14 @@ pub(crate) struct Shared {
 
 mod close;
 
+/// Hosts by key. foldhash rather than std's SipHash: every request looks its host up twice
+/// (checkout, and giving the connection back), and SipHash over a key's host name cost
+/// ≈ 400 instructions a lookup. Still randomly seeded per process, so host names a client
+/// chooses (the CORS proxy mode) cannot be crafted into collisions offline.
+type HostMap = HashMap<Key, PoolHost, foldhash::fast::RandomState>;
+
 struct State {
-    hosts: HashMap<Key, PoolHost>,
+    hosts: HostMap,
     /// Counters of hosts removed from the map once they had nothing open.
     retired: HostStats,
     reaper_running: bool,
@@ -89,7 +95,7 @@ impl Shared {
             config,
             tls,
             state: Mutex::new(State {
-                hosts: HashMap::new(),
+                hosts: HostMap::default(),
                 retired: HostStats::default(),
                 reaper_running: false,
             }),
@@ -120,21 +126,24 @@ impl Shared {
         doomed: &mut Doomed,
     ) {
         // The grant is built outside the host's borrow: `deliver` only sees the waiter.
-        let handle = Arc::clone(host.in_flight_handle());
+        let handle = host.in_flight_handle().cloned();
         host.dispatch(&self.config, now, doomed, |tx, out| {
-            let grant = self.grant_with(&handle, key, out);
+            let grant = self.grant_with(handle.as_ref(), key, out);
             tx.send(grant).map_err(Grant::defuse)
         });
     }
 
-    fn grant_with(self: &Arc<Self>, handle: &Arc<AtomicUsize>, key: &Key, out: PoolOut) -> Grant {
-        let in_flight = InFlight::new(handle);
+    fn grant_with(
+        self: &Arc<Self>,
+        handle: Option<&Arc<AtomicUsize>>,
+        key: &Key,
+        out: PoolOut,
+    ) -> Grant {
+        let in_flight = handle.map(InFlight::new);
         match out {
-            Out::H1 { conn, reused } => {
-                Grant::Lease(Lease::h1(self, key, conn, reused, Some(in_flight)))
-            }
+            Out::H1 { conn, reused } => Grant::Lease(Lease::h1(self, key, conn, reused, in_flight)),
             Out::H2 { id, tx, reused } => {
-                Grant::Lease(Lease::h2(self, key, id, tx, reused, Some(in_flight)))
+                Grant::Lease(Lease::h2(self, key, id, tx, reused, in_flight))
             }
             Out::Connect { expect_h2 } => {
                 Grant::Connect(ConnectPermit::new(self, key, expect_h2, in_flight))
@@ -159,9 +168,9 @@ impl Shared {
                 Some(out) => Ready::Grant(self.grant_with(host.in_flight_handle(), key, out)),
                 None => {
                     let (tx, rx) = oneshot::channel();
-                    let handle = Arc::clone(host.in_flight_handle());
+                    let handle = host.in_flight_handle().cloned();
                     host.enqueue(tx, fresh_only, &self.config, now, &mut doomed, |tx, out| {
-                        tx.send(self.grant_with(&handle, key, out))
+                        tx.send(self.grant_with(handle.as_ref(), key, out))
                             .map_err(Grant::defuse)
                     });
                     Ready::Wait(rx)

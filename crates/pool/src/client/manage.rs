@@ -50,7 +50,9 @@ pub struct RequestTimeouts {
 /// connection. Requests still queued for a connection are not counted.
 ///
 /// Get it once with [`Client::in_flight`] and read it per request: a relaxed atomic load,
-/// no lock. While any handle lives the key's counters are kept.
+/// no lock. While any handle lives the key's counters are kept. A key is counted from the
+/// first [`Client::in_flight`] call for it on (requests that had already checked out then
+/// are not in the count): keys nobody asks about pay nothing for the gauge.
 #[derive(Debug, Clone)]
 pub struct InFlightCount(Arc<AtomicUsize>);
 

@@ -33,7 +33,7 @@ impl Shared {
             .hosts
             .entry(key.clone())
             .or_insert_with(|| self.new_host(key));
-        Arc::clone(host.in_flight_handle())
+        Arc::clone(host.in_flight_gauge())
     }
 
     /// Closes every idle connection of every host now.
