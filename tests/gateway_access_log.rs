@@ -26,11 +26,7 @@ async fn access_line(path: &str) -> String {
     let needle = format!("\"path\":\"{path}\"");
     let find = || log().lines().into_iter().find(|l| l.contains(&needle));
     let found = wait_until(Duration::from_secs(2), || find().is_some()).await;
-    assert!(
-        found,
-        "no access line for {path}:\n{:#?}",
-        log().lines()
-    );
+    assert!(found, "no access line for {path}:\n{:#?}", log().lines());
     find().unwrap_or_default()
 }
 

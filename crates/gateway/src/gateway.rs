@@ -139,9 +139,8 @@ pub fn build_app(config: &Config, own_addrs: &[SocketAddr]) -> Result<App, Start
         max_body_bytes: config.limits.max_body_bytes,
         access_log: config.log.access_log,
     };
-    let access = crate::observe::sink::AccessLog::start(&config.log).map_err(|e| {
-        StartError::new(StartKind::Log, "opening the access log", e)
-    })?;
+    let access = crate::observe::sink::AccessLog::start(&config.log)
+        .map_err(|e| StartError::new(StartKind::Log, "opening the access log", e))?;
     Ok(App {
         router,
         client,
