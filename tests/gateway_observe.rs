@@ -215,3 +215,40 @@ async fn request_ids_kept_or_generated_unique() {
     assert_eq!(unique.len(), 10_000, "generated ids are unique");
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn metrics_parse_and_every_family_has_help_and_type() {
+    let up = Upstream::http1().run().await;
+    let admin = closed_addr();
+    let gw = start_gateway(&format!(
+        "{}[admin]\naddress = \"{admin}\"\n",
+        route("/", &up.url(""))
+    ))
+    .await;
+    let mut c = RawConn::connect(gw.addrs[0]).await.expect("connect");
+    assert_eq!(c.request(&get("/bytes/5")).await.expect("req").status, 200);
+    let text = bounded("metrics", 10, metrics(admin)).await;
+    let lines = text.lines().map(|l| Ok(l.to_owned()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("valid Prometheus text");
+    assert!(!scrape.samples.is_empty(), "{text}");
+    for sample in &scrape.samples {
+        let name = &sample.metric;
+        assert!(scrape.docs.contains_key(name), "no HELP for {name}\n{text}");
+        assert!(
+            text.contains(&format!("# TYPE {name} ")),
+            "no TYPE for {name}\n{text}"
+        );
+    }
+    for family in [
+        "gangway_build_info",
+        "gangway_requests_in_flight",
+        "gangway_log_lines_dropped_total",
+        "process_start_time_seconds",
+    ] {
+        assert!(
+            scrape.samples.iter().any(|s| s.metric == family),
+            "{family} missing\n{text}"
+        );
+    }
+    gw.shutdown().await;
+}

@@ -135,6 +135,8 @@ pub struct App {
     pub request_id: crate::observe::request_id::RequestIdPolicy,
     /// Flood control for upstream failure lines.
     pub flood: crate::observe::flood::Flood,
+    /// Requests whose exchange has not ended (`gangway_requests_in_flight`).
+    pub in_flight: std::sync::atomic::AtomicU64,
 }
 
 impl App {

@@ -150,6 +150,7 @@ pub fn build_app(config: &Config, own_addrs: &[SocketAddr]) -> Result<App, Start
         access,
         request_id: config.request_id.policy(),
         flood: crate::observe::flood::Flood::default(),
+        in_flight: std::sync::atomic::AtomicU64::new(0),
     })
 }
 

@@ -5,6 +5,7 @@
 //! destination, which happens on the writer's own thread.
 
 use std::io;
+use std::sync::atomic::Ordering;
 
 use crate::config::{Log, LogFormat};
 
@@ -101,13 +102,34 @@ pub fn install_error_log() -> io::Result<(LogWriter, WriterGuard)> {
     Ok((writer, guard))
 }
 
-/// The families the observe wiring adds to `/metrics`: dropped log lines.
+/// The families the observe wiring adds to `/metrics`, after those of
+/// [`Metrics`](super::metrics::Metrics): see [`render_families`].
 pub fn render_extra(app: &crate::app::App) -> String {
+    let mut text = PromText::new();
+    render_families(app, &mut text);
+    text.into_string()
+}
+
+/// Writes the build, process, in-flight and dropped-log-line families into `text`. The
+/// hook for more families: a module with metrics of its own adds a function taking the
+/// same `&mut PromText` and is called from here.
+pub fn render_families(app: &crate::app::App, text: &mut PromText) {
+    text.family(
+        "gangway_build_info",
+        "The running gangway's version (the value is always 1).",
+        MetricType::Gauge,
+    )
+    .sample(&[("version", env!("CARGO_PKG_VERSION"))], 1.0);
+    text.family(
+        "gangway_requests_in_flight",
+        "Requests received whose response has not ended yet.",
+        MetricType::Gauge,
+    )
+    .sample(&[], app.in_flight.load(Ordering::Relaxed) as f64);
     let dropped = app.access.as_ref().map_or(0, AccessLog::dropped)
         + ERROR_LOG.get().map_or(0, LogWriter::dropped);
-    let mut text = PromText::new();
-    render_dropped(&mut text, dropped);
-    text.into_string()
+    render_dropped(text, dropped);
+    super::process::render(&super::process::ProcessStats::read(), text);
 }
 
 /// Background tasks on the current runtime for as long as the gateway runs: the flood

@@ -11,6 +11,7 @@
 //! exchange is moved into the response body's box, and every byte of it is copied there.
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -97,6 +98,7 @@ impl Exchange {
     }
 
     fn blank(app: &Arc<App>, conn: &ConnInfo, method: Method) -> Self {
+        app.in_flight.fetch_add(1, Ordering::Relaxed);
         Self {
             app: Arc::clone(app),
             started: Instant::now(),
@@ -197,6 +199,7 @@ impl Exchange {
     /// The one place a request is counted and logged.
     fn record(&mut self, bytes_out: u64, outcome: Outcome) {
         self.done = true;
+        self.app.in_flight.fetch_sub(1, Ordering::Relaxed);
         let elapsed = self.started.elapsed();
         let status = if self.status == 0 {
             CLIENT_CLOSED
