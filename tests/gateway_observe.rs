@@ -232,7 +232,16 @@ async fn metrics_parse_and_every_family_has_help_and_type() {
     let scrape = prometheus_parse::Scrape::parse(lines).expect("valid Prometheus text");
     assert!(!scrape.samples.is_empty(), "{text}");
     for sample in &scrape.samples {
+        // A histogram's `_sum` and `_count` series belong to its family.
         let name = &sample.metric;
+        let name = ["_sum", "_count", "_bucket"]
+            .iter()
+            .find_map(|suffix| {
+                let base = name.strip_suffix(suffix)?;
+                text.contains(&format!("# TYPE {base} histogram"))
+                    .then_some(base)
+            })
+            .unwrap_or(name);
         assert!(scrape.docs.contains_key(name), "no HELP for {name}\n{text}");
         assert!(
             text.contains(&format!("# TYPE {name} ")),
@@ -244,6 +253,7 @@ async fn metrics_parse_and_every_family_has_help_and_type() {
         "gangway_requests_in_flight",
         "gangway_log_lines_dropped_total",
         "process_start_time_seconds",
+        "gangway_pool_connections_closed_total",
     ] {
         assert!(
             scrape.samples.iter().any(|s| s.metric == family),
