@@ -3,6 +3,7 @@
 # few percent shows even on a busy machine (wall-clock req/s on 2 shared cores varies ±15%).
 #
 #   benches/profile.sh [REQUESTS]     default 20 000 (≈ 1 min under valgrind)
+#   ACCESS_LOG=true benches/profile.sh   the same with the default access log (text, stdout)
 #
 # One nginx upstream, gangway with one worker under `valgrind --tool=callgrind
 # --instr-atstart=no`, 2 000 warm-up requests, then instrumentation on for REQUESTS
@@ -48,7 +49,7 @@ prefix = "/"
 upstream = "http://127.0.0.1:$PORT_UP"
 [log]
 level = "warn"
-access_log = false
+access_log = ${ACCESS_LOG:-false}
 [runtime]
 workers = 1
 CONF

@@ -369,7 +369,7 @@ if has churn; then
   done
 fi
 if has proxy || has churn; then
-  record "{}" section=gangway_metrics metrics="$(curl -s "http://127.0.0.1:$GW_ADMIN/metrics" | grep -E '^gangway_pool_(connections_opened|closed_[a-z_]+)_total' | tr '\n' ';')"
+  record "{}" section=gangway_metrics metrics="$(curl -s "http://127.0.0.1:$GW_ADMIN/metrics" | grep -E '^gangway_pool_(connections_opened|connections_closed)_total' | tr '\n' ';')"
   stop "$GANGWAY_PID"; stop "$NGINX_PID"; stop "$HAPROXY_PID"; stop "$HYPERUTIL_PID"
   [ -z "$NODE_PID" ] || stop "$NODE_PID"
 fi

@@ -1,80 +1,49 @@
 //! The access log's `outcome` tells a complete response from an aborted one (the upstream
 //! failed mid-body) and from a client that left, including for responses without a body.
 //!
-//! Alone in its test binary: it installs the process's global `tracing` subscriber, with a
-//! writer that keeps the `gangway::access` lines in memory.
+//! The gateway writes JSON access lines to a file (`[log] access_log_path`) that the test
+//! reads back.
 
-use std::io::Write;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::OnceLock;
 use std::time::Duration;
 
+use gangway_tests::access::{json_field, AccessFile};
 use gangway_tests::fault::Fault;
 use gangway_tests::gateway::{get, route, start_gateway};
 use gangway_tests::raw::{send_raw, RawConn};
 use gangway_tests::upstream::Upstream;
 use gangway_tests::{wait_until, within};
 
-static LOG: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+static LOG: OnceLock<AccessFile> = OnceLock::new();
 
-fn log() -> MutexGuard<'static, Vec<u8>> {
-    LOG.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-struct Capture;
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        log().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn install() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("gangway::access=info"))
-        .with_ansi(false)
-        .with_writer(|| Capture)
-        .try_init();
+/// This binary's access log file (shared by its gateways).
+fn log() -> &'static AccessFile {
+    LOG.get_or_init(|| AccessFile::new("access"))
 }
 
 /// The access line for `path` (unique per request in this file), once it is written.
 async fn access_line(path: &str) -> String {
-    let needle = format!("path=\"{path}\"");
-    let find = || {
-        String::from_utf8_lossy(&log())
-            .lines()
-            .find(|l| l.contains(&needle))
-            .map(str::to_owned)
-    };
+    let needle = format!("\"path\":\"{path}\"");
+    let find = || log().lines().into_iter().find(|l| l.contains(&needle));
     let found = wait_until(Duration::from_secs(2), || find().is_some()).await;
-    assert!(
-        found,
-        "no access line for {path}:\n{}",
-        String::from_utf8_lossy(&log())
-    );
+    assert!(found, "no access line for {path}:\n{:#?}", log().lines());
     find().unwrap_or_default()
 }
 
 fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
-    let start = line.find(&format!(" {name}="))? + name.len() + 2;
-    let rest = &line[start..];
-    Some(rest.split(' ').next().unwrap_or("").trim_matches('"'))
+    json_field(line, name)
 }
 
 #[tokio::test]
 async fn access_log_outcomes() {
-    install();
     within("access log", async {
         let up = Upstream::http1().run().await;
         let reset = Fault::ResetMidBody.run().await;
         let toml = format!(
-            "{}{}[log]\naccess_log = true\n",
+            "{}{}{}",
             route("/", &up.url("")),
-            route("/reset", &reset.url(""))
+            route("/reset", &reset.url("")),
+            log().log_section()
         );
         let gw = start_gateway(&toml).await;
         let addr = gw.addrs[0];

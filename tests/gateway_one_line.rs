@@ -3,53 +3,29 @@
 //! 414, 431 (hyper's own, over 100 fields), upstream 502 and 504, an upstream body aborted
 //! midway, and on a CORS listener a preflight, a 403 and a 429.
 //!
-//! Alone in its test binary: it installs the process's global `tracing` subscriber, with a
-//! writer that keeps the `gangway::access` lines in memory.
+//! The gateway writes JSON access lines to a file (`[log] access_log_path`) that the test
+//! reads back.
 
-use std::io::Write;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use gangway::Running;
+use gangway_tests::access::{json_field, AccessFile};
 use gangway_tests::fault::Fault;
 use gangway_tests::gateway::{get, route, start_gateway};
 use gangway_tests::raw::{send_raw, RawResponse};
 use gangway_tests::upstream::Upstream;
 use gangway_tests::{wait_until, within};
 
-static LOG: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+static LOG: OnceLock<AccessFile> = OnceLock::new();
 
-fn log() -> MutexGuard<'static, Vec<u8>> {
-    LOG.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-struct Capture;
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        log().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn install() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("gangway::access=info"))
-        .with_ansi(false)
-        .with_writer(|| Capture)
-        .try_init();
+/// This binary's access log file (shared by its gateways).
+fn log() -> &'static AccessFile {
+    LOG.get_or_init(|| AccessFile::new("access"))
 }
 
 fn access_lines() -> Vec<String> {
-    String::from_utf8_lossy(&log())
-        .lines()
-        .filter(|l| l.contains("gangway::access"))
-        .map(str::to_owned)
-        .collect()
+    log().lines()
 }
 
 /// Requests counted in the metrics, all slots together.
@@ -64,9 +40,7 @@ fn observations(gw: &Running) -> u64 {
 }
 
 fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
-    let start = line.find(&format!(" {name}="))? + name.len() + 2;
-    let rest = &line[start..];
-    Some(rest.split(' ').next().unwrap_or("").trim_matches('"'))
+    json_field(line, name)
 }
 
 /// Sends `bytes`, then waits for the one access line and the one observation it causes.
@@ -115,7 +89,6 @@ async fn one(gw: &Running, addr: std::net::SocketAddr, what: &str, bytes: &[u8])
 
 #[tokio::test]
 async fn every_kind_of_request_has_one_access_line_and_one_observation() {
-    install();
     within("one line per request", async {
         let up = Upstream::http1().run().await;
         let garbage = Fault::Garbage.run().await;
@@ -126,13 +99,14 @@ async fn every_kind_of_request_has_one_access_line_and_one_observation() {
              [[listener]]\naddress = \"127.0.0.1:0\"\nmode = \"cors\"\n\n\
              {}{}{}{}\
              [timeouts]\nupstream_response = \"300ms\"\nshutdown_grace = \"0s\"\n\n\
-             [log]\naccess_log = true\n\n\
+             {}\n\
              [cors]\nallow_targets = [\"{}\"]\nallow_origins = [\"http://page.test\"]\n\
              rate_limit = {{ per_second = 0.001, burst = 2 }}\n",
             route("/", &up.url("")),
             route("/garbage", &garbage.url("")),
             route("/stall", &stall.url("")),
             route("/reset", &reset.url("")),
+            log().log_section(),
             up.addr(),
         );
         let gw = start_gateway(&toml).await;
@@ -213,8 +187,9 @@ async fn every_kind_of_request_has_one_access_line_and_one_observation() {
         // 404 last on the route listener's own gateway: no route matches `/nothing`
         // on a table without `/`.
         let narrow = start_gateway(&format!(
-            "{}[log]\naccess_log = true\n",
-            route("/only", &up.url(""))
+            "{}{}",
+            route("/only", &up.url("")),
+            log().log_section()
         ))
         .await;
         let line = one(&narrow, narrow.addrs[0], "404", &get("/nothing")).await;

@@ -14,6 +14,7 @@
 //!
 //! Plus [`init_tracing`], [`within`] and [`wait_until`] below.
 
+pub mod access;
 pub mod body;
 pub mod fault;
 pub mod h2fault;

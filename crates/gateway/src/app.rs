@@ -129,6 +129,14 @@ pub struct App {
     pub metrics: Metrics,
     /// Limits and timeouts.
     pub settings: Settings,
+    /// The access log, when on.
+    pub access: Option<crate::observe::sink::AccessLog>,
+    /// How request ids are kept or made.
+    pub request_id: crate::observe::request_id::RequestIdPolicy,
+    /// Flood control for upstream failure lines.
+    pub flood: crate::observe::flood::Flood,
+    /// Requests whose exchange has not ended (`gangway_requests_in_flight`).
+    pub in_flight: std::sync::atomic::AtomicU64,
 }
 
 impl App {
@@ -138,6 +146,8 @@ impl App {
         if let Some(cors) = &self.cors {
             pools.push(("cors", cors.client.stats()));
         }
-        self.metrics.render(&pools)
+        let mut out = self.metrics.render(&pools);
+        out.push_str(&crate::observe::sink::render_extra(self));
+        out
     }
 }

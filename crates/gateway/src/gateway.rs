@@ -51,6 +51,8 @@ enum StartKind {
     Bind,
     /// Loading a listener's certificate or key.
     Tls,
+    /// Opening the access log.
+    Log,
 }
 
 impl StartError {
@@ -84,6 +86,11 @@ impl StartError {
     /// A listener's certificate or key could not be loaded.
     pub fn is_tls(&self) -> bool {
         self.kind == StartKind::Tls
+    }
+
+    /// The access log could not be opened.
+    pub fn is_log(&self) -> bool {
+        self.kind == StartKind::Log
     }
 }
 
@@ -132,12 +139,18 @@ pub fn build_app(config: &Config, own_addrs: &[SocketAddr]) -> Result<App, Start
         max_body_bytes: config.limits.max_body_bytes,
         access_log: config.log.access_log,
     };
+    let access = crate::observe::sink::AccessLog::start(&config.log)
+        .map_err(|e| StartError::new(StartKind::Log, "opening the access log", e))?;
     Ok(App {
         router,
         client,
         cors,
         metrics,
         settings,
+        access,
+        request_id: config.request_id.policy(),
+        flood: crate::observe::flood::Flood::default(),
+        in_flight: std::sync::atomic::AtomicU64::new(0),
     })
 }
 
@@ -307,6 +320,7 @@ pub async fn start_with(
             (Bound::PerWorker(_), None) => {}
         }
     }
+    tasks.extend(crate::observe::sink::background(&app));
     if let Some(listener) = admin_listener {
         tracing::info!(address = ?admin_addr, "admin listening");
         tasks.push(tokio::spawn(crate::admin::serve(

@@ -34,7 +34,8 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    init_logging(&config);
+    // Kept for the whole run: dropping it flushes the error log's last lines.
+    let _error_log = init_logging(&config);
     // This thread serves the admin listener and waits for signals; the worker threads accept
     // and serve connections (see `gangway::workers` for why not work stealing).
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -80,7 +81,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(config: &Config) {
+/// Installs the error log: formatted by `tracing_subscriber`, written by a dedicated thread
+/// (`observe::writer`), so a stalled stdout drops lines instead of blocking workers.
+fn init_logging(config: &Config) -> Option<gangway::observe::writer::WriterGuard> {
     // RUST_LOG wins over the config's level, so a one-off debug run needs no file edit.
     // Its directives are trimmed first: tracing-subscriber 0.3 panics on a directive with
     // leading whitespace and a non-ASCII character (found by the config fuzz target).
@@ -103,8 +106,18 @@ fn init_logging(config: &Config) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
-    match config.log.format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text | LogFormat::Combined => builder.init(),
+    let (writer, guard) = match gangway::observe::sink::install_error_log() {
+        Ok((writer, guard)) => (Some(writer), Some(guard)),
+        Err(e) => {
+            eprintln!("gangway: cannot start the log writer ({e}); logging to stdout directly");
+            (None, None)
+        }
+    };
+    match (config.log.format, writer) {
+        (LogFormat::Json, Some(w)) => builder.json().with_writer(w).init(),
+        (LogFormat::Json, None) => builder.json().init(),
+        (LogFormat::Text | LogFormat::Combined, Some(w)) => builder.with_writer(w).init(),
+        (LogFormat::Text | LogFormat::Combined, None) => builder.init(),
     }
+    guard
 }

@@ -184,6 +184,10 @@ impl Metrics {
                 "gangway_request_duration_seconds_count{{route=\"{route}\"}} {count}"
             )?;
         }
+        writeln!(
+            out,
+            "# HELP gangway_response_bytes_total Response body bytes sent, by route."
+        )?;
         writeln!(out, "# TYPE gangway_response_bytes_total counter")?;
         for m in &self.routes {
             writeln!(
@@ -193,11 +197,19 @@ impl Metrics {
                 m.bytes_out.load(Ordering::Relaxed)
             )?;
         }
+        writeln!(
+            out,
+            "# HELP gangway_connections_accepted_total Client connections accepted."
+        )?;
         writeln!(out, "# TYPE gangway_connections_accepted_total counter")?;
         writeln!(
             out,
             "gangway_connections_accepted_total {}",
             self.connections_accepted.load(Ordering::Relaxed)
+        )?;
+        writeln!(
+            out,
+            "# HELP gangway_connections_open Client connections open now."
         )?;
         writeln!(out, "# TYPE gangway_connections_open gauge")?;
         writeln!(
@@ -212,76 +224,133 @@ impl Metrics {
 /// Reads one number out of a host's pool stats.
 type HostStat = fn(&gangway_pool::HostStats) -> u64;
 
+/// The pool families: one series per pool and upstream, with the reason of a close or a
+/// retry as a label (not one family per reason).
 fn render_pools(out: &mut String, pools: &[(&str, Stats)]) -> std::fmt::Result {
-    let counters: [(&str, &str, HostStat); 17] = [
-        ("connections_opened_total", "counter", |s| {
-            s.connections_opened
-        }),
-        ("connect_errors_total", "counter", |s| s.connect_errors),
-        ("requests_total", "counter", |s| s.requests),
-        ("reused_total", "counter", |s| s.reused),
-        ("drained_total", "counter", |s| s.drained),
-        ("checkout_timeouts_total", "counter", |s| {
-            s.checkout_timeouts
-        }),
-        ("closed_idle_timeout_total", "counter", |s| {
-            s.closed.idle_timeout
-        }),
-        ("closed_max_idle_total", "counter", |s| s.closed.max_idle),
-        ("closed_server_close_total", "counter", |s| {
-            s.closed.server_close
-        }),
-        ("closed_error_total", "counter", |s| s.closed.error),
-        ("closed_unread_body_total", "counter", |s| {
-            s.closed.unread_body
-        }),
-        ("closed_lifetime_total", "counter", |s| s.closed.lifetime),
-        ("closed_requests_limit_total", "counter", |s| {
-            s.closed.requests_limit
-        }),
-        ("retries_not_written_total", "counter", |s| {
-            s.retries.not_written
-        }),
-        ("retries_stale_connection_total", "counter", |s| {
-            s.retries.stale_connection
-        }),
-        ("retries_refused_stream_total", "counter", |s| {
-            s.retries.refused_stream
-        }),
-        ("idle_connections", "gauge", |s| s.idle as u64),
+    use super::prom::{MetricType, PromText};
+    let plain: [(&str, &str, MetricType, HostStat); 10] = [
+        (
+            "connections_opened_total",
+            "Upstream connections opened.",
+            MetricType::Counter,
+            |s| s.connections_opened,
+        ),
+        (
+            "connect_errors_total",
+            "Failed connection attempts.",
+            MetricType::Counter,
+            |s| s.connect_errors,
+        ),
+        (
+            "requests_total",
+            "Requests sent upstream.",
+            MetricType::Counter,
+            |s| s.requests,
+        ),
+        (
+            "reused_total",
+            "Requests sent on a reused connection.",
+            MetricType::Counter,
+            |s| s.reused,
+        ),
+        (
+            "drained_total",
+            "Response bodies drained so their connection could be reused.",
+            MetricType::Counter,
+            |s| s.drained,
+        ),
+        (
+            "checkout_timeouts_total",
+            "Requests that waited too long for a connection.",
+            MetricType::Counter,
+            |s| s.checkout_timeouts,
+        ),
+        (
+            "idle_connections",
+            "Idle upstream connections.",
+            MetricType::Gauge,
+            |s| s.idle as u64,
+        ),
+        (
+            "active_connections",
+            "Upstream connections carrying a request.",
+            MetricType::Gauge,
+            |s| s.active as u64,
+        ),
+        (
+            "connecting",
+            "Upstream connections being established.",
+            MetricType::Gauge,
+            |s| s.connecting as u64,
+        ),
+        (
+            "waiting",
+            "Requests waiting for an upstream connection.",
+            MetricType::Gauge,
+            |s| s.waiting as u64,
+        ),
     ];
-    let gauges: [(&str, HostStat); 4] = [
-        ("active_connections", |s| s.active as u64),
-        ("connecting", |s| s.connecting as u64),
-        ("waiting", |s| s.waiting as u64),
-        ("streams", |s| s.streams as u64),
+    let closed: [(&str, HostStat); 7] = [
+        ("idle_timeout", |s| s.closed.idle_timeout),
+        ("max_idle", |s| s.closed.max_idle),
+        ("server_close", |s| s.closed.server_close),
+        ("error", |s| s.closed.error),
+        ("unread_body", |s| s.closed.unread_body),
+        ("lifetime", |s| s.closed.lifetime),
+        ("requests_limit", |s| s.closed.requests_limit),
     ];
-    for (name, kind, get) in counters {
-        writeln!(out, "# TYPE gangway_pool_{name} {kind}")?;
+    let retries: [(&str, HostStat); 3] = [
+        ("not_written", |s| s.retries.not_written),
+        ("stale_connection", |s| s.retries.stale_connection),
+        ("refused_stream", |s| s.retries.refused_stream),
+    ];
+    let mut text = PromText::new();
+    for (name, help, kind, get) in plain {
+        let full = format!("gangway_pool_{name}");
+        let mut family = text.family(&full, help, kind);
         for (pool, stats) in pools {
             for (host, s) in &stats.hosts {
-                writeln!(
-                    out,
-                    "gangway_pool_{name}{{pool=\"{pool}\",upstream=\"{}\"}} {}",
-                    escape(host),
-                    get(s)
-                )?;
+                family.sample(&[("pool", pool), ("upstream", host)], get(s) as f64);
             }
         }
     }
-    for (name, get) in gauges {
-        writeln!(out, "# TYPE gangway_pool_{name} gauge")?;
+    let streams = text.family(
+        "gangway_pool_streams",
+        "Open HTTP/2 streams.",
+        MetricType::Gauge,
+    );
+    let mut streams = streams;
+    for (pool, stats) in pools {
+        for (host, s) in &stats.hosts {
+            streams.sample(&[("pool", pool), ("upstream", host)], s.streams as f64);
+        }
+    }
+    let labelled: [(&str, &str, &[(&str, HostStat)]); 2] = [
+        (
+            "gangway_pool_connections_closed_total",
+            "Upstream connections closed, by reason.",
+            &closed,
+        ),
+        (
+            "gangway_pool_retries_total",
+            "Requests retried on a new connection, by reason.",
+            &retries,
+        ),
+    ];
+    for (name, help, reasons) in labelled {
+        let mut family = text.family(name, help, MetricType::Counter);
         for (pool, stats) in pools {
             for (host, s) in &stats.hosts {
-                writeln!(
-                    out,
-                    "gangway_pool_{name}{{pool=\"{pool}\",upstream=\"{}\"}} {}",
-                    escape(host),
-                    get(s)
-                )?;
+                for (reason, get) in reasons {
+                    family.sample(
+                        &[("pool", pool), ("upstream", host), ("reason", reason)],
+                        get(s) as f64,
+                    );
+                }
             }
         }
     }
+    out.push_str(text.as_str());
     Ok(())
 }
 

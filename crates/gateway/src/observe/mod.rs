@@ -8,6 +8,8 @@
 //! - `otlp`: spans exported over OTLP/HTTP protobuf through gangway-pool.
 //! - `prom`: the Prometheus text format; `process`: the standard process metrics.
 //! - `flood`: error-log flood control for upstream failures.
+//! - `sink`: the wiring — the access log as the request path writes it, the error log's
+//!   writer, background tasks (flood summaries, `SIGUSR1`), extra `/metrics` families.
 
 pub mod access;
 pub mod flood;
@@ -16,5 +18,6 @@ pub mod otlp;
 pub mod process;
 pub mod prom;
 pub mod request_id;
+pub mod sink;
 pub mod trace;
 pub mod writer;

@@ -11,6 +11,7 @@
 //! exchange is moved into the response body's box, and every byte of it is copied there.
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -46,6 +47,8 @@ pub struct Exchange {
     status: u16,
     bytes_in: Option<Progress>,
     error: Option<GatewayError>,
+    /// Kept from the client or made here; sent upstream, returned, logged.
+    request_id: HeaderValue,
     done: bool,
 }
 
@@ -64,6 +67,7 @@ impl Exchange {
     /// Starts the exchange for `req`, counted as unrouted until a path says otherwise.
     pub fn new<B>(app: &Arc<App>, conn: &ConnInfo, req: &Request<B>) -> Self {
         let mut ex = Self::blank(app, conn, req.method().clone());
+        ex.request_id = app.request_id.choose(req.headers());
         ex.version = req.version();
         ex.target = req.uri().path_and_query().cloned();
         if let Some(detail) = &mut ex.detail {
@@ -94,6 +98,7 @@ impl Exchange {
     }
 
     fn blank(app: &Arc<App>, conn: &ConnInfo, method: Method) -> Self {
+        app.in_flight.fetch_add(1, Ordering::Relaxed);
         Self {
             app: Arc::clone(app),
             started: Instant::now(),
@@ -102,7 +107,7 @@ impl Exchange {
             target: None,
             slot: app.metrics.unrouted(),
             route: None,
-            detail: app.settings.access_log.then(|| {
+            detail: app.access.is_some().then(|| {
                 Box::new(Detail {
                     client: conn.peer,
                     host: None,
@@ -116,6 +121,7 @@ impl Exchange {
             status: 0,
             bytes_in: None,
             error: None,
+            request_id: crate::observe::request_id::generate(),
             done: false,
         }
     }
@@ -123,6 +129,11 @@ impl Exchange {
     /// When the request arrived.
     pub fn started(&self) -> Instant {
         self.started
+    }
+
+    /// The request id (visible ASCII).
+    pub fn request_id(&self) -> &HeaderValue {
+        &self.request_id
     }
 
     /// Counts the request in `slot` (a route's, or the gateway's own).
@@ -164,6 +175,8 @@ impl Exchange {
     /// streamed one carries it to its end.
     pub fn finish(mut self, mut resp: Response<ProxyBody>) -> Response<ProxyBody> {
         self.status = resp.status().as_u16();
+        resp.headers_mut()
+            .insert(self.app.request_id.header.clone(), self.request_id.clone());
         let own = resp.body().full_len();
         if let Some(exchange) = resp.body_mut().attach(self) {
             exchange.end(own.unwrap_or(0), Outcome::Complete);
@@ -186,6 +199,7 @@ impl Exchange {
     /// The one place a request is counted and logged.
     fn record(&mut self, bytes_out: u64, outcome: Outcome) {
         self.done = true;
+        self.app.in_flight.fetch_sub(1, Ordering::Relaxed);
         let elapsed = self.started.elapsed();
         let status = if self.status == 0 {
             CLIENT_CLOSED
@@ -205,38 +219,34 @@ impl Exchange {
                 Outcome::ClientGone => Some(Fault::Client),
             });
         let path = self.target.as_ref().map_or("", PathAndQuery::as_str);
-        if let Some(detail) = &self.detail {
-            let route = self
-                .route
-                .and_then(|i| self.app.router.routes().get(usize::try_from(i).ok()?));
-            access::write(&Line {
-                elapsed,
-                client: detail.client,
-                method: &self.method,
-                host: detail.host.as_ref().and_then(|h| h.to_str().ok()),
-                path,
-                version: self.version,
-                status,
-                bytes_in: self.bytes_in.as_ref().map_or(0, Progress::bytes),
-                bytes_out,
-                upstream: detail.upstream.as_ref(),
-                upstream_head: detail.upstream_head,
-                attempts: self.attempts,
-                reused: self.reused,
-                outcome,
-                fault,
-                user_agent: detail.user_agent.as_ref().and_then(|h| h.to_str().ok()),
-                route: route.map(|r| r.name.as_str()),
-                error: self.error.as_ref().map(GatewayError::message),
-            });
-        } else if let Some(err) = &self.error {
-            // Without access lines, a failure still gets its one line.
+        if let (Some(detail), Some(log)) = (&self.detail, &self.app.access) {
+            access::write(
+                log,
+                &Line {
+                    elapsed,
+                    client: detail.client,
+                    method: &self.method,
+                    host: detail.host.as_ref().and_then(|h| h.to_str().ok()),
+                    path,
+                    version: self.version,
+                    status,
+                    bytes_in: self.bytes_in.as_ref().map_or(0, Progress::bytes),
+                    bytes_out,
+                    upstream: detail.upstream.as_ref(),
+                    upstream_head: detail.upstream_head,
+                    attempts: self.attempts,
+                    reused: self.reused,
+                    outcome,
+                    fault,
+                    request_id: self.request_id.to_str().unwrap_or("-"),
+                    user_agent: detail.user_agent.as_ref().and_then(|h| h.to_str().ok()),
+                },
+            );
+        } else if let Some(err) = self.error.as_ref().filter(|e| e.fault() != Fault::Upstream) {
+            // Without access lines, a refusal still gets its one line. Upstream failures
+            // are logged where they happen, under flood control (`request::upstream`).
             let (method, status) = (&self.method, err.status().as_u16());
-            if err.fault() == Fault::Upstream {
-                tracing::warn!(%method, path, status, reason = err.message(), "upstream request failed");
-            } else {
-                tracing::info!(%method, path, status, reason = err.message(), "request refused");
-            }
+            tracing::info!(%method, path, status, reason = err.message(), "request refused");
         }
     }
 }

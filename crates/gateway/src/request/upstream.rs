@@ -78,6 +78,9 @@ pub async fn call(
         parts.headers.remove(http::header::UPGRADE);
     }
     prepare(&mut parts.headers);
+    parts
+        .headers
+        .insert(app.request_id.header.clone(), ex.request_id().clone());
     // A request without a body never moves on: no shared clock needed.
     let progress = if http_body::Body::is_end_stream(&body) {
         Progress::fixed()
@@ -105,8 +108,18 @@ pub async fn call(
     };
     let resp = match sent {
         Ok(Ok(resp)) => resp,
-        Ok(Err(e)) => return Err(GatewayError::from_call(&e)),
-        Err(_) => return Err(timed_out(target.wait)),
+        Ok(Err(e)) => {
+            let err = GatewayError::from_call(&e);
+            app.flood
+                .upstream_failure(target.authority.as_str(), "error", &err.message());
+            return Err(err);
+        }
+        Err(_) => {
+            let err = timed_out(target.wait);
+            app.flood
+                .upstream_failure(target.authority.as_str(), "timeout", &err.message());
+            return Err(err);
+        }
     };
     let (mut parts, body) = resp.into_parts();
     ex.answered(body.is_reused());

@@ -1,6 +1,6 @@
 use std::time::{Duration, UNIX_EPOCH};
 
-use super::Rfc3339;
+use crate::observe::access::rfc3339_ms;
 
 #[test]
 fn rfc3339_with_milliseconds() {
@@ -12,6 +12,8 @@ fn rfc3339_with_milliseconds() {
     ];
     for (secs, ms, want) in cases {
         let t = UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_millis(ms);
-        assert_eq!(Rfc3339(t).to_string(), want, "{secs}");
+        let mut out = Vec::new();
+        rfc3339_ms(t, &mut out);
+        assert_eq!(String::from_utf8_lossy(&out), want, "{secs}");
     }
 }
