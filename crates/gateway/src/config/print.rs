@@ -49,6 +49,7 @@ impl Config {
         }
         for r in self.router.routes() {
             w.section("[[route]]");
+            w.opt("host", r.host.clone().map(Into::into), "any host");
             w.kv("prefix", r.prefix.as_str());
             w.kv("upstream", r.upstream.to_string());
             w.kv("strip_prefix", r.strip_prefix);

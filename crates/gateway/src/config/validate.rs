@@ -77,6 +77,7 @@ struct RawTls {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRoute {
+    host: Option<Spanned<String>>,
     prefix: Spanned<String>,
     upstream: Spanned<String>,
     #[serde(default)]
@@ -253,11 +254,11 @@ impl RawConfig {
         // Groups before routes: a route may name one.
         let upstreams = upstream::validate(self.upstream, src)?;
         let mut routes = Vec::with_capacity(self.route.len());
-        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut seen: HashMap<(Option<String>, String), usize> = HashMap::new();
         for (i, raw) in self.route.into_iter().enumerate() {
             let prefix_span = raw.prefix.span();
             let route = raw.into_route(i, src, &upstreams)?;
-            if let Some(other) = seen.insert(route.prefix.clone(), i) {
+            if let Some(other) = seen.insert((route.host.clone(), route.prefix.clone()), i) {
                 let message = format!(
                     "duplicate prefix \"{}\" (also route[{other}])",
                     route.prefix
@@ -402,6 +403,11 @@ impl RawRoute {
                 other => src.error(self.prefix.span(), format!("route[{i}]"), other.to_string()),
             },
         )?;
+        if let Some(host) = &self.host {
+            let pattern = crate::route::host::normalize_pattern(host.get_ref())
+                .map_err(|e| src.error(host.span(), format!("route[{i}].host"), e.to_string()))?;
+            route.host = Some(pattern);
+        }
         route.strip_prefix = self.strip_prefix;
         route.preserve_host = self.preserve_host;
         route.response_timeout = self.response_timeout;

@@ -48,9 +48,10 @@ fn target<'a>(
         ));
     }
     // Reuses the inbound target when it is forwarded unchanged (no copy).
+    let host = crate::route::request_host(req);
     let routed = match req.uri().path_and_query() {
-        Some(pq) => app.router.route_pq(pq),
-        None => app.router.route(pq),
+        Some(pq) => app.router.route_host_pq(host, pq),
+        None => app.router.route_host(host, pq),
     };
     let m = routed.map_err(|e| GatewayError::new(e.status(), Fault::Client, e.to_string()))?;
     let route = m.route;

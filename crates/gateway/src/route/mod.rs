@@ -14,12 +14,15 @@
 //! route is always chosen on the same path the upstream receives.
 
 pub mod escape;
+pub mod host;
 
 use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
 use http::uri::{Authority, PathAndQuery, Scheme, Uri};
+
+use host::{HostIndex, HostKey};
 
 pub(crate) use crate::syntax::split_authority;
 
@@ -91,9 +94,12 @@ impl fmt::Display for Upstream {
     }
 }
 
-/// One `[[route]]`: a path prefix and the upstream it forwards to.
+/// One `[[route]]`: a host pattern, a path prefix and the upstream it forwards to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
+    /// `api.example.com` or `*.example.com`, normalised by [`host::normalize_pattern`];
+    /// `None` = any host.
+    pub host: Option<String>,
     /// Starts with `/`; no trailing `/` except for the catch-all `/`.
     pub prefix: String,
     /// Where matching requests go.
@@ -116,6 +122,7 @@ impl Route {
     pub fn new(prefix: &str, upstream_url: &str) -> Result<Route, RouteError> {
         let prefix = normalize_prefix(prefix)?;
         Ok(Route {
+            host: None,
             name: prefix.clone(),
             prefix,
             upstream: Upstream::parse(upstream_url)?,
@@ -148,6 +155,8 @@ pub struct Router {
     /// Sorted longest prefix first, so the first match is the longest one. A linear scan
     /// beats a trie for the dozens of routes a gateway config holds.
     routes: Vec<Route>,
+    /// Route indices by host pattern.
+    hosts: HostIndex,
 }
 
 /// A successful match.
@@ -166,20 +175,35 @@ impl Router {
         for route in &mut routes {
             route.prefix = normalize_prefix(&route.prefix)?;
         }
+        for route in &mut routes {
+            if let Some(h) = &route.host {
+                route.host = Some(host::normalize_pattern(h)?);
+            }
+        }
         routes.sort_by(|a, b| {
             b.prefix
                 .len()
                 .cmp(&a.prefix.len())
                 .then(a.prefix.cmp(&b.prefix))
+                .then(a.host.cmp(&b.host))
         });
         if let Some(pair) = routes
             .windows(2)
-            .find(|w| matches!(w, [a, b] if a.prefix == b.prefix))
+            .find(|w| matches!(w, [a, b] if a.prefix == b.prefix && a.host == b.host))
         {
-            let prefix = pair.first().map(|r| r.prefix.clone()).unwrap_or_default();
-            return Err(RouteError::DuplicatePrefix(prefix));
+            let dup = pair.first().map_or_else(String::new, |r| match &r.host {
+                Some(h) => format!("{h}{}", r.prefix),
+                None => r.prefix.clone(),
+            });
+            return Err(RouteError::DuplicatePrefix(dup));
         }
-        Ok(Router { routes })
+        let hosts = HostIndex::new(routes.iter().map(|r| r.host.as_deref()));
+        Ok(Router { routes, hosts })
+    }
+
+    /// `true` when some route names a host.
+    pub fn has_hosts(&self) -> bool {
+        self.hosts.has_hosts()
     }
 
     /// The routes, longest prefix first.
@@ -194,18 +218,37 @@ impl Router {
 
     /// Routes an origin-form request target (`/path?query`).
     pub fn route<'a>(&'a self, path_and_query: &str) -> Result<RouteMatch<'a>, RouteError> {
-        self.route_target(path_and_query, None)
+        self.route_target(None, path_and_query, None)
+    }
+
+    /// [`Router::route`] for a request to `host` (`Host` or `:authority`, port allowed).
+    pub fn route_host<'a>(
+        &'a self,
+        host: Option<&str>,
+        path_and_query: &str,
+    ) -> Result<RouteMatch<'a>, RouteError> {
+        self.route_target(host, path_and_query, None)
+    }
+
+    /// [`Router::route_pq`] for a request to `host`.
+    pub fn route_host_pq<'a>(
+        &'a self,
+        host: Option<&str>,
+        pq: &PathAndQuery,
+    ) -> Result<RouteMatch<'a>, RouteError> {
+        self.route_target(host, pq.as_str(), Some(pq))
     }
 
     /// [`Router::route`] for a request's own target: when the forwarded target is the
     /// inbound one byte for byte (no base path, no prefix stripped, no dot-segments: the
     /// common case), the inbound `PathAndQuery` is reused instead of copied (no allocation).
     pub fn route_pq<'a>(&'a self, pq: &PathAndQuery) -> Result<RouteMatch<'a>, RouteError> {
-        self.route_target(pq.as_str(), Some(pq))
+        self.route_target(None, pq.as_str(), Some(pq))
     }
 
     fn route_target<'a>(
         &'a self,
+        host: Option<&str>,
         path_and_query: &str,
         original: Option<&PathAndQuery>,
     ) -> Result<RouteMatch<'a>, RouteError> {
@@ -220,10 +263,19 @@ impl Router {
             return Err(RouteError::BadPath);
         }
         let resolved = resolve_dots(path)?;
+        let key = if self.hosts.has_hosts() {
+            HostKey::new(host)
+        } else {
+            None
+        };
         let route = self
-            .routes
-            .iter()
-            .find(|r| r.matches(&resolved.path))
+            .hosts
+            .find(key.as_ref(), |table| {
+                table
+                    .iter()
+                    .filter_map(|&i| self.routes.get(i))
+                    .find(|r| r.matches(&resolved.path))
+            })
             .ok_or(RouteError::NotFound)?;
         // Resolve-then-match alone would let `/users/../profiles/1` reach /profiles. A
         // client that names one route and walks into another is probing (browsers resolve
@@ -268,6 +320,18 @@ impl Router {
     }
 }
 
+/// The host a request is addressed to: the URI's authority (HTTP/2 `:authority`, or an
+/// absolute-form HTTP/1 target), else the `Host` header.
+pub fn request_host<B>(req: &http::Request<B>) -> Option<&str> {
+    match req.uri().authority() {
+        Some(a) => Some(a.as_str()),
+        None => req
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok()),
+    }
+}
+
 /// Why routing or building a route failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RouteError {
@@ -289,8 +353,15 @@ pub enum RouteError {
         /// What is wrong with it.
         reason: String,
     },
-    /// Two routes with the same (normalised) prefix.
+    /// Two routes with the same (normalised) host and prefix.
     DuplicatePrefix(String),
+    /// A route host pattern that cannot be used.
+    InvalidHost {
+        /// The pattern as given.
+        host: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 impl RouteError {
@@ -316,6 +387,9 @@ impl fmt::Display for RouteError {
                 write!(f, "invalid upstream URL \"{url}\": {reason}")
             }
             RouteError::DuplicatePrefix(p) => write!(f, "duplicate route prefix \"{p}\""),
+            RouteError::InvalidHost { host, reason } => {
+                write!(f, "invalid route host \"{host}\": {reason}")
+            }
         }
     }
 }
@@ -329,6 +403,15 @@ fn normalize_prefix(prefix: &str) -> Result<String, RouteError> {
     };
     if !prefix.starts_with('/') {
         return Err(bad("must start with /"));
+    }
+    // `/users/*` is the common notation for "everything under /users": the same as `/users`.
+    let prefix = prefix
+        .strip_suffix("/*")
+        .map_or(prefix, |p| if p.is_empty() { "/" } else { p });
+    if prefix.contains('*') {
+        return Err(bad(
+            "a * is only supported at the end, as /users/* (the same as the prefix /users)",
+        ));
     }
     if prefix.contains(['?', '#']) {
         return Err(bad("must not contain ? or #"));

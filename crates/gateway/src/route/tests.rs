@@ -293,3 +293,103 @@ fn prefixes_and_duplicates() {
     assert_eq!(RouteError::NotFound.status(), http::StatusCode::NOT_FOUND);
     assert_eq!(RouteError::BadPath.status(), http::StatusCode::BAD_REQUEST);
 }
+
+fn hosted(host: &str, prefix: &str, url: &str) -> Route {
+    Route {
+        host: Some(host.to_owned()),
+        ..route(prefix, url)
+    }
+}
+
+#[test]
+fn host_then_longest_prefix() {
+    let r = router(vec![
+        hosted("a.example", "/users", "http://a:1"),
+        hosted("B.Example.", "/users", "http://b:1"),
+        hosted("*.example", "/", "http://wild:1"),
+        hosted("*.x.example", "/", "http://wildx:1"),
+        route("/users/*", "http://c:1"),
+        route("/", "http://root:1"),
+    ]);
+    let cases: &[(Option<&str>, &str, Result<&str, RouteError>)] = &[
+        (Some("a.example"), "/users/1", Ok("http://a:1/users/1")),
+        (Some("A.EXAMPLE:2000"), "/users/1", Ok("http://a:1/users/1")),
+        (Some("a.example."), "/users", Ok("http://a:1/users")),
+        (Some("b.example"), "/users/1", Ok("http://b:1/users/1")),
+        // a.example has no `/other`: the wildcard's `/` is next in line.
+        (Some("a.example"), "/other", Ok("http://wild:1/other")),
+        (Some("z.example"), "/users/1", Ok("http://wild:1/users/1")),
+        (
+            Some("q.x.example"),
+            "/users/1",
+            Ok("http://wildx:1/users/1"),
+        ),
+        (Some("deep.q.x.example"), "/", Ok("http://wildx:1/")),
+        // A wildcard needs a label in front of the suffix.
+        (Some("example"), "/users/1", Ok("http://c:1/users/1")),
+        (Some("other.test"), "/users/1", Ok("http://c:1/users/1")),
+        (Some("other.test"), "/x", Ok("http://root:1/x")),
+        (None, "/users/1", Ok("http://c:1/users/1")),
+        (Some("[::1]:80"), "/users/1", Ok("http://c:1/users/1")),
+        (Some(""), "/users/1", Ok("http://c:1/users/1")),
+    ];
+    for (host, path, want) in cases {
+        let got = r
+            .route_host(*host, path)
+            .map(|m| m.upstream_uri.to_string());
+        assert_eq!(got, want.clone().map(str::to_owned), "{host:?} {path}");
+        let pq = PathAndQuery::try_from(*path).expect("pq");
+        let via_pq = r
+            .route_host_pq(*host, &pq)
+            .map(|m| m.upstream_uri.to_string());
+        assert_eq!(via_pq, got, "pq {host:?} {path}");
+    }
+}
+
+#[test]
+fn same_prefix_on_two_hosts_is_fine_twice_on_one_is_not() {
+    assert!(Router::new(vec![
+        hosted("a.example", "/u", "http://a:1"),
+        hosted("b.example", "/u", "http://b:1"),
+        route("/u", "http://c:1"),
+    ])
+    .is_ok());
+    assert_eq!(
+        Router::new(vec![
+            hosted("a.example", "/u", "http://a:1"),
+            hosted("A.example", "/u/", "http://b:1"),
+        ])
+        .map(|_| ())
+        .map_err(|e| e.to_string()),
+        Err("duplicate route prefix \"a.example/u\"".to_owned())
+    );
+}
+
+#[test]
+fn star_prefix_and_host_patterns() {
+    for (prefix, want) in [("/users/*", "/users"), ("/*", "/"), ("/users/", "/users")] {
+        assert_eq!(route(prefix, "http://x:1").prefix, want, "{prefix}");
+    }
+    for bad in ["/users*", "/a/*/b", "/*/x", "/users/**"] {
+        let err = Route::new(bad, "http://x:1")
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        assert!(
+            err.as_ref()
+                .is_err_and(|e| e.contains("a * is only supported at the end")),
+            "{bad}: {err:?}"
+        );
+    }
+    for (pattern, want) in [
+        ("API.Example.com.", Ok("api.example.com")),
+        ("*.Example.com", Ok("*.example.com")),
+        ("a.*.com", Err(())),
+        ("*", Err(())),
+        ("a.example:80", Err(())),
+        ("a..b", Err(())),
+        ("", Err(())),
+    ] {
+        let got = host::normalize_pattern(pattern).map_err(|_| ());
+        assert_eq!(got.as_deref().map_err(|_| ()), want, "{pattern}");
+    }
+}
