@@ -61,6 +61,7 @@ pub fn normalize_pattern(text: &str) -> Result<String, RouteError> {
 }
 
 /// A request host lower-cased into a stack buffer, without port and trailing dot.
+#[derive(Debug)]
 pub struct HostKey {
     buf: [u8; MAX_NAME],
     len: usize,

@@ -393,3 +393,52 @@ fn star_prefix_and_host_patterns() {
         assert_eq!(got.as_deref().map_err(|_| ()), want, "{pattern}");
     }
 }
+
+/// `cargo test -p gangway --release --lib route::tests::lookup_cost -- --ignored --nocapture`
+/// prints the cost of one lookup among 1 000 hosts × routes (figure in BENCHMARKS.md).
+#[test]
+#[ignore = "benchmark; run by hand in release mode"]
+fn lookup_cost_with_1000_hosts_and_routes() {
+    let mut routes = Vec::new();
+    for i in 0..500 {
+        routes.push(hosted(
+            &format!("h{i}.example"),
+            &format!("/p{i}"),
+            "http://u:1",
+        ));
+        routes.push(hosted(
+            &format!("*.w{i}.example"),
+            &format!("/q{i}"),
+            "http://u:1",
+        ));
+    }
+    for i in 0..1000 {
+        routes.push(route(&format!("/r{i}/x"), "http://u:1"));
+    }
+    let r = router(routes);
+    let probes: Vec<(String, PathAndQuery)> = (0..1000)
+        .map(|i| match i % 3 {
+            0 => (
+                format!("H{}.example:8080", i % 500),
+                format!("/p{}/a?b", i % 500),
+            ),
+            1 => (
+                format!("a.b.w{}.example", i % 500),
+                format!("/q{}/a", i % 500),
+            ),
+            _ => (format!("other{i}.test"), format!("/r{i}/x/y")),
+        })
+        .map(|(h, p)| (h, PathAndQuery::try_from(p).expect("pq")))
+        .collect();
+    let rounds = 200;
+    let start = std::time::Instant::now();
+    let mut found = 0usize;
+    for _ in 0..rounds {
+        for (h, pq) in &probes {
+            found += usize::from(r.route_host_pq(Some(h), pq).is_ok());
+        }
+    }
+    let per = start.elapsed().as_nanos() / (rounds * probes.len()) as u128;
+    assert_eq!(found, rounds * probes.len());
+    println!("route lookup, 2000 routes (500 hosts, 500 wildcards, 1000 paths): {per} ns/lookup");
+}
