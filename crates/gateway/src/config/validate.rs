@@ -16,6 +16,7 @@ use toml::Spanned;
 use super::duration;
 use super::error::ConfigError;
 use super::pool::RawPool;
+use super::route_rules;
 use super::schema::{
     self, Admin, Config, Cors, Health, Limits, Listener, ListenerMode, Log, RateLimit, Runtime,
     Shutdown, Timeouts, TlsFiles,
@@ -87,6 +88,10 @@ struct RawRoute {
     #[serde(default, deserialize_with = "duration::optional")]
     response_timeout: Option<Duration>,
     name: Option<String>,
+    methods: Option<Spanned<Vec<String>>>,
+    respond: Option<Spanned<route_rules::RawRespond>>,
+    redirect: Option<Spanned<route_rules::RawRedirect>>,
+    rewrite_prefix: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -408,6 +413,17 @@ impl RawRoute {
                 .map_err(|e| src.error(host.span(), format!("route[{i}].host"), e.to_string()))?;
             route.host = Some(pattern);
         }
+        route_rules::apply(
+            &mut route,
+            route_rules::Rules {
+                methods: self.methods,
+                respond: self.respond,
+                redirect: self.redirect,
+                rewrite_prefix: self.rewrite_prefix,
+            },
+            i,
+            src,
+        )?;
         route.strip_prefix = self.strip_prefix;
         route.preserve_host = self.preserve_host;
         route.response_timeout = self.response_timeout;

@@ -13,10 +13,13 @@
 //! resolved (RFC 3986 §5.2.4), matched in its resolved form, and forwarded resolved, so the
 //! route is always chosen on the same path the upstream receives.
 
+pub mod action;
 pub mod escape;
 pub mod host;
+mod path;
 
-use std::borrow::Cow;
+use path::{dot_segment, normalize_prefix, resolve_dots};
+
 use std::fmt;
 use std::time::Duration;
 
@@ -115,6 +118,12 @@ pub struct Route {
     /// The `[[upstream]]` group this route sends to, when it names one; `upstream` is then
     /// the group's first server.
     pub group: Option<String>,
+    /// `methods = [...]`: the only methods served (405 + `Allow` otherwise); `None` = all.
+    pub methods: Option<Vec<http::Method>>,
+    /// `respond` or `redirect`: answered here, `upstream` unused.
+    pub action: Option<action::Action>,
+    /// `rewrite_prefix`: replaces the matched prefix in the forwarded path.
+    pub rewrite_prefix: Option<String>,
 }
 
 impl Route {
@@ -130,6 +139,9 @@ impl Route {
             preserve_host: false,
             response_timeout: None,
             group: None,
+            methods: None,
+            action: None,
+            rewrite_prefix: None,
         })
     }
 
@@ -284,21 +296,33 @@ impl Router {
         if resolved.lowest.is_some_and(|low| low < route.depth()) {
             return Err(RouteError::BadPath);
         }
-        let rest = if route.strip_prefix && route.prefix != "/" {
+        // `rewrite_prefix` puts `lead` where the prefix was (`/` as a rewrite adds nothing).
+        let lead = match route.rewrite_prefix.as_deref() {
+            Some("/") | None => "",
+            Some(lead) => lead,
+        };
+        let rest = if (route.strip_prefix || route.rewrite_prefix.is_some()) && route.prefix != "/"
+        {
             resolved.path.get(route.prefix.len()..).unwrap_or("")
         } else {
             &resolved.path
         };
-        let rest = if rest.is_empty() { "/" } else { rest };
+        let rest = if rest.is_empty() && lead.is_empty() {
+            "/"
+        } else {
+            rest
+        };
         let base = &route.upstream.base_path;
-        let unchanged = base.is_empty() && rest.len() == path.len() && rest == path;
+        let unchanged =
+            base.is_empty() && lead.is_empty() && rest.len() == path.len() && rest == path;
         let target = match original {
             Some(pq) if unchanged => pq.clone(),
             _ => {
                 let mut target = String::with_capacity(
-                    base.len() + rest.len() + query.map_or(0, |q| q.len() + 1),
+                    base.len() + lead.len() + rest.len() + query.map_or(0, |q| q.len() + 1),
                 );
                 target.push_str(base);
+                target.push_str(lead);
                 target.push_str(rest);
                 if let Some(query) = query {
                     target.push('?');
@@ -395,100 +419,6 @@ impl fmt::Display for RouteError {
 }
 
 impl std::error::Error for RouteError {}
-
-fn normalize_prefix(prefix: &str) -> Result<String, RouteError> {
-    let bad = |reason| RouteError::InvalidPrefix {
-        prefix: prefix.to_owned(),
-        reason,
-    };
-    if !prefix.starts_with('/') {
-        return Err(bad("must start with /"));
-    }
-    // `/users/*` is the common notation for "everything under /users": the same as `/users`.
-    let prefix = prefix
-        .strip_suffix("/*")
-        .map_or(prefix, |p| if p.is_empty() { "/" } else { p });
-    if prefix.contains('*') {
-        return Err(bad(
-            "a * is only supported at the end, as /users/* (the same as the prefix /users)",
-        ));
-    }
-    if prefix.contains(['?', '#']) {
-        return Err(bad("must not contain ? or #"));
-    }
-    if PathAndQuery::try_from(prefix).is_err() {
-        return Err(bad("contains characters not allowed in a URL path"));
-    }
-    // A prefix with dot-segments could never match: paths are matched resolved.
-    if prefix.split('/').any(|seg| dot_segment(seg) > 0) {
-        return Err(bad("must not contain . or .. segments"));
-    }
-    let trimmed = prefix.trim_end_matches('/');
-    Ok(if trimmed.is_empty() { "/" } else { trimmed }.to_owned())
-}
-
-/// 1 for a `.` segment, 2 for `..`, 0 otherwise; `%2e`/`%2E` count as a dot because many
-/// upstreams decode before resolving.
-fn dot_segment(seg: &str) -> usize {
-    let mut rest = seg.as_bytes();
-    let mut dots = 0;
-    while !rest.is_empty() {
-        rest = match rest {
-            [b'.', tail @ ..] => tail,
-            [b'%', b'2', b'e' | b'E', tail @ ..] => tail,
-            _ => return 0,
-        };
-        dots += 1;
-        if dots > 2 {
-            return 0;
-        }
-    }
-    dots
-}
-
-struct Resolved<'p> {
-    path: Cow<'p, str>,
-    /// Lowest depth a `..` left the path at; `None` when there was no `..`.
-    lowest: Option<usize>,
-}
-
-/// RFC 3986 §5.2.4 remove_dot_segments on an absolute path, except that climbing above `/`
-/// is an error instead of being clamped (clamping hides an attack, it doesn't fix a typo).
-fn resolve_dots(path: &str) -> Result<Resolved<'_>, RouteError> {
-    if !path.split('/').any(|seg| dot_segment(seg) > 0) {
-        return Ok(Resolved {
-            path: Cow::Borrowed(path),
-            lowest: None,
-        });
-    }
-    let mut out: Vec<&str> = Vec::new();
-    let mut lowest: Option<usize> = None;
-    let mut trailing_slash = false;
-    for seg in path.split('/').skip(1) {
-        trailing_slash = false;
-        match dot_segment(seg) {
-            1 => trailing_slash = true,
-            2 => {
-                out.pop().ok_or(RouteError::BadPath)?;
-                lowest = Some(lowest.map_or(out.len(), |l| l.min(out.len())));
-                trailing_slash = true;
-            }
-            _ => out.push(seg),
-        }
-    }
-    let mut resolved = String::with_capacity(path.len());
-    for seg in &out {
-        resolved.push('/');
-        resolved.push_str(seg);
-    }
-    if trailing_slash || resolved.is_empty() {
-        resolved.push('/');
-    }
-    Ok(Resolved {
-        path: Cow::Owned(resolved),
-        lowest,
-    })
-}
 
 #[cfg(test)]
 mod tests;

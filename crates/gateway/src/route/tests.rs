@@ -442,3 +442,25 @@ fn lookup_cost_with_1000_hosts_and_routes() {
     assert_eq!(found, rounds * probes.len());
     println!("route lookup, 2000 routes (500 hosts, 500 wildcards, 1000 paths): {per} ns/lookup");
 }
+
+#[test]
+fn rewrite_prefix_replaces_the_matched_prefix() {
+    let rw = |prefix: &str, to: &str| Route {
+        rewrite_prefix: Some(to.to_owned()),
+        name: format!("{prefix}->{to}"),
+        ..route(prefix, "http://u:1")
+    };
+    let r = router(vec![rw("/users", "/v2"), rw("/old", "/"), rw("/", "/root")]);
+    for (input, want) in [
+        ("/users/42?x=%20", "http://u:1/v2/42?x=%20"),
+        ("/users", "http://u:1/v2"),
+        ("/users/", "http://u:1/v2/"),
+        ("/users/a/../b", "http://u:1/v2/b"),
+        ("/old/a", "http://u:1/a"),
+        ("/old", "http://u:1/"),
+        ("/x", "http://u:1/root/x"),
+    ] {
+        let got = r.route(input).map(|m| m.upstream_uri.to_string());
+        assert_eq!(got.as_deref(), Ok(want), "{input}");
+    }
+}
