@@ -157,3 +157,65 @@ fn a_star_inside_a_prefix_is_refused_at_load() {
         "star.toml:4:10: route[0].prefix: a * is only supported at the end, as /users/* (the same as the prefix /users)"
     );
 }
+
+/// A route's own answers: 405 + `Allow`, a fixed 403, a 308 with the placeholders filled;
+/// none of them opens a connection to the upstream. `rewrite_prefix` reaches the upstream
+/// byte-exact.
+#[tokio::test]
+async fn methods_respond_redirect_and_rewrite() {
+    init_tracing();
+    within("route rules", async {
+        let up = Upstream::http1().run().await;
+        let url = up.url("");
+        let toml = format!(
+            r#"[[route]]
+prefix = "/users/admin"
+upstream = "{url}"
+respond = {{ status = 403, body = "blocked" }}
+[[route]]
+prefix = "/users"
+upstream = "{url}"
+methods = ["GET"]
+rewrite_prefix = "/v2"
+[[route]]
+host = "old.example"
+prefix = "/"
+upstream = "{url}"
+redirect = {{ to = "https://new.example{{path}}?{{query}}" }}
+"#
+        );
+        let gw = gangway_tests::gateway::start_gateway(&toml).await;
+        let addr = gw.addrs[0];
+        let send = |req: &'static str| async move {
+            send_raw(addr, req.as_bytes()).await.expect("response")
+        };
+
+        let r = send("DELETE /users/1 HTTP/1.1\r\nhost: x\r\n\r\n").await;
+        assert_eq!(r.status, 405);
+        assert_eq!(r.header("allow"), Some("GET, HEAD"));
+        let r = send("GET /users/admin/x HTTP/1.1\r\nhost: x\r\n\r\n").await;
+        assert_eq!(r.status, 403);
+        assert_eq!(r.body_str(), "blocked");
+        let r =
+            send("POST /a/b?c=%20 HTTP/1.1\r\nhost: OLD.example:80\r\ncontent-length: 0\r\n\r\n")
+                .await;
+        assert_eq!(r.status, 308);
+        assert_eq!(r.header("location"), Some("https://new.example/a/b?c=%20"));
+        let r = send("GET / HTTP/1.1\r\nhost: old.example\r\n\r\n").await;
+        assert_eq!(r.header("location"), Some("https://new.example/"));
+        assert_eq!(
+            up.connections_accepted(),
+            0,
+            "answered without the upstream"
+        );
+
+        let r = send("GET /users/a%2Fb//c?x=1 HTTP/1.1\r\nhost: x\r\n\r\n").await;
+        assert_eq!(r.status, 200);
+        assert_eq!(up.requests()[0].uri.to_string(), "/v2/a%2Fb//c?x=1");
+        let r = send("HEAD /users HTTP/1.1\r\nhost: x\r\n\r\n").await;
+        assert_eq!(r.status, 200);
+        assert_eq!(up.requests()[1].uri.to_string(), "/v2");
+        assert_eq!(gw.shutdown().await, 0);
+    })
+    .await;
+}
