@@ -168,3 +168,27 @@ fn a_startup_failure_is_one_line() {
         "{stderr}"
     );
 }
+
+/// The host-routing example is a valid config; a `*` inside a prefix is refused with a
+/// message that says what is supported (#13).
+#[test]
+fn hosts_example_checks_and_a_mid_prefix_star_is_refused() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/hosts.toml");
+    let out = run(&["--check-config", example]);
+    assert!(out.status.success(), "{out:?}");
+    let bad = run(&[
+        "--check-config",
+        "--listen",
+        ":2000",
+        "--route",
+        "/a/*/b=http://127.0.0.1:3000",
+    ]);
+    assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains(
+            "a * is only supported at the end, as /users/* (the same as the prefix /users)"
+        ),
+        "{stderr}"
+    );
+}

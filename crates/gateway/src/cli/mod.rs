@@ -36,8 +36,9 @@ pub struct Cli {
     #[arg(long = "listen", value_name = "ADDR", value_parser = config::parse_listen_address)]
     pub listen: Vec<SocketAddr>,
 
-    /// Add a route PREFIX=URL, e.g. /users=http://127.0.0.1:3000 (repeatable).
-    #[arg(long = "route", value_name = "PREFIX=URL", value_parser = parse_route)]
+    /// Add a route [HOST]PREFIX=URL, e.g. /users=http://127.0.0.1:3000 or
+    /// api.example.com/users=http://127.0.0.1:3000 (repeatable).
+    #[arg(long = "route", value_name = "[HOST]PREFIX=URL", value_parser = parse_route)]
     pub routes: Vec<Route>,
 
     /// Serve metrics on this IP:PORT, :PORT or localhost:PORT (replaces [admin] address).
@@ -69,7 +70,18 @@ fn parse_route(text: &str) -> Result<Route, String> {
     let (prefix, url) = text
         .split_once('=')
         .ok_or_else(|| format!("\"{text}\" is not PREFIX=URL"))?;
-    Route::new(prefix, url).map_err(|e| e.to_string())
+    // A left side not starting with `/` names a host first: `api.example.com/users`.
+    let (host, prefix) = match prefix.find('/') {
+        Some(0) => (None, prefix),
+        Some(at) => (prefix.get(..at), prefix.get(at..).unwrap_or("/")),
+        // `users=…` is far more likely a prefix missing its `/` than a host-wide route.
+        None => return Err(format!("\"{prefix}\" is not /PREFIX or HOST/PREFIX")),
+    };
+    let mut route = Route::new(prefix, url).map_err(|e| e.to_string())?;
+    if let Some(host) = host {
+        route.host = Some(crate::route::host::normalize_pattern(host).map_err(|e| e.to_string())?);
+    }
+    Ok(route)
 }
 
 impl Cli {

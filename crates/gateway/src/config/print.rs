@@ -49,6 +49,7 @@ impl Config {
         }
         for r in self.router.routes() {
             w.section("[[route]]");
+            w.opt("host", r.host.clone().map(Into::into), "any host");
             w.kv("prefix", r.prefix.as_str());
             w.kv("upstream", r.upstream.to_string());
             w.kv("strip_prefix", r.strip_prefix);
@@ -58,6 +59,7 @@ impl Config {
                 None => w.unset("response_timeout", "timeouts.upstream_response"),
             }
             w.kv("name", r.name.as_str());
+            route_rules(&mut w, r);
         }
 
         let p = &self.pool;
@@ -277,4 +279,42 @@ pub(crate) fn duration(d: Duration) -> Value {
 
 fn path(p: &Path) -> String {
     p.to_string_lossy().into_owned()
+}
+
+/// `methods`, `respond`/`redirect`, `rewrite_prefix` of one route (#13).
+fn route_rules(w: &mut Writer, r: &crate::route::Route) {
+    use crate::route::action::Action;
+    let methods = r
+        .methods
+        .as_ref()
+        .map(|m| Value::Array(m.iter().map(|m| Value::from(m.as_str())).collect()));
+    w.opt("methods", methods, "all methods");
+    let table = |pairs: [(&str, Value); 2]| {
+        Value::Table(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    };
+    match &r.action {
+        Some(Action::Respond { status, body }) => w.kv(
+            "respond",
+            table([
+                ("status", Value::from(i64::from(status.as_u16()))),
+                (
+                    "body",
+                    Value::from(String::from_utf8_lossy(body).into_owned()),
+                ),
+            ]),
+        ),
+        Some(Action::Redirect { to, status }) => w.kv(
+            "redirect",
+            table([
+                ("to", Value::from(to.as_str())),
+                ("status", Value::from(i64::from(status.as_u16()))),
+            ]),
+        ),
+        None => w.unset("respond", "forwarded upstream"),
+    }
+    w.opt(
+        "rewrite_prefix",
+        r.rewrite_prefix.as_deref().map(Value::from),
+        "prefix kept",
+    );
 }

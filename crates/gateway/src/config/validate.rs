@@ -16,6 +16,7 @@ use toml::Spanned;
 use super::duration;
 use super::error::ConfigError;
 use super::pool::RawPool;
+use super::route_rules;
 use super::schema::{
     self, Admin, Config, Cors, Health, Limits, Listener, ListenerMode, Log, RateLimit, Runtime,
     Shutdown, Timeouts, TlsFiles,
@@ -77,6 +78,7 @@ struct RawTls {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRoute {
+    host: Option<Spanned<String>>,
     prefix: Spanned<String>,
     upstream: Spanned<String>,
     #[serde(default)]
@@ -86,6 +88,10 @@ struct RawRoute {
     #[serde(default, deserialize_with = "duration::optional")]
     response_timeout: Option<Duration>,
     name: Option<String>,
+    methods: Option<Spanned<Vec<String>>>,
+    respond: Option<Spanned<route_rules::RawRespond>>,
+    redirect: Option<Spanned<route_rules::RawRedirect>>,
+    rewrite_prefix: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -253,11 +259,11 @@ impl RawConfig {
         // Groups before routes: a route may name one.
         let upstreams = upstream::validate(self.upstream, src)?;
         let mut routes = Vec::with_capacity(self.route.len());
-        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut seen: HashMap<(Option<String>, String), usize> = HashMap::new();
         for (i, raw) in self.route.into_iter().enumerate() {
             let prefix_span = raw.prefix.span();
             let route = raw.into_route(i, src, &upstreams)?;
-            if let Some(other) = seen.insert(route.prefix.clone(), i) {
+            if let Some(other) = seen.insert((route.host.clone(), route.prefix.clone()), i) {
                 let message = format!(
                     "duplicate prefix \"{}\" (also route[{other}])",
                     route.prefix
@@ -401,6 +407,22 @@ impl RawRoute {
                 }
                 other => src.error(self.prefix.span(), format!("route[{i}]"), other.to_string()),
             },
+        )?;
+        if let Some(host) = &self.host {
+            let pattern = crate::route::host::normalize_pattern(host.get_ref())
+                .map_err(|e| src.error(host.span(), format!("route[{i}].host"), e.to_string()))?;
+            route.host = Some(pattern);
+        }
+        route_rules::apply(
+            &mut route,
+            route_rules::Rules {
+                methods: self.methods,
+                respond: self.respond,
+                redirect: self.redirect,
+                rewrite_prefix: self.rewrite_prefix,
+            },
+            i,
+            src,
         )?;
         route.strip_prefix = self.strip_prefix;
         route.preserve_host = self.preserve_host;

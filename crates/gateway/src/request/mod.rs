@@ -21,6 +21,7 @@ pub mod upstream;
 mod access;
 mod cors_mode;
 mod route_mode;
+mod route_rules;
 
 use std::sync::Arc;
 

@@ -21,12 +21,22 @@ pub async fn handle(
     req: Request<Incoming>,
 ) -> Response<ProxyBody> {
     match target(app, ex, &req) {
-        Ok(target) => match upstream::call(app, conn, ex, req, target, |_| ()).await {
+        Ok(Next::Answer(resp)) => resp,
+        Ok(Next::Forward(target)) => match upstream::call(app, conn, ex, req, target, |_| ()).await
+        {
             Ok(resp) => resp,
             Err(err) => ex.fail(err),
         },
         Err(err) => ex.fail(err),
     }
+}
+
+/// What a route does with a request.
+enum Next<'a> {
+    /// Forward to the upstream.
+    Forward(Target<'a>),
+    /// The route answers itself (405, `respond`, `redirect`): no upstream connection.
+    Answer(Response<ProxyBody>),
 }
 
 /// Picks the route: 414 for an over-long target, 404/400 from the router, 413 for a
@@ -35,7 +45,7 @@ fn target<'a>(
     app: &'a App,
     ex: &mut Exchange,
     req: &Request<Incoming>,
-) -> Result<Target<'a>, GatewayError> {
+) -> Result<Next<'a>, GatewayError> {
     let pq = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
     if pq.len() > app.settings.max_uri_bytes {
         return Err(GatewayError::new(
@@ -48,9 +58,10 @@ fn target<'a>(
         ));
     }
     // Reuses the inbound target when it is forwarded unchanged (no copy).
+    let host = crate::route::request_host(req);
     let routed = match req.uri().path_and_query() {
-        Some(pq) => app.router.route_pq(pq),
-        None => app.router.route(pq),
+        Some(pq) => app.router.route_host_pq(host, pq),
+        None => app.router.route_host(host, pq),
     };
     let m = routed.map_err(|e| GatewayError::new(e.status(), Fault::Client, e.to_string()))?;
     let route = m.route;
@@ -62,6 +73,9 @@ fn target<'a>(
     {
         ex.routed(index);
     }
+    if let Some(fixed) = super::route_rules::fixed(route, req) {
+        return super::route_rules::answer(ex, fixed).map(Next::Answer);
+    }
     if let Some(max) = app.settings.max_body_bytes {
         // 413 before reading a byte when the declared length is over the limit.
         if http_body::Body::size_hint(req.body()).lower() > max {
@@ -72,7 +86,7 @@ fn target<'a>(
             ));
         }
     }
-    Ok(Target {
+    Ok(Next::Forward(Target {
         client: &app.client,
         uri: m.upstream_uri,
         authority: &route.upstream.authority,
@@ -84,5 +98,5 @@ fn target<'a>(
         ),
         max_response_bytes: None,
         upgrades: true,
-    })
+    }))
 }

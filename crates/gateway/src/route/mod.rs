@@ -13,13 +13,19 @@
 //! resolved (RFC 3986 §5.2.4), matched in its resolved form, and forwarded resolved, so the
 //! route is always chosen on the same path the upstream receives.
 
+pub mod action;
 pub mod escape;
+pub mod host;
+mod path;
 
-use std::borrow::Cow;
+use path::{dot_segment, normalize_prefix, resolve_dots};
+
 use std::fmt;
 use std::time::Duration;
 
 use http::uri::{Authority, PathAndQuery, Scheme, Uri};
+
+use host::{HostIndex, HostKey};
 
 pub(crate) use crate::syntax::split_authority;
 
@@ -91,9 +97,12 @@ impl fmt::Display for Upstream {
     }
 }
 
-/// One `[[route]]`: a path prefix and the upstream it forwards to.
+/// One `[[route]]`: a host pattern, a path prefix and the upstream it forwards to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
+    /// `api.example.com` or `*.example.com`, normalised by [`host::normalize_pattern`];
+    /// `None` = any host.
+    pub host: Option<String>,
     /// Starts with `/`; no trailing `/` except for the catch-all `/`.
     pub prefix: String,
     /// Where matching requests go.
@@ -109,6 +118,12 @@ pub struct Route {
     /// The `[[upstream]]` group this route sends to, when it names one; `upstream` is then
     /// the group's first server.
     pub group: Option<String>,
+    /// `methods = [...]`: the only methods served (405 + `Allow` otherwise); `None` = all.
+    pub methods: Option<Vec<http::Method>>,
+    /// `respond` or `redirect`: answered here, `upstream` unused.
+    pub action: Option<action::Action>,
+    /// `rewrite_prefix`: replaces the matched prefix in the forwarded path.
+    pub rewrite_prefix: Option<String>,
 }
 
 impl Route {
@@ -116,6 +131,7 @@ impl Route {
     pub fn new(prefix: &str, upstream_url: &str) -> Result<Route, RouteError> {
         let prefix = normalize_prefix(prefix)?;
         Ok(Route {
+            host: None,
             name: prefix.clone(),
             prefix,
             upstream: Upstream::parse(upstream_url)?,
@@ -123,6 +139,9 @@ impl Route {
             preserve_host: false,
             response_timeout: None,
             group: None,
+            methods: None,
+            action: None,
+            rewrite_prefix: None,
         })
     }
 
@@ -148,6 +167,8 @@ pub struct Router {
     /// Sorted longest prefix first, so the first match is the longest one. A linear scan
     /// beats a trie for the dozens of routes a gateway config holds.
     routes: Vec<Route>,
+    /// Route indices by host pattern.
+    hosts: HostIndex,
 }
 
 /// A successful match.
@@ -166,20 +187,35 @@ impl Router {
         for route in &mut routes {
             route.prefix = normalize_prefix(&route.prefix)?;
         }
+        for route in &mut routes {
+            if let Some(h) = &route.host {
+                route.host = Some(host::normalize_pattern(h)?);
+            }
+        }
         routes.sort_by(|a, b| {
             b.prefix
                 .len()
                 .cmp(&a.prefix.len())
                 .then(a.prefix.cmp(&b.prefix))
+                .then(a.host.cmp(&b.host))
         });
         if let Some(pair) = routes
             .windows(2)
-            .find(|w| matches!(w, [a, b] if a.prefix == b.prefix))
+            .find(|w| matches!(w, [a, b] if a.prefix == b.prefix && a.host == b.host))
         {
-            let prefix = pair.first().map(|r| r.prefix.clone()).unwrap_or_default();
-            return Err(RouteError::DuplicatePrefix(prefix));
+            let dup = pair.first().map_or_else(String::new, |r| match &r.host {
+                Some(h) => format!("{h}{}", r.prefix),
+                None => r.prefix.clone(),
+            });
+            return Err(RouteError::DuplicatePrefix(dup));
         }
-        Ok(Router { routes })
+        let hosts = HostIndex::new(routes.iter().map(|r| r.host.as_deref()));
+        Ok(Router { routes, hosts })
+    }
+
+    /// `true` when some route names a host.
+    pub fn has_hosts(&self) -> bool {
+        self.hosts.has_hosts()
     }
 
     /// The routes, longest prefix first.
@@ -194,18 +230,37 @@ impl Router {
 
     /// Routes an origin-form request target (`/path?query`).
     pub fn route<'a>(&'a self, path_and_query: &str) -> Result<RouteMatch<'a>, RouteError> {
-        self.route_target(path_and_query, None)
+        self.route_target(None, path_and_query, None)
+    }
+
+    /// [`Router::route`] for a request to `host` (`Host` or `:authority`, port allowed).
+    pub fn route_host<'a>(
+        &'a self,
+        host: Option<&str>,
+        path_and_query: &str,
+    ) -> Result<RouteMatch<'a>, RouteError> {
+        self.route_target(host, path_and_query, None)
+    }
+
+    /// [`Router::route_pq`] for a request to `host`.
+    pub fn route_host_pq<'a>(
+        &'a self,
+        host: Option<&str>,
+        pq: &PathAndQuery,
+    ) -> Result<RouteMatch<'a>, RouteError> {
+        self.route_target(host, pq.as_str(), Some(pq))
     }
 
     /// [`Router::route`] for a request's own target: when the forwarded target is the
     /// inbound one byte for byte (no base path, no prefix stripped, no dot-segments: the
     /// common case), the inbound `PathAndQuery` is reused instead of copied (no allocation).
     pub fn route_pq<'a>(&'a self, pq: &PathAndQuery) -> Result<RouteMatch<'a>, RouteError> {
-        self.route_target(pq.as_str(), Some(pq))
+        self.route_target(None, pq.as_str(), Some(pq))
     }
 
     fn route_target<'a>(
         &'a self,
+        host: Option<&str>,
         path_and_query: &str,
         original: Option<&PathAndQuery>,
     ) -> Result<RouteMatch<'a>, RouteError> {
@@ -220,10 +275,19 @@ impl Router {
             return Err(RouteError::BadPath);
         }
         let resolved = resolve_dots(path)?;
+        let key = if self.hosts.has_hosts() {
+            HostKey::new(host)
+        } else {
+            None
+        };
         let route = self
-            .routes
-            .iter()
-            .find(|r| r.matches(&resolved.path))
+            .hosts
+            .find(key.as_ref(), |table| {
+                table
+                    .iter()
+                    .filter_map(|&i| self.routes.get(i))
+                    .find(|r| r.matches(&resolved.path))
+            })
             .ok_or(RouteError::NotFound)?;
         // Resolve-then-match alone would let `/users/../profiles/1` reach /profiles. A
         // client that names one route and walks into another is probing (browsers resolve
@@ -232,21 +296,33 @@ impl Router {
         if resolved.lowest.is_some_and(|low| low < route.depth()) {
             return Err(RouteError::BadPath);
         }
-        let rest = if route.strip_prefix && route.prefix != "/" {
+        // `rewrite_prefix` puts `lead` where the prefix was (`/` as a rewrite adds nothing).
+        let lead = match route.rewrite_prefix.as_deref() {
+            Some("/") | None => "",
+            Some(lead) => lead,
+        };
+        let rest = if (route.strip_prefix || route.rewrite_prefix.is_some()) && route.prefix != "/"
+        {
             resolved.path.get(route.prefix.len()..).unwrap_or("")
         } else {
             &resolved.path
         };
-        let rest = if rest.is_empty() { "/" } else { rest };
+        let rest = if rest.is_empty() && lead.is_empty() {
+            "/"
+        } else {
+            rest
+        };
         let base = &route.upstream.base_path;
-        let unchanged = base.is_empty() && rest.len() == path.len() && rest == path;
+        let unchanged =
+            base.is_empty() && lead.is_empty() && rest.len() == path.len() && rest == path;
         let target = match original {
             Some(pq) if unchanged => pq.clone(),
             _ => {
                 let mut target = String::with_capacity(
-                    base.len() + rest.len() + query.map_or(0, |q| q.len() + 1),
+                    base.len() + lead.len() + rest.len() + query.map_or(0, |q| q.len() + 1),
                 );
                 target.push_str(base);
+                target.push_str(lead);
                 target.push_str(rest);
                 if let Some(query) = query {
                     target.push('?');
@@ -265,6 +341,18 @@ impl Router {
             route,
             upstream_uri,
         })
+    }
+}
+
+/// The host a request is addressed to: the URI's authority (HTTP/2 `:authority`, or an
+/// absolute-form HTTP/1 target), else the `Host` header.
+pub fn request_host<B>(req: &http::Request<B>) -> Option<&str> {
+    match req.uri().authority() {
+        Some(a) => Some(a.as_str()),
+        None => req
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok()),
     }
 }
 
@@ -289,8 +377,15 @@ pub enum RouteError {
         /// What is wrong with it.
         reason: String,
     },
-    /// Two routes with the same (normalised) prefix.
+    /// Two routes with the same (normalised) host and prefix.
     DuplicatePrefix(String),
+    /// A route host pattern that cannot be used.
+    InvalidHost {
+        /// The pattern as given.
+        host: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 impl RouteError {
@@ -316,96 +411,14 @@ impl fmt::Display for RouteError {
                 write!(f, "invalid upstream URL \"{url}\": {reason}")
             }
             RouteError::DuplicatePrefix(p) => write!(f, "duplicate route prefix \"{p}\""),
+            RouteError::InvalidHost { host, reason } => {
+                write!(f, "invalid route host \"{host}\": {reason}")
+            }
         }
     }
 }
 
 impl std::error::Error for RouteError {}
-
-fn normalize_prefix(prefix: &str) -> Result<String, RouteError> {
-    let bad = |reason| RouteError::InvalidPrefix {
-        prefix: prefix.to_owned(),
-        reason,
-    };
-    if !prefix.starts_with('/') {
-        return Err(bad("must start with /"));
-    }
-    if prefix.contains(['?', '#']) {
-        return Err(bad("must not contain ? or #"));
-    }
-    if PathAndQuery::try_from(prefix).is_err() {
-        return Err(bad("contains characters not allowed in a URL path"));
-    }
-    // A prefix with dot-segments could never match: paths are matched resolved.
-    if prefix.split('/').any(|seg| dot_segment(seg) > 0) {
-        return Err(bad("must not contain . or .. segments"));
-    }
-    let trimmed = prefix.trim_end_matches('/');
-    Ok(if trimmed.is_empty() { "/" } else { trimmed }.to_owned())
-}
-
-/// 1 for a `.` segment, 2 for `..`, 0 otherwise; `%2e`/`%2E` count as a dot because many
-/// upstreams decode before resolving.
-fn dot_segment(seg: &str) -> usize {
-    let mut rest = seg.as_bytes();
-    let mut dots = 0;
-    while !rest.is_empty() {
-        rest = match rest {
-            [b'.', tail @ ..] => tail,
-            [b'%', b'2', b'e' | b'E', tail @ ..] => tail,
-            _ => return 0,
-        };
-        dots += 1;
-        if dots > 2 {
-            return 0;
-        }
-    }
-    dots
-}
-
-struct Resolved<'p> {
-    path: Cow<'p, str>,
-    /// Lowest depth a `..` left the path at; `None` when there was no `..`.
-    lowest: Option<usize>,
-}
-
-/// RFC 3986 §5.2.4 remove_dot_segments on an absolute path, except that climbing above `/`
-/// is an error instead of being clamped (clamping hides an attack, it doesn't fix a typo).
-fn resolve_dots(path: &str) -> Result<Resolved<'_>, RouteError> {
-    if !path.split('/').any(|seg| dot_segment(seg) > 0) {
-        return Ok(Resolved {
-            path: Cow::Borrowed(path),
-            lowest: None,
-        });
-    }
-    let mut out: Vec<&str> = Vec::new();
-    let mut lowest: Option<usize> = None;
-    let mut trailing_slash = false;
-    for seg in path.split('/').skip(1) {
-        trailing_slash = false;
-        match dot_segment(seg) {
-            1 => trailing_slash = true,
-            2 => {
-                out.pop().ok_or(RouteError::BadPath)?;
-                lowest = Some(lowest.map_or(out.len(), |l| l.min(out.len())));
-                trailing_slash = true;
-            }
-            _ => out.push(seg),
-        }
-    }
-    let mut resolved = String::with_capacity(path.len());
-    for seg in &out {
-        resolved.push('/');
-        resolved.push_str(seg);
-    }
-    if trailing_slash || resolved.is_empty() {
-        resolved.push('/');
-    }
-    Ok(Resolved {
-        path: Cow::Owned(resolved),
-        lowest,
-    })
-}
 
 #[cfg(test)]
 mod tests;

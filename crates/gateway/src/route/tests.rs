@@ -293,3 +293,174 @@ fn prefixes_and_duplicates() {
     assert_eq!(RouteError::NotFound.status(), http::StatusCode::NOT_FOUND);
     assert_eq!(RouteError::BadPath.status(), http::StatusCode::BAD_REQUEST);
 }
+
+fn hosted(host: &str, prefix: &str, url: &str) -> Route {
+    Route {
+        host: Some(host.to_owned()),
+        ..route(prefix, url)
+    }
+}
+
+#[test]
+fn host_then_longest_prefix() {
+    let r = router(vec![
+        hosted("a.example", "/users", "http://a:1"),
+        hosted("B.Example.", "/users", "http://b:1"),
+        hosted("*.example", "/", "http://wild:1"),
+        hosted("*.x.example", "/", "http://wildx:1"),
+        route("/users/*", "http://c:1"),
+        route("/", "http://root:1"),
+    ]);
+    let cases: &[(Option<&str>, &str, Result<&str, RouteError>)] = &[
+        (Some("a.example"), "/users/1", Ok("http://a:1/users/1")),
+        (Some("A.EXAMPLE:2000"), "/users/1", Ok("http://a:1/users/1")),
+        (Some("a.example."), "/users", Ok("http://a:1/users")),
+        (Some("b.example"), "/users/1", Ok("http://b:1/users/1")),
+        // a.example has no `/other`: the wildcard's `/` is next in line.
+        (Some("a.example"), "/other", Ok("http://wild:1/other")),
+        (Some("z.example"), "/users/1", Ok("http://wild:1/users/1")),
+        (
+            Some("q.x.example"),
+            "/users/1",
+            Ok("http://wildx:1/users/1"),
+        ),
+        (Some("deep.q.x.example"), "/", Ok("http://wildx:1/")),
+        // A wildcard needs a label in front of the suffix.
+        (Some("example"), "/users/1", Ok("http://c:1/users/1")),
+        (Some("other.test"), "/users/1", Ok("http://c:1/users/1")),
+        (Some("other.test"), "/x", Ok("http://root:1/x")),
+        (None, "/users/1", Ok("http://c:1/users/1")),
+        (Some("[::1]:80"), "/users/1", Ok("http://c:1/users/1")),
+        (Some(""), "/users/1", Ok("http://c:1/users/1")),
+    ];
+    for (host, path, want) in cases {
+        let got = r
+            .route_host(*host, path)
+            .map(|m| m.upstream_uri.to_string());
+        assert_eq!(got, want.clone().map(str::to_owned), "{host:?} {path}");
+        let pq = PathAndQuery::try_from(*path).expect("pq");
+        let via_pq = r
+            .route_host_pq(*host, &pq)
+            .map(|m| m.upstream_uri.to_string());
+        assert_eq!(via_pq, got, "pq {host:?} {path}");
+    }
+}
+
+#[test]
+fn same_prefix_on_two_hosts_is_fine_twice_on_one_is_not() {
+    assert!(Router::new(vec![
+        hosted("a.example", "/u", "http://a:1"),
+        hosted("b.example", "/u", "http://b:1"),
+        route("/u", "http://c:1"),
+    ])
+    .is_ok());
+    assert_eq!(
+        Router::new(vec![
+            hosted("a.example", "/u", "http://a:1"),
+            hosted("A.example", "/u/", "http://b:1"),
+        ])
+        .map(|_| ())
+        .map_err(|e| e.to_string()),
+        Err("duplicate route prefix \"a.example/u\"".to_owned())
+    );
+}
+
+#[test]
+fn star_prefix_and_host_patterns() {
+    for (prefix, want) in [("/users/*", "/users"), ("/*", "/"), ("/users/", "/users")] {
+        assert_eq!(route(prefix, "http://x:1").prefix, want, "{prefix}");
+    }
+    for bad in ["/users*", "/a/*/b", "/*/x", "/users/**"] {
+        let err = Route::new(bad, "http://x:1")
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        assert!(
+            err.as_ref()
+                .is_err_and(|e| e.contains("a * is only supported at the end")),
+            "{bad}: {err:?}"
+        );
+    }
+    for (pattern, want) in [
+        ("API.Example.com.", Ok("api.example.com")),
+        ("*.Example.com", Ok("*.example.com")),
+        ("a.*.com", Err(())),
+        ("*", Err(())),
+        ("a.example:80", Err(())),
+        ("a..b", Err(())),
+        ("", Err(())),
+    ] {
+        let got = host::normalize_pattern(pattern).map_err(|_| ());
+        assert_eq!(got.as_deref().map_err(|_| ()), want, "{pattern}");
+    }
+}
+
+/// `cargo test -p gangway --release --lib route::tests::lookup_cost -- --ignored --nocapture`
+/// prints the cost of one lookup among 1 000 hosts × routes (figure in BENCHMARKS.md).
+#[test]
+#[ignore = "benchmark; run by hand in release mode"]
+fn lookup_cost_with_1000_hosts_and_routes() {
+    let mut routes = Vec::new();
+    for i in 0..500 {
+        routes.push(hosted(
+            &format!("h{i}.example"),
+            &format!("/p{i}"),
+            "http://u:1",
+        ));
+        routes.push(hosted(
+            &format!("*.w{i}.example"),
+            &format!("/q{i}"),
+            "http://u:1",
+        ));
+    }
+    for i in 0..1000 {
+        routes.push(route(&format!("/r{i}/x"), "http://u:1"));
+    }
+    let r = router(routes);
+    let probes: Vec<(String, PathAndQuery)> = (0..1000)
+        .map(|i| match i % 3 {
+            0 => (
+                format!("H{}.example:8080", i % 500),
+                format!("/p{}/a?b", i % 500),
+            ),
+            1 => (
+                format!("a.b.w{}.example", i % 500),
+                format!("/q{}/a", i % 500),
+            ),
+            _ => (format!("other{i}.test"), format!("/r{i}/x/y")),
+        })
+        .map(|(h, p)| (h, PathAndQuery::try_from(p).expect("pq")))
+        .collect();
+    let rounds = 200;
+    let start = std::time::Instant::now();
+    let mut found = 0usize;
+    for _ in 0..rounds {
+        for (h, pq) in &probes {
+            found += usize::from(r.route_host_pq(Some(h), pq).is_ok());
+        }
+    }
+    let per = start.elapsed().as_nanos() / (rounds * probes.len()) as u128;
+    assert_eq!(found, rounds * probes.len());
+    println!("route lookup, 2000 routes (500 hosts, 500 wildcards, 1000 paths): {per} ns/lookup");
+}
+
+#[test]
+fn rewrite_prefix_replaces_the_matched_prefix() {
+    let rw = |prefix: &str, to: &str| Route {
+        rewrite_prefix: Some(to.to_owned()),
+        name: format!("{prefix}->{to}"),
+        ..route(prefix, "http://u:1")
+    };
+    let r = router(vec![rw("/users", "/v2"), rw("/old", "/"), rw("/", "/root")]);
+    for (input, want) in [
+        ("/users/42?x=%20", "http://u:1/v2/42?x=%20"),
+        ("/users", "http://u:1/v2"),
+        ("/users/", "http://u:1/v2/"),
+        ("/users/a/../b", "http://u:1/v2/b"),
+        ("/old/a", "http://u:1/a"),
+        ("/old", "http://u:1/"),
+        ("/x", "http://u:1/root/x"),
+    ] {
+        let got = r.route(input).map(|m| m.upstream_uri.to_string());
+        assert_eq!(got.as_deref(), Ok(want), "{input}");
+    }
+}
