@@ -129,6 +129,8 @@ pub struct App {
     pub metrics: Metrics,
     /// Limits and timeouts.
     pub settings: Settings,
+    /// The upstream group of each route that names one.
+    pub groups: crate::upstream::wiring::RouteGroups,
 }
 
 impl App {

@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
@@ -17,6 +17,7 @@ use crate::conn::workers::{self, Workers};
 use crate::conn::{self as server, Listener, ListenerSpec, ServerLimits};
 use crate::cors::{CorsPolicy, OriginPattern, RateLimiter, TargetPattern, TargetPolicy};
 use crate::observe::metrics::Metrics;
+use crate::upstream::wiring::RouteGroups;
 
 /// A gateway that is serving. Dropping it does not stop it: call [`Running::shutdown`].
 #[derive(Debug)]
@@ -132,12 +133,14 @@ pub fn build_app(config: &Config, own_addrs: &[SocketAddr]) -> Result<App, Start
         max_body_bytes: config.limits.max_body_bytes,
         access_log: config.log.access_log,
     };
+    let groups = RouteGroups::build(&config.upstreams, router.routes(), Instant::now());
     Ok(App {
         router,
         client,
         cors,
         metrics,
         settings,
+        groups,
     })
 }
 

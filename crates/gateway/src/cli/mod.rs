@@ -36,9 +36,10 @@ pub struct Cli {
     #[arg(long = "listen", value_name = "ADDR", value_parser = config::parse_listen_address)]
     pub listen: Vec<SocketAddr>,
 
-    /// Add a route PREFIX=URL, e.g. /users=http://127.0.0.1:3000 (repeatable).
-    #[arg(long = "route", value_name = "PREFIX=URL", value_parser = parse_route)]
-    pub routes: Vec<Route>,
+    /// Add a route PREFIX=URL, e.g. /users=http://127.0.0.1:3000 (repeatable); a comma
+    /// list PREFIX=URL,URL… balances over those servers (an anonymous upstream group).
+    #[arg(long = "route", value_name = "PREFIX=URL[,URL…]", value_parser = parse_route)]
+    pub routes: Vec<RouteArg>,
 
     /// Serve metrics on this IP:PORT, :PORT or localhost:PORT (replaces [admin] address).
     #[arg(long, value_name = "ADDR", value_parser = config::parse_listen_address)]
@@ -65,11 +66,46 @@ pub struct Cli {
     pub cors_allow_origins: Vec<String>,
 }
 
-fn parse_route(text: &str) -> Result<Route, String> {
+/// One `--route`: a route, and the servers of its anonymous group when a list was given.
+#[derive(Debug, Clone)]
+pub struct RouteArg {
+    /// The route (its `upstream` is the first server when a list was given).
+    pub route: Route,
+    /// `PREFIX=URL,URL…`: the group's servers.
+    pub servers: Option<Vec<config::ServerSpec>>,
+}
+
+fn parse_route(text: &str) -> Result<RouteArg, String> {
     let (prefix, url) = text
         .split_once('=')
         .ok_or_else(|| format!("\"{text}\" is not PREFIX=URL"))?;
-    Route::new(prefix, url).map_err(|e| e.to_string())
+    if !url.contains(',') {
+        let route = Route::new(prefix, url).map_err(|e| e.to_string())?;
+        return Ok(RouteArg {
+            route,
+            servers: None,
+        });
+    }
+    let servers = config::parse_server_list(url)?;
+    let first = servers
+        .first()
+        .map(|s| s.upstream.to_string())
+        .unwrap_or_default();
+    let route = Route::new(prefix, &first).map_err(|e| e.to_string())?;
+    Ok(RouteArg {
+        route,
+        servers: Some(servers),
+    })
+}
+
+/// The name of a `--route` list's group: `cli` and the prefix (`/users` → `cli-users`),
+/// spelled as a group name may be, so `--print-config` writes a file that loads again.
+fn anonymous_name(prefix: &str) -> String {
+    let tail: String = prefix
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '_' { c } else { '-' })
+        .collect();
+    format!("cli{}", tail.trim_end_matches('-'))
 }
 
 impl Cli {
@@ -115,7 +151,20 @@ impl Cli {
 
         if !self.routes.is_empty() {
             let mut routes = std::mem::take(&mut config.router).into_routes();
-            routes.extend(self.routes);
+            for RouteArg { mut route, servers } in self.routes {
+                if let Some(servers) = servers {
+                    let name = anonymous_name(&route.prefix);
+                    if config.upstreams.iter().any(|g| g.name == name) {
+                        let message = format!("upstream group \"{name}\" already exists");
+                        return Err(ConfigError::new(FLAGS, "--route", message));
+                    }
+                    route.group = Some(name.clone());
+                    config
+                        .upstreams
+                        .push(config::UpstreamGroup::anonymous(name, servers));
+                }
+                routes.push(route);
+            }
             config.router = Router::new(routes)
                 .map_err(|e| ConfigError::new(FLAGS, "--route", e.to_string()))?;
         }

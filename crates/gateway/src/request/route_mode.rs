@@ -7,10 +7,12 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use crate::app::{App, ConnInfo};
+use crate::upstream::Group;
 
 use super::body::ProxyBody;
 use super::error::{Fault, GatewayError};
 use super::exchange::Exchange;
+use super::group;
 use super::upstream::{self, Target, Wait};
 
 /// Serves one request on a route-mode listener.
@@ -21,21 +23,28 @@ pub async fn handle(
     req: Request<Incoming>,
 ) -> Response<ProxyBody> {
     match target(app, ex, &req) {
-        Ok(target) => match upstream::call(app, conn, ex, req, target, |_| ()).await {
+        Ok((target, None)) => match upstream::call(app, conn, ex, req, target, |_| ()).await {
             Ok(resp) => resp,
             Err(err) => ex.fail(err),
         },
+        // Boxed: the group path's future is larger, and single-URL routes keep today's size.
+        Ok((target, Some(group))) => {
+            match Box::pin(group::call(app, conn, ex, req, target, group)).await {
+                Ok(resp) => resp,
+                Err(err) => ex.fail(err),
+            }
+        }
         Err(err) => ex.fail(err),
     }
 }
 
 /// Picks the route: 414 for an over-long target, 404/400 from the router, 413 for a
-/// declared body over the limit.
+/// declared body over the limit. With the route's upstream group, if it names one.
 fn target<'a>(
     app: &'a App,
     ex: &mut Exchange,
     req: &Request<Incoming>,
-) -> Result<Target<'a>, GatewayError> {
+) -> Result<(Target<'a>, Option<&'a Arc<Group>>), GatewayError> {
     let pq = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
     if pq.len() > app.settings.max_uri_bytes {
         return Err(GatewayError::new(
@@ -54,6 +63,7 @@ fn target<'a>(
     };
     let m = routed.map_err(|e| GatewayError::new(e.status(), Fault::Client, e.to_string()))?;
     let route = m.route;
+    let mut group = None;
     if let Some(index) = app
         .router
         .routes()
@@ -61,6 +71,7 @@ fn target<'a>(
         .position(|r| std::ptr::eq(r, route))
     {
         ex.routed(index);
+        group = app.groups.for_route(index);
     }
     if let Some(max) = app.settings.max_body_bytes {
         // 413 before reading a byte when the declared length is over the limit.
@@ -72,7 +83,7 @@ fn target<'a>(
             ));
         }
     }
-    Ok(Target {
+    let target = Target {
         client: &app.client,
         uri: m.upstream_uri,
         authority: &route.upstream.authority,
@@ -84,5 +95,6 @@ fn target<'a>(
         ),
         max_response_bytes: None,
         upgrades: true,
-    })
+    };
+    Ok((target, group))
 }
