@@ -103,7 +103,13 @@ fn parse_route(text: &str) -> Result<RouteArg, String> {
 fn anonymous_name(prefix: &str) -> String {
     let tail: String = prefix
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '_' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     format!("cli{}", tail.trim_end_matches('-'))
 }

@@ -155,8 +155,15 @@ pub async fn call(
                     GatewayError::new(resp.status(), Fault::Upstream, "upstream error"),
                     Some(resp),
                 ),
-                _ => {
-                    group.report(&handle, Outcome::Success, Instant::now());
+                s => {
+                    // A gateway error from the server counts against its health even when
+                    // it is passed on as it is.
+                    let outcome = if (502..=504).contains(&s) {
+                        Outcome::Failure
+                    } else {
+                        Outcome::Success
+                    };
+                    group.report(&handle, outcome, Instant::now());
                     break (handle, resp);
                 }
             },
@@ -273,7 +280,10 @@ fn no_server(group: &Group) -> GatewayError {
     GatewayError::new(
         StatusCode::BAD_GATEWAY,
         Fault::Upstream,
-        format!("no server of upstream \"{}\" could take the request", group.name()),
+        format!(
+            "no server of upstream \"{}\" could take the request",
+            group.name()
+        ),
     )
 }
 
