@@ -137,6 +137,8 @@ pub struct App {
     pub flood: crate::observe::flood::Flood,
     /// Requests whose exchange has not ended (`gangway_requests_in_flight`).
     pub in_flight: std::sync::atomic::AtomicU64,
+    /// The upstream group of each route that names one.
+    pub groups: crate::upstream::wiring::RouteGroups,
 }
 
 impl App {

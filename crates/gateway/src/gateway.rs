@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
@@ -17,6 +17,7 @@ use crate::conn::workers::{self, Workers};
 use crate::conn::{self as server, Listener, ListenerSpec, ServerLimits};
 use crate::cors::{CorsPolicy, OriginPattern, RateLimiter, TargetPattern, TargetPolicy};
 use crate::observe::metrics::Metrics;
+use crate::upstream::wiring::RouteGroups;
 
 /// A gateway that is serving. Dropping it does not stop it: call [`Running::shutdown`].
 #[derive(Debug)]
@@ -141,6 +142,7 @@ pub fn build_app(config: &Config, own_addrs: &[SocketAddr]) -> Result<App, Start
     };
     let access = crate::observe::sink::AccessLog::start(&config.log)
         .map_err(|e| StartError::new(StartKind::Log, "opening the access log", e))?;
+    let groups = RouteGroups::build(&config.upstreams, router.routes(), Instant::now());
     Ok(App {
         router,
         client,
@@ -151,6 +153,7 @@ pub fn build_app(config: &Config, own_addrs: &[SocketAddr]) -> Result<App, Start
         request_id: config.request_id.policy(),
         flood: crate::observe::flood::Flood::default(),
         in_flight: std::sync::atomic::AtomicU64::new(0),
+        groups,
     })
 }
 

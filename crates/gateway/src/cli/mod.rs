@@ -37,9 +37,10 @@ pub struct Cli {
     pub listen: Vec<SocketAddr>,
 
     /// Add a route [HOST]PREFIX=URL, e.g. /users=http://127.0.0.1:3000 or
-    /// api.example.com/users=http://127.0.0.1:3000 (repeatable).
-    #[arg(long = "route", value_name = "[HOST]PREFIX=URL", value_parser = parse_route)]
-    pub routes: Vec<Route>,
+    /// api.example.com/users=http://127.0.0.1:3000 (repeatable); a comma list
+    /// PREFIX=URL,URL… balances over those servers (an anonymous upstream group).
+    #[arg(long = "route", value_name = "[HOST]PREFIX=URL[,URL…]", value_parser = parse_route)]
+    pub routes: Vec<RouteArg>,
 
     /// Serve metrics on this IP:PORT, :PORT or localhost:PORT (replaces [admin] address).
     #[arg(long, value_name = "ADDR", value_parser = config::parse_listen_address)]
@@ -66,7 +67,16 @@ pub struct Cli {
     pub cors_allow_origins: Vec<String>,
 }
 
-fn parse_route(text: &str) -> Result<Route, String> {
+/// One `--route`: a route, and the servers of its anonymous group when a list was given.
+#[derive(Debug, Clone)]
+pub struct RouteArg {
+    /// The route (its `upstream` is the first server when a list was given).
+    pub route: Route,
+    /// `PREFIX=URL,URL…`: the group's servers.
+    pub servers: Option<Vec<config::ServerSpec>>,
+}
+
+fn parse_route(text: &str) -> Result<RouteArg, String> {
     let (prefix, url) = text
         .split_once('=')
         .ok_or_else(|| format!("\"{text}\" is not PREFIX=URL"))?;
@@ -77,11 +87,37 @@ fn parse_route(text: &str) -> Result<Route, String> {
         // `users=…` is far more likely a prefix missing its `/` than a host-wide route.
         None => return Err(format!("\"{prefix}\" is not /PREFIX or HOST/PREFIX")),
     };
-    let mut route = Route::new(prefix, url).map_err(|e| e.to_string())?;
+    let (mut route, servers) = if url.contains(',') {
+        let servers = config::parse_server_list(url)?;
+        let first = servers
+            .first()
+            .map(|s| s.upstream.to_string())
+            .unwrap_or_default();
+        let route = Route::new(prefix, &first).map_err(|e| e.to_string())?;
+        (route, Some(servers))
+    } else {
+        (Route::new(prefix, url).map_err(|e| e.to_string())?, None)
+    };
     if let Some(host) = host {
         route.host = Some(crate::route::host::normalize_pattern(host).map_err(|e| e.to_string())?);
     }
-    Ok(route)
+    Ok(RouteArg { route, servers })
+}
+
+/// The name of a `--route` list's group: `cli` and the prefix (`/users` → `cli-users`),
+/// spelled as a group name may be, so `--print-config` writes a file that loads again.
+fn anonymous_name(prefix: &str) -> String {
+    let tail: String = prefix
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("cli{}", tail.trim_end_matches('-'))
 }
 
 impl Cli {
@@ -127,7 +163,20 @@ impl Cli {
 
         if !self.routes.is_empty() {
             let mut routes = std::mem::take(&mut config.router).into_routes();
-            routes.extend(self.routes);
+            for RouteArg { mut route, servers } in self.routes {
+                if let Some(servers) = servers {
+                    let name = anonymous_name(&route.prefix);
+                    if config.upstreams.iter().any(|g| g.name == name) {
+                        let message = format!("upstream group \"{name}\" already exists");
+                        return Err(ConfigError::new(FLAGS, "--route", message));
+                    }
+                    route.group = Some(name.clone());
+                    config
+                        .upstreams
+                        .push(config::UpstreamGroup::anonymous(name, servers));
+                }
+                routes.push(route);
+            }
             config.router = Router::new(routes)
                 .map_err(|e| ConfigError::new(FLAGS, "--route", e.to_string()))?;
         }

@@ -260,3 +260,62 @@ max_response_bytes = 12345
         assert_eq!(back.to_toml(), text, "{what}: printing is stable");
     }
 }
+
+/// `[[upstream]]` groups and a `--route` comma list print and parse back equal.
+#[test]
+fn print_config_round_trips_upstream_groups() {
+    let dir = std::env::temp_dir().join(format!("gangway-ups-print-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("g.toml");
+    std::fs::write(
+        &path,
+        r#"
+[[listener]]
+address = "127.0.0.1:2000"
+[[upstream]]
+name = "users"
+servers = ["http://127.0.0.1:3001", { url = "http://127.0.0.1:3002", weight = 3 }]
+balance = "hash"
+hash_on = "header:x-user-id"
+retries = 1
+retry_on = ["5xx"]
+resolve_interval = "10s"
+[upstream.health]
+path = "/health"
+interval = "2s"
+expected_status = [204, "2xx"]
+[upstream.outlier]
+consecutive_failures = 3
+base_ejection = "5s"
+[upstream.retry_budget]
+percent = 10
+min_per_second = 1
+window = "5s"
+[[upstream]]
+name = "plain"
+servers = ["http://127.0.0.1:3003"]
+[[route]]
+prefix = "/users"
+upstream = "users"
+[[route]]
+prefix = "/plain"
+upstream = "plain"
+"#,
+    )
+    .expect("write config");
+    let path_str = path.to_str().expect("utf-8 temp path");
+    let c = config(&[
+        "--config",
+        path_str,
+        "--route",
+        "/cli=http://127.0.0.1:3004,http://127.0.0.1:3005",
+    ])
+    .expect("valid");
+    assert_eq!(c.upstreams.len(), 3);
+    assert_eq!(c.upstreams[2].name, "cli-cli");
+    let text = c.to_toml();
+    let back = config::parse(&text, "printed").unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert!(back == c, "round trip differs\n{text}");
+    assert_eq!(back.to_toml(), text, "printing is stable");
+    let _ = std::fs::remove_dir_all(&dir);
+}

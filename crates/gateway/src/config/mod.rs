@@ -41,7 +41,7 @@ pub use schema::{
 };
 
 pub(crate) use schema::{check_log_level, normalize_origin, normalize_target};
-pub use upstream::{parse_server_list, ServerSpec, UpstreamGroup};
+pub use upstream::{parse_server_list, ServerSpec, UpstreamGroup, MAX_RETRIES};
 pub(crate) use validate::{parse_listen_address, same_port};
 
 /// Reads and validates a config file. Relative paths inside it (TLS files, `ca_file`) are

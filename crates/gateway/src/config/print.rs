@@ -51,7 +51,11 @@ impl Config {
             w.section("[[route]]");
             w.opt("host", r.host.clone().map(Into::into), "any host");
             w.kv("prefix", r.prefix.as_str());
-            w.kv("upstream", r.upstream.to_string());
+            // A group's route names the group (its `upstream` is the first server).
+            w.kv(
+                "upstream",
+                r.group.clone().unwrap_or_else(|| r.upstream.to_string()),
+            );
             w.kv("strip_prefix", r.strip_prefix);
             w.kv("preserve_host", r.preserve_host);
             match r.response_timeout {
@@ -61,6 +65,7 @@ impl Config {
             w.kv("name", r.name.as_str());
             route_rules(&mut w, r);
         }
+        upstreams(&mut w, &self.upstreams);
 
         let p = &self.pool;
         w.section("[pool]");
@@ -201,6 +206,74 @@ impl Config {
         w.kv("max_response_bytes", size(c.max_response_bytes));
         w.kv("total_timeout", duration(c.total_timeout));
         w.out
+    }
+}
+
+/// `[[upstream]]` groups, every key present, each followed by its sub-tables.
+fn upstreams(w: &mut Writer, groups: &[super::UpstreamGroup]) {
+    use crate::upstream::{health::StatusMatch, HashOn, Policy};
+    for g in groups {
+        w.section("[[upstream]]");
+        w.kv("name", g.name.as_str());
+        let servers: Vec<String> = g
+            .servers
+            .iter()
+            .map(|s| {
+                let url = Value::from(s.upstream.to_string());
+                format!("{{ url = {url}, weight = {} }}", s.weight)
+            })
+            .collect();
+        w.raw("servers", format!("[{}]", servers.join(", ")));
+        let st = &g.settings;
+        let balance = match st.policy {
+            Policy::LeastRequests => "least_requests",
+            Policy::RoundRobin => "round_robin",
+            Policy::Random => "random",
+            Policy::Hash => "hash",
+        };
+        w.kv("balance", balance);
+        let hash_on = st.hash_on.as_ref().map(|h| match h {
+            HashOn::Header(name) => Value::from(format!("header:{name}")),
+            HashOn::Cookie(name) => Value::from(format!("cookie:{name}")),
+            HashOn::ClientIp => Value::from("client_ip"),
+        });
+        w.opt("hash_on", hash_on, "only for balance = \"hash\"");
+        w.kv("retries", i64::from(st.retry.retries));
+        w.raw(
+            "retry_on",
+            if st.retry.on_5xx { "[\"5xx\"]" } else { "[]" }.to_owned(),
+        );
+        w.kv("resolve_interval", duration(g.resolve_interval));
+        if let Some(h) = &st.health {
+            w.section("[upstream.health]");
+            w.kv("path", h.path.as_str());
+            w.kv("interval", duration(h.interval));
+            w.kv("timeout", duration(h.timeout));
+            w.kv("healthy_after", i64::from(h.healthy_after));
+            w.kv("unhealthy_after", i64::from(h.unhealthy_after));
+            let expected: Vec<String> = h
+                .expected_status
+                .iter()
+                .map(|m| match m {
+                    StatusMatch::Exact(code) => code.to_string(),
+                    StatusMatch::Class(c) => format!("\"{c}xx\""),
+                })
+                .collect();
+            w.raw("expected_status", format!("[{}]", expected.join(", ")));
+        } else {
+            w.comment("[upstream.health]: absent (no active checks)");
+        }
+        let o = &st.outlier;
+        w.section("[upstream.outlier]");
+        w.kv("consecutive_failures", i64::from(o.consecutive_failures));
+        w.kv("base_ejection", duration(o.base_ejection));
+        w.kv("max_ejection", duration(o.max_ejection));
+        w.kv("max_ejected_percent", i64::from(o.max_ejected_percent));
+        let b = &st.budget;
+        w.section("[upstream.retry_budget]");
+        w.kv("percent", (b.ratio * 100.0).round() as i64);
+        w.kv("min_per_second", i64::from(b.min_per_second));
+        w.kv("window", duration(b.window));
     }
 }
 

@@ -35,6 +35,26 @@ pub struct UpstreamGroup {
     pub resolve_interval: Duration,
 }
 
+impl UpstreamGroup {
+    /// The command line's group (`--route /users=http://a,http://b`): every setting at its
+    /// default (`least_requests`, 2 retries, passive health only).
+    pub fn anonymous(name: String, servers: Vec<ServerSpec>) -> UpstreamGroup {
+        UpstreamGroup {
+            name,
+            servers,
+            settings: Settings {
+                policy: Policy::LeastRequests,
+                hash_on: None,
+                retry: retry::Policy::default(),
+                budget: budget::Settings::default(),
+                outlier: outlier::Settings::default(),
+                health: None,
+            },
+            resolve_interval: raw::default_resolve(),
+        }
+    }
+}
+
 /// One server of a group: `"http://host:port"` or `{ url = "…", weight = 3 }`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerSpec {

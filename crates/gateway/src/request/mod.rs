@@ -20,6 +20,7 @@ pub mod upstream;
 
 mod access;
 mod cors_mode;
+mod group;
 mod route_mode;
 mod route_rules;
 

@@ -7,10 +7,12 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use crate::app::{App, ConnInfo};
+use crate::upstream::Group;
 
 use super::body::ProxyBody;
 use super::error::{Fault, GatewayError};
 use super::exchange::Exchange;
+use super::group;
 use super::upstream::{self, Target, Wait};
 
 /// Serves one request on a route-mode listener.
@@ -22,25 +24,33 @@ pub async fn handle(
 ) -> Response<ProxyBody> {
     match target(app, ex, &req) {
         Ok(Next::Answer(resp)) => resp,
-        Ok(Next::Forward(target)) => match upstream::call(app, conn, ex, req, target, |_| ()).await
-        {
-            Ok(resp) => resp,
-            Err(err) => ex.fail(err),
-        },
+        Ok(Next::Forward(target, None)) => {
+            match upstream::call(app, conn, ex, req, target, |_| ()).await {
+                Ok(resp) => resp,
+                Err(err) => ex.fail(err),
+            }
+        }
+        // Boxed: the group path's future is larger, and single-URL routes keep today's size.
+        Ok(Next::Forward(target, Some(group))) => {
+            match Box::pin(group::call(app, conn, ex, req, target, group)).await {
+                Ok(resp) => resp,
+                Err(err) => ex.fail(err),
+            }
+        }
         Err(err) => ex.fail(err),
     }
 }
 
 /// What a route does with a request.
 enum Next<'a> {
-    /// Forward to the upstream.
-    Forward(Target<'a>),
+    /// Forward to the upstream (through the route's group, when it names one).
+    Forward(Target<'a>, Option<&'a Arc<Group>>),
     /// The route answers itself (405, `respond`, `redirect`): no upstream connection.
     Answer(Response<ProxyBody>),
 }
 
 /// Picks the route: 414 for an over-long target, 404/400 from the router, 413 for a
-/// declared body over the limit.
+/// declared body over the limit. With the route's upstream group, if it names one.
 fn target<'a>(
     app: &'a App,
     ex: &mut Exchange,
@@ -65,6 +75,7 @@ fn target<'a>(
     };
     let m = routed.map_err(|e| GatewayError::new(e.status(), Fault::Client, e.to_string()))?;
     let route = m.route;
+    let mut group = None;
     if let Some(index) = app
         .router
         .routes()
@@ -72,6 +83,7 @@ fn target<'a>(
         .position(|r| std::ptr::eq(r, route))
     {
         ex.routed(index);
+        group = app.groups.for_route(index);
     }
     if let Some(fixed) = super::route_rules::fixed(route, req) {
         return super::route_rules::answer(ex, fixed).map(Next::Answer);
@@ -86,7 +98,7 @@ fn target<'a>(
             ));
         }
     }
-    Ok(Next::Forward(Target {
+    let target = Target {
         client: &app.client,
         uri: m.upstream_uri,
         authority: &route.upstream.authority,
@@ -98,5 +110,6 @@ fn target<'a>(
         ),
         max_response_bytes: None,
         upgrades: true,
-    }))
+    };
+    Ok(Next::Forward(target, group))
 }

@@ -152,7 +152,7 @@ pub async fn call(
     Ok(Response::from_parts(parts, ProxyBody::stream(body, limits)))
 }
 
-fn timed_out(wait: Wait) -> GatewayError {
+pub(super) fn timed_out(wait: Wait) -> GatewayError {
     let message = match wait {
         Wait::Head(t) => format!("upstream did not answer within {t:?}"),
         Wait::Total(t) => format!("target did not answer within {t:?}"),
@@ -164,7 +164,7 @@ fn timed_out(wait: Wait) -> GatewayError {
 /// sent: the clock restarts whenever the request body moves on, so a slow upload is not
 /// taken for a slow upstream, while an upstream that stops reading the body (no movement)
 /// or answers nothing after it (no movement either) still times out.
-async fn response_within<F: Future>(
+pub(super) async fn response_within<F: Future>(
     mut fut: Pin<&mut F>,
     timeout: Duration,
     progress: &Progress,

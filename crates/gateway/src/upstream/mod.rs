@@ -15,6 +15,7 @@ pub mod budget;
 pub mod health;
 pub mod outlier;
 pub mod retry;
+pub mod wiring;
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};

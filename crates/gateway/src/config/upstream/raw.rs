@@ -30,7 +30,7 @@ pub(crate) struct RawUpstream {
     pub(super) retry_budget: RawBudget,
 }
 
-fn default_resolve() -> Duration {
+pub(super) fn default_resolve() -> Duration {
     Duration::from_secs(5)
 }
 

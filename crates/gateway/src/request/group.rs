@@ -1,0 +1,298 @@
+//! Route mode for a route that names an upstream group: each attempt picks a server
+//! through [`Group::pick`], its outcome is reported for passive health
+//! ([`Group::report`]), and a failed attempt is tried again on a server not yet tried when
+//! [`retry::decide`] says so (which spends the group's retry budget).
+//!
+//! What may be sent twice, and what never is:
+//! - nothing once a response head was passed on (a retry is decided on the head only);
+//! - a request body is replayable only when it is absent or small and declared
+//!   (`Content-Length` ≤ [`REPLAY_BODY_LIMIT`]): such a body is read in full before the
+//!   first attempt and sent from memory; a larger or chunked body streams once, so its
+//!   request is retried only when it provably never left (a connect failure);
+//! - a written non-idempotent request (a POST reset after it was read) is never sent again.
+//!
+//! A single-URL route does not come here: it keeps [`super::upstream::call`] and its cost.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::uri::Uri;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Either, Full};
+use hyper::body::Incoming;
+
+use crate::app::{App, ConnInfo};
+use crate::config::MAX_RETRIES;
+use crate::rewrite::{self, RewriteCtx};
+use crate::upstream::outlier::Outcome;
+use crate::upstream::retry::{self, Decision, Failure};
+use crate::upstream::{Group, RequestKeyInput};
+
+use super::body::{ProxyBody, StreamLimits};
+use super::error::{Fault, GatewayError};
+use super::exchange::Exchange;
+use super::inbound::{BodyEnd, InboundBody, InboundError, Progress};
+use super::upgrade;
+use super::upstream::{response_within, timed_out, Target, Wait};
+
+/// Largest request body held in memory so that it can be sent to another server: 64 KiB
+/// covers API calls (JSON, forms) while bounding the memory a burst of uploads can pin
+/// (nginx buffers bodies to replay them too; HAProxy's `retry-on` needs the body in its
+/// buffer, 16 KiB by default).
+pub const REPLAY_BODY_LIMIT: u64 = 64 * 1024;
+
+/// The request body as the attempts see it.
+enum Held {
+    /// Read in full: every attempt sends a copy (a `Bytes` clone, no byte copy).
+    Replay(Bytes),
+    /// Streamed: the first attempt takes it.
+    Once(Option<InboundBody>),
+}
+
+/// Sends `req` to a server of `group`, failing over per the group's retry policy.
+pub async fn call(
+    app: &App,
+    conn: &ConnInfo,
+    ex: &mut Exchange,
+    mut req: Request<Incoming>,
+    target: Target<'_>,
+    group: &Arc<Group>,
+) -> Result<Response<ProxyBody>, GatewayError> {
+    let client_upgrade = upgrade::take_client_side(&mut req).filter(|_| target.upgrades);
+    let (mut parts, body) = req.into_parts();
+    let end = parts.extensions.remove::<BodyEnd>();
+    let empty = http_body::Body::is_end_stream(&body);
+    let small = http_body::Body::size_hint(&body)
+        .exact()
+        .is_some_and(|n| n <= REPLAY_BODY_LIMIT);
+    let progress = if empty {
+        Progress::fixed()
+    } else {
+        Progress::new()
+    };
+    let inbound = InboundBody::new(
+        body,
+        app.settings.client_body_idle,
+        app.settings.max_body_bytes,
+    )
+    .with_progress(progress.clone())
+    .with_end(end);
+    let mut held = if empty || small {
+        // Read to its end (an empty body in one poll): that also marks it read for the
+        // connection, which keeps it alive after the response.
+        let bytes = inbound
+            .collect()
+            .await
+            .map_err(|e| body_error(e.as_ref()))?
+            .to_bytes();
+        Held::Replay(bytes)
+    } else {
+        Held::Once(Some(inbound))
+    };
+    let replayable = matches!(held, Held::Replay(_));
+    let idempotent = is_idempotent(&parts.method);
+    let policy = group.settings().retry;
+    group.budget().record_request(Instant::now());
+
+    // At most `MAX_RETRIES + 1` attempts: a fixed array, no allocation per request.
+    let mut tried = [0usize; MAX_RETRIES as usize + 1];
+    let mut attempts = 0usize;
+    let (handle, resp) = loop {
+        let now = Instant::now();
+        let input = RequestKeyInput {
+            headers: &parts.headers,
+            client_ip: conn.peer.ip(),
+        };
+        let Some(handle) = group.pick(&input, &tried[..attempts], now) else {
+            return Err(no_server(group));
+        };
+        let Some(server) = handle.server() else {
+            return Err(no_server(group));
+        };
+        let upstream = &server.upstream;
+        let uri = server_uri(&target.uri, upstream)?;
+        let mut attempt = parts.clone();
+        let ctx = RewriteCtx {
+            client_addr: conn.peer,
+            inbound_tls: conn.tls,
+            upstream_authority: &upstream.authority,
+            preserve_host: target.preserve_host,
+            via: &app.settings.via,
+        };
+        rewrite::rewrite_request(&mut attempt, uri, &ctx)
+            .map_err(|e| GatewayError::bad_request(e.to_string()))?;
+        if !target.upgrades {
+            attempt.headers.remove(http::header::UPGRADE);
+        }
+        let body = match &mut held {
+            Held::Replay(bytes) => Either::Left(Full::new(bytes.clone())),
+            Held::Once(body) => match body.take() {
+                Some(body) => Either::Right(body),
+                // decide() never retries an unreplayable body that was taken; be safe.
+                None => return Err(no_server(group)),
+            },
+        };
+        if attempts == 0 {
+            ex.sending(&upstream.authority, &progress);
+        }
+        if let Some(slot) = tried.get_mut(attempts) {
+            *slot = handle.index();
+        }
+        attempts += 1;
+
+        let request = std::pin::pin!(target.client.request(Request::from_parts(attempt, body)));
+        let sent = match target.wait {
+            Wait::Total(total) => {
+                tokio::time::timeout_at((ex.started() + total).into(), request).await
+            }
+            Wait::Head(t) => response_within(request, t, &progress).await,
+        };
+        let (failure, error, resp) = match sent {
+            Ok(Ok(resp)) => match resp.status().as_u16() {
+                s @ 502..=504 if policy.on_5xx => (
+                    Failure::Status(s),
+                    GatewayError::new(resp.status(), Fault::Upstream, "upstream error"),
+                    Some(resp),
+                ),
+                s => {
+                    // A gateway error from the server counts against its health even when
+                    // it is passed on as it is.
+                    let outcome = if (502..=504).contains(&s) {
+                        Outcome::Failure
+                    } else {
+                        Outcome::Success
+                    };
+                    group.report(&handle, outcome, Instant::now());
+                    break (handle, resp);
+                }
+            },
+            Ok(Err(e)) => {
+                let error = GatewayError::from_call(&e);
+                if error.fault() == Fault::Client {
+                    // The client's body failed: nothing to hold against the server.
+                    return Err(error);
+                }
+                (classify(&e), error, None)
+            }
+            Err(_) => (Failure::Other, timed_out(target.wait), None),
+        };
+        let now = Instant::now();
+        group.report(&handle, Outcome::Failure, now);
+        let request = retry::Request {
+            idempotent,
+            body_replayable: replayable,
+            response_started: false,
+        };
+        let progress_so_far = retry::Progress {
+            attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+            untried: group.untried(&tried[..attempts], now),
+        };
+        let decision = retry::decide(failure, request, policy, progress_so_far, || {
+            group.budget().try_retry(now)
+        });
+        match (decision, resp) {
+            (Decision::Retry, _) if attempts < tried.len() => {
+                tracing::debug!(group = %group.name(), server = %upstream, ?failure, "retrying on another server");
+            }
+            (_, Some(resp)) => break (handle, resp),
+            (Decision::Stop(stop), None) => {
+                tracing::debug!(group = %group.name(), server = %upstream, ?failure, stop = stop.as_str(), "not retried");
+                return Err(error);
+            }
+            (Decision::Retry, None) => return Err(error),
+        }
+    };
+    // The server's in-flight count covers the wait for the response head, which is what
+    // `least_requests` weighs (a slow server is slow to answer).
+    drop(handle);
+
+    let (mut parts, body) = resp.into_parts();
+    ex.answered(body.is_reused());
+    if let (Some(max), Some(len)) = (
+        target.max_response_bytes,
+        http_body::Body::size_hint(&body).exact(),
+    ) {
+        if len > max {
+            return Err(GatewayError::new(
+                StatusCode::BAD_GATEWAY,
+                Fault::Upstream,
+                format!("target response larger than {max} bytes"),
+            ));
+        }
+    }
+    let upgraded = parts.status == StatusCode::SWITCHING_PROTOCOLS && client_upgrade.is_some();
+    rewrite::rewrite_response(&mut parts, &app.settings.via, upgraded);
+    if upgraded {
+        if let Some(client_side) = client_upgrade {
+            upgrade::splice(client_side, &mut parts);
+        }
+    }
+    let limits = StreamLimits {
+        idle: app.settings.upstream_body_idle,
+        max_bytes: target.max_response_bytes,
+        deadline: match target.wait {
+            Wait::Head(_) => None,
+            Wait::Total(total) => Some(ex.started() + total),
+        },
+    };
+    Ok(Response::from_parts(parts, ProxyBody::stream(body, limits)))
+}
+
+/// What the retry rules see of a pool error. The pool already retried what it safely
+/// could on the same server (a dead pooled connection, REFUSED_STREAM); what reaches here:
+/// no connection at all, or a request that failed on its connection before any response
+/// byte, which another server may take only if it is idempotent and replayable.
+pub fn classify(e: &gangway_pool::Error) -> Failure {
+    if e.is_connect() {
+        Failure::Connect
+    } else if e.is_request() {
+        Failure::StaleConnection
+    } else {
+        Failure::Other
+    }
+}
+
+/// RFC 9110 §9.2.2.
+pub fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
+}
+
+/// The route's upstream URI with `server`'s scheme and authority (a group's servers have
+/// no base path, so the path is the route's).
+fn server_uri(route_uri: &Uri, server: &crate::route::Upstream) -> Result<Uri, GatewayError> {
+    let mut parts = route_uri.clone().into_parts();
+    parts.scheme = Some(server.scheme());
+    parts.authority = Some(server.authority.clone());
+    Uri::from_parts(parts).map_err(|e| {
+        GatewayError::new(
+            StatusCode::BAD_GATEWAY,
+            Fault::Upstream,
+            format!("bad upstream URI: {e}"),
+        )
+    })
+}
+
+fn no_server(group: &Group) -> GatewayError {
+    GatewayError::new(
+        StatusCode::BAD_GATEWAY,
+        Fault::Upstream,
+        format!(
+            "no server of upstream \"{}\" could take the request",
+            group.name()
+        ),
+    )
+}
+
+/// The client's body failed while it was being read for replay: 413, 408 or 400.
+fn body_error(e: &(dyn std::error::Error + Send + Sync + 'static)) -> GatewayError {
+    let (status, message) = match e.downcast_ref::<InboundError>() {
+        Some(InboundError::TooLarge(_)) => (StatusCode::PAYLOAD_TOO_LARGE, e.to_string()),
+        Some(InboundError::Idle(_)) => (StatusCode::REQUEST_TIMEOUT, e.to_string()),
+        _ => (StatusCode::BAD_REQUEST, "request body failed".to_owned()),
+    };
+    GatewayError::new(status, Fault::Client, message)
+}
