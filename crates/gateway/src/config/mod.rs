@@ -97,6 +97,7 @@ impl PartialEq for Config {
             && self.log == other.log
             && self.cors == other.cors
             && self.runtime == other.runtime
+            && self.forwarding == other.forwarding
     }
 }
 

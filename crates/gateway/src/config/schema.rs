@@ -121,6 +121,9 @@ pub struct Limits {
     /// Request body size; `None` = unlimited.
     #[serde(deserialize_with = "duration::optional_size")]
     pub max_body_bytes: Option<u64>,
+    /// What to do with `%2F`/`%5C`/`\` next to dot segments in a request path:
+    /// `reject` (400, the default), `unescape` (decode, resolve, route the result) or `keep`.
+    pub escaped_slashes: crate::route::escape::EscapedSlashes,
 }
 
 impl Default for Limits {
@@ -131,6 +134,7 @@ impl Default for Limits {
             max_headers: 100,
             max_uri_bytes: 8 * 1024,
             max_body_bytes: None,
+            escaped_slashes: crate::route::escape::EscapedSlashes::Reject,
         }
     }
 }

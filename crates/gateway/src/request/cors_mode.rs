@@ -61,7 +61,10 @@ async fn answer(
     req: Request<Incoming>,
 ) -> Result<Answer, GatewayError> {
     if let Some(rate) = &mode.rate {
-        if let Err(wait) = rate.check(conn.peer.ip(), ex.started()) {
+        if let Err(wait) = rate.check(
+            super::forwarding::client_ip(app, conn, req.headers()),
+            ex.started(),
+        ) {
             let mut resp = ex.fail(GatewayError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 Fault::Client,

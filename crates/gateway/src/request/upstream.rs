@@ -71,8 +71,10 @@ pub async fn call(
         preserve_host: target.preserve_host,
         via: &app.settings.via,
     };
+    let stash = super::forwarding::before_rewrite(app, conn, &mut parts.headers);
     rewrite::rewrite_request(&mut parts, target.uri, &ctx)
         .map_err(|e| GatewayError::bad_request(e.to_string()))?;
+    super::forwarding::after_rewrite(app, conn, &mut parts.headers, stash);
     if !target.upgrades {
         // A proxied Upgrade would hand the client a raw tunnel to an arbitrary host.
         parts.headers.remove(http::header::UPGRADE);
