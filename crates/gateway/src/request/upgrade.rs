@@ -17,6 +17,21 @@ pub fn take_client_side(req: &mut Request<Incoming>) -> Option<OnUpgrade> {
     Some(hyper::upgrade::on(req))
 }
 
+/// The upgrade fields of the request as forwarded (`Connection` and `Upgrade`), kept for
+/// [`crate::rewrite::upgrade_check::decide`] once the request itself has gone to the pool.
+/// Empty, without allocating, when the request asks for no upgrade.
+pub fn asked(forwarded: &http::HeaderMap) -> http::HeaderMap {
+    let mut out = http::HeaderMap::new();
+    if forwarded.contains_key(http::header::UPGRADE) {
+        for name in [http::header::CONNECTION, http::header::UPGRADE] {
+            for value in forwarded.get_all(&name) {
+                out.append(name.clone(), value.clone());
+            }
+        }
+    }
+    out
+}
+
 /// After a 101 from upstream: spawns the splice between the client and the upstream.
 pub fn splice(client: OnUpgrade, upstream_parts: &mut http::response::Parts) {
     let Some(upstream) = upstream_parts.extensions.remove::<OnUpgrade>() else {

@@ -14,6 +14,7 @@ use http::{HeaderMap, Request, Response, StatusCode, Uri};
 use hyper::body::Incoming;
 
 use crate::app::{App, ConnInfo};
+use crate::rewrite::upgrade_check::{self, SpliceDecision};
 use crate::rewrite::{self, RewriteCtx};
 
 use super::body::{ProxyBody, StreamLimits};
@@ -80,6 +81,7 @@ pub async fn call(
         parts.headers.remove(http::header::UPGRADE);
     }
     prepare(&mut parts.headers);
+    let asked = upgrade::asked(&parts.headers);
     // A request without a body never moves on: no shared clock needed.
     let progress = if http_body::Body::is_end_stream(&body) {
         Progress::fixed()
@@ -124,7 +126,27 @@ pub async fn call(
             ));
         }
     }
-    let upgraded = parts.status == StatusCode::SWITCHING_PROTOCOLS && client_upgrade.is_some();
+    // A 101 becomes a tunnel only when it answers the upgrade the forwarded request asked
+    // for; any other 101 is a 502, and dropping it (with its pending upgrade) closes the
+    // upstream connection, which the pool never reuses after a 101.
+    let upgraded = match upgrade_check::decide(&asked, parts.status, &parts.headers) {
+        SpliceDecision::NotSwitching => false,
+        SpliceDecision::Splice => client_upgrade.is_some(),
+        SpliceDecision::BadGateway(refusal) => {
+            return Err(GatewayError::new(
+                StatusCode::BAD_GATEWAY,
+                Fault::Upstream,
+                refusal.to_string(),
+            ))
+        }
+    };
+    if parts.status == StatusCode::SWITCHING_PROTOCOLS && !upgraded {
+        return Err(GatewayError::new(
+            StatusCode::BAD_GATEWAY,
+            Fault::Upstream,
+            "upstream switched protocols on a request that cannot be upgraded",
+        ));
+    }
     // Redirects pass to the client as they are: following them here would reach targets
     // no check ever saw.
     rewrite::rewrite_response(&mut parts, &app.settings.via, upgraded);
