@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use http::uri::PathAndQuery;
 use http::{Method, StatusCode, Uri};
 
+use crate::rewrite::h2_to_h1;
 use crate::route::escape::{self, EscapedSlashes};
 
 use super::error::{Fault, GatewayError};
@@ -29,6 +30,15 @@ pub fn request_form(method: &Method, uri: &Uri) -> Result<(), GatewayError> {
         return Err(GatewayError::bad_request(
             "authority-form request target is only allowed with CONNECT",
         ));
+    }
+    // HTTP/1's request-line check refuses these bytes; HTTP/2 carries `:path` as a field
+    // value, so the same rule is applied here for both front ends to route the same targets.
+    if let Some(pq) = uri.path_and_query() {
+        if !h2_to_h1::path_is_http1_safe(pq.as_str().as_bytes()) {
+            return Err(GatewayError::bad_request(
+                "request target has bytes outside visible ASCII",
+            ));
+        }
     }
     Ok(())
 }

@@ -72,6 +72,10 @@ pub async fn call(
         preserve_host: target.preserve_host,
         via: &app.settings.via,
     };
+    if parts.version == http::Version::HTTP_2 {
+        // RFC 9113 §8.2.3: crumbs are joined before the message leaves HTTP/2.
+        rewrite::h2_to_h1::join_cookies(&mut parts.headers);
+    }
     let stash = super::forwarding::before_rewrite(app, conn, &mut parts.headers);
     rewrite::rewrite_request(&mut parts, target.uri, &ctx)
         .map_err(|e| GatewayError::bad_request(e.to_string()))?;
