@@ -34,6 +34,8 @@ pub struct Settings {
     pub escaped_slashes: crate::route::escape::EscapedSlashes,
     /// `[forwarding]`: whose forwarding headers are believed.
     pub forwarding: crate::config::Forwarding,
+    /// `[timeouts] tunnel_idle`: an idle tunnel is closed after this long.
+    pub tunnel_idle: Duration,
 }
 
 impl Default for Settings {
@@ -49,6 +51,7 @@ impl Default for Settings {
             access_log: true,
             escaped_slashes: crate::route::escape::EscapedSlashes::Reject,
             forwarding: crate::config::Forwarding::default(),
+            tunnel_idle: Duration::from_secs(300),
         }
     }
 }

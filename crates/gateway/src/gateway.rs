@@ -133,6 +133,7 @@ pub fn build_app(config: &Config, own_addrs: &[SocketAddr]) -> Result<App, Start
         access_log: config.log.access_log,
         escaped_slashes: config.limits.escaped_slashes,
         forwarding: config.forwarding.clone(),
+        tunnel_idle: config.timeouts.tunnel_idle,
     };
     Ok(App {
         router,

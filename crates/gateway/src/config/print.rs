@@ -123,6 +123,7 @@ impl Config {
         w.kv("upstream_response", duration(t.upstream_response));
         w.kv("upstream_body_idle", duration(t.upstream_body_idle));
         w.kv("shutdown_grace", duration(t.shutdown_grace));
+        w.kv("tunnel_idle", duration(t.tunnel_idle));
 
         w.section("[runtime]");
         w.kv("workers", count(self.runtime.workers as u64));

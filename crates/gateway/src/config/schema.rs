@@ -164,6 +164,10 @@ pub struct Timeouts {
     /// On shutdown, how long in-flight requests may finish; `0s` = close at once.
     #[serde(deserialize_with = "duration::deserialize")]
     pub shutdown_grace: Duration,
+    /// An upgraded connection (a tunnel) with no byte in either direction this long is
+    /// closed.
+    #[serde(deserialize_with = "duration::non_zero")]
+    pub tunnel_idle: Duration,
 }
 
 impl Default for Timeouts {
@@ -176,6 +180,7 @@ impl Default for Timeouts {
             upstream_response: secs(60),
             upstream_body_idle: secs(60),
             shutdown_grace: secs(30),
+            tunnel_idle: secs(300),
         }
     }
 }

@@ -23,7 +23,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::header::CONNECTION;
+use http::header::{CONNECTION, UPGRADE};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body::Body as _;
 use hyper::body::Incoming;
@@ -37,6 +37,7 @@ use gangway_pool::rt::{TokioExecutor, TokioIo, TokioTimer};
 
 use crate::app::{App, ConnInfo, Mode};
 use crate::request::inbound::BodyEnd;
+use crate::request::tunnel::TunnelHold;
 use crate::request::{self, ProxyBody};
 use crate::strict::{check_h2, Violation};
 
@@ -161,7 +162,15 @@ impl Listener {
                 },
                 _ = stop.changed() => return,
             };
+            // The permit and the shutdown guard go to whoever ends last: the connection
+            // (its task drops it with the `Conn`), or the tunnel an upgrade turned it into.
+            let hold = Arc::new(TunnelHold::new(
+                permit,
+                self.shutdown.track(),
+                self.shutdown.subscribe_close(),
+            ));
             let conn = Conn {
+                hold,
                 info: ConnInfo {
                     peer,
                     local,
@@ -176,7 +185,6 @@ impl Listener {
                     close: self.shutdown.subscribe_close(),
                 },
             };
-            let guard = self.shutdown.track();
             let _ = stream.set_nodelay(true);
             // With workers: the one that serves it (this one unless it is clearly busier
             // than another), which counts the connection while it lives.
@@ -191,8 +199,6 @@ impl Listener {
             let task = move |stream: TcpStream| async move {
                 conn.run(stream).await;
                 drop(live);
-                drop(permit);
-                drop(guard);
             };
             match hand_to {
                 Some((balance, target)) => balance.hand_over(target, stream, task),
@@ -229,6 +235,8 @@ struct Conn {
     app: Arc<App>,
     limits: Arc<ServerLimits>,
     signals: Signals,
+    /// Lent to a tunnel (see [`TunnelHold`]).
+    hold: Arc<TunnelHold>,
 }
 
 impl Conn {
@@ -321,9 +329,14 @@ impl Conn {
             let strict = StrictConn::new(limits.strict());
             let io = TokioIo::new(StrictIo::new(stream, Arc::clone(&strict)));
             let app = Arc::clone(&self.app);
-            let service = service_fn(move |req| {
+            let hold = Arc::clone(&self.hold);
+            let service = service_fn(move |mut req: Request<Incoming>| {
                 // Asked when hyper hands the request over, so in request order.
                 let violation = strict.next_request();
+                if req.headers().contains_key(UPGRADE) {
+                    // A tunnel this request may become keeps the connection's permit.
+                    req.extensions_mut().insert(Arc::clone(&hold));
+                }
                 let (app, strict) = (Arc::clone(&app), Arc::clone(&strict));
                 // Boxed per request: hyper keeps room for the service's future in a box of
                 // its own for the connection's whole life, idle or not; a pointer there

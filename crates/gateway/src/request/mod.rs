@@ -23,6 +23,7 @@ mod cors_mode;
 mod forwarding;
 mod guard;
 mod route_mode;
+pub mod tunnel;
 
 use std::sync::Arc;
 

@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::pin::{pin, Pin};
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::uri::Authority;
@@ -55,7 +56,7 @@ pub enum Wait {
 
 /// Sends `req` to `target`; `prepare` sees the upstream request's headers last.
 pub async fn call(
-    app: &App,
+    app: &Arc<App>,
     conn: &ConnInfo,
     ex: &mut Exchange,
     mut req: Request<Incoming>,
@@ -156,7 +157,7 @@ pub async fn call(
     rewrite::rewrite_response(&mut parts, &app.settings.via, upgraded);
     if upgraded {
         if let Some(client_side) = client_upgrade {
-            upgrade::splice(client_side, &mut parts);
+            upgrade::splice(app, client_side, &mut parts);
         }
     }
     let limits = StreamLimits {
