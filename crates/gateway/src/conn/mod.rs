@@ -11,6 +11,7 @@
 //!   connections are served on; `shutdown`: the stop and close signals; `systemd`:
 //!   socket activation and `sd_notify`.
 
+mod prefixed;
 pub mod shutdown;
 pub mod strict_io;
 pub mod systemd;
@@ -250,18 +251,24 @@ impl Conn {
 
     async fn serve(mut self, stream: TcpStream) {
         let Some(acceptor) = self.tls.take() else {
-            let sniff =
-                tokio::time::timeout(self.limits.header_read_timeout, sniff_h2_preface(&stream));
-            let h2 = tokio::select! {
+            let mut stream = stream;
+            let mut head = [0u8; prefixed::PREFIX_MAX];
+            let sniff = tokio::time::timeout(
+                self.limits.header_read_timeout,
+                sniff_h2_preface(&mut stream, &mut head),
+            );
+            let (h2, len) = tokio::select! {
                 biased;
                 r = sniff => match r {
-                    Ok(Ok(h2)) => h2,
+                    Ok(Ok(found)) => found,
                     _ => return,
                 },
                 // Nothing (or only part of the h2 preface) arrived yet: idle, close.
                 _ = shutdown::signalled(&mut self.signals.stop) => return,
             };
-            return self.serve_http(stream, h2).await;
+            return self
+                .serve_http(prefixed::Prefixed::new(stream, head, len), h2)
+                .await;
         };
         // Boxed, like the TLS connection below: the rustls state is large, and a plain
         // connection's task (allocated whole for every connection, idle ones too) must
@@ -399,24 +406,28 @@ async fn serve_h1(
 /// The client's connection preface for HTTP/2 with prior knowledge (RFC 9113 §3.4).
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-/// Peeks at the first bytes without consuming them: h2c prior knowledge or HTTP/1.
-async fn sniff_h2_preface(stream: &TcpStream) -> io::Result<bool> {
-    let mut buf = [0u8; 24];
+/// Reads the first bytes into `buf` until they are the h2c prior-knowledge preface
+/// (`true`) or cannot be (`false`), returning how many were read; the connection reads
+/// them again through [`prefixed::Prefixed`]. Each read waits for new bytes: no polling.
+async fn sniff_h2_preface(
+    stream: &mut TcpStream,
+    buf: &mut [u8; prefixed::PREFIX_MAX],
+) -> io::Result<(bool, usize)> {
+    use tokio::io::AsyncReadExt as _;
+    let mut n = 0;
     loop {
-        let n = stream.peek(&mut buf).await?;
-        if n == 0 {
+        let got = stream.read(&mut buf[n..]).await?;
+        if got == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
+        n += got;
         let seen = &buf[..n];
         if !PREFACE.starts_with(seen) {
-            return Ok(false);
+            return Ok((false, n));
         }
         if n == PREFACE.len() {
-            return Ok(true);
+            return Ok((true, n));
         }
-        // A prefix of the preface arrived; wait for more (bounded by the caller's timeout).
-        stream.readable().await?;
-        tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
 

@@ -107,7 +107,7 @@ pub fn after_rewrite(app: &App, conn: &ConnInfo, headers: &mut HeaderMap, stash:
 }
 
 fn last(headers: &HeaderMap, name: &HeaderName) -> Option<HeaderValue> {
-    headers.get_all(name).iter().last().cloned()
+    headers.get_all(name).iter().next_back().cloned()
 }
 
 /// Every value of `name` joined with `", "`, as one value.
