@@ -30,6 +30,12 @@ pub struct Settings {
     pub max_body_bytes: Option<u64>,
     /// One info line per request.
     pub access_log: bool,
+    /// `[limits] escaped_slashes`: escaped slashes next to dot segments.
+    pub escaped_slashes: crate::route::escape::EscapedSlashes,
+    /// `[forwarding]`: whose forwarding headers are believed.
+    pub forwarding: crate::config::Forwarding,
+    /// `[timeouts] tunnel_idle`: an idle tunnel is closed after this long.
+    pub tunnel_idle: Duration,
 }
 
 impl Default for Settings {
@@ -43,6 +49,9 @@ impl Default for Settings {
             max_uri_bytes: 8 * 1024,
             max_body_bytes: None,
             access_log: true,
+            escaped_slashes: crate::route::escape::EscapedSlashes::Reject,
+            forwarding: crate::config::Forwarding::default(),
+            tunnel_idle: Duration::from_secs(300),
         }
     }
 }

@@ -139,6 +139,9 @@ pub fn build_app(config: &Config, own_addrs: &[SocketAddr]) -> Result<App, Start
         max_uri_bytes: config.limits.max_uri_bytes,
         max_body_bytes: config.limits.max_body_bytes,
         access_log: config.log.access_log,
+        escaped_slashes: config.limits.escaped_slashes,
+        forwarding: config.forwarding.clone(),
+        tunnel_idle: config.timeouts.tunnel_idle,
     };
     let access = crate::observe::sink::AccessLog::start(&config.log)
         .map_err(|e| StartError::new(StartKind::Log, "opening the access log", e))?;

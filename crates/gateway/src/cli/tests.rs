@@ -226,8 +226,12 @@ local_address = "127.0.0.1"
 [limits]
 max_body_bytes = "10GiB"
 max_uri_bytes = 9000
+escaped_slashes = "unescape"
 [timeouts]
 shutdown_grace = "1d"
+[forwarding]
+trusted_proxies = ["10.0.0.0/8", "2001:db8::/32", "192.0.2.7"]
+emit_forwarded = true
 [runtime]
 workers = 3
 [health]

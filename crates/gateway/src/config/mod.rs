@@ -98,6 +98,7 @@ impl PartialEq for Config {
             && self.log == other.log
             && self.cors == other.cors
             && self.runtime == other.runtime
+            && self.forwarding == other.forwarding
     }
 }
 

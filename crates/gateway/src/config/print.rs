@@ -120,6 +120,7 @@ impl Config {
         w.kv("max_headers", count(l.max_headers as u64));
         w.kv("max_uri_bytes", size(l.max_uri_bytes as u64));
         w.opt("max_body_bytes", l.max_body_bytes.map(size), "unlimited");
+        w.kv("escaped_slashes", l.escaped_slashes.as_str());
 
         let t = &self.timeouts;
         w.section("[timeouts]");
@@ -129,6 +130,7 @@ impl Config {
         w.kv("upstream_response", duration(t.upstream_response));
         w.kv("upstream_body_idle", duration(t.upstream_body_idle));
         w.kv("shutdown_grace", duration(t.shutdown_grace));
+        w.kv("tunnel_idle", duration(t.tunnel_idle));
 
         w.section("[runtime]");
         w.kv("workers", count(self.runtime.workers as u64));
@@ -181,6 +183,18 @@ impl Config {
         w.section("[request_id]");
         w.kv("header", self.request_id.header.as_str());
         w.kv("trust_incoming", self.request_id.trust_incoming);
+
+        let f = &self.forwarding;
+        w.section("[forwarding]");
+        w.kv(
+            "trusted_proxies",
+            f.trusted_proxies
+                .blocks()
+                .iter()
+                .map(|c| Value::from(c.to_string()))
+                .collect::<Vec<_>>(),
+        );
+        w.kv("emit_forwarded", f.emit_forwarded);
 
         let c = &self.cors;
         w.section("[cors]");

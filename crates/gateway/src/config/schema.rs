@@ -121,6 +121,9 @@ pub struct Limits {
     /// Request body size; `None` = unlimited.
     #[serde(deserialize_with = "duration::optional_size")]
     pub max_body_bytes: Option<u64>,
+    /// What to do with `%2F`/`%5C`/`\` next to dot segments in a request path:
+    /// `reject` (400, the default), `unescape` (decode, resolve, route the result) or `keep`.
+    pub escaped_slashes: crate::route::escape::EscapedSlashes,
 }
 
 impl Default for Limits {
@@ -131,6 +134,7 @@ impl Default for Limits {
             max_headers: 100,
             max_uri_bytes: 8 * 1024,
             max_body_bytes: None,
+            escaped_slashes: crate::route::escape::EscapedSlashes::Reject,
         }
     }
 }
@@ -160,6 +164,10 @@ pub struct Timeouts {
     /// On shutdown, how long in-flight requests may finish; `0s` = close at once.
     #[serde(deserialize_with = "duration::deserialize")]
     pub shutdown_grace: Duration,
+    /// An upgraded connection (a tunnel) with no byte in either direction this long is
+    /// closed.
+    #[serde(deserialize_with = "duration::non_zero")]
+    pub tunnel_idle: Duration,
 }
 
 impl Default for Timeouts {
@@ -172,6 +180,7 @@ impl Default for Timeouts {
             upstream_response: secs(60),
             upstream_body_idle: secs(60),
             shutdown_grace: secs(30),
+            tunnel_idle: secs(300),
         }
     }
 }

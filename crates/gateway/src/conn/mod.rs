@@ -11,6 +11,7 @@
 //!   connections are served on; `shutdown`: the stop and close signals; `systemd`:
 //!   socket activation and `sd_notify`.
 
+mod prefixed;
 pub mod shutdown;
 pub mod strict_io;
 pub mod systemd;
@@ -23,7 +24,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::header::CONNECTION;
+use http::header::{CONNECTION, UPGRADE};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body::Body as _;
 use hyper::body::Incoming;
@@ -37,6 +38,7 @@ use gangway_pool::rt::{TokioExecutor, TokioIo, TokioTimer};
 
 use crate::app::{App, ConnInfo, Mode};
 use crate::request::inbound::BodyEnd;
+use crate::request::tunnel::TunnelHold;
 use crate::request::{self, ProxyBody};
 use crate::strict::{check_h2, Violation};
 
@@ -161,7 +163,15 @@ impl Listener {
                 },
                 _ = stop.changed() => return,
             };
+            // The permit and the shutdown guard go to whoever ends last: the connection
+            // (its task drops it with the `Conn`), or the tunnel an upgrade turned it into.
+            let hold = Arc::new(TunnelHold::new(
+                permit,
+                self.shutdown.track(),
+                self.shutdown.subscribe_close(),
+            ));
             let conn = Conn {
+                hold,
                 info: ConnInfo {
                     peer,
                     local,
@@ -176,7 +186,6 @@ impl Listener {
                     close: self.shutdown.subscribe_close(),
                 },
             };
-            let guard = self.shutdown.track();
             let _ = stream.set_nodelay(true);
             // With workers: the one that serves it (this one unless it is clearly busier
             // than another), which counts the connection while it lives.
@@ -191,8 +200,6 @@ impl Listener {
             let task = move |stream: TcpStream| async move {
                 conn.run(stream).await;
                 drop(live);
-                drop(permit);
-                drop(guard);
             };
             match hand_to {
                 Some((balance, target)) => balance.hand_over(target, stream, task),
@@ -229,6 +236,8 @@ struct Conn {
     app: Arc<App>,
     limits: Arc<ServerLimits>,
     signals: Signals,
+    /// Lent to a tunnel (see [`TunnelHold`]).
+    hold: Arc<TunnelHold>,
 }
 
 impl Conn {
@@ -242,18 +251,24 @@ impl Conn {
 
     async fn serve(mut self, stream: TcpStream) {
         let Some(acceptor) = self.tls.take() else {
-            let sniff =
-                tokio::time::timeout(self.limits.header_read_timeout, sniff_h2_preface(&stream));
-            let h2 = tokio::select! {
+            let mut stream = stream;
+            let mut head = [0u8; prefixed::PREFIX_MAX];
+            let sniff = tokio::time::timeout(
+                self.limits.header_read_timeout,
+                sniff_h2_preface(&mut stream, &mut head),
+            );
+            let (h2, len) = tokio::select! {
                 biased;
                 r = sniff => match r {
-                    Ok(Ok(h2)) => h2,
+                    Ok(Ok(found)) => found,
                     _ => return,
                 },
                 // Nothing (or only part of the h2 preface) arrived yet: idle, close.
                 _ = shutdown::signalled(&mut self.signals.stop) => return,
             };
-            return self.serve_http(stream, h2).await;
+            return self
+                .serve_http(prefixed::Prefixed::new(stream, head, len), h2)
+                .await;
         };
         // Boxed, like the TLS connection below: the rustls state is large, and a plain
         // connection's task (allocated whole for every connection, idle ones too) must
@@ -321,9 +336,14 @@ impl Conn {
             let strict = StrictConn::new(limits.strict());
             let io = TokioIo::new(StrictIo::new(stream, Arc::clone(&strict)));
             let app = Arc::clone(&self.app);
-            let service = service_fn(move |req| {
+            let hold = Arc::clone(&self.hold);
+            let service = service_fn(move |mut req: Request<Incoming>| {
                 // Asked when hyper hands the request over, so in request order.
                 let violation = strict.next_request();
+                if req.headers().contains_key(UPGRADE) {
+                    // A tunnel this request may become keeps the connection's permit.
+                    req.extensions_mut().insert(Arc::clone(&hold));
+                }
                 let (app, strict) = (Arc::clone(&app), Arc::clone(&strict));
                 // Boxed per request: hyper keeps room for the service's future in a box of
                 // its own for the connection's whole life, idle or not; a pointer there
@@ -386,24 +406,28 @@ async fn serve_h1(
 /// The client's connection preface for HTTP/2 with prior knowledge (RFC 9113 §3.4).
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-/// Peeks at the first bytes without consuming them: h2c prior knowledge or HTTP/1.
-async fn sniff_h2_preface(stream: &TcpStream) -> io::Result<bool> {
-    let mut buf = [0u8; 24];
+/// Reads the first bytes into `buf` until they are the h2c prior-knowledge preface
+/// (`true`) or cannot be (`false`), returning how many were read; the connection reads
+/// them again through [`prefixed::Prefixed`]. Each read waits for new bytes: no polling.
+async fn sniff_h2_preface(
+    stream: &mut TcpStream,
+    buf: &mut [u8; prefixed::PREFIX_MAX],
+) -> io::Result<(bool, usize)> {
+    use tokio::io::AsyncReadExt as _;
+    let mut n = 0;
     loop {
-        let n = stream.peek(&mut buf).await?;
-        if n == 0 {
+        let got = stream.read(&mut buf[n..]).await?;
+        if got == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
+        n += got;
         let seen = &buf[..n];
         if !PREFACE.starts_with(seen) {
-            return Ok(false);
+            return Ok((false, n));
         }
         if n == PREFACE.len() {
-            return Ok(true);
+            return Ok((true, n));
         }
-        // A prefix of the preface arrived; wait for more (bounded by the caller's timeout).
-        stream.readable().await?;
-        tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
 

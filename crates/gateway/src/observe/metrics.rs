@@ -48,6 +48,9 @@ pub struct Metrics {
     routes: Vec<RouteMetrics>,
     connections_accepted: AtomicU64,
     connections_open: AtomicU64,
+    /// Upgraded connections (WebSocket and friends) spliced right now.
+    tunnels_open: AtomicU64,
+    tunnels_total: AtomicU64,
 }
 
 impl std::fmt::Debug for RouteMetrics {
@@ -75,6 +78,8 @@ impl Metrics {
             routes,
             connections_accepted: AtomicU64::new(0),
             connections_open: AtomicU64::new(0),
+            tunnels_open: AtomicU64::new(0),
+            tunnels_total: AtomicU64::new(0),
         }
     }
 
@@ -123,6 +128,17 @@ impl Metrics {
     /// A downstream connection ended.
     pub fn connection_closed(&self) {
         self.connections_open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// A tunnel (spliced upgrade) started.
+    pub fn tunnel_opened(&self) {
+        self.tunnels_total.fetch_add(1, Ordering::Relaxed);
+        self.tunnels_open.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A tunnel ended.
+    pub fn tunnel_closed(&self) {
+        self.tunnels_open.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Prometheus text exposition of everything, with the pool's stats.
@@ -216,6 +232,18 @@ impl Metrics {
             out,
             "gangway_connections_open {}",
             self.connections_open.load(Ordering::Relaxed)
+        )?;
+        writeln!(out, "# TYPE gangway_tunnels_total counter")?;
+        writeln!(
+            out,
+            "gangway_tunnels_total {}",
+            self.tunnels_total.load(Ordering::Relaxed)
+        )?;
+        writeln!(out, "# TYPE gangway_tunnels_open gauge")?;
+        writeln!(
+            out,
+            "gangway_tunnels_open {}",
+            self.tunnels_open.load(Ordering::Relaxed)
         )?;
         render_pools(out, pools)
     }

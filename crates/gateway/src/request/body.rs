@@ -14,6 +14,8 @@ use gangway_pool::rt::TokioTimer;
 use gangway_pool::{BoxError, ResponseBody};
 use hyper::rt::{Sleep, Timer};
 
+use crate::rewrite::h2_to_h1::filter_trailers;
+
 use super::exchange::Exchange;
 
 /// How a streamed body ended.
@@ -47,6 +49,8 @@ struct Streamed {
     exchange: Option<Exchange>,
     /// Returned on the next poll (see [`Streamed::fail`]).
     failed: Option<BoxError>,
+    /// Drop the upstream's trailers instead of filtering them (CORS mode).
+    drop_trailers: bool,
 }
 
 /// Bounds on a streamed upstream body.
@@ -93,7 +97,16 @@ impl ProxyBody {
                 sent: 0,
                 exchange: None,
                 failed: None,
+                drop_trailers: false,
             })),
+        }
+    }
+
+    /// Drops the upstream's trailers altogether (CORS mode: the target's trailers would
+    /// bypass the response-header rules, `set-cookie` and `access-control-*` included).
+    pub fn drop_trailers(&mut self) {
+        if let Kind::Stream(s) = &mut self.kind {
+            s.drop_trailers = true;
         }
     }
 
@@ -165,6 +178,23 @@ impl Body for ProxyBody {
         match Pin::new(&mut s.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 s.sleep = None;
+                // Trailers are filtered like headers: a hop-by-hop or connection-specific
+                // field would make an HTTP/2 response malformed and abort a good response.
+                let frame = match frame.into_trailers() {
+                    Ok(mut trailers) => {
+                        if s.drop_trailers {
+                            trailers.clear();
+                        } else {
+                            filter_trailers(&mut trailers, |_| false);
+                        }
+                        if trailers.is_empty() {
+                            s.end(Outcome::Complete);
+                            return Poll::Ready(None);
+                        }
+                        Frame::trailers(trailers)
+                    }
+                    Err(frame) => frame,
+                };
                 if let Some(d) = frame.data_ref() {
                     s.sent += d.len() as u64;
                     if s.limits.max_bytes.is_some_and(|max| s.sent > max) {

@@ -36,7 +36,10 @@ pub async fn handle(
         // Already complete: `add_response_headers` would strip its -Allow-Methods,
         // -Allow-Headers and -Max-Age as if they were the target's.
         Ok(Answer::Preflight(resp)) => return resp,
-        Ok(Answer::Proxied(resp)) => resp,
+        Ok(Answer::Proxied(mut resp)) => {
+            resp.body_mut().drop_trailers();
+            resp
+        }
         Err(err) => ex.fail(err),
     };
     // Every answer carries the CORS headers, errors included, so page code can read them.
@@ -61,7 +64,10 @@ async fn answer(
     req: Request<Incoming>,
 ) -> Result<Answer, GatewayError> {
     if let Some(rate) = &mode.rate {
-        if let Err(wait) = rate.check(conn.peer.ip(), ex.started()) {
+        if let Err(wait) = rate.check(
+            super::forwarding::client_ip(app, conn, req.headers()),
+            ex.started(),
+        ) {
             let mut resp = ex.fail(GatewayError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 Fault::Client,

@@ -126,6 +126,14 @@ impl Exchange {
         }
     }
 
+    /// The client for the access line when it is not the peer (a trusted proxy's
+    /// `X-Forwarded-For`); the port is unknown, so 0.
+    pub fn set_client(&mut self, ip: std::net::IpAddr) {
+        if let Some(detail) = &mut self.detail {
+            detail.client = SocketAddr::new(ip, 0);
+        }
+    }
+
     /// When the request arrived.
     pub fn started(&self) -> Instant {
         self.started

@@ -52,7 +52,7 @@ enum Held {
 
 /// Sends `req` to a server of `group`, failing over per the group's retry policy.
 pub async fn call(
-    app: &App,
+    app: &Arc<App>,
     conn: &ConnInfo,
     ex: &mut Exchange,
     mut req: Request<Incoming>,
@@ -225,7 +225,7 @@ pub async fn call(
     rewrite::rewrite_response(&mut parts, &app.settings.via, upgraded);
     if upgraded {
         if let Some(client_side) = client_upgrade {
-            upgrade::splice(client_side, &mut parts);
+            upgrade::splice(app, client_side, &mut parts);
         }
     }
     let limits = StreamLimits {

@@ -20,9 +20,12 @@ pub mod upstream;
 
 mod access;
 mod cors_mode;
+mod forwarding;
 mod group;
+mod guard;
 mod route_mode;
 mod route_rules;
+pub mod tunnel;
 
 use std::sync::Arc;
 
@@ -47,8 +50,17 @@ pub async fn handle(
     req: Request<Incoming>,
 ) -> Response<ProxyBody> {
     let mut ex = Exchange::new(app, conn, &req);
+    forwarding::note_client(app, conn, &mut ex, req.headers());
     let resp = if let Some(violation) = violation {
         refuse(app, conn, &mut ex, &req, violation)
+    } else if let Err(err) = guard::request_form(req.method(), req.uri()) {
+        let mut resp = ex.fail(err);
+        if req.version() < Version::HTTP_2 {
+            // A refused CONNECT's client may already be sending tunnel bytes.
+            resp.headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+        }
+        resp
     } else if req.uri().path() == app.settings.health_path
         && (req.method() == Method::GET || req.method() == Method::HEAD)
     {

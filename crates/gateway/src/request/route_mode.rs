@@ -70,7 +70,11 @@ fn target<'a>(
     // Reuses the inbound target when it is forwarded unchanged (no copy).
     let host = crate::route::request_host(req);
     let routed = match req.uri().path_and_query() {
-        Some(pq) => app.router.route_host_pq(host, pq),
+        Some(pq) => match super::guard::escapes(pq, app.settings.escaped_slashes)? {
+            None => app.router.route_host_pq(host, pq),
+            // `unescape`: the decoded, resolved path is routed and forwarded.
+            Some(resolved) => app.router.route_host(host, &resolved),
+        },
         None => app.router.route_host(host, pq),
     };
     let m = routed.map_err(|e| GatewayError::new(e.status(), Fault::Client, e.to_string()))?;

@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::pin::{pin, Pin};
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::uri::Authority;
@@ -14,6 +15,7 @@ use http::{HeaderMap, Request, Response, StatusCode, Uri};
 use hyper::body::Incoming;
 
 use crate::app::{App, ConnInfo};
+use crate::rewrite::upgrade_check::{self, SpliceDecision};
 use crate::rewrite::{self, RewriteCtx};
 
 use super::body::{ProxyBody, StreamLimits};
@@ -54,7 +56,7 @@ pub enum Wait {
 
 /// Sends `req` to `target`; `prepare` sees the upstream request's headers last.
 pub async fn call(
-    app: &App,
+    app: &Arc<App>,
     conn: &ConnInfo,
     ex: &mut Exchange,
     mut req: Request<Incoming>,
@@ -71,8 +73,14 @@ pub async fn call(
         preserve_host: target.preserve_host,
         via: &app.settings.via,
     };
+    if parts.version == http::Version::HTTP_2 {
+        // RFC 9113 §8.2.3: crumbs are joined before the message leaves HTTP/2.
+        rewrite::h2_to_h1::join_cookies(&mut parts.headers);
+    }
+    let stash = super::forwarding::before_rewrite(app, conn, &mut parts.headers);
     rewrite::rewrite_request(&mut parts, target.uri, &ctx)
         .map_err(|e| GatewayError::bad_request(e.to_string()))?;
+    super::forwarding::after_rewrite(app, conn, &mut parts.headers, stash);
     if !target.upgrades {
         // A proxied Upgrade would hand the client a raw tunnel to an arbitrary host.
         parts.headers.remove(http::header::UPGRADE);
@@ -81,6 +89,7 @@ pub async fn call(
     parts
         .headers
         .insert(app.request_id.header.clone(), ex.request_id().clone());
+    let asked = upgrade::asked(&parts.headers);
     // A request without a body never moves on: no shared clock needed.
     let progress = if http_body::Body::is_end_stream(&body) {
         Progress::fixed()
@@ -135,13 +144,33 @@ pub async fn call(
             ));
         }
     }
-    let upgraded = parts.status == StatusCode::SWITCHING_PROTOCOLS && client_upgrade.is_some();
+    // A 101 becomes a tunnel only when it answers the upgrade the forwarded request asked
+    // for; any other 101 is a 502, and dropping it (with its pending upgrade) closes the
+    // upstream connection, which the pool never reuses after a 101.
+    let upgraded = match upgrade_check::decide(&asked, parts.status, &parts.headers) {
+        SpliceDecision::NotSwitching => false,
+        SpliceDecision::Splice => client_upgrade.is_some(),
+        SpliceDecision::BadGateway(refusal) => {
+            return Err(GatewayError::new(
+                StatusCode::BAD_GATEWAY,
+                Fault::Upstream,
+                refusal.to_string(),
+            ))
+        }
+    };
+    if parts.status == StatusCode::SWITCHING_PROTOCOLS && !upgraded {
+        return Err(GatewayError::new(
+            StatusCode::BAD_GATEWAY,
+            Fault::Upstream,
+            "upstream switched protocols on a request that cannot be upgraded",
+        ));
+    }
     // Redirects pass to the client as they are: following them here would reach targets
     // no check ever saw.
     rewrite::rewrite_response(&mut parts, &app.settings.via, upgraded);
     if upgraded {
         if let Some(client_side) = client_upgrade {
-            upgrade::splice(client_side, &mut parts);
+            upgrade::splice(app, client_side, &mut parts);
         }
     }
     let limits = StreamLimits {

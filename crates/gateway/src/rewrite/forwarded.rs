@@ -123,6 +123,11 @@ impl TrustedProxies {
         self.0.iter().any(|c| c.contains(ip))
     }
 
+    /// The blocks, in configuration order (for `--print-config`).
+    pub fn blocks(&self) -> &[Cidr] {
+        &self.0
+    }
+
     /// No proxy is trusted (the default).
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

@@ -32,6 +32,17 @@ pub enum EscapedSlashes {
     Keep,
 }
 
+impl EscapedSlashes {
+    /// The setting as written in the configuration file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EscapedSlashes::Reject => "reject",
+            EscapedSlashes::Unescape => "unescape",
+            EscapedSlashes::Keep => "keep",
+        }
+    }
+}
+
 /// Why [`classify`] refused a path; every variant is a 400.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PathRefusal {
