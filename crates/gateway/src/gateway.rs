@@ -310,6 +310,10 @@ pub async fn start_with(
             (Bound::PerWorker(_), None) => {}
         }
     }
+    tasks.extend(crate::upstream::probe::spawn_all(
+        app.groups.all(),
+        &app.client,
+    ));
     if let Some(listener) = admin_listener {
         tracing::info!(address = ?admin_addr, "admin listening");
         tasks.push(tokio::spawn(crate::admin::serve(
