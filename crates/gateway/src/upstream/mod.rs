@@ -14,6 +14,7 @@ pub mod balance;
 pub mod budget;
 pub mod health;
 pub mod outlier;
+pub mod probe;
 pub mod retry;
 pub mod wiring;
 
@@ -300,6 +301,11 @@ impl Group {
             s.checked
                 .store(if healthy { 1 } else { 2 }, Ordering::Relaxed);
         }
+    }
+
+    /// Ends a passive ejection of `server` (its active checks pass again).
+    pub fn uneject(&self, server: usize, now: Instant) {
+        self.outlier.uneject(server, now);
     }
 
     /// Servers a next [`Group::pick`] may return given `tried` (for

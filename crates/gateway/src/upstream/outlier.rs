@@ -141,6 +141,19 @@ impl Detector {
         Some(Event::Ejected { for_, times })
     }
 
+    /// Ends `server`'s ejection now (an active check saw it answer again: Envoy's
+    /// `successful_active_health_check_uneject_host`, on by default there too). Its
+    /// ejection count is kept, so a relapse is ejected for longer.
+    pub fn uneject(&self, server: usize, now: Instant) {
+        if let Some(s) = self.servers.get(server) {
+            s.consecutive.store(0, Ordering::Relaxed);
+            let now_ms = self.ms(now);
+            if s.until_ms.load(Ordering::Relaxed) > now_ms {
+                s.until_ms.store(now_ms, Ordering::Relaxed);
+            }
+        }
+    }
+
     fn ms(&self, now: Instant) -> u64 {
         millis(now.saturating_duration_since(self.start))
     }
