@@ -24,6 +24,7 @@ use hyper::body::Incoming;
 
 use crate::app::{App, ConnInfo};
 use crate::config::MAX_RETRIES;
+use crate::rewrite::upgrade_check::{self, SpliceDecision};
 use crate::rewrite::{self, RewriteCtx};
 use crate::upstream::outlier::Outcome;
 use crate::upstream::retry::{self, Decision, Failure};
@@ -98,6 +99,7 @@ pub async fn call(
     // At most `MAX_RETRIES + 1` attempts: a fixed array, no allocation per request.
     let mut tried = [0usize; MAX_RETRIES as usize + 1];
     let mut attempts = 0usize;
+    let mut asked: http::HeaderMap;
     let (handle, resp) = loop {
         let now = Instant::now();
         let input = RequestKeyInput {
@@ -120,11 +122,21 @@ pub async fn call(
             preserve_host: target.preserve_host,
             via: &app.settings.via,
         };
+        // The same header work as the single-server leg (`upstream::call`).
+        if attempt.version == http::Version::HTTP_2 {
+            rewrite::h2_to_h1::join_cookies(&mut attempt.headers);
+        }
+        let stash = super::forwarding::before_rewrite(app, conn, &mut attempt.headers);
         rewrite::rewrite_request(&mut attempt, uri, &ctx)
             .map_err(|e| GatewayError::bad_request(e.to_string()))?;
+        super::forwarding::after_rewrite(app, conn, &mut attempt.headers, stash);
         if !target.upgrades {
             attempt.headers.remove(http::header::UPGRADE);
         }
+        attempt
+            .headers
+            .insert(app.request_id.header.clone(), ex.request_id().clone());
+        asked = upgrade::asked(&attempt.headers);
         let body = match &mut held {
             Held::Replay(bytes) => Either::Left(Full::new(bytes.clone())),
             Held::Once(body) => match body.take() {
@@ -221,7 +233,25 @@ pub async fn call(
             ));
         }
     }
-    let upgraded = parts.status == StatusCode::SWITCHING_PROTOCOLS && client_upgrade.is_some();
+    // As in `upstream::call`: a 101 is spliced only when it answers the upgrade asked for.
+    let upgraded = match upgrade_check::decide(&asked, parts.status, &parts.headers) {
+        SpliceDecision::NotSwitching => false,
+        SpliceDecision::Splice => client_upgrade.is_some(),
+        SpliceDecision::BadGateway(refusal) => {
+            return Err(GatewayError::new(
+                StatusCode::BAD_GATEWAY,
+                Fault::Upstream,
+                refusal.to_string(),
+            ))
+        }
+    };
+    if parts.status == StatusCode::SWITCHING_PROTOCOLS && !upgraded {
+        return Err(GatewayError::new(
+            StatusCode::BAD_GATEWAY,
+            Fault::Upstream,
+            "upstream switched protocols on a request that cannot be upgraded",
+        ));
+    }
     rewrite::rewrite_response(&mut parts, &app.settings.via, upgraded);
     if upgraded {
         if let Some(client_side) = client_upgrade {
