@@ -8,6 +8,11 @@ use std::time::Duration;
 
 use gangway_tests::body::full;
 use gangway_tests::gateway::{get, get_with, post, route, start_gateway};
+
+/// Issue #17: a chain is appended to only from a trusted proxy (an untrusted client's
+/// forwarding headers are replaced: `gateway_security.rs`), so the tests of appending
+/// trust the loopback client.
+const TRUST_LOOPBACK: &str = "[forwarding]\ntrusted_proxies = [\"127.0.0.1\"]\n";
 use gangway_tests::raw::{send_raw, RawConn};
 use gangway_tests::upstream::{echo, SeenRequest, Upstream};
 use gangway_tests::wire::End;
@@ -90,7 +95,7 @@ async fn forwarding_headers_are_added_and_appended() {
     init_tracing();
     within("forwarding headers", async {
         let up = Upstream::http1().run().await;
-        let gw = start_gateway(&route("/users", &up.url(""))).await;
+        let gw = start_gateway(&format!("{}{TRUST_LOOPBACK}", route("/users", &up.url("")))).await;
         let r = send_raw(
             gw.addrs[0],
             &get_with("/users/1", "x-forwarded-for: 1.2.3.4\r\nvia: 1.0 fred\r\n"),
@@ -106,9 +111,10 @@ async fn forwarding_headers_are_added_and_appended() {
         assert_eq!(all(seen, "host"), [up.addr().to_string().as_str()]);
 
         // Without earlier hops: just ours. A client-sent X-Forwarded-Proto/Host is
-        // replaced, not trusted.
+        // replaced, not trusted (on a gateway that trusts no proxy, the default).
+        let plain = start_gateway(&route("/users", &up.url(""))).await;
         let r = send_raw(
-            gw.addrs[0],
+            plain.addrs[0],
             &get_with(
                 "/users/2",
                 "x-forwarded-proto: https\r\nx-forwarded-host: evil.test\r\n",
@@ -147,7 +153,7 @@ async fn connection_cannot_strip_host_or_the_forwarding_headers() {
     init_tracing();
     within("connection abuse", async {
         let up = Upstream::http1().run().await;
-        let gw = start_gateway(&route("/users", &up.url(""))).await;
+        let gw = start_gateway(&format!("{}{TRUST_LOOPBACK}", route("/users", &up.url("")))).await;
         let extra = "connection: x-forwarded-for, host, via, x-forwarded-host, content-length\r\n\
                      x-forwarded-for: 1.2.3.4\r\n";
         let mut bytes = format!(
