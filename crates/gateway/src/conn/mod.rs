@@ -36,6 +36,7 @@ use tokio::sync::{watch, Semaphore};
 use gangway_pool::rt::{TokioExecutor, TokioIo, TokioTimer};
 
 use crate::app::{App, ConnInfo, Mode};
+use crate::reload::Live;
 use crate::request::inbound::BodyEnd;
 use crate::request::{self, ProxyBody};
 use crate::strict::{check_h2, Violation};
@@ -118,8 +119,8 @@ pub async fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
 pub struct Listener {
     /// How its connections are served.
     pub spec: ListenerSpec,
-    /// The request path's state.
-    pub app: Arc<App>,
+    /// The request path's state, read once per request (swapped on reload).
+    pub app: Arc<Live>,
     /// Connection limits and timeouts.
     pub limits: Arc<ServerLimits>,
     /// The cap on concurrent connections, all listeners together.
@@ -226,7 +227,7 @@ struct Signals {
 struct Conn {
     info: ConnInfo,
     tls: Option<tokio_rustls::TlsAcceptor>,
-    app: Arc<App>,
+    app: Arc<Live>,
     limits: Arc<ServerLimits>,
     signals: Signals,
 }
@@ -234,7 +235,7 @@ struct Conn {
 impl Conn {
     /// Serves the connection to its end (counted as open meanwhile).
     async fn run(self, stream: TcpStream) {
-        let app = Arc::clone(&self.app);
+        let app = self.app.load();
         app.metrics.connection_opened();
         self.serve(stream).await;
         app.metrics.connection_closed();
@@ -291,9 +292,10 @@ impl Conn {
         let (info, limits) = (self.info, &self.limits);
         if h2 {
             let io = TokioIo::new(stream);
-            let app = Arc::clone(&self.app);
+            let live = Arc::clone(&self.app);
             let service = service_fn(move |req: Request<Incoming>| {
-                let app = Arc::clone(&app);
+                // Once per request: a reload applies to the next request, on every connection.
+                let app = live.load();
                 async move {
                     // Refused (this stream only) when a field breaks the rules.
                     let violation = check_h2(req.headers()).err();
@@ -311,7 +313,7 @@ impl Conn {
             drive(
                 conn.as_mut(),
                 |c| c.graceful_shutdown(),
-                &self.app,
+                &self.app.load(),
                 &info,
                 &mut self.signals,
             )
@@ -320,11 +322,11 @@ impl Conn {
             // Every byte passes the strict checker before hyper parses it (see `strict_io`).
             let strict = StrictConn::new(limits.strict());
             let io = TokioIo::new(StrictIo::new(stream, Arc::clone(&strict)));
-            let app = Arc::clone(&self.app);
+            let live = Arc::clone(&self.app);
             let service = service_fn(move |req| {
                 // Asked when hyper hands the request over, so in request order.
                 let violation = strict.next_request();
-                let (app, strict) = (Arc::clone(&app), Arc::clone(&strict));
+                let (app, strict) = (live.load(), Arc::clone(&strict));
                 // Boxed per request: hyper keeps room for the service's future in a box of
                 // its own for the connection's whole life, idle or not; a pointer there
                 // instead of the future's kilobytes keeps an idle keep-alive connection small.
@@ -345,7 +347,7 @@ impl Conn {
             drive(
                 conn.as_mut(),
                 |c| c.graceful_shutdown(),
-                &self.app,
+                &self.app.load(),
                 &info,
                 &mut self.signals,
             )
