@@ -1,18 +1,21 @@
 //! The real binary reloading its config: SIGHUP under load (a route added, then a broken
 //! file), `--watch` with a rename-replace, pooled upstream connections kept across a reload,
-//! and readiness during `[shutdown] delay`.
+//! readiness during `[shutdown] delay`, and a socket-activated handover between two processes.
 //!
 //! Plain std like `sigterm.rs` (threads, blocking sockets); `kill -HUP` sends the signal.
 #![cfg(unix)]
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use command_fds::{CommandFdExt, FdMapping};
 
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 const START: Duration = Duration::from_secs(20);
@@ -174,6 +177,32 @@ impl Gateway {
         if watch {
             cmd.arg("--watch");
         }
+        Gateway::start(cmd)
+    }
+
+    /// Started as systemd starts a socket-activated service: `socket` at fd 3, `LISTEN_FDS=1`
+    /// and `LISTEN_PID` = the child's own pid (`sh` execs the binary, keeping its pid).
+    fn activated(file: &Path, socket: &TcpListener) -> Gateway {
+        let fd = OwnedFd::from(socket.try_clone().expect("dup the listening socket"));
+        let mut cmd = Command::new("/bin/sh");
+        cmd.arg("-c")
+            .arg("LISTEN_PID=$$ exec \"$0\" \"$@\"")
+            .arg(env!("CARGO_BIN_EXE_gangway"))
+            .arg("--config")
+            .arg(file)
+            .arg("--workers")
+            .arg("2")
+            .env("LISTEN_FDS", "1")
+            .env_remove("NOTIFY_SOCKET");
+        cmd.fd_mappings(vec![FdMapping {
+            parent_fd: fd,
+            child_fd: 3,
+        }])
+        .expect("fd mapping");
+        Gateway::start(cmd)
+    }
+
+    fn start(mut cmd: Command) -> Gateway {
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -408,5 +437,101 @@ fn readiness_fails_during_shutdown_delay_while_requests_are_served() {
         Some(0),
         "{}",
         gw.log()
+    );
+}
+
+#[test]
+fn socket_activation_hands_over_without_refusing_or_failing() {
+    let (up, _) = upstream();
+    let socket = TcpListener::bind("127.0.0.1:0").expect("bind the shared socket");
+    let listen = socket.local_addr().expect("addr");
+    let dir = Dir::new("reload-activation");
+    let file = dir.0.join("gangway.toml");
+    let admin = free_port();
+    std::fs::write(&file, config(listen, admin, &[("/a", up)], "")).expect("write config");
+    let mut first = Gateway::activated(&file, &socket);
+    assert!(
+        wait_for(START, || answers(listen, "/a")),
+        "not serving:\n{}",
+        first.log()
+    );
+
+    // 16 clients, one `Connection: close` request per connection, until told to stop.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (served, failed) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(Mutex::new(Vec::new())),
+    );
+    let clients: Vec<_> = (0..16)
+        .map(|_| {
+            let (stop, served, failed) =
+                (Arc::clone(&stop), Arc::clone(&served), Arc::clone(&failed));
+            thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    let result = TcpStream::connect(listen).and_then(|tcp| {
+                        tcp.set_read_timeout(Some(IO_TIMEOUT))?;
+                        let mut client = Client {
+                            reader: BufReader::new(tcp),
+                        };
+                        write!(
+                            client.reader.get_mut(),
+                            "GET /a HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n"
+                        )?;
+                        let mut all = Vec::new();
+                        client.reader.read_to_end(&mut all)?;
+                        Ok(all)
+                    });
+                    match result {
+                        Ok(all) if all.starts_with(b"HTTP/1.1 200") && all.ends_with(b"ok") => {
+                            served.fetch_add(1, Ordering::SeqCst);
+                        }
+                        other => {
+                            if let Ok(mut f) = failed.lock() {
+                                f.push(format!("{other:?}"));
+                            }
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    assert!(wait_for(START, || served.load(Ordering::SeqCst) > 100));
+
+    // The second process takes the same socket; then the first is told to stop.
+    // Same listener, its own admin port (admin sockets are not inherited).
+    let file2 = dir.0.join("second.toml");
+    std::fs::write(&file2, config(listen, free_port(), &[("/a", up)], "")).expect("write");
+    let second = Gateway::activated(&file2, &socket);
+    drop(socket);
+    assert!(
+        wait_for(START, || second.log().contains("listening")),
+        "second did not start:\n{}",
+        second.log()
+    );
+    first.signal("TERM");
+    assert!(
+        wait_for(Duration::from_secs(15), || !first.alive()),
+        "{}",
+        first.log()
+    );
+    let before = served.load(Ordering::SeqCst);
+    assert!(wait_for(START, || served.load(Ordering::SeqCst) > before + 100));
+    stop.store(true, Ordering::SeqCst);
+    for c in clients {
+        c.join().expect("client thread");
+    }
+    let failed = failed.lock().map(|f| f.clone()).unwrap_or_default();
+    assert!(
+        failed.is_empty(),
+        "{} failed: {:?}\n{}",
+        failed.len(),
+        &failed[..failed.len().min(5)],
+        first.log()
+    );
+    assert_eq!(
+        first.child.wait().expect("status").code(),
+        Some(0),
+        "{}",
+        first.log()
     );
 }

@@ -245,14 +245,24 @@ impl Conn {
         let Some(acceptor) = self.tls.take() else {
             let sniff =
                 tokio::time::timeout(self.limits.header_read_timeout, sniff_h2_preface(&stream));
-            let h2 = tokio::select! {
-                biased;
-                r = sniff => match r {
-                    Ok(Ok(h2)) => h2,
-                    _ => return,
-                },
-                // Nothing (or only part of the h2 preface) arrived yet: idle, close.
-                _ = shutdown::signalled(&mut self.signals.stop) => return,
+            let h2 = {
+                let mut sniff = std::pin::pin!(sniff);
+                tokio::select! {
+                    biased;
+                    r = &mut sniff => match r {
+                        Ok(Ok(h2)) => h2,
+                        _ => return,
+                    },
+                    // Nothing arrived yet. A connection accepted just before the stop (a socket
+                    // handed over to another process, a load balancer not yet told) usually has
+                    // its first request in flight: serve it if it comes at once, else close.
+                    _ = shutdown::signalled(&mut self.signals.stop) => {
+                        match tokio::time::timeout(LATE_FIRST_BYTES, &mut sniff).await {
+                            Ok(Ok(Ok(h2))) => h2,
+                            _ => return,
+                        }
+                    }
+                }
             };
             return self.serve_http(stream, h2).await;
         };
@@ -409,6 +419,10 @@ async fn sniff_h2_preface(stream: &TcpStream) -> io::Result<bool> {
     }
 }
 
+/// How long a connection accepted just before the stop signal may take to send its first
+/// bytes before it is closed as idle.
+const LATE_FIRST_BYTES: Duration = Duration::from_millis(500);
+
 /// Serves a connection to its end. On the stop signal it asks the connection to finish
 /// gracefully (HTTP/1.1: after the request in flight; HTTP/2: GOAWAY); on the close signal
 /// (the grace period is over) it stops polling, and returning drops the connection.
@@ -422,6 +436,10 @@ async fn drive<C>(
     C: std::future::Future<Output = Result<(), hyper::Error>>,
 {
     tokio::select! {
+        // Connection first: when the stop came before the connection was first polled,
+        // this reads the request already waiting, so the graceful shutdown below finishes
+        // it instead of closing the connection as idle.
+        biased;
         r = conn.as_mut() => log_end(app, info, r.err()),
         _ = shutdown::signalled(&mut signals.stop) => {
             graceful(conn.as_mut());
