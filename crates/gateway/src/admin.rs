@@ -12,12 +12,16 @@ use tokio::net::TcpListener;
 
 use gangway_pool::rt::{TokioIo, TokioTimer};
 
-use crate::app::App;
 use crate::conn::shutdown::Shutdown;
 use crate::request::text_response;
 
 /// Serves `/metrics` (or the configured path) and the health path until shutdown.
-pub async fn serve(listener: TcpListener, app: Arc<App>, metrics_path: String, shutdown: Shutdown) {
+pub async fn serve(
+    listener: TcpListener,
+    live: Arc<crate::reload::Live>,
+    metrics_path: String,
+    shutdown: Shutdown,
+) {
     let mut stop = shutdown.subscribe();
     let metrics_path: Arc<str> = metrics_path.into();
     loop {
@@ -31,15 +35,16 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, metrics_path: String, s
             },
             _ = stop.changed() => return,
         };
-        let app = Arc::clone(&app);
+        let live = Arc::clone(&live);
         let metrics_path = Arc::clone(&metrics_path);
         tokio::spawn(async move {
             let service = service_fn(move |req: Request<Incoming>| {
-                let app = Arc::clone(&app);
+                let live = Arc::clone(&live);
                 let metrics_path = Arc::clone(&metrics_path);
                 async move {
+                    let app = live.load();
                     let resp = if req.uri().path() == &*metrics_path {
-                        let mut resp = text_response(StatusCode::OK, app.render_metrics());
+                        let mut resp = text_response(StatusCode::OK, live.render_metrics());
                         resp.headers_mut().insert(
                             header::CONTENT_TYPE,
                             HeaderValue::from_static("text/plain; version=0.0.4"),

@@ -16,6 +16,8 @@ use crate::route::Router;
 pub struct Settings {
     /// Path answered 200 by the gateway itself.
     pub health_path: String,
+    /// Readiness path: 200 while serving normally, 503 while draining.
+    pub ready_path: String,
     /// Pseudonym in `Via` headers.
     pub via: String,
     /// Time allowed for the upstream's response head.
@@ -42,6 +44,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             health_path: "/healthcheck".into(),
+            ready_path: "/ready".into(),
             via: "gangway".into(),
             upstream_response_timeout: Duration::from_secs(60),
             upstream_body_idle: Some(Duration::from_secs(60)),
@@ -148,6 +151,8 @@ pub struct App {
     pub in_flight: std::sync::atomic::AtomicU64,
     /// The upstream group of each route that names one.
     pub groups: crate::upstream::wiring::RouteGroups,
+    /// Whether `ready_path` answers 200; one per process, carried across reloads.
+    pub readiness: Arc<crate::reload::Readiness>,
 }
 
 impl App {

@@ -18,6 +18,7 @@ use crate::conn::{self as server, Listener, ListenerSpec, ServerLimits};
 use crate::cors::{CorsPolicy, OriginPattern, RateLimiter, TargetPattern, TargetPolicy};
 use crate::observe::metrics::Metrics;
 use crate::upstream::wiring::RouteGroups;
+use crate::reload::Live;
 
 /// A gateway that is serving. Dropping it does not stop it: call [`Running::shutdown`].
 #[derive(Debug)]
@@ -26,8 +27,12 @@ pub struct Running {
     pub addrs: Vec<SocketAddr>,
     /// Bound address of the admin listener, if any.
     pub admin_addr: Option<SocketAddr>,
-    /// Shared state (metrics, pools), e.g. for tests.
+    /// Shared state (metrics, pools) as started, e.g. for tests.
     pub app: Arc<App>,
+    /// The state serving now (swapped by reloads).
+    pub live: Arc<Live>,
+    /// `[shutdown] delay`: readiness fails this long before the drain starts.
+    pub delay: Duration,
     shutdown: Shutdown,
     grace: Duration,
     tasks: Vec<JoinHandle<()>>,
@@ -54,6 +59,8 @@ enum StartKind {
     Tls,
     /// Opening the access log.
     Log,
+    /// Installing a signal handler.
+    Signal,
 }
 
 impl StartError {
@@ -77,6 +84,16 @@ impl StartError {
     /// A CORS pattern did not parse.
     pub fn is_cors(&self) -> bool {
         self.kind == StartKind::Cors
+    }
+
+    /// A signal handler could not be installed.
+    pub fn is_signal(&self) -> bool {
+        self.kind == StartKind::Signal
+    }
+
+    /// The SIGHUP handler could not be installed.
+    pub fn signal(source: std::io::Error) -> Self {
+        Self::new(StartKind::Signal, "signal handler", source)
     }
 
     /// A listening socket could not be bound.
@@ -132,6 +149,7 @@ pub fn build_app(config: &Config, own_addrs: &[SocketAddr]) -> Result<App, Start
     let metrics = Metrics::new(router.routes().iter().map(|r| r.name.as_str()));
     let settings = Settings {
         health_path: config.health.path.clone(),
+        ready_path: config.health.ready_path.clone(),
         via: "gangway".into(),
         upstream_response_timeout: config.timeouts.upstream_response,
         upstream_body_idle: non_zero(config.timeouts.upstream_body_idle),
@@ -157,6 +175,7 @@ pub fn build_app(config: &Config, own_addrs: &[SocketAddr]) -> Result<App, Start
         flood: crate::observe::flood::Flood::default(),
         in_flight: std::sync::atomic::AtomicU64::new(0),
         groups,
+        readiness: Arc::default(),
     })
 }
 
@@ -213,6 +232,18 @@ fn build_cors(config: &Config, own_addrs: &[SocketAddr]) -> Result<CorsMode, Sta
     .map_err(|e| StartError::new(StartKind::Pool, "cors pool", e))
 }
 
+/// An inherited socket as a listener's: one for the current runtime, or a clone per worker.
+fn adopt(socket: std::net::TcpListener, workers: Option<usize>) -> std::io::Result<Bound> {
+    socket.set_nonblocking(true)?;
+    match workers {
+        Some(n) => (0..n.max(1))
+            .map(|_| socket.try_clone())
+            .collect::<std::io::Result<Vec<_>>>()
+            .map(Bound::PerWorker),
+        None => tokio::net::TcpListener::from_std(socket).map(Bound::One),
+    }
+}
+
 /// A listener's socket(s): one accepted on by the current runtime, or one per worker.
 enum Bound {
     One(tokio::net::TcpListener),
@@ -240,11 +271,24 @@ pub async fn start_with(
     config: &Config,
     workers: Option<Arc<Workers>>,
 ) -> Result<Running, StartError> {
+    start_inherited(config, workers, Vec::new()).await
+}
+
+/// [`start_with`], with sockets inherited from the service manager (socket activation):
+/// `inherited[i]`, when present, is listener `i`'s socket instead of binding one (see
+/// [`crate::systemd::take_listeners`]). Worker runtimes all accept on that one socket.
+pub async fn start_inherited(
+    config: &Config,
+    workers: Option<Arc<Workers>>,
+    mut inherited: Vec<Option<std::net::TcpListener>>,
+) -> Result<Running, StartError> {
     let mut bound = Vec::new();
-    for l in &config.listeners {
-        let listener = match &workers {
-            Some(w) => workers::bind_shared(l.address, w.len()).map(Bound::PerWorker),
-            None => server::bind(l.address).await.map(Bound::One),
+    for (i, l) in config.listeners.iter().enumerate() {
+        let given = inherited.get_mut(i).and_then(Option::take);
+        let listener = match (given, &workers) {
+            (Some(socket), w) => adopt(socket, w.as_ref().map(|w| w.len())),
+            (None, Some(w)) => workers::bind_shared(l.address, w.len()).map(Bound::PerWorker),
+            (None, None) => server::bind(l.address).await.map(Bound::One),
         }
         .map_err(|e| StartError::new(StartKind::Bind, "", e))?;
         let tls = match &l.tls {
@@ -277,6 +321,7 @@ pub async fn start_with(
     let mut own = addrs.clone();
     own.extend(admin_addr);
     let app = Arc::new(build_app(config, &own)?);
+    let live = Live::new(Arc::clone(&app));
     let limits = Arc::new(ServerLimits {
         max_connections: config.limits.max_connections,
         header_read_timeout: config.timeouts.header_read,
@@ -297,7 +342,7 @@ pub async fn start_with(
         tracing::info!(address = %addr, mode = ?mode, tls = spec.tls.is_some(), "listening");
         let accepting = Listener {
             spec,
-            app: Arc::clone(&app),
+            app: Arc::clone(&live),
             limits: Arc::clone(&limits),
             permits: Arc::clone(&permits),
             shutdown: shutdown.clone(),
@@ -335,7 +380,7 @@ pub async fn start_with(
         tracing::info!(address = ?admin_addr, "admin listening");
         tasks.push(tokio::spawn(crate::admin::serve(
             listener,
-            Arc::clone(&app),
+            Arc::clone(&live),
             config.admin.metrics_path.clone(),
             shutdown.clone(),
         )));
@@ -344,6 +389,8 @@ pub async fn start_with(
         addrs,
         admin_addr,
         app,
+        live,
+        delay: config.shutdown.delay,
         shutdown,
         grace: config.timeouts.shutdown_grace,
         tasks,
@@ -355,6 +402,13 @@ impl Running {
     /// idle keep-alive connections. Returns how many connections were still open at the
     /// deadline (0 = clean).
     pub async fn shutdown(self) -> usize {
+        // Readiness fails first; with a delay, requests are still served meanwhile, so the
+        // load balancers that have not yet seen the failed probe are not refused.
+        self.live.load().readiness.set_draining();
+        if !self.delay.is_zero() {
+            tracing::info!(delay = ?self.delay, "readiness failing; serving until the drain starts");
+            tokio::time::sleep(self.delay).await;
+        }
         tracing::info!(live = self.shutdown.live(), grace = ?self.grace, "shutting down");
         self.shutdown.trigger();
         for task in &self.tasks {

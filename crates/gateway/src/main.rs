@@ -1,11 +1,14 @@
 //! The `gangway` binary: parse the command line, load the config, set up logging, serve
-//! until SIGTERM or Ctrl-C, then shut down gracefully.
+//! until SIGTERM or Ctrl-C (reloading the config on SIGHUP and, with `--watch`, when the file
+//! changes), then shut down gracefully.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{reload, EnvFilter, Registry};
 
 use gangway::cli::Cli;
 use gangway::config::{Config, LogFormat};
@@ -15,6 +18,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let check_only = cli.check_only();
     let print_config = cli.print_config;
+    let reload_cli = cli.clone();
     let config = match cli.into_config() {
         Ok(c) => c,
         Err(e) => {
@@ -34,8 +38,24 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    // Kept for the whole run: dropping it flushes the error log's last lines.
-    let _error_log = init_logging(&config);
+    // Both read and clear environment variables: before any other thread starts.
+    let addresses: Vec<_> = config.listeners.iter().map(|l| l.address).collect();
+    let inherited = match gangway::systemd::take_listeners(&addresses) {
+        Ok(sockets) => sockets,
+        Err(e) => {
+            eprintln!("gangway: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let notifier = match gangway::systemd::Notifier::from_env() {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("gangway: NOTIFY_SOCKET: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // The guard is kept for the whole run: dropping it flushes the error log's last lines.
+    let (level, _error_log) = init_logging(&config);
     // This thread serves the admin listener and waits for signals; the worker threads accept
     // and serve connections (see `gangway::workers` for why not work stealing).
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -56,11 +76,21 @@ fn main() -> ExitCode {
         }
     };
     tracing::info!(workers = workers.len(), "worker threads started");
-    let result = runtime.block_on(gangway::run(
-        &config,
-        Some(Arc::clone(&workers)),
-        gangway::shutdown::os_signal(),
-    ));
+    let on_reload = level.map(|handle| -> gangway::reload::run::LevelHook {
+        Box::new(move |config: &Config| {
+            if let Err(e) = handle.reload(EnvFilter::new(config.log.level.as_str())) {
+                tracing::warn!(error = %e, "cannot change the log level");
+            }
+        })
+    });
+    let options = gangway::reload::run::Options {
+        cli: reload_cli,
+        workers: Some(Arc::clone(&workers)),
+        inherited,
+        notifier,
+        on_reload,
+    };
+    let result = runtime.block_on(gangway::reload::run::serve(config, options));
     // Stops the workers (after the drain above: nothing is served any more).
     drop(workers);
     match result {
@@ -81,9 +111,17 @@ fn main() -> ExitCode {
     }
 }
 
+/// The level's reload handle, or `None` when `RUST_LOG` set it (it wins over reloads too).
+type LevelHandle = reload::Handle<EnvFilter, Registry>;
+
 /// Installs the error log: formatted by `tracing_subscriber`, written by a dedicated thread
 /// (`observe::writer`), so a stalled stdout drops lines instead of blocking workers.
-fn init_logging(config: &Config) -> Option<gangway::observe::writer::WriterGuard> {
+fn init_logging(
+    config: &Config,
+) -> (
+    Option<LevelHandle>,
+    Option<gangway::observe::writer::WriterGuard>,
+) {
     // RUST_LOG wins over the config's level, so a one-off debug run needs no file edit.
     // Its directives are trimmed first: tracing-subscriber 0.3 panics on a directive with
     // leading whitespace and a non-ASCII character (found by the config fuzz target).
@@ -102,10 +140,11 @@ fn init_logging(config: &Config) -> Option<gangway::observe::writer::WriterGuard
             }
         }
     });
+    let from_config = from_env.is_none();
     let filter = from_env.unwrap_or_else(|| EnvFilter::new(config.log.level.as_str()));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
+    let (filter, handle) = reload::Layer::new(filter);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let registry = tracing_subscriber::registry().with(filter);
     let (writer, guard) = match gangway::observe::sink::install_error_log() {
         Ok((writer, guard)) => (Some(writer), Some(guard)),
         Err(e) => {
@@ -113,11 +152,20 @@ fn init_logging(config: &Config) -> Option<gangway::observe::writer::WriterGuard
             (None, None)
         }
     };
-    match (config.log.format, writer) {
-        (LogFormat::Json, Some(w)) => builder.json().with_writer(w).init(),
-        (LogFormat::Json, None) => builder.json().init(),
-        (LogFormat::Text | LogFormat::Combined, Some(w)) => builder.with_writer(w).init(),
-        (LogFormat::Text | LogFormat::Combined, None) => builder.init(),
+    let json = config.log.format == LogFormat::Json;
+    match (json, writer) {
+        (true, Some(w)) => registry
+            .with(tracing_subscriber::fmt::layer().json().with_ansi(ansi).with_writer(w))
+            .init(),
+        (true, None) => registry
+            .with(tracing_subscriber::fmt::layer().json().with_ansi(ansi))
+            .init(),
+        (false, Some(w)) => registry
+            .with(tracing_subscriber::fmt::layer().with_ansi(ansi).with_writer(w))
+            .init(),
+        (false, None) => registry
+            .with(tracing_subscriber::fmt::layer().with_ansi(ansi))
+            .init(),
     }
-    guard
+    (from_config.then_some(handle), guard)
 }

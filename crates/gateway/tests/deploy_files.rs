@@ -332,7 +332,6 @@ fn pod_labels(deployment: &Yaml) -> &Yaml {
 }
 
 #[test]
-#[ignore = "needs reload wiring: --watch is not a flag yet"]
 fn deployment_args_are_accepted_by_the_cli() {
     let docs = manifests();
     let args = args(&docs);

@@ -32,6 +32,11 @@ pub struct Cli {
     #[arg(long)]
     pub print_config: bool,
 
+    /// Reload when the config file changes (as on SIGHUP). Polls the path, following
+    /// symlinks, so a Kubernetes ConfigMap's symlink swap and a rename-replace are both seen.
+    #[arg(long, requires = "config")]
+    pub watch: bool,
+
     /// Add a listener on IP:PORT, :PORT (all IPv4 addresses) or localhost:PORT (repeatable).
     #[arg(long = "listen", value_name = "ADDR", value_parser = config::parse_listen_address)]
     pub listen: Vec<SocketAddr>,

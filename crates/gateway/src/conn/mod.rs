@@ -37,6 +37,7 @@ use tokio::sync::{watch, Semaphore};
 use gangway_pool::rt::{TokioExecutor, TokioIo, TokioTimer};
 
 use crate::app::{App, ConnInfo, Mode};
+use crate::reload::Live;
 use crate::request::inbound::BodyEnd;
 use crate::request::tunnel::TunnelHold;
 use crate::request::{self, ProxyBody};
@@ -120,8 +121,8 @@ pub async fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
 pub struct Listener {
     /// How its connections are served.
     pub spec: ListenerSpec,
-    /// The request path's state.
-    pub app: Arc<App>,
+    /// The request path's state, read once per request (swapped on reload).
+    pub app: Arc<Live>,
     /// Connection limits and timeouts.
     pub limits: Arc<ServerLimits>,
     /// The cap on concurrent connections, all listeners together.
@@ -233,7 +234,7 @@ struct Signals {
 struct Conn {
     info: ConnInfo,
     tls: Option<tokio_rustls::TlsAcceptor>,
-    app: Arc<App>,
+    app: Arc<Live>,
     limits: Arc<ServerLimits>,
     signals: Signals,
     /// Lent to a tunnel (see [`TunnelHold`]).
@@ -243,7 +244,7 @@ struct Conn {
 impl Conn {
     /// Serves the connection to its end (counted as open meanwhile).
     async fn run(self, stream: TcpStream) {
-        let app = Arc::clone(&self.app);
+        let app = self.app.load();
         app.metrics.connection_opened();
         self.serve(stream).await;
         app.metrics.connection_closed();
@@ -253,18 +254,28 @@ impl Conn {
         let Some(acceptor) = self.tls.take() else {
             let mut stream = stream;
             let mut head = [0u8; prefixed::PREFIX_MAX];
-            let sniff = tokio::time::timeout(
-                self.limits.header_read_timeout,
-                sniff_h2_preface(&mut stream, &mut head),
-            );
-            let (h2, len) = tokio::select! {
-                biased;
-                r = sniff => match r {
-                    Ok(Ok(found)) => found,
-                    _ => return,
-                },
-                // Nothing (or only part of the h2 preface) arrived yet: idle, close.
-                _ = shutdown::signalled(&mut self.signals.stop) => return,
+            let (h2, len) = {
+                let sniff = tokio::time::timeout(
+                    self.limits.header_read_timeout,
+                    sniff_h2_preface(&mut stream, &mut head),
+                );
+                let mut sniff = std::pin::pin!(sniff);
+                tokio::select! {
+                    biased;
+                    r = &mut sniff => match r {
+                        Ok(Ok(found)) => found,
+                        _ => return,
+                    },
+                    // Nothing arrived yet. A connection accepted just before the stop (a socket
+                    // handed over to another process, a load balancer not yet told) usually has
+                    // its first request in flight: serve it if it comes at once, else close.
+                    _ = shutdown::signalled(&mut self.signals.stop) => {
+                        match tokio::time::timeout(LATE_FIRST_BYTES, &mut sniff).await {
+                            Ok(Ok(Ok(found))) => found,
+                            _ => return,
+                        }
+                    }
+                }
             };
             return self
                 .serve_http(prefixed::Prefixed::new(stream, head, len), h2)
@@ -306,9 +317,10 @@ impl Conn {
         let (info, limits) = (self.info, &self.limits);
         if h2 {
             let io = TokioIo::new(stream);
-            let app = Arc::clone(&self.app);
+            let live = Arc::clone(&self.app);
             let service = service_fn(move |req: Request<Incoming>| {
-                let app = Arc::clone(&app);
+                // Once per request: a reload applies to the next request, on every connection.
+                let app = live.load();
                 async move {
                     // Refused (this stream only) when a field breaks the rules.
                     let violation = check_h2(req.headers()).err();
@@ -326,7 +338,7 @@ impl Conn {
             drive(
                 conn.as_mut(),
                 |c| c.graceful_shutdown(),
-                &self.app,
+                &self.app.load(),
                 &info,
                 &mut self.signals,
             )
@@ -335,7 +347,7 @@ impl Conn {
             // Every byte passes the strict checker before hyper parses it (see `strict_io`).
             let strict = StrictConn::new(limits.strict());
             let io = TokioIo::new(StrictIo::new(stream, Arc::clone(&strict)));
-            let app = Arc::clone(&self.app);
+            let live = Arc::clone(&self.app);
             let hold = Arc::clone(&self.hold);
             let service = service_fn(move |mut req: Request<Incoming>| {
                 // Asked when hyper hands the request over, so in request order.
@@ -344,7 +356,7 @@ impl Conn {
                     // A tunnel this request may become keeps the connection's permit.
                     req.extensions_mut().insert(Arc::clone(&hold));
                 }
-                let (app, strict) = (Arc::clone(&app), Arc::clone(&strict));
+                let (app, strict) = (live.load(), Arc::clone(&strict));
                 // Boxed per request: hyper keeps room for the service's future in a box of
                 // its own for the connection's whole life, idle or not; a pointer there
                 // instead of the future's kilobytes keeps an idle keep-alive connection small.
@@ -365,7 +377,7 @@ impl Conn {
             drive(
                 conn.as_mut(),
                 |c| c.graceful_shutdown(),
-                &self.app,
+                &self.app.load(),
                 &info,
                 &mut self.signals,
             )
@@ -431,6 +443,10 @@ async fn sniff_h2_preface(
     }
 }
 
+/// How long a connection accepted just before the stop signal may take to send its first
+/// bytes before it is closed as idle.
+const LATE_FIRST_BYTES: Duration = Duration::from_millis(500);
+
 /// Serves a connection to its end. On the stop signal it asks the connection to finish
 /// gracefully (HTTP/1.1: after the request in flight; HTTP/2: GOAWAY); on the close signal
 /// (the grace period is over) it stops polling, and returning drops the connection.
@@ -444,6 +460,10 @@ async fn drive<C>(
     C: std::future::Future<Output = Result<(), hyper::Error>>,
 {
     tokio::select! {
+        // Connection first: when the stop came before the connection was first polled,
+        // this reads the request already waiting, so the graceful shutdown below finishes
+        // it instead of closing the connection as idle.
+        biased;
         r = conn.as_mut() => log_end(app, info, r.err()),
         _ = shutdown::signalled(&mut signals.stop) => {
             graceful(conn.as_mut());

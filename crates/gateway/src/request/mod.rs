@@ -66,6 +66,11 @@ pub async fn handle(
     {
         ex.count_in(app.metrics.gateway());
         health()
+    } else if req.uri().path() == app.settings.ready_path
+        && (req.method() == Method::GET || req.method() == Method::HEAD)
+    {
+        ex.count_in(app.metrics.gateway());
+        ready(app)
     } else {
         match (conn.mode, &app.cors) {
             // Boxed: the CORS path's future is the larger of the two, and an unboxed branch
@@ -82,6 +87,14 @@ pub async fn handle(
 /// The health check answer.
 pub fn health() -> Response<ProxyBody> {
     text_response(StatusCode::OK, "ok\n")
+}
+
+/// The readiness answer: 200 while serving normally, 503 while draining.
+pub fn ready(app: &App) -> Response<ProxyBody> {
+    match app.readiness.is_ready() {
+        true => text_response(StatusCode::OK, "ready\n"),
+        false => text_response(StatusCode::SERVICE_UNAVAILABLE, "draining\n"),
+    }
 }
 
 /// The strict checker's refusal: its status and text, `Connection: close` on HTTP/1 (the
