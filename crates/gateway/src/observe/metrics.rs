@@ -252,6 +252,9 @@ impl Metrics {
 /// Reads one number out of a host's pool stats.
 type HostStat = fn(&gangway_pool::HostStats) -> u64;
 
+/// A labelled family's reasons and how to read each.
+type Reasons<'a> = &'a [(&'a str, HostStat)];
+
 /// The pool families: one series per pool and upstream, with the reason of a close or a
 /// retry as a label (not one family per reason).
 fn render_pools(out: &mut String, pools: &[(&str, Stats)]) -> std::fmt::Result {
@@ -353,7 +356,7 @@ fn render_pools(out: &mut String, pools: &[(&str, Stats)]) -> std::fmt::Result {
             streams.sample(&[("pool", pool), ("upstream", host)], s.streams as f64);
         }
     }
-    let labelled: [(&str, &str, &[(&str, HostStat)]); 2] = [
+    let labelled: [(&str, &str, Reasons<'_>); 2] = [
         (
             "gangway_pool_connections_closed_total",
             "Upstream connections closed, by reason.",
