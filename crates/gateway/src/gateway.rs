@@ -275,7 +275,7 @@ pub async fn start_with(
             tls,
             mode,
         };
-        tracing::info!(address = %addr, mode = ?mode, tls = spec.tls.is_some(), "listening");
+        tracing::info!(address = %addr, mode = %crate::observe::log_fmt::mode(mode), tls = spec.tls.is_some(), "listening");
         let accepting = Listener {
             spec,
             app: Arc::clone(&app),
@@ -308,7 +308,10 @@ pub async fn start_with(
         }
     }
     if let Some(listener) = admin_listener {
-        tracing::info!(address = ?admin_addr, "admin listening");
+        tracing::info!(
+            address = admin_addr.map(tracing::field::display),
+            "admin listening"
+        );
         tasks.push(tokio::spawn(crate::admin::serve(
             listener,
             Arc::clone(&app),
@@ -331,7 +334,13 @@ impl Running {
     /// idle keep-alive connections. Returns how many connections were still open at the
     /// deadline (0 = clean).
     pub async fn shutdown(self) -> usize {
-        tracing::info!(live = self.shutdown.live(), grace = ?self.grace, "shutting down");
+        tracing::info!(
+            live = self.shutdown.live(),
+            grace_ms = crate::observe::log_fmt::millis(self.grace),
+            "shutting down"
+        );
+        // The pools get the same grace period, counted from here.
+        let pool_deadline = std::time::Instant::now() + self.grace;
         self.shutdown.trigger();
         for task in &self.tasks {
             task.abort();
@@ -352,6 +361,7 @@ impl Running {
         } else {
             tracing::info!("all connections finished");
         }
+        crate::upstream::close::close_pools(&self.app, pool_deadline).await;
         left
     }
 }

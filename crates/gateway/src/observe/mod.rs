@@ -8,9 +8,11 @@
 //! - `otlp`: spans exported over OTLP/HTTP protobuf through gangway-pool.
 //! - `prom`: the Prometheus text format; `process`: the standard process metrics.
 //! - `flood`: error-log flood control for upstream failures.
+//! - `log_fmt`: how durations and modes appear in log fields (no Debug forms).
 
 pub mod access;
 pub mod flood;
+pub mod log_fmt;
 pub mod metrics;
 pub mod otlp;
 pub mod process;

@@ -65,7 +65,7 @@ pub(super) fn write(line: &Line<'_>) {
 }
 
 fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
+    crate::observe::log_fmt::millis(d)
 }
 
 fn protocol(version: Version) -> &'static str {
