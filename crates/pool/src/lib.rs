@@ -78,6 +78,7 @@ mod host;
 mod key;
 mod lease;
 mod pool;
+mod proxy;
 mod reaper;
 mod retry;
 pub mod rt;
@@ -91,6 +92,7 @@ pub use client::{Client, ConnectTo, InFlightCount, RequestTimeouts};
 pub use config::{Builder, HttpVersionPolicy};
 pub use connect::{AddressFilter, Resolve, Resolving, SystemResolver};
 pub use error::{BoxError, Error};
+pub use proxy::Proxy;
 pub use stats::{ClosedStats, HostStats, RetryStats, Stats};
 #[cfg(feature = "tower")]
 pub use tower::ResponseFuture;
