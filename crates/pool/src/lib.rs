@@ -46,6 +46,13 @@
 //! - [`Client::shutdown`] refuses new requests, lets in-flight ones finish until a
 //!   deadline, then closes what is left.
 //!
+//! ## Outbound proxies
+//! [`Builder::proxy`] (a [`Proxy`], `http://[user:password@]host:port`) sends `http://`
+//! targets to the proxy in absolute-form with `Proxy-Authorization`, and `https://` targets
+//! through a `CONNECT` tunnel with TLS end to end. [`Builder::proxy_from_env`] (off by
+//! default) reads `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` (lowercase first). The proxy is
+//! part of the pool key.
+//!
 //! ## Layout
 //! - [`rt`]: hyper's IO, executor and timer traits over tokio (the only `unsafe`).
 //! - `config`: [`Builder`] and the settings with their defaults.
