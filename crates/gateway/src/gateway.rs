@@ -17,8 +17,8 @@ use crate::conn::workers::{self, Workers};
 use crate::conn::{self as server, Listener, ListenerSpec, ServerLimits};
 use crate::cors::{CorsPolicy, OriginPattern, RateLimiter, TargetPattern, TargetPolicy};
 use crate::observe::metrics::Metrics;
-use crate::upstream::wiring::RouteGroups;
 use crate::reload::Live;
+use crate::upstream::wiring::RouteGroups;
 
 /// A gateway that is serving. Dropping it does not stop it: call [`Running::shutdown`].
 #[derive(Debug)]
@@ -339,7 +339,7 @@ pub async fn start_inherited(
             tls,
             mode,
         };
-        tracing::info!(address = %addr, mode = ?mode, tls = spec.tls.is_some(), "listening");
+        tracing::info!(address = %addr, mode = %crate::observe::log_fmt::mode(mode), tls = spec.tls.is_some(), "listening");
         let accepting = Listener {
             spec,
             app: Arc::clone(&live),
@@ -377,7 +377,10 @@ pub async fn start_inherited(
         &app.client,
     ));
     if let Some(listener) = admin_listener {
-        tracing::info!(address = ?admin_addr, "admin listening");
+        tracing::info!(
+            address = admin_addr.map(tracing::field::display),
+            "admin listening"
+        );
         tasks.push(tokio::spawn(crate::admin::serve(
             listener,
             Arc::clone(&live),
@@ -406,10 +409,19 @@ impl Running {
         // load balancers that have not yet seen the failed probe are not refused.
         self.live.load().readiness.set_draining();
         if !self.delay.is_zero() {
-            tracing::info!(delay = ?self.delay, "readiness failing; serving until the drain starts");
+            tracing::info!(
+                delay_ms = crate::observe::log_fmt::millis(self.delay),
+                "readiness failing; serving until the drain starts"
+            );
             tokio::time::sleep(self.delay).await;
         }
-        tracing::info!(live = self.shutdown.live(), grace = ?self.grace, "shutting down");
+        tracing::info!(
+            live = self.shutdown.live(),
+            grace_ms = crate::observe::log_fmt::millis(self.grace),
+            "shutting down"
+        );
+        // The pools get the same grace period, counted from here.
+        let pool_deadline = std::time::Instant::now() + self.grace;
         self.shutdown.trigger();
         for task in &self.tasks {
             task.abort();
@@ -430,6 +442,7 @@ impl Running {
         } else {
             tracing::info!("all connections finished");
         }
+        crate::upstream::close::close_pools(&self.live.load(), pool_deadline).await;
         left
     }
 }

@@ -155,13 +155,22 @@ fn init_logging(
     let json = config.log.format == LogFormat::Json;
     match (json, writer) {
         (true, Some(w)) => registry
-            .with(tracing_subscriber::fmt::layer().json().with_ansi(ansi).with_writer(w))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_ansi(ansi)
+                    .with_writer(w),
+            )
             .init(),
         (true, None) => registry
             .with(tracing_subscriber::fmt::layer().json().with_ansi(ansi))
             .init(),
         (false, Some(w)) => registry
-            .with(tracing_subscriber::fmt::layer().with_ansi(ansi).with_writer(w))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(ansi)
+                    .with_writer(w),
+            )
             .init(),
         (false, None) => registry
             .with(tracing_subscriber::fmt::layer().with_ansi(ansi))

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use http::header::HOST;
-use http::uri::{PathAndQuery, Uri};
+use http::uri::{PathAndQuery, Scheme, Uri};
 use http::{HeaderValue, Request, Response, Version};
 use http_body::Body;
 
@@ -76,7 +76,11 @@ impl Client {
         Builder::new()
     }
 
-    pub(crate) fn from_config(config: crate::config::Config) -> Result<Self, Error> {
+    pub(crate) fn from_config(mut config: crate::config::Config) -> Result<Self, Error> {
+        if config.proxies.from_env {
+            let proxies = std::mem::take(&mut config.proxies);
+            config.proxies = proxies.with_env(|name| std::env::var(name).ok())?;
+        }
         let roots = crate::tls::RootSources {
             webpki: config.webpki_roots,
             native: config.native_roots,
@@ -109,7 +113,7 @@ impl Client {
     {
         // Extensions are empty on most requests: then these are one branch each.
         let pinned = req.extensions().get::<ConnectTo>().map(|c| c.0);
-        let key = Key::for_request(req.uri(), pinned)?;
+        let key = self.shared.config.proxies.key(req.uri(), pinned)?;
         let config = &self.shared.config;
         let asked = req.extensions().get::<RequestTimeouts>();
         let total = asked.and_then(|t| t.total).or(config.request_timeout);
@@ -261,7 +265,23 @@ fn shape_for_wire(
                 .map_err(|e| Error::new(Kind::InvalidUri).for_host(key).with(e))?;
             req.headers_mut().insert(HOST, host);
         }
-        *req.uri_mut() = Uri::from(pq);
+        match key.proxy() {
+            // A forward proxy takes the absolute-form and our credentials on every request;
+            // https targets go through a CONNECT tunnel and look direct from here.
+            Some(proxy) if !key.is_https() => {
+                if let Some(auth) = proxy.auth() {
+                    req.headers_mut()
+                        .insert(http::header::PROXY_AUTHORIZATION, auth.clone());
+                }
+                *req.uri_mut() = Uri::builder()
+                    .scheme(Scheme::HTTP)
+                    .authority(key.authority().clone())
+                    .path_and_query(pq)
+                    .build()
+                    .map_err(|e| Error::new(Kind::InvalidUri).for_host(key).with(e))?;
+            }
+            _ => *req.uri_mut() = Uri::from(pq),
+        }
         *req.version_mut() = Version::HTTP_11;
     }
     Ok(req)

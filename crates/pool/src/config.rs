@@ -48,6 +48,7 @@ pub(crate) struct Config {
     pub(crate) request_timeout: Option<Duration>,
     pub(crate) response_head_timeout: Option<Duration>,
     pub(crate) connect_attempt_timeout: Option<Duration>,
+    pub(crate) proxies: crate::proxy::Proxies,
 }
 
 impl Default for Config {
@@ -76,6 +77,7 @@ impl Default for Config {
             request_timeout: None,
             response_head_timeout: None,
             connect_attempt_timeout: None,
+            proxies: crate::proxy::Proxies::default(),
         }
     }
 }
@@ -105,6 +107,7 @@ impl fmt::Debug for Config {
             .field("request_timeout", &self.request_timeout)
             .field("response_head_timeout", &self.response_head_timeout)
             .field("connect_attempt_timeout", &self.connect_attempt_timeout)
+            .field("proxies", &self.proxies)
             .finish()
     }
 }
@@ -339,13 +342,32 @@ impl Builder {
         self
     }
 
+    /// Sends every request through `proxy`: `http://` targets in absolute-form, `https://`
+    /// targets through a `CONNECT` tunnel (TLS stays end to end). Default: no proxy.
+    /// Requests pinned with [`ConnectTo`](crate::ConnectTo) connect directly.
+    pub fn proxy(&mut self, proxy: crate::Proxy) -> &mut Self {
+        self.config.proxies.http = Some(proxy.clone());
+        self.config.proxies.https = Some(proxy);
+        self
+    }
+
+    /// Whether [`build`](Self::build) reads `http_proxy`/`HTTP_PROXY`,
+    /// `https_proxy`/`HTTPS_PROXY` and `no_proxy`/`NO_PROXY` (comma-separated host names
+    /// or domain suffixes, `*` for all) for what [`proxy`](Self::proxy) left unset.
+    /// Default: `false`, so a library never picks up a proxy its user did not ask for.
+    pub fn proxy_from_env(&mut self, enabled: bool) -> &mut Self {
+        self.config.proxies.from_env = enabled;
+        self
+    }
+
     /// Builds the client: loads the TLS roots and starts nothing else; the idle reaper is
     /// started lazily by the first idle connection. Must be called within a tokio runtime
     /// only when requests are made.
     ///
     /// # Errors
     /// A root certificate file that cannot be read or parsed; an operating system store
-    /// (`native_roots`) without a usable certificate; no root source at all.
+    /// (`native_roots`) without a usable certificate; no root source at all; a proxy
+    /// environment variable that is not an `http://` URL.
     pub fn build(&self) -> Result<Client, Error> {
         Client::from_config(self.config.clone())
     }

@@ -39,15 +39,30 @@ pub(crate) async fn establish(
     key: &Key,
     on_close: impl FnOnce() + Send + 'static,
 ) -> Result<(Established, AbortHandle), Error> {
+    // Through a proxy, the TCP connection (and so the resolver and the address filter) is
+    // the proxy's; the target's name goes to the proxy.
+    let (host, port, pinned) = match key.proxy() {
+        Some(proxy) => (proxy.host(), proxy.port(), None),
+        None => (key.host(), key.port(), key.addr()),
+    };
     let addrs = connect::addresses(
-        key.host(),
-        key.port(),
-        key.addr(),
+        host,
+        port,
+        pinned,
         config.resolver.as_deref(),
         config.address_filter.as_deref(),
     )
     .await?;
-    let tcp = connect::tcp(&addrs, config.local_address, config.connect_attempt_timeout).await?;
+    let mut tcp =
+        connect::tcp(&addrs, config.local_address, config.connect_attempt_timeout).await?;
+    if let Some(proxy) = key.proxy() {
+        if key.is_https() {
+            crate::proxy::tunnel(&mut tcp, key, proxy).await?;
+        } else {
+            // A forward proxy speaks HTTP/1.1 to us whatever the version policy says.
+            return handshake(config, tcp, false, on_close).await;
+        }
+    }
     if key.is_https() {
         let tls = tls.ok_or_else(|| Error::new(Kind::Tls).with("TLS is not configured"))?;
         let (stream, alpn_h2) = tls.connect(key.host(), tcp).await?;

@@ -25,6 +25,8 @@ struct KeyInner {
     port: u16,
     /// Connect here instead of resolving the host (a per-address key).
     addr: Option<SocketAddr>,
+    /// The outbound proxy the connection goes through, if any.
+    proxy: Option<crate::proxy::Proxy>,
     // "host:port" as it goes on the wire (Host header, :authority), computed once. Not
     // part of the identity: `http://a/` and `http://A:80/` are the same upstream.
     authority: http::uri::Authority,
@@ -32,8 +34,14 @@ struct KeyInner {
 
 impl PartialEq for KeyInner {
     fn eq(&self, other: &Self) -> bool {
-        (self.https, &self.host, self.port, self.addr)
-            == (other.https, &other.host, other.port, other.addr)
+        (self.https, &self.host, self.port, self.addr, &self.proxy)
+            == (
+                other.https,
+                &other.host,
+                other.port,
+                other.addr,
+                &other.proxy,
+            )
     }
 }
 
@@ -41,7 +49,7 @@ impl Eq for KeyInner {}
 
 impl std::hash::Hash for KeyInner {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        (self.https, &self.host, self.port, self.addr).hash(state);
+        (self.https, &self.host, self.port, self.addr, &self.proxy).hash(state);
     }
 }
 
@@ -113,8 +121,26 @@ impl Key {
             host: bare.to_ascii_lowercase().into_boxed_str(),
             port,
             addr,
+            proxy: None,
             authority: authority.clone(),
         })))
+    }
+
+    /// This key through `proxy`: a pool of its own, apart from direct connections.
+    pub(crate) fn with_proxy(&self, proxy: crate::proxy::Proxy) -> Self {
+        Key(Arc::new(KeyInner {
+            https: self.0.https,
+            host: self.0.host.clone(),
+            port: self.0.port,
+            addr: self.0.addr,
+            proxy: Some(proxy),
+            authority: self.0.authority.clone(),
+        }))
+    }
+
+    /// The outbound proxy connections for this key go through.
+    pub(crate) fn proxy(&self) -> Option<&crate::proxy::Proxy> {
+        self.0.proxy.as_ref()
     }
 
     pub(crate) fn is_https(&self) -> bool {
@@ -155,8 +181,11 @@ impl fmt::Display for Key {
         } else {
             write!(f, "{scheme}://{}:{}", self.0.host, self.0.port)?;
         }
-        match self.0.addr {
-            Some(addr) => write!(f, " via {addr}"),
+        if let Some(addr) = self.0.addr {
+            write!(f, " via {addr}")?;
+        }
+        match &self.0.proxy {
+            Some(proxy) => write!(f, " via proxy {proxy}"),
             None => Ok(()),
         }
     }

@@ -46,6 +46,13 @@
 //! - [`Client::shutdown`] refuses new requests, lets in-flight ones finish until a
 //!   deadline, then closes what is left.
 //!
+//! ## Outbound proxies
+//! [`Builder::proxy`] (a [`Proxy`], `http://[user:password@]host:port`) sends `http://`
+//! targets to the proxy in absolute-form with `Proxy-Authorization`, and `https://` targets
+//! through a `CONNECT` tunnel with TLS end to end. [`Builder::proxy_from_env`] (off by
+//! default) reads `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` (lowercase first). The proxy is
+//! part of the pool key.
+//!
 //! ## Layout
 //! - [`rt`]: hyper's IO, executor and timer traits over tokio (the only `unsafe`).
 //! - `config`: [`Builder`] and the settings with their defaults.
@@ -79,6 +86,7 @@ mod host;
 mod key;
 mod lease;
 mod pool;
+mod proxy;
 mod reaper;
 mod replay;
 mod retry;
@@ -93,6 +101,7 @@ pub use client::{Client, ConnectTo, InFlightCount, RequestTimeouts};
 pub use config::{Builder, HttpVersionPolicy};
 pub use connect::{AddressFilter, Resolve, Resolving, SystemResolver};
 pub use error::{BoxError, Error};
+pub use proxy::Proxy;
 pub use stats::{ClosedStats, HostStats, RetryStats, Stats};
 #[cfg(feature = "tower")]
 pub use tower::ResponseFuture;

@@ -10,9 +10,11 @@
 //! - `flood`: error-log flood control for upstream failures.
 //! - `sink`: the wiring — the access log as the request path writes it, the error log's
 //!   writer, background tasks (flood summaries, `SIGUSR1`), extra `/metrics` families.
+//! - `log_fmt`: how durations and modes appear in log fields (no Debug forms).
 
 pub mod access;
 pub mod flood;
+pub mod log_fmt;
 pub mod metrics;
 pub mod otlp;
 pub mod process;

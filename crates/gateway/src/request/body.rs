@@ -222,7 +222,10 @@ impl Body for ProxyBody {
                 };
                 let sleep = s.sleep.get_or_insert_with(|| TokioTimer.sleep(idle));
                 ready!(sleep.as_mut().poll(cx));
-                tracing::warn!(idle = ?idle, "upstream response body stalled; aborting the client's response");
+                tracing::warn!(
+                    idle_ms = crate::observe::log_fmt::millis(idle),
+                    "upstream response body stalled; aborting the client's response"
+                );
                 // Closed, not drained for reuse: draining would wait on the stalled upstream.
                 s.inner.abort();
                 s.fail(cx, "upstream body idle timeout".into())

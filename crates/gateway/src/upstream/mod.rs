@@ -9,9 +9,11 @@
 //! - `health`: active checks' state machine and probe timing.
 //! - `budget`: the retry budget.
 //! - `retry`: whether a failed attempt is tried on another server.
+//! - `close`: closing the gateway's pools at shutdown.
 
 pub mod balance;
 pub mod budget;
+pub mod close;
 pub mod health;
 pub mod outlier;
 pub mod probe;

@@ -10,7 +10,6 @@ use http::Uri;
 
 use super::Client;
 use crate::error::Error;
-use crate::key::Key;
 
 /// A request extension: connect to this resolved address instead of resolving the URI's
 /// host, while the host still goes into `Host`/`:authority`, TLS SNI and certificate
@@ -74,7 +73,7 @@ impl Client {
         uri: &Uri,
         connect_to: Option<SocketAddr>,
     ) -> Result<InFlightCount, Error> {
-        let key = Key::for_request(uri, connect_to)?;
+        let key = self.shared.config.proxies.key(uri, connect_to)?;
         Ok(InFlightCount(self.shared.in_flight(&key)))
     }
 
@@ -91,7 +90,7 @@ impl Client {
     /// # Errors
     /// A URI that is not absolute `http`/`https` ([`Error::is_invalid_uri`]).
     pub fn close_key(&self, uri: &Uri, connect_to: Option<SocketAddr>) -> Result<(), Error> {
-        let key = Key::for_request(uri, connect_to)?;
+        let key = self.shared.config.proxies.key(uri, connect_to)?;
         self.shared.close_key(&key);
         Ok(())
     }
