@@ -381,7 +381,7 @@ pub async fn start_inherited(
             address = admin_addr.map(tracing::field::display),
             "admin listening"
         );
-        tasks.push(tokio::spawn(crate::admin::serve(
+        tasks.push(tokio::spawn(crate::conn::admin::serve(
             listener,
             Arc::clone(&live),
             config.admin.metrics_path.clone(),

@@ -32,12 +32,11 @@
 //!   checks (pure decisions over atomics).
 //! - `observe/`: metrics (`observe::metrics`), the non-blocking log writer, access-line
 //!   formats, request ids, trace context, OTLP export, process metrics, log flood control.
-//! - `admin`: the admin listener (`/metrics`).
+//! - `conn/admin`: the admin listener (`/metrics`, `/ready`).
 //! - `reload/`: the running `App` behind one swap, SIGHUP/`--watch` reloads, readiness.
 //! - `conn/systemd`: socket activation (inherited listeners) and `sd_notify` state messages.
 #![forbid(unsafe_code)]
 
-pub mod admin;
 pub mod app;
 pub mod cli;
 pub mod config;
@@ -53,5 +52,5 @@ pub mod strict;
 pub mod syntax;
 pub mod upstream;
 
-pub use conn::{shutdown, systemd, workers};
+pub use conn::{admin, shutdown, systemd, workers};
 pub use gateway::{run, start, Running, StartError};

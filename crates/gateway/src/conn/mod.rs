@@ -11,6 +11,7 @@
 //!   connections are served on; `shutdown`: the stop and close signals; `systemd`:
 //!   socket activation and `sd_notify`.
 
+pub mod admin;
 mod prefixed;
 pub mod shutdown;
 pub mod strict_io;

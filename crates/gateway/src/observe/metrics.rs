@@ -233,12 +233,17 @@ impl Metrics {
             "gangway_connections_open {}",
             self.connections_open.load(Ordering::Relaxed)
         )?;
+        writeln!(
+            out,
+            "# HELP gangway_tunnels_total Tunnels opened after a 101 (WebSocket and other upgrades)."
+        )?;
         writeln!(out, "# TYPE gangway_tunnels_total counter")?;
         writeln!(
             out,
             "gangway_tunnels_total {}",
             self.tunnels_total.load(Ordering::Relaxed)
         )?;
+        writeln!(out, "# HELP gangway_tunnels_open Tunnels open now.")?;
         writeln!(out, "# TYPE gangway_tunnels_open gauge")?;
         writeln!(
             out,

@@ -267,19 +267,17 @@ impl SpanRecord {
 
     /// One upstream attempt: a client span with its own id (the one sent upstream in
     /// `traceparent`), child of the server span.
-    #[allow(clippy::too_many_arguments)]
-    pub fn attempt(
-        ctx: &TraceContext,
-        span_id: [u8; 8],
-        start: SystemTime,
-        end: SystemTime,
-        method: &str,
-        server: std::net::SocketAddr,
-        attempt: u32,
-        retry_reason: Option<&str>,
-        reused: bool,
-        status: Option<u16>,
-    ) -> SpanRecord {
+    pub fn attempt(ctx: &TraceContext, span_id: [u8; 8], a: &Attempt<'_>) -> SpanRecord {
+        let Attempt {
+            start,
+            end,
+            method,
+            server,
+            attempt,
+            retry_reason,
+            reused,
+            status,
+        } = *a;
         let mut attributes = vec![
             KeyValue::new("http.request.method", method.to_owned()),
             KeyValue::new("server.address", server.ip().to_string()),
@@ -344,3 +342,24 @@ impl SpanRecord {
 
 #[cfg(test)]
 mod tests;
+
+/// What one upstream attempt's span records (see [`SpanRecord::attempt`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt<'a> {
+    /// When the attempt started.
+    pub start: SystemTime,
+    /// When its response head arrived (or it failed).
+    pub end: SystemTime,
+    /// The request method.
+    pub method: &'a str,
+    /// The server's address.
+    pub server: std::net::SocketAddr,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// Why this attempt is a retry, if it is one.
+    pub retry_reason: Option<&'a str>,
+    /// Sent on a pooled connection.
+    pub reused: bool,
+    /// The response status, if one arrived.
+    pub status: Option<u16>,
+}

@@ -73,14 +73,16 @@ async fn spans_reach_a_loopback_collector_with_trace_and_parent() {
     exporter.export(SpanRecord::attempt(
         &ctx,
         attempt_id,
-        start,
-        end,
-        "GET",
-        upstream,
-        1,
-        None,
-        true,
-        Some(200),
+        &Attempt {
+            start,
+            end,
+            method: "GET",
+            server: upstream,
+            attempt: 1,
+            retry_reason: None,
+            reused: true,
+            status: Some(200),
+        },
     ));
     exporter.export(SpanRecord::server(&ctx, start, end, "GET", "/api", 200));
     // Flushing blocks until the export is done: off this (current-thread) runtime.
