@@ -24,13 +24,12 @@ use hyper::body::Incoming;
 
 use crate::app::{App, ConnInfo};
 use crate::config::MAX_RETRIES;
-use crate::rewrite::upgrade_check::{self, SpliceDecision};
 use crate::rewrite::{self, RewriteCtx};
 use crate::upstream::outlier::Outcome;
 use crate::upstream::retry::{self, Decision, Failure};
 use crate::upstream::{Group, RequestKeyInput};
 
-use super::body::{ProxyBody, StreamLimits};
+use super::body::ProxyBody;
 use super::error::{Fault, GatewayError};
 use super::exchange::Exchange;
 use super::inbound::{BodyEnd, InboundBody, InboundError, Progress};
@@ -219,54 +218,19 @@ pub async fn call(
     // `least_requests` weighs (a slow server is slow to answer).
     drop(handle);
 
-    let (mut parts, body) = resp.into_parts();
-    ex.answered(body.is_reused());
-    if let (Some(max), Some(len)) = (
+    let deadline = match target.wait {
+        Wait::Head(_) => None,
+        Wait::Total(total) => Some(ex.started() + total),
+    };
+    super::upstream::respond(
+        app,
+        ex,
         target.max_response_bytes,
-        http_body::Body::size_hint(&body).exact(),
-    ) {
-        if len > max {
-            return Err(GatewayError::new(
-                StatusCode::BAD_GATEWAY,
-                Fault::Upstream,
-                format!("target response larger than {max} bytes"),
-            ));
-        }
-    }
-    // As in `upstream::call`: a 101 is spliced only when it answers the upgrade asked for.
-    let upgraded = match upgrade_check::decide(&asked, parts.status, &parts.headers) {
-        SpliceDecision::NotSwitching => false,
-        SpliceDecision::Splice => client_upgrade.is_some(),
-        SpliceDecision::BadGateway(refusal) => {
-            return Err(GatewayError::new(
-                StatusCode::BAD_GATEWAY,
-                Fault::Upstream,
-                refusal.to_string(),
-            ))
-        }
-    };
-    if parts.status == StatusCode::SWITCHING_PROTOCOLS && !upgraded {
-        return Err(GatewayError::new(
-            StatusCode::BAD_GATEWAY,
-            Fault::Upstream,
-            "upstream switched protocols on a request that cannot be upgraded",
-        ));
-    }
-    rewrite::rewrite_response(&mut parts, &app.settings.via, upgraded);
-    if upgraded {
-        if let Some(client_side) = client_upgrade {
-            upgrade::splice(app, client_side, &mut parts);
-        }
-    }
-    let limits = StreamLimits {
-        idle: app.settings.upstream_body_idle,
-        max_bytes: target.max_response_bytes,
-        deadline: match target.wait {
-            Wait::Head(_) => None,
-            Wait::Total(total) => Some(ex.started() + total),
-        },
-    };
-    Ok(Response::from_parts(parts, ProxyBody::stream(body, limits)))
+        resp,
+        &asked,
+        client_upgrade,
+        deadline,
+    )
 }
 
 /// What the retry rules see of a pool error. The pool already retried what it safely

@@ -8,7 +8,7 @@
 use std::future::Future;
 use std::pin::{pin, Pin};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::uri::Authority;
 use http::{HeaderMap, Request, Response, StatusCode, Uri};
@@ -130,10 +130,32 @@ pub async fn call(
             return Err(err);
         }
     };
+    respond(
+        app,
+        ex,
+        target.max_response_bytes,
+        resp,
+        &asked,
+        client_upgrade,
+        deadline,
+    )
+}
+
+/// The response half both legs share (single server here, a group in `group.rs`): size
+/// limit, the 101 check, the response rewrite, the splice, the streamed body.
+pub(super) fn respond(
+    app: &Arc<App>,
+    ex: &mut Exchange,
+    max_response_bytes: Option<u64>,
+    resp: Response<gangway_pool::ResponseBody>,
+    asked: &http::HeaderMap,
+    client_upgrade: Option<upgrade::ClientSide>,
+    deadline: Option<Instant>,
+) -> Result<Response<ProxyBody>, GatewayError> {
     let (mut parts, body) = resp.into_parts();
     ex.answered(body.is_reused());
     if let (Some(max), Some(len)) = (
-        target.max_response_bytes,
+        max_response_bytes,
         http_body::Body::size_hint(&body).exact(),
     ) {
         if len > max {
@@ -147,7 +169,7 @@ pub async fn call(
     // A 101 becomes a tunnel only when it answers the upgrade the forwarded request asked
     // for; any other 101 is a 502, and dropping it (with its pending upgrade) closes the
     // upstream connection, which the pool never reuses after a 101.
-    let upgraded = match upgrade_check::decide(&asked, parts.status, &parts.headers) {
+    let upgraded = match upgrade_check::decide(asked, parts.status, &parts.headers) {
         SpliceDecision::NotSwitching => false,
         SpliceDecision::Splice => client_upgrade.is_some(),
         SpliceDecision::BadGateway(refusal) => {
@@ -175,7 +197,7 @@ pub async fn call(
     }
     let limits = StreamLimits {
         idle: app.settings.upstream_body_idle,
-        max_bytes: target.max_response_bytes,
+        max_bytes: max_response_bytes,
         deadline,
     };
     Ok(Response::from_parts(parts, ProxyBody::stream(body, limits)))
