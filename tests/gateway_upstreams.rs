@@ -409,3 +409,41 @@ async fn a_server_failing_its_checks_leaves_rotation() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn readiness_fails_while_a_group_has_no_usable_server() {
+    init_tracing();
+    within("ready with a sick group", async {
+        // The only server answers its health checks with 503 (a server that refuses
+        // connections is the case the ignored test above is still investigating).
+        let sick = Upstream::http1()
+            .handler(move |req, ctx| async move {
+                if req.uri().path() == "/health" {
+                    return http::Response::builder()
+                        .status(503)
+                        .body(gangway_tests::body::full("sick"))
+                        .expect("response");
+                }
+                echo(req, ctx).await
+            })
+            .run()
+            .await;
+        let mut config = group_config(&[sick.url("")], HEALTH);
+        config.push_str("[health]\nready_requires_servers = true\n");
+        let gw = start_gateway(&config).await;
+        // Until the first probe's verdict is in the server counts as usable: poll (bounded
+        // by `within`) until readiness fails, naming the group.
+        loop {
+            let r = send_raw(gw.addrs[0], &get("/ready"))
+                .await
+                .expect("response");
+            if r.status == 503 {
+                assert!(r.body_str().contains("upstream g"), "{}", r.body_str());
+                break;
+            }
+            assert_eq!(r.status, 200);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+}

@@ -18,6 +18,8 @@ pub struct Settings {
     pub health_path: String,
     /// Readiness path: 200 while serving normally, 503 while draining.
     pub ready_path: String,
+    /// Readiness also fails while an upstream group has no usable server.
+    pub ready_requires_servers: bool,
     /// Pseudonym in `Via` headers.
     pub via: String,
     /// Time allowed for the upstream's response head.
@@ -45,6 +47,7 @@ impl Default for Settings {
         Self {
             health_path: "/healthcheck".into(),
             ready_path: "/ready".into(),
+            ready_requires_servers: false,
             via: "gangway".into(),
             upstream_response_timeout: Duration::from_secs(60),
             upstream_body_idle: Some(Duration::from_secs(60)),

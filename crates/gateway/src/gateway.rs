@@ -150,6 +150,7 @@ pub fn build_app(config: &Config, own_addrs: &[SocketAddr]) -> Result<App, Start
     let settings = Settings {
         health_path: config.health.path.clone(),
         ready_path: config.health.ready_path.clone(),
+        ready_requires_servers: config.health.ready_requires_servers,
         via: "gangway".into(),
         upstream_response_timeout: config.timeouts.upstream_response,
         upstream_body_idle: non_zero(config.timeouts.upstream_body_idle),

@@ -164,6 +164,15 @@ impl Exchange {
         self.attempts = 1;
     }
 
+    /// A further attempt of a group route, on another server: the access line names the
+    /// server that answered and counts every attempt.
+    pub fn retrying(&mut self, upstream: &Authority) {
+        if let Some(detail) = &mut self.detail {
+            detail.upstream = Some(upstream.clone());
+        }
+        self.attempts = self.attempts.saturating_add(1);
+    }
+
     /// The upstream's response head arrived, on a reused connection or not.
     pub fn answered(&mut self, reused: bool) {
         if let Some(detail) = &mut self.detail {

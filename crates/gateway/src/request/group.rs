@@ -146,6 +146,8 @@ pub async fn call(
         };
         if attempts == 0 {
             ex.sending(&upstream.authority, &progress);
+        } else {
+            ex.retrying(&upstream.authority);
         }
         if let Some(slot) = tried.get_mut(attempts) {
             *slot = handle.index();

@@ -89,12 +89,26 @@ pub fn health() -> Response<ProxyBody> {
     text_response(StatusCode::OK, "ok\n")
 }
 
-/// The readiness answer: 200 while serving normally, 503 while draining.
+/// The readiness answer: 200 while serving normally, 503 while draining and, with
+/// `ready_requires_servers`, while an upstream group has no usable server (every one
+/// ejected or failing its health checks).
 pub fn ready(app: &App) -> Response<ProxyBody> {
-    match app.readiness.is_ready() {
-        true => text_response(StatusCode::OK, "ready\n"),
-        false => text_response(StatusCode::SERVICE_UNAVAILABLE, "draining\n"),
+    if !app.readiness.is_ready() {
+        return text_response(StatusCode::SERVICE_UNAVAILABLE, "draining\n");
     }
+    if app.settings.ready_requires_servers {
+        let now = std::time::Instant::now();
+        let empty = app
+            .groups
+            .all()
+            .iter()
+            .find(|g| !(0..g.servers().len()).any(|s| g.usable(s, now)));
+        if let Some(group) = empty {
+            let text = format!("no usable server in upstream {}\n", group.name());
+            return text_response(StatusCode::SERVICE_UNAVAILABLE, text);
+        }
+    }
+    text_response(StatusCode::OK, "ready\n")
 }
 
 /// The strict checker's refusal: its status and text, `Connection: close` on HTTP/1 (the
