@@ -86,7 +86,7 @@ if [ "$PROFILE" = release ]; then
         | "$PY" "$ROOT/benches/report.py" executable gwbench)
 else
   cargo build -p gangway >&2
-  GANGWAY=$ROOT/target/debug/gangway
+  GANGWAY=${CARGO_TARGET_DIR:-$ROOT/target}/debug/gangway
   GWB=$(cargo build -p gangway-benches --benches --message-format=json 2>/dev/null \
         | "$PY" "$ROOT/benches/report.py" executable gwbench)
 fi
