@@ -24,7 +24,6 @@ use hyper::body::Incoming;
 
 use crate::app::{App, ConnInfo};
 use crate::config::MAX_RETRIES;
-use crate::rewrite::{self, RewriteCtx};
 use crate::upstream::outlier::Outcome;
 use crate::upstream::retry::{self, Decision, Failure};
 use crate::upstream::{Group, RequestKeyInput};
@@ -32,9 +31,9 @@ use crate::upstream::{Group, RequestKeyInput};
 use super::body::ProxyBody;
 use super::error::{Fault, GatewayError};
 use super::exchange::Exchange;
-use super::inbound::{BodyEnd, InboundBody, InboundError, Progress};
+use super::inbound::{InboundBody, InboundError};
 use super::upgrade;
-use super::upstream::{response_within, timed_out, Target, Wait};
+use super::upstream::{prepare_head, response_within, timed_out, Leg, Target, Wait};
 
 /// Largest request body held in memory so that it can be sent to another server: 64 KiB
 /// covers API calls (JSON, forms) while bounding the memory a burst of uploads can pin
@@ -61,23 +60,11 @@ pub async fn call(
 ) -> Result<Response<ProxyBody>, GatewayError> {
     let client_upgrade = upgrade::take_client_side(&mut req).filter(|_| target.upgrades);
     let (mut parts, body) = req.into_parts();
-    let end = parts.extensions.remove::<BodyEnd>();
     let empty = http_body::Body::is_end_stream(&body);
     let small = http_body::Body::size_hint(&body)
         .exact()
         .is_some_and(|n| n <= REPLAY_BODY_LIMIT);
-    let progress = if empty {
-        Progress::fixed()
-    } else {
-        Progress::new()
-    };
-    let inbound = InboundBody::new(
-        body,
-        app.settings.client_body_idle,
-        app.settings.max_body_bytes,
-    )
-    .with_progress(progress.clone())
-    .with_end(end);
+    let (inbound, progress) = super::upstream::inbound(app, body, parts.extensions.remove());
     let mut held = if empty || small {
         // Read to its end (an empty body in one poll): that also marks it read for the
         // connection, which keeps it alive after the response.
@@ -114,28 +101,12 @@ pub async fn call(
         let upstream = &server.upstream;
         let uri = server_uri(&target.uri, upstream)?;
         let mut attempt = parts.clone();
-        let ctx = RewriteCtx {
-            client_addr: conn.peer,
-            inbound_tls: conn.tls,
-            upstream_authority: &upstream.authority,
+        let leg = Leg {
+            authority: &upstream.authority,
             preserve_host: target.preserve_host,
-            via: &app.settings.via,
+            upgrades: target.upgrades,
         };
-        // The same header work as the single-server leg (`upstream::call`).
-        if attempt.version == http::Version::HTTP_2 {
-            rewrite::h2_to_h1::join_cookies(&mut attempt.headers);
-        }
-        let stash = super::forwarding::before_rewrite(app, conn, &mut attempt.headers);
-        rewrite::rewrite_request(&mut attempt, uri, &ctx)
-            .map_err(|e| GatewayError::bad_request(e.to_string()))?;
-        super::forwarding::after_rewrite(app, conn, &mut attempt.headers, stash);
-        if !target.upgrades {
-            attempt.headers.remove(http::header::UPGRADE);
-        }
-        attempt
-            .headers
-            .insert(app.request_id.header.clone(), ex.request_id().clone());
-        asked = upgrade::asked(&attempt.headers);
+        asked = prepare_head(app, conn, ex, &mut attempt, uri, leg, |_| ())?;
         let body = match &mut held {
             Held::Replay(bytes) => Either::Left(Full::new(bytes.clone())),
             Held::Once(body) => match body.take() {

@@ -66,43 +66,13 @@ pub async fn call(
     // Taken either way: what is not spliced must not stay pending on the connection.
     let client_upgrade = upgrade::take_client_side(&mut req).filter(|_| target.upgrades);
     let (mut parts, body) = req.into_parts();
-    let ctx = RewriteCtx {
-        client_addr: conn.peer,
-        inbound_tls: conn.tls,
-        upstream_authority: target.authority,
+    let leg = Leg {
+        authority: target.authority,
         preserve_host: target.preserve_host,
-        via: &app.settings.via,
+        upgrades: target.upgrades,
     };
-    if parts.version == http::Version::HTTP_2 {
-        // RFC 9113 §8.2.3: crumbs are joined before the message leaves HTTP/2.
-        rewrite::h2_to_h1::join_cookies(&mut parts.headers);
-    }
-    let stash = super::forwarding::before_rewrite(app, conn, &mut parts.headers);
-    rewrite::rewrite_request(&mut parts, target.uri, &ctx)
-        .map_err(|e| GatewayError::bad_request(e.to_string()))?;
-    super::forwarding::after_rewrite(app, conn, &mut parts.headers, stash);
-    if !target.upgrades {
-        // A proxied Upgrade would hand the client a raw tunnel to an arbitrary host.
-        parts.headers.remove(http::header::UPGRADE);
-    }
-    prepare(&mut parts.headers);
-    parts
-        .headers
-        .insert(app.request_id.header.clone(), ex.request_id().clone());
-    let asked = upgrade::asked(&parts.headers);
-    // A request without a body never moves on: no shared clock needed.
-    let progress = if http_body::Body::is_end_stream(&body) {
-        Progress::fixed()
-    } else {
-        Progress::new()
-    };
-    let body = InboundBody::new(
-        body,
-        app.settings.client_body_idle,
-        app.settings.max_body_bytes,
-    )
-    .with_progress(progress.clone())
-    .with_end(parts.extensions.remove());
+    let asked = prepare_head(app, conn, ex, &mut parts, target.uri, leg, prepare)?;
+    let (body, progress) = inbound(app, body, parts.extensions.remove());
     ex.sending(target.authority, &progress);
     // Pinned here, not inside `response_within`: a future passed by value to an async fn
     // and pinned there is stored twice in its state (the argument and the pinned local).
@@ -139,6 +109,78 @@ pub async fn call(
         client_upgrade,
         deadline,
     )
+}
+
+/// Where one attempt goes, for [`prepare_head`].
+#[derive(Clone, Copy)]
+pub(super) struct Leg<'a> {
+    /// The server's `host:port` (the `Host` sent unless `preserve_host`).
+    pub authority: &'a Authority,
+    /// Send the client's `Host` instead.
+    pub preserve_host: bool,
+    /// `Upgrade` may be forwarded.
+    pub upgrades: bool,
+}
+
+/// The upstream request's head as both legs (a single server here, a group's servers in
+/// `group.rs`) send it: HTTP/2 cookie crumbs joined, forwarding headers per the trusted
+/// proxies, the proxy rewrite, `Upgrade` dropped where not allowed, `prepare`, the request
+/// id. Returns the upgrade the request asks for (empty when none), for the 101 check.
+pub(super) fn prepare_head(
+    app: &App,
+    conn: &ConnInfo,
+    ex: &Exchange,
+    parts: &mut http::request::Parts,
+    uri: Uri,
+    leg: Leg<'_>,
+    prepare: impl FnOnce(&mut HeaderMap),
+) -> Result<HeaderMap, GatewayError> {
+    let ctx = RewriteCtx {
+        client_addr: conn.peer,
+        inbound_tls: conn.tls,
+        upstream_authority: leg.authority,
+        preserve_host: leg.preserve_host,
+        via: &app.settings.via,
+    };
+    if parts.version == http::Version::HTTP_2 {
+        // RFC 9113 §8.2.3: crumbs are joined before the message leaves HTTP/2.
+        rewrite::h2_to_h1::join_cookies(&mut parts.headers);
+    }
+    let stash = super::forwarding::before_rewrite(app, conn, &mut parts.headers);
+    rewrite::rewrite_request(parts, uri, &ctx)
+        .map_err(|e| GatewayError::bad_request(e.to_string()))?;
+    super::forwarding::after_rewrite(app, conn, &mut parts.headers, stash);
+    if !leg.upgrades {
+        // A proxied Upgrade would hand the client a raw tunnel to an arbitrary host.
+        parts.headers.remove(http::header::UPGRADE);
+    }
+    prepare(&mut parts.headers);
+    parts
+        .headers
+        .insert(app.request_id.header.clone(), ex.request_id().clone());
+    Ok(upgrade::asked(&parts.headers))
+}
+
+/// The client's body with the gateway's limits, and the clock its movement resets.
+pub(super) fn inbound(
+    app: &App,
+    body: Incoming,
+    end: Option<super::inbound::BodyEnd>,
+) -> (InboundBody, Progress) {
+    // A request without a body never moves on: no shared clock needed.
+    let progress = if http_body::Body::is_end_stream(&body) {
+        Progress::fixed()
+    } else {
+        Progress::new()
+    };
+    let body = InboundBody::new(
+        body,
+        app.settings.client_body_idle,
+        app.settings.max_body_bytes,
+    )
+    .with_progress(progress.clone())
+    .with_end(end);
+    (body, progress)
 }
 
 /// The response half both legs share (single server here, a group in `group.rs`): size
