@@ -79,16 +79,8 @@ fn target<'a>(
     };
     let m = routed.map_err(|e| GatewayError::new(e.status(), Fault::Client, e.to_string()))?;
     let route = m.route;
-    let mut group = None;
-    if let Some(index) = app
-        .router
-        .routes()
-        .iter()
-        .position(|r| std::ptr::eq(r, route))
-    {
-        ex.routed(index);
-        group = app.groups.for_route(index);
-    }
+    ex.routed(m.index);
+    let group = app.groups.for_route(m.index);
     if let Some(fixed) = super::route_rules::fixed(route, req) {
         return super::route_rules::answer(ex, fixed).map(Next::Answer);
     }

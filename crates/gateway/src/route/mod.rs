@@ -176,6 +176,8 @@ pub struct Router {
 pub struct RouteMatch<'a> {
     /// The route that matched.
     pub route: &'a Route,
+    /// Its position in [`Router::routes`] (what per-route metrics and groups are keyed by).
+    pub index: usize,
     /// Absolute URI to send upstream: scheme, authority, base path, path, query.
     pub upstream_uri: Uri,
 }
@@ -280,13 +282,13 @@ impl Router {
         } else {
             None
         };
-        let route = self
+        let (index, route) = self
             .hosts
             .find(key.as_ref(), |table| {
                 table
                     .iter()
-                    .filter_map(|&i| self.routes.get(i))
-                    .find(|r| r.matches(&resolved.path))
+                    .filter_map(|&i| self.routes.get(i).map(|r| (i, r)))
+                    .find(|(_, r)| r.matches(&resolved.path))
             })
             .ok_or(RouteError::NotFound)?;
         // Resolve-then-match alone would let `/users/../profiles/1` reach /profiles. A
@@ -339,6 +341,7 @@ impl Router {
             .map_err(|_| RouteError::BadPath)?;
         Ok(RouteMatch {
             route,
+            index,
             upstream_uri,
         })
     }
