@@ -16,12 +16,16 @@ from collections import defaultdict
 
 BEGIN = "<!-- bench:begin -->"
 END = "<!-- bench:end -->"
-SYSTEMS = ["direct", "gangway", "nginx", "haproxy", "hyper-util", "node"]
+# gangway and nginx twice: with their access logs off, and in their default configurations
+# (gangway's JSON access line to stdout, nginx's combined access log to a file).
+SYSTEMS = ["direct", "gangway", "gangway-log", "nginx", "nginx-log", "haproxy", "hyper-util", "node"]
 CLIENTS = ["gangway-pool", "hyper-util", "reqwest"]
 COLORS = {
     "direct": "#9e9e9e",
     "gangway": "#1565c0",
+    "gangway-log": "#64b5f6",
     "nginx": "#2e7d32",
+    "nginx-log": "#81c784",
     "haproxy": "#ef6c00",
     "hyper-util": "#6a1b9a",
     "node": "#558b2f",
@@ -156,6 +160,17 @@ def aggregate(rows, section):
         if section == "client":
             agg["p50_ms"] = med([r.get("p50_us", 0) / 1000 for r in rs])
             agg["p99_ms"] = med([r.get("p99_us", 0) / 1000 for r in rs])
+        # CPU per request: the system's user and system time over the load (from /proc),
+        # divided by the requests completed; the median over runs.
+        users, syss = [], []
+        for r in rs:
+            n, clk = r.get("requests"), r.get("clk_tck")
+            if n and clk and isinstance(r.get("user_ticks"), int) and isinstance(r.get("sys_ticks"), int):
+                users.append(r["user_ticks"] * 1e6 / clk / n)
+                syss.append(r["sys_ticks"] * 1e6 / clk / n)
+        if users:
+            agg["user_us"], agg["sys_us"] = med(users), med(syss)
+            agg["cpu_us"] = med([u + s for u, s in zip(users, syss)])
         agg["errors"] = sum(int(r.get("errors", 0) or 0) for r in rs)
         agg["complete"] = all(r.get("complete", True) for r in rs)
         agg["note"] = next((r.get("note") for r in rs if r.get("note")), "")
@@ -181,19 +196,25 @@ def fmt_x(v):
     return "—" if v is None else f"{v:.2f}×"
 
 
+def fmt_us(v):
+    return "—" if v is None else f"{v:.1f}"
+
+
 def proxy_table(agg):
-    lines = ["| protocol | concurrency | system | req/s | ÷ gangway | p50 ms | p99 ms | errors |",
-             "|---|---:|---|---:|---:|---:|---:|---:|"]
+    lines = ["| protocol | concurrency | system | req/s | ÷ gangway | p50 ms | p99 ms | user µs/req | sys µs/req | CPU µs/req | CPU ÷ gangway | errors |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     points = sorted({(p, c) for (_, p, c) in agg}, key=lambda pc: (pc[0] != "h1", pc[1]))
     for proto, conc in points:
         gw = agg.get(("gangway", proto, conc), {}).get("rps")
+        gw_cpu = agg.get(("gangway", proto, conc), {}).get("cpu_us")
         for s in SYSTEMS:
             a = agg.get((s, proto, conc))
             if not a:
                 continue
-            name = f"**{s}**" if s == "gangway" else s
+            name = f"**{s}**" if s.startswith("gangway") else s
             lines.append(f"| {proto} | {conc} | {name} | {fmt_rps(a.get('rps'))} | {fmt_x(ratio(a.get('rps'), gw))} | "
-                         f"{fmt_ms(a.get('p50_ms'))} | {fmt_ms(a.get('p99_ms'))} | {a['errors']} |")
+                         f"{fmt_ms(a.get('p50_ms'))} | {fmt_ms(a.get('p99_ms'))} | {fmt_us(a.get('user_us'))} | "
+                         f"{fmt_us(a.get('sys_us'))} | {fmt_us(a.get('cpu_us'))} | {fmt_x(ratio(a.get('cpu_us'), gw_cpu))} | {a['errors']} |")
     return lines
 
 
@@ -270,19 +291,40 @@ def targets(proxy, client, stream, idle):
         gw = proxy.get(("gangway", proto, 64))
         ng = proxy.get(("nginx", proto, 64))
         hu = proxy.get(("hyper-util", proto, 64))
-        if gw and ng:
+        # h1 c=64 is checked below with CPU per request; here h2c's throughput and p99.
+        if gw and ng and proto == "h2c":
             r = ratio(gw.get("rps"), ng.get("rps"))
             if r is not None:
                 check(r >= 1.0, f"{proto} c=64: gangway req/s = {r:.2f}× nginx (target ≥ 1.0×; stretch ≥ 1.2×: {'met' if r >= 1.2 else 'not met'})")
             if gw.get("p99_ms") is not None and ng.get("p99_ms") is not None:
                 check(gw["p99_ms"] <= ng["p99_ms"], f"{proto} c=64: gangway p99 {fmt_ms(gw['p99_ms'])} ms vs nginx {fmt_ms(ng['p99_ms'])} ms (target ≤)")
-        if gw and hu:
+        if gw and hu and proto == "h2c":
             r = ratio(gw.get("rps"), hu.get("rps"))
             if r is not None:
                 check(r >= 1.2, f"{proto} c=64: gangway req/s = {r:.2f}× the hyper-util proxy (target ≥ 1.2×)")
         g512 = proxy.get(("gangway", proto, 512))
         if g512:
             check(g512["errors"] == 0, f"{proto} c=512: gangway errors = {g512['errors']} (target 0)")
+    # CPU per request at h1 c=64, logs off (gangway vs nginx) and in the default
+    # configurations (gangway-log vs nginx-log); the hyper-util proxy has no access log.
+    for gw_name, ng_name, label in (("gangway", "nginx", "logs off"), ("gangway-log", "nginx-log", "default configs")):
+        gw, ng, hu = (proxy.get((n, "h1", 64)) for n in (gw_name, ng_name, "hyper-util"))
+        if gw and gw.get("cpu_us") is not None:
+            if hu and hu.get("cpu_us"):
+                r = gw["cpu_us"] / hu["cpu_us"]
+                check(r <= 0.8, f"h1 c=64 ({label}): gangway CPU/request = {r:.2f}× the hyper-util proxy's (target ≤ 0.8×)")
+                r = ratio(gw.get("rps"), hu.get("rps"))
+                if r is not None:
+                    check(r >= 1.25, f"h1 c=64 ({label}): gangway req/s = {r:.2f}× the hyper-util proxy (target ≥ 1.25×)")
+            if ng and ng.get("cpu_us"):
+                r = gw["cpu_us"] / ng["cpu_us"]
+                check(r <= 1.3, f"h1 c=64 ({label}): gangway CPU/request = {r:.2f}× nginx's ({gw['cpu_us']:.1f} vs {ng['cpu_us']:.1f} µs; target ≤ 1.3×)")
+                if gw.get("p99_ms") is not None and ng.get("p99_ms") is not None:
+                    check(gw["p99_ms"] <= ng["p99_ms"], f"h1 c=64 ({label}): gangway p99 {fmt_ms(gw['p99_ms'])} ms vs nginx {fmt_ms(ng['p99_ms'])} ms (target ≤)")
+    on, off = proxy.get(("gangway-log", "h1", 64)), proxy.get(("gangway", "h1", 64))
+    if on and off and on.get("cpu_us") is not None and off.get("cpu_us") is not None:
+        d = on["cpu_us"] - off["cpu_us"]
+        check(d <= 1.0, f"h1 c=64: gangway's default access log costs {d:+.1f} µs CPU per request (target ≤ 1.0 µs)")
     for (s, proto, conc), a in sorted(client.items()):
         if s != "gangway-pool":
             continue

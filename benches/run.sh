@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # gangway benchmarks, side by side in one invocation (see BENCHMARKS.md).
 #
-#   benches/run.sh                  full run (≈ 10 min on 2 cores after the build): every section, 2 runs each
+#   benches/run.sh                  full run (≈ 14 min on 2 cores after the build): every section, 2 runs each
 #   benches/run.sh --quick          ≈ 1 min: 1 s per point, 1 run, fewer points (benches/smoke.sh)
 #   benches/run.sh --only proxy,client --duration 10 --runs 3
 #   benches/run.sh --update-doc     also splice the tables and chart into BENCHMARKS.md
 #
-# Sections: proxy   wrk (HTTP/1.1) and h2load (h2c) through each proxy, concurrency 1/64/512
+# Sections: proxy   wrk (HTTP/1.1) and h2load (h2c) through each proxy, concurrency 1/64/512,
+#                   with the CPU time (user, system) each proxy spent per request, from /proc;
+#                   gangway and nginx run twice: logs off, and their default access logs on
 #           client  gangway-pool vs hyper-util legacy Client vs reqwest, h1/h2, concurrency 1/64
 #           stream  a 1 GiB body through gangway vs straight from the upstream
 #           idle    gangway's RSS holding 10 000 idle keep-alive client connections
@@ -135,7 +137,9 @@ trap cleanup EXIT
 BASE=${BASE_PORT:-28080}
 UP_H1=$BASE; UP_H2=$((BASE + 1))
 GW=$((BASE + 10)); GW_ADMIN=$((BASE + 11))
+GWL=$((BASE + 12)); GWL_ADMIN=$((BASE + 13))
 NG_H1=$((BASE + 20)); NG_H2=$((BASE + 21))
+NGL_H1=$((BASE + 22)); NGL_H2=$((BASE + 23))
 HA_H1=$((BASE + 30)); HA_H2=$((BASE + 31))
 HU=$((BASE + 40))
 NODE_PORT=$((BASE + 50))
@@ -228,6 +232,30 @@ start_gangway() {
   GANGWAY_PID=$LAST_PID
   wait_port "$GW"
 }
+# gangway with its default [log] section: the access log on, one JSON line per request to
+# stdout (a file in $WORK here, as under systemd's journal or a container runtime).
+cat > "$WORK/gangway-log.toml" <<EOF
+[[listener]]
+address = "127.0.0.1:$GWL"
+
+[[route]]
+prefix = "/"
+upstream = "http://127.0.0.1:$UP_H1"
+
+[admin]
+address = "127.0.0.1:$GWL_ADMIN"
+
+[limits]
+max_connections = 20000
+
+[runtime]
+workers = $THREADS
+EOF
+start_gangway_log() {
+  start gangway-log "${SUT[@]}" "$GANGWAY" --config "$WORK/gangway-log.toml"
+  GANGWAY_LOG_PID=$LAST_PID
+  wait_port "$GWL"
+}
 start_hyperutil() {
   start hyperutil "${SUT[@]}" "$GWB" hyperutil-proxy --listen "127.0.0.1:$HU" --upstream "http://127.0.0.1:$UP_H1"
   HYPERUTIL_PID=$LAST_PID
@@ -240,18 +268,19 @@ start_node() {
   NODE_PID=$LAST_PID
   wait_port "$NODE_PORT"
 }
-start_nginx_proxy() {
-  mkdir -p "$WORK/ng"
-  cat > "$WORK/ng/nginx.conf" <<EOF
+start_nginx_proxy() { # start_nginx_proxy DIR H1_PORT H2_PORT ACCESS_LOG_DIRECTIVE
+  local dir=$1 h1=$2 h2=$3 alog=$4
+  mkdir -p "$WORK/$dir"
+  cat > "$WORK/$dir/nginx.conf" <<EOF
 worker_processes $THREADS;
 worker_rlimit_nofile $NOFILE_N;
 daemon off;
-pid $WORK/ng/nginx.pid;
-error_log $WORK/ng/error.log warn;
+pid $WORK/$dir/nginx.pid;
+error_log $WORK/$dir/error.log warn;
 events { worker_connections $((NOFILE_N / 2)); }
 http {
-  access_log off;
-  $(temp_paths "$WORK/ng")
+  $alog
+  $(temp_paths "$WORK/$dir")
   keepalive_requests 1000000;
   keepalive_timeout 300s;
   tcp_nodelay on;
@@ -261,8 +290,8 @@ http {
     keepalive_requests 1000000;
   }
   server {
-    listen 127.0.0.1:$NG_H1 backlog=4096;
-    listen 127.0.0.1:$NG_H2 http2 backlog=4096;
+    listen 127.0.0.1:$h1 backlog=4096;
+    listen 127.0.0.1:$h2 http2 backlog=4096;
     http2_max_concurrent_streams 512;
     location / {
       proxy_pass http://up;
@@ -272,9 +301,8 @@ http {
   }
 }
 EOF
-  start nginx-proxy "${SUT[@]}" "$NGINX" -p "$WORK/ng" -c "$WORK/ng/nginx.conf" -e "$WORK/ng/error.log"
-  NGINX_PID=$LAST_PID
-  wait_port "$NG_H1"; wait_port "$NG_H2"
+  start "$dir" "${SUT[@]}" "$NGINX" -p "$WORK/$dir" -c "$WORK/$dir/nginx.conf" -e "$WORK/$dir/error.log"
+  wait_port "$h1"; wait_port "$h2"
 }
 start_haproxy() {
   cat > "$WORK/haproxy.cfg" <<EOF
@@ -299,12 +327,14 @@ EOF
   wait_port "$HA_H1"; wait_port "$HA_H2"
 }
 
-read -r -a SYSTEMS <<< "${SYSTEMS:-direct gangway nginx haproxy hyper-util node}"
+read -r -a SYSTEMS <<< "${SYSTEMS:-direct gangway gangway-log nginx nginx-log haproxy hyper-util node}"
 port_of() { # port_of SYSTEM PROTO
   case "$1:$2" in
     direct:h1) echo "$UP_H1" ;; direct:h2c) echo "$UP_H2" ;;
     gangway:*) echo "$GW" ;;
+    gangway-log:*) echo "$GWL" ;;
     nginx:h1) echo "$NG_H1" ;; nginx:h2c) echo "$NG_H2" ;;
+    nginx-log:h1) echo "$NGL_H1" ;; nginx-log:h2c) echo "$NGL_H2" ;;
     haproxy:h1) echo "$HA_H1" ;; haproxy:h2c) echo "$HA_H2" ;;
     hyper-util:*) echo "$HU" ;;
     node:h1) if [ -n "$NODE" ]; then echo "$NODE_PORT"; fi ;;
@@ -312,6 +342,30 @@ port_of() { # port_of SYSTEM PROTO
   esac
 }
 
+pid_of() { # pid_of SYSTEM: the process whose CPU time is the system's (children added below)
+  case "$1" in
+    direct) echo "$UPSTREAM_PID" ;;
+    gangway) echo "$GANGWAY_PID" ;;
+    gangway-log) echo "$GANGWAY_LOG_PID" ;;
+    nginx) echo "$NGINX_PID" ;;
+    nginx-log) echo "$NGINX_LOG_PID" ;;
+    haproxy) echo "$HAPROXY_PID" ;;
+    hyper-util) echo "$HYPERUTIL_PID" ;;
+    node) echo "${NODE_PID:-}" ;;
+  esac
+}
+CLK_TCK=$(getconf CLK_TCK)
+cpu_ticks() { # cpu_ticks PID -> "user system" clock ticks of PID, its threads and its children
+  local pid=$1 u=0 s=0 p f
+  for p in "$pid" $(pgrep -P "$pid" || true); do
+    # Fields 14 and 15 of /proc/PID/stat (after the parenthesised name) are utime and stime,
+    # already summed over the process's threads.
+    f=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null) || continue
+    set -- $f
+    u=$((u + ${12})); s=$((s + ${13}))
+  done
+  echo "$u $s"
+}
 load() { # load PROTO CONCURRENCY PORT SECONDS [extra wrk args] -> one JSON object
   local proto=$1 c=$2 port=$3 secs=$4; shift 4
   if [ "$proto" = h1 ]; then
@@ -330,7 +384,11 @@ load() { # load PROTO CONCURRENCY PORT SECONDS [extra wrk args] -> one JSON obje
 # ---------------------------------------------------------------- section: proxy
 if has proxy || has churn; then
   say "starting gangway, nginx, haproxy, hyper-util proxy (THREADS=$THREADS, PIN=$PIN)"
-  start_gangway; start_nginx_proxy; start_haproxy; start_hyperutil; start_node
+  start_gangway; start_gangway_log
+  start_nginx_proxy ng "$NG_H1" "$NG_H2" "access_log off;"; NGINX_PID=$LAST_PID
+  # nginx's default: the combined format to a file, one write per request.
+  start_nginx_proxy ngl "$NGL_H1" "$NGL_H2" "access_log $WORK/ngl/access.log;"; NGINX_LOG_PID=$LAST_PID
+  start_haproxy; start_hyperutil; start_node
   for s in "${SYSTEMS[@]}"; do
     p=$(port_of "$s" h1 || true); [ -n "$p" ] && load h1 64 "$p" 1 >/dev/null
   done   # warm-up
@@ -344,10 +402,15 @@ if has proxy; then
       for s in "${SYSTEMS[@]}"; do
         [ -n "$(port_of "$s" "$proto" || true)" ] || continue
         say "proxy $proto c=$c $s (run $run)"
-        # Only one system is loaded at a time; the others idle.
+        # Only one system is loaded at a time; the others idle. The system's CPU time over
+        # the load (user and system, from /proc) gives its CPU per request.
+        pid=$(pid_of "$s")
+        read -r u0 s0 <<< "$(cpu_ticks "$pid")"
         r=$(load "$proto" "$c" "$(port_of "$s" "$proto")" "$DURATION")
+        read -r u1 s1 <<< "$(cpu_ticks "$pid")"
         echo "$r" >&2
-        record "$r" section=proxy system="$s" proto="$proto" conc="$c" run="$run"
+        record "$r" section=proxy system="$s" proto="$proto" conc="$c" run="$run" \
+          user_ticks=$((u1 - u0)) sys_ticks=$((s1 - s0)) clk_tck="$CLK_TCK"
       done
     done
   done
@@ -370,7 +433,8 @@ if has churn; then
 fi
 if has proxy || has churn; then
   record "{}" section=gangway_metrics metrics="$(curl -s "http://127.0.0.1:$GW_ADMIN/metrics" | grep -E '^gangway_pool_(connections_opened|connections_closed)_total' | tr '\n' ';')"
-  stop "$GANGWAY_PID"; stop "$NGINX_PID"; stop "$HAPROXY_PID"; stop "$HYPERUTIL_PID"
+  stop "$GANGWAY_PID"; stop "$GANGWAY_LOG_PID"; stop "$NGINX_PID"; stop "$NGINX_LOG_PID"
+  stop "$HAPROXY_PID"; stop "$HYPERUTIL_PID"
   [ -z "$NODE_PID" ] || stop "$NODE_PID"
 fi
 
