@@ -165,6 +165,8 @@ pub fn build_app(config: &Config, own_addrs: &[SocketAddr]) -> Result<App, Start
     let access = crate::observe::sink::AccessLog::start(&config.log)
         .map_err(|e| StartError::new(StartKind::Log, "opening the access log", e))?;
     let groups = RouteGroups::build(&config.upstreams, router.routes(), Instant::now());
+    let tracer = crate::observe::span::start_tracer(config)
+        .map_err(|e| StartError::new(StartKind::Pool, "OTLP exporter", e))?;
     Ok(App {
         router,
         client,
@@ -177,6 +179,7 @@ pub fn build_app(config: &Config, own_addrs: &[SocketAddr]) -> Result<App, Start
         in_flight: std::sync::atomic::AtomicU64::new(0),
         groups,
         readiness: Arc::default(),
+        tracer,
     })
 }
 

@@ -280,8 +280,8 @@ impl SpanRecord {
         } = *a;
         let mut attributes = vec![
             KeyValue::new("http.request.method", method.to_owned()),
-            KeyValue::new("server.address", server.ip().to_string()),
-            KeyValue::new("server.port", i64::from(server.port())),
+            KeyValue::new("server.address", server.host().to_owned()),
+            KeyValue::new("server.port", i64::from(server.port_u16().unwrap_or(0))),
             KeyValue::new(
                 "http.request.resend_count",
                 i64::from(attempt.saturating_sub(1)),
@@ -352,8 +352,8 @@ pub struct Attempt<'a> {
     pub end: SystemTime,
     /// The request method.
     pub method: &'a str,
-    /// The server's address.
-    pub server: std::net::SocketAddr,
+    /// The server (`host:port`).
+    pub server: &'a http::uri::Authority,
     /// 1 for the first attempt.
     pub attempt: u32,
     /// Why this attempt is a retry, if it is one.

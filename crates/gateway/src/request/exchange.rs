@@ -17,10 +17,11 @@ use std::time::{Duration, Instant};
 
 use http::header::{HOST, USER_AGENT};
 use http::uri::{Authority, PathAndQuery};
-use http::{HeaderValue, Method, Request, Response, Version};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, Version};
 
 use crate::app::{App, ConnInfo};
 use crate::observe::metrics::Slot;
+use crate::observe::span::RequestTrace;
 
 use super::access::{self, Line};
 use super::body::{Outcome, ProxyBody};
@@ -49,6 +50,8 @@ pub struct Exchange {
     error: Option<GatewayError>,
     /// Kept from the client or made here; sent upstream, returned, logged.
     request_id: HeaderValue,
+    /// `Some` only when spans are exported (`[tracing] otlp_endpoint`).
+    trace: Option<Box<RequestTrace>>,
     done: bool,
 }
 
@@ -70,6 +73,9 @@ impl Exchange {
         ex.request_id = app.request_id.choose(req.headers());
         ex.version = req.version();
         ex.target = req.uri().path_and_query().cloned();
+        if let Some(tracer) = &app.tracer {
+            ex.trace = Some(Box::new(RequestTrace::start(tracer, req.headers())));
+        }
         if let Some(detail) = &mut ex.detail {
             detail.host = req.headers().get(HOST).cloned().or_else(|| {
                 // HTTP/2 carries it as `:authority`.
@@ -122,6 +128,7 @@ impl Exchange {
             bytes_in: None,
             error: None,
             request_id: crate::observe::request_id::generate(),
+            trace: None,
             done: false,
         }
     }
@@ -181,6 +188,29 @@ impl Exchange {
         self.reused = reused;
     }
 
+    /// An upstream attempt to `server` starts: with tracing on, its `traceparent` (and
+    /// `tracestate`) go into the upstream request's `headers`.
+    pub(super) fn trace_attempt(&mut self, headers: &mut HeaderMap, server: &Authority) {
+        if let (Some(trace), Some(tracer)) = (&mut self.trace, &self.app.tracer) {
+            trace.begin_attempt(tracer, self.method.as_str(), headers, server);
+        }
+    }
+
+    /// The attempt's response head arrived with `status` (its span ends there).
+    pub(super) fn trace_answered(&mut self, status: http::StatusCode) {
+        if let (Some(trace), Some(tracer)) = (&mut self.trace, &self.app.tracer) {
+            trace.answered(tracer, self.method.as_str(), self.reused, status.as_u16());
+        }
+    }
+
+    /// The attempt failed with `failure` and is tried again on another server (a group's
+    /// hook: the next attempt's span names the reason).
+    pub fn attempt_failed(&mut self, failure: crate::upstream::retry::Failure) {
+        if let (Some(trace), Some(tracer)) = (&mut self.trace, &self.app.tracer) {
+            trace.attempt_failed(tracer, self.method.as_str(), failure);
+        }
+    }
+
     /// Answers with `err`, which the access line reports.
     pub fn fail(&mut self, err: GatewayError) -> Response<ProxyBody> {
         let resp = err.to_response();
@@ -235,6 +265,13 @@ impl Exchange {
                 Outcome::Aborted => Some(Fault::Upstream),
                 Outcome::ClientGone => Some(Fault::Client),
             });
+        if let (Some(trace), Some(tracer)) = (self.trace.take(), &self.app.tracer) {
+            let route = self
+                .route
+                .and_then(|i| self.app.router.routes().get(i as usize))
+                .map_or("", |r| r.name.as_str());
+            trace.finish(tracer, self.method.as_str(), route, status, elapsed);
+        }
         let path = self.target.as_ref().map_or("", PathAndQuery::as_str);
         if let (Some(detail), Some(log)) = (&self.detail, &self.app.access) {
             access::write(
