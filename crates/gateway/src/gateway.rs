@@ -146,7 +146,8 @@ pub fn build_app(config: &Config, own_addrs: &[SocketAddr]) -> Result<App, Start
         None
     };
     let router = config.router.clone();
-    let metrics = Metrics::new(router.routes().iter().map(|r| r.name.as_str()));
+    let metrics =
+        Metrics::new(router.routes().iter().map(|r| r.name.as_str())).with_listeners(own_addrs);
     let settings = Settings {
         health_path: config.health.path.clone(),
         ready_path: config.health.ready_path.clone(),

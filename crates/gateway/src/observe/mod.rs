@@ -7,7 +7,9 @@
 //! - `trace`: W3C Trace Context, parsing and the continue-or-start decision.
 //! - `otlp`: spans exported over OTLP/HTTP protobuf through gangway-pool; `span`: the
 //!   tracer and each request's trace as the request path carries them.
-//! - `prom`: the Prometheus text format; `process`: the standard process metrics.
+//! - `prom`: the Prometheus text format; `process`: the standard process metrics;
+//!   `histogram`: atomic latency histograms (time to head per route); `listeners`:
+//!   connections per listener.
 //! - `flood`: error-log flood control for upstream failures.
 //! - `sink`: the wiring — the access log as the request path writes it, the error log's
 //!   writer, background tasks (flood summaries, `SIGUSR1`), extra `/metrics` families.
@@ -15,6 +17,8 @@
 
 pub mod access;
 pub mod flood;
+pub mod histogram;
+pub mod listeners;
 pub mod log_fmt;
 pub mod metrics;
 pub mod otlp;

@@ -196,8 +196,12 @@ impl Exchange {
         }
     }
 
-    /// The attempt's response head arrived with `status` (its span ends there).
-    pub(super) fn trace_answered(&mut self, status: http::StatusCode) {
+    /// The upstream's response head arrived with `status`: observed in the route's
+    /// time-to-head histogram, and the attempt's span (with tracing on) ends there.
+    pub(super) fn head_arrived(&mut self, status: http::StatusCode) {
+        self.app
+            .metrics
+            .observe_head(self.slot, self.started.elapsed());
         if let (Some(trace), Some(tracer)) = (&mut self.trace, &self.app.tracer) {
             trace.answered(tracer, self.method.as_str(), self.reused, status.as_u16());
         }

@@ -197,7 +197,7 @@ pub(super) fn respond(
 ) -> Result<Response<ProxyBody>, GatewayError> {
     let (mut parts, body) = resp.into_parts();
     ex.answered(body.is_reused());
-    ex.trace_answered(parts.status);
+    ex.head_arrived(parts.status);
     if let (Some(max), Some(len)) = (
         max_response_bytes,
         http_body::Body::size_hint(&body).exact(),
