@@ -212,6 +212,20 @@ fn render_combined(r: &AccessRecord<'_>, out: &mut Vec<u8>) {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// `00` to `99`, for two digits at a time.
+static PAIRS: [u8; 200] = pairs();
+
+const fn pairs() -> [u8; 200] {
+    let mut table = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        table[2 * i] = b'0' + (i / 10) as u8;
+        table[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    table
+}
+
 /// [`CLASS`] bit: the byte is escaped in a JSON string.
 const JSON_ESCAPE: u8 = 1;
 /// [`CLASS`] bit: the byte makes a logfmt value quoted.
@@ -285,10 +299,7 @@ fn logfmt_value(s: Option<&str>, out: &mut Vec<u8>) {
         out.push(b'-');
         return;
     };
-    let bare = !s.is_empty()
-        && !s
-            .bytes()
-            .any(|b| CLASS[usize::from(b)] & LOGFMT_QUOTE != 0);
+    let bare = !s.is_empty() && !s.bytes().any(|b| CLASS[usize::from(b)] & LOGFMT_QUOTE != 0);
     if bare {
         out.extend_from_slice(s.as_bytes());
     } else {
@@ -315,15 +326,22 @@ fn push_u64(mut n: u64, out: &mut Vec<u8>) {
         out.push(b'0' + n as u8);
         return;
     }
+    // Two digits per division: half the loop turns of one digit at a time.
     let mut digits = [0u8; 20];
     let mut i = digits.len();
-    loop {
+    while n >= 100 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        digits[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if n >= 10 {
+        let pair = n as usize * 2;
+        i -= 2;
+        digits[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else {
         i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        digits[i] = b'0' + n as u8;
     }
     out.extend_from_slice(&digits[i..]);
 }
