@@ -5,6 +5,8 @@
 #   benches/profile.sh [REQUESTS]     default 20 000 (≈ 1 min under valgrind)
 #   ACCESS_LOG=true benches/profile.sh   the same with the default access log (text, stdout)
 #   GANGWAY_BIN=path benches/profile.sh  profile that binary instead of building one
+#   TRACE_RATIO=0.01 benches/profile.sh  with [tracing] on at that sample_ratio (exports go
+#                                        to a closed loopback port and fail, off the workers)
 #
 # One nginx upstream, gangway with one worker under `valgrind --tool=callgrind
 # --instr-atstart=no`, 2 000 warm-up requests, then instrumentation on for REQUESTS
@@ -57,6 +59,9 @@ access_log = ${ACCESS_LOG:-false}
 [runtime]
 workers = 1
 CONF
+if [ -n "${TRACE_RATIO:-}" ]; then
+  printf '[tracing]\notlp_endpoint = "http://127.0.0.1:9"\nsample_ratio = %s\n' "$TRACE_RATIO" >> "$WORK/gangway.toml"
+fi
 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$WORK/callgrind.out.%p" \
   "$GANGWAY_BIN" --config "$WORK/gangway.toml" >"$WORK/gangway.log" 2>&1 &
 VG=$!; PIDS+=($VG)
