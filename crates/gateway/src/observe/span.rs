@@ -65,10 +65,15 @@ impl Tracer {
 
 impl Drop for Tracer {
     /// The last `App` holding the tracer may be dropped on a worker (a request outliving a
-    /// reload): the exporter's shutdown, which waits for a final export, runs on a thread
-    /// of its own instead.
+    /// reload): the exporter's shutdown, which waits for a final export, then runs on a
+    /// thread of its own. Off the runtime (the binary's exit) it runs here, so the last
+    /// spans are exported before the process ends.
     fn drop(&mut self) {
         if let Some(exporter) = self.exporter.take() {
+            if tokio::runtime::Handle::try_current().is_err() {
+                drop(exporter);
+                return;
+            }
             let spawned = std::thread::Builder::new()
                 .name("gangway-otlp-stop".to_owned())
                 .spawn(move || drop(exporter));
