@@ -4,6 +4,9 @@
 #
 #   benches/profile.sh [REQUESTS]     default 20 000 (≈ 1 min under valgrind)
 #   ACCESS_LOG=true benches/profile.sh   the same with the default access log (text, stdout)
+#   GANGWAY_BIN=path benches/profile.sh  profile that binary instead of building one
+#   TRACE_RATIO=0.01 benches/profile.sh  with [tracing] on at that sample_ratio (exports go
+#                                        to a closed loopback port and fail, off the workers)
 #
 # One nginx upstream, gangway with one worker under `valgrind --tool=callgrind
 # --instr-atstart=no`, 2 000 warm-up requests, then instrumentation on for REQUESTS
@@ -21,7 +24,10 @@ command -v h2load >/dev/null || missing+=(nghttp2-client)
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 fi
-cargo build --release -p gangway >&2
+if [ -z "${GANGWAY_BIN:-}" ]; then
+  cargo build --release -p gangway >&2
+  GANGWAY_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/gangway"
+fi
 WORK=$(mktemp -d /tmp/gangway-profile.XXXXXX)
 PORT_UP=${BASE_PORT:-29080}; PORT_GW=$((PORT_UP + 1))
 PIDS=()
@@ -53,8 +59,11 @@ access_log = ${ACCESS_LOG:-false}
 [runtime]
 workers = 1
 CONF
+if [ -n "${TRACE_RATIO:-}" ]; then
+  printf '[tracing]\notlp_endpoint = "http://127.0.0.1:9"\nsample_ratio = %s\n' "$TRACE_RATIO" >> "$WORK/gangway.toml"
+fi
 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$WORK/callgrind.out.%p" \
-  "${CARGO_TARGET_DIR:-$ROOT/target}/release/gangway" --config "$WORK/gangway.toml" >"$WORK/gangway.log" 2>&1 &
+  "$GANGWAY_BIN" --config "$WORK/gangway.toml" >"$WORK/gangway.log" 2>&1 &
 VG=$!; PIDS+=($VG)
 for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT_GW") 2>/dev/null && break; sleep 0.2; done
 h2load --h1 -n 2000 -c 8 "http://127.0.0.1:$PORT_GW/" >/dev/null

@@ -254,11 +254,31 @@ async fn metrics_parse_and_every_family_has_help_and_type() {
         "gangway_log_lines_dropped_total",
         "process_start_time_seconds",
         "gangway_pool_connections_closed_total",
+        "gangway_listener_connections_accepted_total",
+        "gangway_listener_connections_open",
+        "gangway_request_head_duration_seconds_count",
     ] {
         assert!(
             scrape.samples.iter().any(|s| s.metric == family),
             "{family} missing\n{text}"
         );
     }
+    // Per listener (its bound address) and per route (the route's name).
+    let listener = gw.addrs[0].to_string();
+    let accepted = scrape
+        .samples
+        .iter()
+        .find(|s| {
+            s.metric == "gangway_listener_connections_accepted_total"
+                && s.labels.get("listener") == Some(listener.as_str())
+        })
+        .unwrap_or_else(|| panic!("no series for listener {listener}\n{text}"));
+    assert!(matches!(accepted.value, prometheus_parse::Value::Counter(n) if n >= 1.0));
+    let heads = scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == "gangway_request_head_duration_seconds_count")
+        .unwrap_or_else(|| panic!("no time-to-head series\n{text}"));
+    assert!(heads.labels.get("route").is_some(), "{text}");
     gw.shutdown().await;
 }

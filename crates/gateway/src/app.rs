@@ -156,6 +156,8 @@ pub struct App {
     pub groups: crate::upstream::wiring::RouteGroups,
     /// Whether `ready_path` answers 200; one per process, carried across reloads.
     pub readiness: Arc<crate::reload::Readiness>,
+    /// Span export, only when `[tracing] otlp_endpoint` is set.
+    pub tracer: Option<crate::observe::span::Tracer>,
 }
 
 impl App {

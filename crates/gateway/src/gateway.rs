@@ -146,7 +146,8 @@ pub fn build_app(config: &Config, own_addrs: &[SocketAddr]) -> Result<App, Start
         None
     };
     let router = config.router.clone();
-    let metrics = Metrics::new(router.routes().iter().map(|r| r.name.as_str()));
+    let metrics =
+        Metrics::new(router.routes().iter().map(|r| r.name.as_str())).with_listeners(own_addrs);
     let settings = Settings {
         health_path: config.health.path.clone(),
         ready_path: config.health.ready_path.clone(),
@@ -165,6 +166,8 @@ pub fn build_app(config: &Config, own_addrs: &[SocketAddr]) -> Result<App, Start
     let access = crate::observe::sink::AccessLog::start(&config.log)
         .map_err(|e| StartError::new(StartKind::Log, "opening the access log", e))?;
     let groups = RouteGroups::build(&config.upstreams, router.routes(), Instant::now());
+    let tracer = crate::observe::span::start_tracer(config)
+        .map_err(|e| StartError::new(StartKind::Pool, "OTLP exporter", e))?;
     Ok(App {
         router,
         client,
@@ -177,6 +180,7 @@ pub fn build_app(config: &Config, own_addrs: &[SocketAddr]) -> Result<App, Start
         in_flight: std::sync::atomic::AtomicU64::new(0),
         groups,
         readiness: Arc::default(),
+        tracer,
     })
 }
 

@@ -246,9 +246,10 @@ impl Conn {
     /// Serves the connection to its end (counted as open meanwhile).
     async fn run(self, stream: TcpStream) {
         let app = self.app.load();
-        app.metrics.connection_opened();
+        let listener = self.info.local;
+        app.metrics.connection_opened(listener);
         self.serve(stream).await;
-        app.metrics.connection_closed();
+        app.metrics.connection_closed(listener);
     }
 
     async fn serve(mut self, stream: TcpStream) {

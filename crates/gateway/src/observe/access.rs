@@ -212,20 +212,64 @@ fn render_combined(r: &AccessRecord<'_>, out: &mut Vec<u8>) {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// `00` to `99`, for two digits at a time.
+static PAIRS: [u8; 200] = pairs();
+
+const fn pairs() -> [u8; 200] {
+    let mut table = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        table[2 * i] = b'0' + (i / 10) as u8;
+        table[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    table
+}
+
+/// [`CLASS`] bit: the byte is escaped in a JSON string.
+const JSON_ESCAPE: u8 = 1;
+/// [`CLASS`] bit: the byte makes a logfmt value quoted.
+const LOGFMT_QUOTE: u8 = 2;
+
+/// What each byte needs, looked up once per byte: one load and a test instead of a chain
+/// of comparisons (scanning values is most of a line's cost).
+static CLASS: [u8; 256] = classes();
+
+const fn classes() -> [u8; 256] {
+    let mut table = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        let special = b == b'"' || b == b'\\' || b == 0x7f;
+        if b < 0x20 || special {
+            table[i] |= JSON_ESCAPE;
+        }
+        if b <= b' ' || b == b'=' || special {
+            table[i] |= LOGFMT_QUOTE;
+        }
+        i += 1;
+    }
+    table
+}
+
 /// A JSON string: `"`, `\` and control characters escaped; other bytes (UTF-8) as they are.
 fn json_str(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    while let Some(offset) = bytes[start..]
+        .iter()
+        .position(|&b| CLASS[usize::from(b)] & JSON_ESCAPE != 0)
+    {
+        let i = start + offset;
+        let b = bytes[i];
         let escape: &[u8] = match b {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
             b'\n' => b"\\n",
             b'\r' => b"\\r",
             b'\t' => b"\\t",
-            0..=0x1f | 0x7f => b"",
-            _ => continue,
+            _ => b"",
         };
         out.extend_from_slice(&bytes[start..i]);
         if escape.is_empty() {
@@ -255,9 +299,7 @@ fn logfmt_value(s: Option<&str>, out: &mut Vec<u8>) {
         out.push(b'-');
         return;
     };
-    let bare = !s.is_empty()
-        && s.bytes()
-            .all(|b| b > b' ' && b != b'=' && b != b'"' && b != b'\\' && b != 0x7f);
+    let bare = !s.is_empty() && !s.bytes().any(|b| CLASS[usize::from(b)] & LOGFMT_QUOTE != 0);
     if bare {
         out.extend_from_slice(s.as_bytes());
     } else {
@@ -279,15 +321,27 @@ fn clf_escape(s: &str, out: &mut Vec<u8>) {
 }
 
 fn push_u64(mut n: u64, out: &mut Vec<u8>) {
+    if n < 10 {
+        // Most counts in a line (attempts, bytes_in, octets' last digits) are one digit.
+        out.push(b'0' + n as u8);
+        return;
+    }
+    // Two digits per division: half the loop turns of one digit at a time.
     let mut digits = [0u8; 20];
     let mut i = digits.len();
-    loop {
+    while n >= 100 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        digits[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if n >= 10 {
+        let pair = n as usize * 2;
+        i -= 2;
+        digits[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else {
         i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        digits[i] = b'0' + n as u8;
     }
     out.extend_from_slice(&digits[i..]);
 }

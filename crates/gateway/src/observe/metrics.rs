@@ -51,6 +51,10 @@ pub struct Metrics {
     /// Upgraded connections (WebSocket and friends) spliced right now.
     tunnels_open: AtomicU64,
     tunnels_total: AtomicU64,
+    /// Time to the upstream's response head, one per route slot.
+    heads: Vec<super::histogram::Histogram>,
+    /// Connections per listener.
+    listeners: super::listeners::Listeners,
 }
 
 impl std::fmt::Debug for RouteMetrics {
@@ -75,11 +79,26 @@ impl Metrics {
         routes.push(RouteMetrics::new("(none)".into()));
         routes.push(RouteMetrics::new("(gateway)".into()));
         Self {
+            heads: routes.iter().map(|_| Default::default()).collect(),
+            listeners: Default::default(),
             routes,
             connections_accepted: AtomicU64::new(0),
             connections_open: AtomicU64::new(0),
             tunnels_open: AtomicU64::new(0),
             tunnels_total: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts connections per listener for these bound addresses (none by default).
+    pub fn with_listeners(mut self, addrs: &[std::net::SocketAddr]) -> Self {
+        self.listeners = super::listeners::Listeners::new(addrs);
+        self
+    }
+
+    /// The upstream's response head came `head` after the request arrived.
+    pub fn observe_head(&self, slot: Slot, head: Duration) {
+        if let Some(h) = self.heads.get(slot.0) {
+            h.observe(head);
         }
     }
 
@@ -119,15 +138,17 @@ impl Metrics {
         m.bytes_out.fetch_add(bytes, Ordering::Relaxed);
     }
 
-    /// A downstream connection was accepted.
-    pub fn connection_opened(&self) {
+    /// A downstream connection was accepted on the listener bound to `listener`.
+    pub fn connection_opened(&self, listener: std::net::SocketAddr) {
         self.connections_accepted.fetch_add(1, Ordering::Relaxed);
         self.connections_open.fetch_add(1, Ordering::Relaxed);
+        self.listeners.opened(listener);
     }
 
-    /// A downstream connection ended.
-    pub fn connection_closed(&self) {
+    /// A downstream connection accepted on `listener` ended.
+    pub fn connection_closed(&self, listener: std::net::SocketAddr) {
         self.connections_open.fetch_sub(1, Ordering::Relaxed);
+        self.listeners.closed(listener);
     }
 
     /// A tunnel (spliced upgrade) started.
@@ -250,6 +271,11 @@ impl Metrics {
             "gangway_tunnels_open {}",
             self.tunnels_open.load(Ordering::Relaxed)
         )?;
+        self.listeners.render(out);
+        super::histogram::render_heads(
+            out,
+            self.routes.iter().map(|m| m.name.as_str()).zip(&self.heads),
+        );
         render_pools(out, pools)
     }
 }

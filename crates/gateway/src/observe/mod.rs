@@ -5,8 +5,11 @@
 //! - `access`: the access line in `json`, `text` (logfmt) and `combined`, hand-formatted.
 //! - `request_id`: keep a sane incoming request id or make one.
 //! - `trace`: W3C Trace Context, parsing and the continue-or-start decision.
-//! - `otlp`: spans exported over OTLP/HTTP protobuf through gangway-pool.
-//! - `prom`: the Prometheus text format; `process`: the standard process metrics.
+//! - `otlp`: spans exported over OTLP/HTTP protobuf through gangway-pool; `span`: the
+//!   tracer and each request's trace as the request path carries them.
+//! - `prom`: the Prometheus text format; `process`: the standard process metrics;
+//!   `histogram`: atomic latency histograms (time to head per route); `listeners`:
+//!   connections per listener.
 //! - `flood`: error-log flood control for upstream failures.
 //! - `sink`: the wiring — the access log as the request path writes it, the error log's
 //!   writer, background tasks (flood summaries, `SIGUSR1`), extra `/metrics` families.
@@ -14,6 +17,8 @@
 
 pub mod access;
 pub mod flood;
+pub mod histogram;
+pub mod listeners;
 pub mod log_fmt;
 pub mod metrics;
 pub mod otlp;
@@ -21,5 +26,6 @@ pub mod process;
 pub mod prom;
 pub mod request_id;
 pub mod sink;
+pub mod span;
 pub mod trace;
 pub mod writer;

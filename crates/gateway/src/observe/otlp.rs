@@ -238,7 +238,8 @@ pub struct SpanRecord {
 }
 
 impl SpanRecord {
-    /// The request's server span: `ctx.span_id`, child of the client's span if continued.
+    /// The request's server span: `ctx.span_id`, child of the client's span if continued;
+    /// `route` is the matched route's name, empty when none matched.
     pub fn server(
         ctx: &TraceContext,
         start: SystemTime,
@@ -247,20 +248,28 @@ impl SpanRecord {
         route: &str,
         status: u16,
     ) -> SpanRecord {
+        let mut attributes = vec![
+            KeyValue::new("http.request.method", method.to_owned()),
+            KeyValue::new("http.response.status_code", i64::from(status)),
+        ];
+        if !route.is_empty() {
+            attributes.push(KeyValue::new("http.route", route.to_owned()));
+        }
         SpanRecord {
             trace_id: ctx.trace_id,
             span_id: ctx.span_id,
             parent_id: ctx.parent_id,
             parent_is_remote: ctx.parent_id.is_some(),
             kind: SpanKind::Server,
-            name: Cow::Owned(format!("{method} {route}")),
+            // A request no route matched is named by its method alone.
+            name: Cow::Owned(if route.is_empty() {
+                method.to_owned()
+            } else {
+                format!("{method} {route}")
+            }),
             start,
             end,
-            attributes: vec![
-                KeyValue::new("http.request.method", method.to_owned()),
-                KeyValue::new("http.route", route.to_owned()),
-                KeyValue::new("http.response.status_code", i64::from(status)),
-            ],
+            attributes,
             error: status >= 500,
         }
     }
@@ -280,8 +289,8 @@ impl SpanRecord {
         } = *a;
         let mut attributes = vec![
             KeyValue::new("http.request.method", method.to_owned()),
-            KeyValue::new("server.address", server.ip().to_string()),
-            KeyValue::new("server.port", i64::from(server.port())),
+            KeyValue::new("server.address", server.host().to_owned()),
+            KeyValue::new("server.port", i64::from(server.port_u16().unwrap_or(0))),
             KeyValue::new(
                 "http.request.resend_count",
                 i64::from(attempt.saturating_sub(1)),
@@ -352,8 +361,8 @@ pub struct Attempt<'a> {
     pub end: SystemTime,
     /// The request method.
     pub method: &'a str,
-    /// The server's address.
-    pub server: std::net::SocketAddr,
+    /// The server (`host:port`).
+    pub server: &'a http::uri::Authority,
     /// 1 for the first attempt.
     pub attempt: u32,
     /// Why this attempt is a retry, if it is one.

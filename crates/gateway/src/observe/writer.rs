@@ -2,7 +2,10 @@
 //!
 //! Callers append a finished line to a shared, bounded byte buffer (a short memcpy under an
 //! uncontended lock) and go on; a dedicated thread swaps the buffer out and writes the whole
-//! batch with one `write_all`. When the destination stalls (a pipe nobody drains, a full
+//! batch with one `write_all`. Batches are gathered for up to [`BATCH_INTERVAL`] (sooner
+//! when the buffer is half full): only a line that finds the thread idle wakes it, so under
+//! load a line costs no system call at all — waking the thread per line (a futex wake, then
+//! a `write` per line) cost more than formatting the line. When the destination stalls (a pipe nobody drains, a full
 //! disk), that thread blocks — never the caller: the buffer fills up to its capacity and
 //! further lines are dropped and counted ([`LogWriter::dropped`], exported as
 //! `gangway_log_lines_dropped_total`), with at most one warning per 10 s.
@@ -23,6 +26,10 @@ use parking_lot::{Condvar, Mutex};
 /// The default buffer capacity: room for several thousand typical access lines while the
 /// writer thread is in a write.
 pub const DEFAULT_CAPACITY: usize = 1 << 20;
+
+/// How long the writer thread lets lines gather before writing them: the most a line waits
+/// in memory (nginx's `access_log … buffer= flush=` makes the same trade, with 1 s or more).
+pub const BATCH_INTERVAL: Duration = Duration::from_millis(10);
 
 /// Dropped-line warnings are rate limited to one per this interval.
 const WARN_EVERY: Duration = Duration::from_secs(10);
@@ -76,6 +83,8 @@ struct State {
     lines: u64,
     closed: bool,
     reopen: bool,
+    /// The writer thread sleeps until woken (nothing queued): the next line wakes it.
+    idle: bool,
 }
 
 struct Shared {
@@ -134,7 +143,10 @@ impl std::fmt::Debug for Reopen {
 impl Reopen {
     /// Reopens the destination after the batch in progress; a no-op for stdout.
     pub fn reopen(&self) {
-        self.shared.state.lock().reopen = true;
+        let mut state = self.shared.state.lock();
+        state.reopen = true;
+        state.idle = false;
+        drop(state);
         self.shared.wake.notify_one();
     }
 }
@@ -180,6 +192,7 @@ impl LogWriter {
                 lines: 0,
                 closed: false,
                 reopen: false,
+                idle: false,
             }),
             wake: Condvar::new(),
             capacity: options.capacity.max(1),
@@ -218,13 +231,15 @@ impl LogWriter {
             self.note_dropped(1);
             return;
         }
-        let was_empty = state.buf.is_empty();
+        let before = state.buf.len();
         state.buf.extend_from_slice(line);
         state.lines += 1;
+        // Wake the thread when it sleeps with nothing to do, or early when the buffer
+        // crosses half its capacity; any other line joins the batch being gathered.
+        let half = shared.capacity / 2;
+        let wake = std::mem::take(&mut state.idle) || (before < half && state.buf.len() >= half);
         drop(state);
-        // Only the first line of a batch wakes the thread: later ones find it awake (or
-        // about to swap the buffer) and cost no futex call.
-        if was_empty {
+        if wake {
             shared.wake.notify_one();
         }
     }
@@ -293,7 +308,16 @@ fn run(shared: &Shared, destination: Option<&Destination>, out: &mut Box<dyn Wri
         let (lines, closed, reopen) = {
             let mut state = shared.state.lock();
             while state.buf.is_empty() && !state.closed && !state.reopen {
+                state.idle = true;
                 shared.wake.wait(&mut state);
+            }
+            state.idle = false;
+            // Let more lines join the batch, unless closing, reopening or filling up.
+            let deadline = Instant::now() + BATCH_INTERVAL;
+            while !state.closed && !state.reopen && state.buf.len() < shared.capacity / 2 {
+                if shared.wake.wait_until(&mut state, deadline).timed_out() {
+                    break;
+                }
             }
             std::mem::swap(&mut state.buf, &mut batch);
             let lines = std::mem::take(&mut state.lines);

@@ -17,10 +17,11 @@ use std::time::{Duration, Instant};
 
 use http::header::{HOST, USER_AGENT};
 use http::uri::{Authority, PathAndQuery};
-use http::{HeaderValue, Method, Request, Response, Version};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, Version};
 
 use crate::app::{App, ConnInfo};
 use crate::observe::metrics::Slot;
+use crate::observe::span::RequestTrace;
 
 use super::access::{self, Line};
 use super::body::{Outcome, ProxyBody};
@@ -49,6 +50,8 @@ pub struct Exchange {
     error: Option<GatewayError>,
     /// Kept from the client or made here; sent upstream, returned, logged.
     request_id: HeaderValue,
+    /// `Some` only when spans are exported (`[tracing] otlp_endpoint`).
+    trace: Option<Box<RequestTrace>>,
     done: bool,
 }
 
@@ -70,6 +73,9 @@ impl Exchange {
         ex.request_id = app.request_id.choose(req.headers());
         ex.version = req.version();
         ex.target = req.uri().path_and_query().cloned();
+        if let Some(tracer) = &app.tracer {
+            ex.trace = Some(Box::new(RequestTrace::start(tracer, req.headers())));
+        }
         if let Some(detail) = &mut ex.detail {
             detail.host = req.headers().get(HOST).cloned().or_else(|| {
                 // HTTP/2 carries it as `:authority`.
@@ -122,6 +128,7 @@ impl Exchange {
             bytes_in: None,
             error: None,
             request_id: crate::observe::request_id::generate(),
+            trace: None,
             done: false,
         }
     }
@@ -181,6 +188,33 @@ impl Exchange {
         self.reused = reused;
     }
 
+    /// An upstream attempt to `server` starts: with tracing on, its `traceparent` (and
+    /// `tracestate`) go into the upstream request's `headers`.
+    pub(super) fn trace_attempt(&mut self, headers: &mut HeaderMap, server: &Authority) {
+        if let (Some(trace), Some(tracer)) = (&mut self.trace, &self.app.tracer) {
+            trace.begin_attempt(tracer, self.method.as_str(), headers, server);
+        }
+    }
+
+    /// The upstream's response head arrived with `status`: observed in the route's
+    /// time-to-head histogram, and the attempt's span (with tracing on) ends there.
+    pub(super) fn head_arrived(&mut self, status: http::StatusCode) {
+        self.app
+            .metrics
+            .observe_head(self.slot, self.started.elapsed());
+        if let (Some(trace), Some(tracer)) = (&mut self.trace, &self.app.tracer) {
+            trace.answered(tracer, self.method.as_str(), self.reused, status.as_u16());
+        }
+    }
+
+    /// The attempt failed with `failure` and is tried again on another server (a group's
+    /// hook: the next attempt's span names the reason).
+    pub fn attempt_failed(&mut self, failure: crate::upstream::retry::Failure) {
+        if let (Some(trace), Some(tracer)) = (&mut self.trace, &self.app.tracer) {
+            trace.attempt_failed(tracer, self.method.as_str(), failure);
+        }
+    }
+
     /// Answers with `err`, which the access line reports.
     pub fn fail(&mut self, err: GatewayError) -> Response<ProxyBody> {
         let resp = err.to_response();
@@ -235,6 +269,13 @@ impl Exchange {
                 Outcome::Aborted => Some(Fault::Upstream),
                 Outcome::ClientGone => Some(Fault::Client),
             });
+        if let (Some(trace), Some(tracer)) = (self.trace.take(), &self.app.tracer) {
+            let route = self
+                .route
+                .and_then(|i| self.app.router.routes().get(i as usize))
+                .map_or("", |r| r.name.as_str());
+            trace.finish(tracer, self.method.as_str(), route, status, elapsed);
+        }
         let path = self.target.as_ref().map_or("", PathAndQuery::as_str);
         if let (Some(detail), Some(log)) = (&self.detail, &self.app.access) {
             access::write(
@@ -243,7 +284,7 @@ impl Exchange {
                     elapsed,
                     client: detail.client,
                     method: &self.method,
-                    host: detail.host.as_ref().and_then(|h| h.to_str().ok()),
+                    host: detail.host.as_ref().and_then(utf8),
                     path,
                     version: self.version,
                     status,
@@ -255,8 +296,8 @@ impl Exchange {
                     reused: self.reused,
                     outcome,
                     fault,
-                    request_id: self.request_id.to_str().unwrap_or("-"),
-                    user_agent: detail.user_agent.as_ref().and_then(|h| h.to_str().ok()),
+                    request_id: utf8(&self.request_id).unwrap_or("-"),
+                    user_agent: detail.user_agent.as_ref().and_then(utf8),
                 },
             );
         } else if let Some(err) = self.error.as_ref().filter(|e| e.fault() != Fault::Upstream) {
@@ -266,6 +307,13 @@ impl Exchange {
             tracing::info!(%method, path, status, reason = err.message(), "request refused");
         }
     }
+}
+
+/// A header value as text for the access line, which escapes what needs it: UTF-8 is
+/// checked (fast for ASCII), not `to_str`'s stricter per-byte visible-ASCII test, so an
+/// `obs-text` user agent that is valid UTF-8 is logged rather than dropped.
+fn utf8(value: &HeaderValue) -> Option<&str> {
+    std::str::from_utf8(value.as_bytes()).ok()
 }
 
 impl Drop for Exchange {

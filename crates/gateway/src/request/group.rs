@@ -177,6 +177,7 @@ pub async fn call(
         });
         match (decision, resp) {
             (Decision::Retry, _) if attempts < tried.len() => {
+                ex.attempt_failed(failure);
                 tracing::debug!(group = %group.name(), server = %upstream, ?failure, "retrying on another server");
             }
             (_, Some(resp)) => break (handle, resp),

@@ -125,11 +125,11 @@ pub(super) struct Leg<'a> {
 /// The upstream request's head as both legs (a single server here, a group's servers in
 /// `group.rs`) send it: HTTP/2 cookie crumbs joined, forwarding headers per the trusted
 /// proxies, the proxy rewrite, `Upgrade` dropped where not allowed, `prepare`, the request
-/// id. Returns the upgrade the request asks for (empty when none), for the 101 check.
+/// id, the trace context (with tracing on). Returns the upgrade the request asks for (empty when none), for the 101 check.
 pub(super) fn prepare_head(
     app: &App,
     conn: &ConnInfo,
-    ex: &Exchange,
+    ex: &mut Exchange,
     parts: &mut http::request::Parts,
     uri: Uri,
     leg: Leg<'_>,
@@ -155,6 +155,7 @@ pub(super) fn prepare_head(
         parts.headers.remove(http::header::UPGRADE);
     }
     prepare(&mut parts.headers);
+    ex.trace_attempt(&mut parts.headers, leg.authority);
     parts
         .headers
         .insert(app.request_id.header.clone(), ex.request_id().clone());
@@ -196,6 +197,7 @@ pub(super) fn respond(
 ) -> Result<Response<ProxyBody>, GatewayError> {
     let (mut parts, body) = resp.into_parts();
     ex.answered(body.is_reused());
+    ex.head_arrived(parts.status);
     if let (Some(max), Some(len)) = (
         max_response_bytes,
         http_body::Body::size_hint(&body).exact(),

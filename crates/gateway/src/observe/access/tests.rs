@@ -216,7 +216,21 @@ fn durations_and_numbers() {
         push_ms(d, &mut out);
         assert_eq!(String::from_utf8_lossy(&out), want);
     }
-    for n in [0, 7, 10, 1234, u64::MAX] {
+    for n in [
+        0,
+        7,
+        9,
+        10,
+        99,
+        100,
+        101,
+        999,
+        1000,
+        1234,
+        65535,
+        123_456_789,
+        u64::MAX,
+    ] {
         let mut out = Vec::new();
         push_u64(n, &mut out);
         assert_eq!(String::from_utf8_lossy(&out), n.to_string());

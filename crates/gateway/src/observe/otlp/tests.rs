@@ -69,7 +69,7 @@ async fn spans_reach_a_loopback_collector_with_trace_and_parent() {
     let attempt_id = new_span_id();
     let start = SystemTime::now();
     let end = start + Duration::from_millis(3);
-    let upstream: std::net::SocketAddr = "127.0.0.1:3000".parse().expect("addr");
+    let upstream = http::uri::Authority::from_static("127.0.0.1:3000");
     exporter.export(SpanRecord::attempt(
         &ctx,
         attempt_id,
@@ -77,7 +77,7 @@ async fn spans_reach_a_loopback_collector_with_trace_and_parent() {
             start,
             end,
             method: "GET",
-            server: upstream,
+            server: &upstream,
             attempt: 1,
             retry_reason: None,
             reused: true,

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# What observability costs, in CPU time per proxied request, side by side in one run:
+#
+#   off      no access log, no tracing
+#   log      the default access log ([log] access_log = true, text, to stdout = /dev/null)
+#   trace    no access log; [tracing] otlp_endpoint set, sample_ratio 0.01, to a loopback
+#            OTLP sink that reads and discards (every request carries trace context; 1 %
+#            of them are exported)
+#
+#   benches/observe_cost.sh                 ≈ 2 min: 3 configurations × 2 runs × 15 s
+#   DURATION=5 RUNS=1 benches/observe_cost.sh   a quick look
+#   GANGWAY_BIN=path benches/observe_cost.sh    measure that binary (no build)
+#
+# Load: wrk, HTTP/1.1, 64 connections, against one nginx upstream answering a short body.
+# CPU: user + system time of the gateway process from /proc/PID/stat (utime + stime) over
+# the measured window, divided by the requests wrk completed in it. Each configuration is a
+# fresh gangway process (THREADS workers, default nproc), run one after the other and
+# interleaved across runs, so a busy moment of the machine does not favour one of them.
+# Not a test: run it on a quiet machine. Prints one table (markdown), also written to
+# $OUT (default target/observe_cost.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+DURATION=${DURATION:-15}
+RUNS=${RUNS:-2}
+THREADS=${THREADS:-$(nproc)}
+CONNS=${CONNS:-64}
+BASE=${BASE_PORT:-29480}
+OUT=${OUT:-$ROOT/target/observe_cost.md}
+
+missing=()
+command -v wrk >/dev/null || missing+=(wrk)
+[ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+command -v python3 >/dev/null || missing+=(python3)
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+if [ -z "${GANGWAY_BIN:-}" ]; then
+  cargo build --release -p gangway >&2
+  GANGWAY_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/gangway"
+fi
+
+WORK=$(mktemp -d /tmp/gangway-observe.XXXXXX)
+PORT_UP=$BASE; PORT_OTLP=$((BASE + 1)); PORT_GW=$((BASE + 2))
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+cat > "$WORK/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/b; proxy_temp_path $WORK/p; fastcgi_temp_path $WORK/f; uwsgi_temp_path $WORK/u; scgi_temp_path $WORK/s;
+  keepalive_requests 1000000;
+  server { listen 127.0.0.1:$PORT_UP; location / { return 200 "hello from the upstream\n"; } }
+}
+CONF
+/usr/sbin/nginx -p "$WORK" -c "$WORK/nginx.conf" -e "$WORK/nginx-error.log" & PIDS+=($!)
+
+# The OTLP sink: answers every POST 200 after reading its body, keeps nothing.
+cat > "$WORK/otlp_sink.py" <<'PY'
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+class Sink(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(200)
+        self.send_header("content-length", "0")
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()
+PY
+python3 "$WORK/otlp_sink.py" "$PORT_OTLP" & PIDS+=($!)
+
+wait_port() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
+wait_port "$PORT_UP"; wait_port "$PORT_OTLP"
+
+config() { # name → gangway.toml on stdout
+  cat <<CONF
+[[listener]]
+address = "127.0.0.1:$PORT_GW"
+[[route]]
+prefix = "/"
+upstream = "http://127.0.0.1:$PORT_UP"
+[runtime]
+workers = $THREADS
+[log]
+level = "warn"
+CONF
+  case "$1" in
+    off) echo "access_log = false" ;;
+    log) echo "access_log = true" ;;
+    trace) printf 'access_log = false\n[tracing]\notlp_endpoint = "http://127.0.0.1:%s"\nsample_ratio = 0.01\n' "$PORT_OTLP" ;;
+  esac
+}
+
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+TCK=$(getconf CLK_TCK)
+
+measure() { # name run → appends "name run requests seconds cpu_seconds" to $WORK/raw
+  local name=$1 run=$2
+  config "$name" > "$WORK/$name.toml"
+  "$GANGWAY_BIN" --config "$WORK/$name.toml" >/dev/null 2>"$WORK/$name.err" &
+  local gw=$!
+  wait_port "$PORT_GW"
+  wrk -t2 -c"$CONNS" -d2s "http://127.0.0.1:$PORT_GW/" >/dev/null   # warm-up
+  local before after
+  before=$(cpu_ticks "$gw")
+  wrk -t2 -c"$CONNS" -d"${DURATION}s" "http://127.0.0.1:$PORT_GW/" > "$WORK/wrk.txt"
+  after=$(cpu_ticks "$gw")
+  kill "$gw"; wait "$gw" 2>/dev/null || true
+  local requests
+  requests=$(awk '/requests in/ { print $1 }' "$WORK/wrk.txt")
+  if grep -q "Non-2xx\|Socket errors" "$WORK/wrk.txt"; then
+    echo "warning: $name run $run had errors:" >&2; grep "Non-2xx\|Socket errors" "$WORK/wrk.txt" >&2
+  fi
+  echo "$name $run $requests $DURATION $(( after - before ))" >> "$WORK/raw"
+  printf '  %-5s run %s: %s requests\n' "$name" "$run" "$requests" >&2
+}
+
+: > "$WORK/raw"
+for run in $(seq 1 "$RUNS"); do
+  for name in off log trace; do
+    measure "$name" "$run"
+  done
+done
+
+python3 - "$WORK/raw" "$TCK" "$THREADS" "$CONNS" "$DURATION" "$RUNS" <<'PY' | tee "$OUT"
+import sys, collections
+raw, tck, threads, conns, duration, runs = sys.argv[1], int(sys.argv[2]), *sys.argv[3:]
+rows = collections.defaultdict(list)
+for line in open(raw):
+    name, run, requests, seconds, ticks = line.split()
+    rows[name].append((int(requests), float(seconds), int(ticks) / tck))
+def per_request(samples):
+    req = sum(r for r, _, _ in samples)
+    cpu = sum(c for _, _, c in samples)
+    return cpu * 1e6 / req if req else float("nan"), req / sum(s for _, s, _ in samples)
+base, _ = per_request(rows["off"])
+labels = {"off": "no access log, no tracing",
+          "log": "default access log (text, stdout)",
+          "trace": "tracing, sample_ratio 0.01, OTLP sink"}
+print(f"h1, wrk -c{conns}, {threads} worker(s), {runs} run(s) × {duration} s each; "
+      "CPU = gateway utime+stime from /proc")
+print()
+print("| configuration | req/s | CPU µs/request | vs off |")
+print("|---|---:|---:|---:|")
+for name in ("off", "log", "trace"):
+    if not rows[name]:
+        continue
+    us, rps = per_request(rows[name])
+    print(f"| {labels[name]} | {rps:,.0f} | {us:.2f} | {us - base:+.2f} |")
+PY
+echo "(table also in $OUT)" >&2

@@ -1,0 +1,246 @@
+//! Trace context and spans as the request path carries them (#14 items 4): the
+//! [`Tracer`] lives in the `App` only when `[tracing] otlp_endpoint` is set, and each
+//! request's [`RequestTrace`] exists only then — with no endpoint the request path pays one
+//! `Option` check and nothing else.
+//!
+//! A request's trace:
+//! - starts from the client's `traceparent` (continued: same trace id, its sampled flag) or
+//!   a new trace sampled at `sample_ratio` ([`super::trace::decide`]);
+//! - every upstream attempt gets a span id of its own, sent upstream as the parent in
+//!   `traceparent` (with the client's `tracestate`), so the upstream's spans hang under the
+//!   attempt that reached it;
+//! - when sampled, each attempt becomes a client span (server address, retry reason, pool
+//!   reuse) and the request a server span, queued for export when they end. Unsampled
+//!   requests read no clock and queue nothing.
+
+use std::time::{Duration, SystemTime};
+
+use http::header::{HeaderMap, HeaderName};
+use http::uri::Authority;
+
+use super::otlp::{Attempt, OtlpError, OtlpExporter, OtlpSettings, SpanRecord};
+use super::trace::{decide, new_span_id, FreshIds, TraceContext};
+use crate::upstream::retry::Failure;
+
+static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+static TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+
+/// The process's span export, when `[tracing] otlp_endpoint` is set.
+#[derive(Debug)]
+pub struct Tracer {
+    /// `None` only while dropping (the exporter is shut down off the dropping thread).
+    exporter: Option<OtlpExporter>,
+    sample_ratio: f64,
+}
+
+impl Tracer {
+    /// Starts the exporter (its threads) for `config`; `pool` carries the pool settings.
+    pub fn start(
+        config: &crate::config::Tracing,
+        pool: gangway_pool::Client,
+        endpoint: &str,
+    ) -> Result<Tracer, OtlpError> {
+        let mut settings = OtlpSettings::new(endpoint);
+        settings.service_name.clone_from(&config.service_name);
+        Ok(Tracer {
+            exporter: Some(OtlpExporter::start(&settings, pool)?),
+            sample_ratio: config.sample_ratio,
+        })
+    }
+
+    /// Exports what is queued and waits for it. Blocks: call it off the workers.
+    pub fn flush(&self) -> Result<(), OtlpError> {
+        match &self.exporter {
+            Some(exporter) => exporter.flush(),
+            None => Ok(()),
+        }
+    }
+
+    fn export(&self, span: SpanRecord) {
+        if let Some(exporter) = &self.exporter {
+            exporter.export(span);
+        }
+    }
+}
+
+impl Drop for Tracer {
+    /// The last `App` holding the tracer may be dropped on a worker (a request outliving a
+    /// reload): the exporter's shutdown, which waits for a final export, then runs on a
+    /// thread of its own. Off the runtime (the binary's exit) it runs here, so the last
+    /// spans are exported before the process ends.
+    fn drop(&mut self) {
+        if let Some(exporter) = self.exporter.take() {
+            if tokio::runtime::Handle::try_current().is_err() {
+                drop(exporter);
+                return;
+            }
+            let spawned = std::thread::Builder::new()
+                .name("gangway-otlp-stop".to_owned())
+                .spawn(move || drop(exporter));
+            if let Err(e) = spawned {
+                tracing::warn!(error = %e, "OTLP exporter shut down without a final export");
+            }
+        }
+    }
+}
+
+/// The tracer `[tracing]` asks for: `None` without an endpoint. Its pool is a client of
+/// its own (with the `[pool]` settings), whose connections live on the exporter's thread.
+pub fn start_tracer(
+    config: &crate::config::Config,
+) -> Result<Option<Tracer>, Box<dyn std::error::Error + Send + Sync>> {
+    let Some(endpoint) = &config.tracing.otlp_endpoint else {
+        return Ok(None);
+    };
+    let mut pool = config.pool.builder();
+    pool.connect_timeout(config.timeouts.upstream_connect);
+    let tracer = Tracer::start(&config.tracing, pool.build()?, endpoint)?;
+    Ok(Some(tracer))
+}
+
+/// One request's trace (see the module docs).
+#[derive(Debug)]
+pub struct RequestTrace {
+    ctx: TraceContext,
+    /// When the request arrived; `None` when unsampled (no clock read).
+    start: Option<SystemTime>,
+    attempt: Option<OpenAttempt>,
+    attempts: u32,
+    /// Why the next attempt is a retry.
+    retry_reason: Option<&'static str>,
+}
+
+/// An attempt whose span is still open (sampled requests only).
+#[derive(Debug)]
+struct OpenAttempt {
+    span_id: [u8; 8],
+    start: SystemTime,
+    server: Authority,
+    number: u32,
+    retry_reason: Option<&'static str>,
+}
+
+impl RequestTrace {
+    /// Continues the trace of `headers`' `traceparent`, or starts one.
+    pub fn start(tracer: &Tracer, headers: &HeaderMap) -> RequestTrace {
+        let ctx = decide(
+            headers.get(&TRACEPARENT).map(|v| v.as_bytes()),
+            headers.get(&TRACESTATE),
+            tracer.sample_ratio,
+            FreshIds::random(),
+        );
+        RequestTrace {
+            start: ctx.sampled.then(SystemTime::now),
+            ctx,
+            attempt: None,
+            attempts: 0,
+            retry_reason: None,
+        }
+    }
+
+    /// The trace context (ids, sampled flag).
+    pub fn context(&self) -> &TraceContext {
+        &self.ctx
+    }
+
+    /// An attempt to `server` starts: its `traceparent` (and the client's `tracestate`, or
+    /// none) go into the upstream request's `headers`. An attempt still open failed.
+    pub fn begin_attempt(
+        &mut self,
+        tracer: &Tracer,
+        method: &str,
+        headers: &mut HeaderMap,
+        server: &Authority,
+    ) {
+        self.end_attempt(tracer, method, false, None);
+        self.attempts = self.attempts.saturating_add(1);
+        let span_id = new_span_id();
+        headers.insert(TRACEPARENT.clone(), self.ctx.traceparent_for(&span_id));
+        match &self.ctx.tracestate {
+            Some(state) => {
+                headers.insert(TRACESTATE.clone(), state.clone());
+            }
+            None => {
+                headers.remove(&TRACESTATE);
+            }
+        }
+        let retry_reason = self.retry_reason.take();
+        if self.start.is_some() {
+            self.attempt = Some(OpenAttempt {
+                span_id,
+                start: SystemTime::now(),
+                server: server.clone(),
+                number: self.attempts,
+                retry_reason,
+            });
+        }
+    }
+
+    /// The open attempt failed with `failure` and the request is tried again.
+    pub fn attempt_failed(&mut self, tracer: &Tracer, method: &str, failure: Failure) {
+        self.end_attempt(tracer, method, false, None);
+        self.retry_reason = Some(retry_reason(failure));
+    }
+
+    /// The open attempt's response head arrived.
+    pub fn answered(&mut self, tracer: &Tracer, method: &str, reused: bool, status: u16) {
+        self.end_attempt(tracer, method, reused, Some(status));
+    }
+
+    /// The request ended after `elapsed`, answered with `status`: its spans are queued.
+    pub fn finish(
+        mut self,
+        tracer: &Tracer,
+        method: &str,
+        route: &str,
+        status: u16,
+        elapsed: Duration,
+    ) {
+        self.end_attempt(tracer, method, false, None);
+        if let Some(start) = self.start {
+            let end = start + elapsed;
+            tracer.export(SpanRecord::server(
+                &self.ctx, start, end, method, route, status,
+            ));
+        }
+    }
+
+    fn end_attempt(&mut self, tracer: &Tracer, method: &str, reused: bool, status: Option<u16>) {
+        let Some(open) = self.attempt.take() else {
+            return;
+        };
+        tracer.export(SpanRecord::attempt(
+            &self.ctx,
+            open.span_id,
+            &Attempt {
+                start: open.start,
+                end: SystemTime::now(),
+                method,
+                server: &open.server,
+                attempt: open.number,
+                retry_reason: open.retry_reason,
+                reused,
+                status,
+            },
+        ));
+    }
+}
+
+/// How a failed attempt's retry is named on the next attempt's span
+/// (`gangway.retry_reason`).
+pub fn retry_reason(failure: Failure) -> &'static str {
+    match failure {
+        Failure::Connect => "connect",
+        Failure::Unwritten => "unwritten",
+        Failure::StaleConnection => "stale_connection",
+        Failure::RefusedStream => "refused_stream",
+        Failure::Status(502) => "status_502",
+        Failure::Status(503) => "status_503",
+        Failure::Status(504) => "status_504",
+        Failure::Status(_) => "status",
+        Failure::Other => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests;

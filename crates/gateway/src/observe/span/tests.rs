@@ -1,0 +1,86 @@
+use super::*;
+use crate::upstream::retry::Failure;
+
+#[test]
+fn retry_reasons_are_named() {
+    let cases = [
+        (Failure::Connect, "connect"),
+        (Failure::Unwritten, "unwritten"),
+        (Failure::StaleConnection, "stale_connection"),
+        (Failure::RefusedStream, "refused_stream"),
+        (Failure::Status(502), "status_502"),
+        (Failure::Status(503), "status_503"),
+        (Failure::Status(504), "status_504"),
+        (Failure::Status(500), "status"),
+        (Failure::Other, "other"),
+    ];
+    for (failure, want) in cases {
+        assert_eq!(retry_reason(failure), want, "{failure:?}");
+    }
+}
+
+/// A tracer with no exporter: what the request path does to headers, without threads.
+fn tracer(sample_ratio: f64) -> Tracer {
+    Tracer {
+        exporter: None,
+        sample_ratio,
+    }
+}
+
+fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in pairs {
+        map.append(*name, http::HeaderValue::from_static(value));
+    }
+    map
+}
+
+const INCOMING: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+#[test]
+fn a_continued_trace_reaches_the_upstream_with_a_new_parent_per_attempt() {
+    let tracer = tracer(0.0);
+    let inbound = headers(&[("traceparent", INCOMING), ("tracestate", "k=v")]);
+    let mut trace = RequestTrace::start(&tracer, &inbound);
+    assert!(
+        trace.context().sampled,
+        "the client's sampled flag is followed"
+    );
+    let server = Authority::from_static("127.0.0.1:9");
+    let mut parents = Vec::new();
+    for _ in 0..2 {
+        let mut out = inbound.clone();
+        trace.begin_attempt(&tracer, "GET", &mut out, &server);
+        let sent = out
+            .get("traceparent")
+            .expect("traceparent")
+            .to_str()
+            .expect("ascii");
+        assert_eq!(&sent[..36], &INCOMING[..36], "same version and trace id");
+        assert_ne!(&sent[36..52], &INCOMING[36..52], "a new parent id");
+        assert!(sent.ends_with("-01"));
+        assert_eq!(out.get("tracestate").expect("tracestate"), "k=v");
+        parents.push(sent[36..52].to_owned());
+    }
+    assert_ne!(parents[0], parents[1], "each attempt is its own span");
+    trace.finish(&tracer, "GET", "api", 200, Duration::from_millis(1));
+}
+
+#[test]
+fn without_a_valid_traceparent_a_trace_starts_and_tracestate_is_dropped() {
+    let tracer = tracer(0.0);
+    let inbound = headers(&[("traceparent", "00-zz-bad-01"), ("tracestate", "k=v")]);
+    let mut trace = RequestTrace::start(&tracer, &inbound);
+    assert!(!trace.context().sampled, "ratio 0 samples no new trace");
+    let mut out = inbound.clone();
+    trace.begin_attempt(&tracer, "GET", &mut out, &Authority::from_static("a:1"));
+    let sent = out
+        .get("traceparent")
+        .expect("traceparent")
+        .to_str()
+        .expect("ascii");
+    assert_eq!(sent.len(), 55);
+    assert!(sent.ends_with("-00"), "unsampled: {sent}");
+    assert!(out.get("tracestate").is_none());
+    assert!(trace.attempt.is_none(), "unsampled: no span kept");
+}
