@@ -57,13 +57,15 @@ async fn probe_loop(
         let uri = format!("{}{}", server.upstream, settings.path);
         let passed = probe(&client, &uri, &settings).await;
         let (next, change) = state.after(passed, &settings);
+        if health::releases_ejection(state, passed, change) {
+            g.uneject(index, std::time::Instant::now());
+        }
         state = next;
         if let Some(change) = change {
             g.set_checked(index, state.usable());
             CHANGES.fetch_add(1, Ordering::Relaxed);
             match change {
                 Change::Up => {
-                    g.uneject(index, std::time::Instant::now());
                     tracing::info!(group = %g.name(), server = %server.upstream, "health check passed: server back in rotation");
                 }
                 Change::Down => {
