@@ -10,6 +10,7 @@
 //! - `budget`: the retry budget.
 //! - `retry`: whether a failed attempt is tried on another server.
 //! - `close`: closing the gateway's pools at shutdown.
+//! - `stats`, `report`: per-server counters, their `/metrics` families and `GET /upstreams`.
 
 pub mod balance;
 pub mod budget;
@@ -17,11 +18,13 @@ pub mod close;
 pub mod health;
 pub mod outlier;
 pub mod probe;
+pub mod report;
 pub mod retry;
+pub mod stats;
 pub mod wiring;
 
-use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -60,31 +63,70 @@ pub struct Settings {
 /// One server of a group and its counters.
 #[derive(Debug)]
 pub struct Server {
-    /// Where it is.
+    /// Where it is: for a server resolved from a host name, the name (kept for `Host`, SNI
+    /// and certificate verification) with one of its addresses in `connect_to`.
     pub upstream: Upstream,
+    /// The address to connect to, for a server that is one address of a host name (sent
+    /// as the pool's `ConnectTo`, so each address is a pool key of its own).
+    pub connect_to: Option<SocketAddr>,
     /// Relative share of requests (≥ 1).
     pub weight: u32,
-    in_flight: AtomicUsize,
-    requests: AtomicU64,
-    failures: AtomicU64,
-    /// The active checks' verdict: 0 unknown, 1 healthy, 2 unhealthy.
-    checked: AtomicU8,
+    stats: Arc<stats::ServerStats>,
+}
+
+/// What a group is built from: one entry per server (per address for a resolved name).
+#[derive(Debug, Clone)]
+pub struct ServerSpec {
+    /// Where it is (see [`Server::upstream`]).
+    pub upstream: Upstream,
+    /// See [`Server::connect_to`].
+    pub connect_to: Option<SocketAddr>,
+    /// Relative share of requests.
+    pub weight: u32,
+    /// Counters carried over from an earlier server set (`None` = new ones).
+    pub stats: Option<Arc<stats::ServerStats>>,
+}
+
+impl ServerSpec {
+    /// A server at `upstream` with `weight`, new counters, no pinned address.
+    pub fn new(upstream: Upstream, weight: u32) -> ServerSpec {
+        ServerSpec {
+            upstream,
+            connect_to: None,
+            weight,
+            stats: None,
+        }
+    }
 }
 
 impl Server {
     /// Requests in flight now.
     pub fn in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::Relaxed)
+        self.stats.in_flight()
     }
 
     /// Requests sent (attempts, retries included).
     pub fn requests(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
+        self.stats.requests()
     }
 
     /// Attempts reported as failures.
     pub fn failures(&self) -> u64 {
-        self.failures.load(Ordering::Relaxed)
+        self.stats.failures()
+    }
+
+    /// Its counters (shared with the same server in a later server set).
+    pub fn stats(&self) -> &Arc<stats::ServerStats> {
+        &self.stats
+    }
+
+    /// How it is named in metrics and `/upstreams`: the URL, and the address for a server
+    /// resolved from a host name (`http://api.internal:80@10.0.0.7:80`).
+    pub fn label(&self) -> String {
+        match self.connect_to {
+            Some(addr) => format!("{}@{addr}", self.upstream),
+            None => self.upstream.to_string(),
+        }
     }
 }
 
@@ -99,6 +141,7 @@ pub struct Group {
     budget: budget::Budget,
     panic: AtomicBool,
     panics: AtomicU64,
+    stats: stats::GroupStats,
 }
 
 /// What [`Group::pick`] chose; holds the server's in-flight count up until dropped.
@@ -125,7 +168,7 @@ impl ServerHandle {
 impl Drop for ServerHandle {
     fn drop(&mut self) {
         if let Some(s) = self.group.servers.get(self.index) {
-            s.in_flight.fetch_sub(1, Ordering::Relaxed);
+            s.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }
@@ -158,11 +201,34 @@ impl Group {
         settings: Settings,
         start: Instant,
     ) -> Group {
-        let ids: Vec<String> = servers.iter().map(|(u, _)| u.to_string()).collect();
+        let specs = servers
+            .into_iter()
+            .map(|(u, w)| ServerSpec::new(u, w))
+            .collect();
+        Group::from_specs(name, specs, settings, start)
+    }
+
+    /// A group of `servers`, each possibly one address of a host name and carrying its
+    /// counters over from an earlier server set; `start` is the clock's origin.
+    pub fn from_specs(
+        name: &str,
+        servers: Vec<ServerSpec>,
+        settings: Settings,
+        start: Instant,
+    ) -> Group {
+        // The hash ring is built on these ids: an address keeps its place on the ring when
+        // the others of its name come and go.
+        let ids: Vec<String> = servers
+            .iter()
+            .map(|s| match s.connect_to {
+                Some(addr) => format!("{}@{addr}", s.upstream),
+                None => s.upstream.to_string(),
+            })
+            .collect();
         let shape: Vec<(&str, u32)> = ids
             .iter()
             .map(String::as_str)
-            .zip(servers.iter().map(|(_, w)| *w))
+            .zip(servers.iter().map(|s| s.weight))
             .collect();
         Group {
             name: name.to_owned(),
@@ -171,18 +237,17 @@ impl Group {
             budget: budget::Budget::new(settings.budget, start),
             servers: servers
                 .into_iter()
-                .map(|(upstream, weight)| Server {
-                    upstream,
-                    weight: weight.max(1),
-                    in_flight: AtomicUsize::new(0),
-                    requests: AtomicU64::new(0),
-                    failures: AtomicU64::new(0),
-                    checked: AtomicU8::new(0),
+                .map(|s| Server {
+                    upstream: s.upstream,
+                    connect_to: s.connect_to,
+                    weight: s.weight.max(1),
+                    stats: s.stats.unwrap_or_default(),
                 })
                 .collect(),
             settings,
             panic: AtomicBool::new(false),
             panics: AtomicU64::new(0),
+            stats: stats::GroupStats::default(),
         }
     }
 
@@ -211,12 +276,22 @@ impl Group {
         self.panics.load(Ordering::Relaxed)
     }
 
+    /// The group's own counters (retries, budget refusals).
+    pub fn stats(&self) -> &stats::GroupStats {
+        &self.stats
+    }
+
+    /// Whether `server` is ejected by passive health now.
+    pub fn ejected(&self, server: usize, now: Instant) -> bool {
+        !self.outlier.usable(server, now)
+    }
+
     /// Neither ejected nor failing active checks.
     pub fn usable(&self, server: usize, now: Instant) -> bool {
         let checked_ok = self
             .servers
             .get(server)
-            .is_some_and(|s| s.checked.load(Ordering::Relaxed) != 2);
+            .is_some_and(|s| s.stats.checked.load(Ordering::Relaxed) != 2);
         checked_ok && self.outlier.usable(server, now)
     }
 
@@ -262,8 +337,8 @@ impl Group {
             tracing::info!(group = %self.name, "a server is usable again: panic mode over");
         }
         let server = self.servers.get(index)?;
-        server.in_flight.fetch_add(1, Ordering::Relaxed);
-        server.requests.fetch_add(1, Ordering::Relaxed);
+        server.stats.in_flight.fetch_add(1, Ordering::Relaxed);
+        server.stats.requests.fetch_add(1, Ordering::Relaxed);
         Some(ServerHandle {
             group: Arc::clone(self),
             index,
@@ -278,15 +353,11 @@ impl Group {
         outcome: outlier::Outcome,
         now: Instant,
     ) -> Option<outlier::Event> {
-        if outcome == outlier::Outcome::Failure {
-            if let Some(s) = server.server() {
-                s.failures.fetch_add(1, Ordering::Relaxed);
-            }
-        }
         let event = self.outlier.report(server.index, outcome, now);
         if let (Some(event), Some(s)) = (event, server.server()) {
             match event {
                 outlier::Event::Ejected { for_, times } => {
+                    s.stats.ejections.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(group = %self.name, server = %s.upstream, seconds = for_.as_secs(), times, "server ejected after consecutive failures")
                 }
                 outlier::Event::EjectionRefused => {
@@ -300,7 +371,8 @@ impl Group {
     /// Records the active checks' verdict on a server (`true` = in rotation).
     pub fn set_checked(&self, server: usize, healthy: bool) {
         if let Some(s) = self.servers.get(server) {
-            s.checked
+            s.stats
+                .checked
                 .store(if healthy { 1 } else { 2 }, Ordering::Relaxed);
         }
     }

@@ -53,4 +53,9 @@ impl RouteGroups {
     pub fn all(&self) -> &[Arc<Group>] {
         &self.groups
     }
+
+    /// Every group's current server set, in config order (for metrics and status).
+    pub fn current(&self) -> Vec<Arc<Group>> {
+        self.groups.clone()
+    }
 }
