@@ -109,6 +109,25 @@ async fn a_server_killed_mid_run_costs_no_get() {
         // and the abort taking effect (at most one per client); all others went to a or b.
         let rest = a.requests_seen() + b.requests_seen();
         assert!(rest + before + 16 >= 640, "{rest} + {before} of 640");
+
+        // Once it is ejected, nothing more is sent to it: the gateway's own count of
+        // attempts on it (the dead server cannot count) stays where it was.
+        let group = Arc::clone(&gw.app.groups.all()[0]);
+        let ejected = |g: &gangway::upstream::Group| !g.usable(2, std::time::Instant::now());
+        for _ in 0..20 {
+            if ejected(&group) {
+                break;
+            }
+            assert_eq!(get_many(addr, 5).await, Vec::<u16>::new());
+        }
+        assert!(ejected(&group), "the dead server is ejected");
+        let sent_to_victim = group.servers()[2].requests();
+        assert_eq!(get_many(addr, 100).await, Vec::<u16>::new());
+        assert_eq!(
+            group.servers()[2].requests(),
+            sent_to_victim,
+            "a request was sent to the ejected server"
+        );
     })
     .await;
 }

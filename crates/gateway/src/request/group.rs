@@ -153,13 +153,11 @@ pub async fn call(
                 s => {
                     // A gateway error from the server counts against its health even when
                     // it is passed on as it is.
-                    let outcome = if (502..=504).contains(&s) {
-                        server.stats().record_failure(FailureKind::Status);
-                        Outcome::Failure
+                    if (502..=504).contains(&s) {
+                        group.report_failure(&handle, FailureKind::Status, Instant::now());
                     } else {
-                        Outcome::Success
-                    };
-                    group.report(&handle, outcome, Instant::now());
+                        group.report(&handle, Outcome::Success, Instant::now());
+                    }
                     break (handle, resp);
                 }
             },
@@ -174,10 +172,7 @@ pub async fn call(
             Err(_) => (Failure::Other, timed_out(target.wait), None),
         };
         let now = Instant::now();
-        server
-            .stats()
-            .record_failure(FailureKind::of(failure, timed_out_now));
-        group.report(&handle, Outcome::Failure, now);
+        group.report_failure(&handle, FailureKind::of(failure, timed_out_now), now);
         let request = retry::Request {
             idempotent,
             body_replayable: replayable,

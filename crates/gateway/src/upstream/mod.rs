@@ -346,8 +346,37 @@ impl Group {
         })
     }
 
-    /// Records an attempt's outcome for passive health; an ejection logs one line.
+    /// Records an attempt's outcome for passive health; an ejection logs one line. A
+    /// failure reported this way counts as [`stats::FailureKind::Other`]; the request path
+    /// says which kind with [`Group::report_failure`].
     pub fn report(
+        &self,
+        server: &ServerHandle,
+        outcome: outlier::Outcome,
+        now: Instant,
+    ) -> Option<outlier::Event> {
+        match outcome {
+            outlier::Outcome::Failure => {
+                self.report_failure(server, stats::FailureKind::Other, now)
+            }
+            outlier::Outcome::Success => self.judge(server, outcome, now),
+        }
+    }
+
+    /// Records a failed attempt of `kind` (counted for metrics, and for passive health).
+    pub fn report_failure(
+        &self,
+        server: &ServerHandle,
+        kind: stats::FailureKind,
+        now: Instant,
+    ) -> Option<outlier::Event> {
+        if let Some(s) = server.server() {
+            s.stats.record_failure(kind);
+        }
+        self.judge(server, outlier::Outcome::Failure, now)
+    }
+
+    fn judge(
         &self,
         server: &ServerHandle,
         outcome: outlier::Outcome,
