@@ -174,3 +174,90 @@ async fn a_failover_shows_two_attempts_in_the_access_line() {
     })
     .await;
 }
+
+/// The resolver hook: answers every name with the addresses the test sets.
+#[derive(Clone, Default)]
+struct Feed(std::sync::Arc<std::sync::Mutex<Vec<SocketAddr>>>);
+
+impl Feed {
+    fn set(&self, addrs: &[SocketAddr]) {
+        *self.0.lock().expect("feed lock") = addrs.to_vec();
+    }
+}
+
+impl gangway_pool::Resolve for Feed {
+    fn resolve(&self, _host: &str, _port: u16) -> gangway_pool::Resolving {
+        let addrs = self.0.lock().map(|a| a.clone()).unwrap_or_default();
+        Box::pin(async move { Ok(addrs) })
+    }
+}
+
+#[tokio::test]
+async fn dns_endpoints_follow_the_resolver_two_three_two() {
+    init_tracing();
+    within("dns endpoints", async {
+        let s = [
+            Upstream::http1().run().await,
+            Upstream::http1().run().await,
+            Upstream::http1().run().await,
+        ];
+        let feed = Feed::default();
+        feed.set(&[s[0].addr(), s[1].addr()]);
+        let toml = "[[upstream]]\nname = \"g\"\nservers = [\"http://svc.test:8080\"]\n\
+                    resolve_interval = \"50ms\"\n\n\
+                    [[route]]\nprefix = \"/g\"\nupstream = \"g\"\n";
+        let mut config = gangway_tests::gateway::gateway_config(toml);
+        config.resolver = Some(gangway::upstream::dns::Resolver(std::sync::Arc::new(
+            feed.clone(),
+        )));
+        let gw = gangway::start(&config).await.expect("start");
+        let addr = gw.addrs[0];
+        let resolved_to = |n: usize| {
+            let groups = &gw.app.groups;
+            move || {
+                let g = &groups.all()[0];
+                g.servers().len() == n && g.servers().iter().all(|s| s.connect_to.is_some())
+            }
+        };
+        let wait = Duration::from_secs(3);
+
+        assert!(
+            gangway_tests::wait_until(wait, resolved_to(2)).await,
+            "2 addresses"
+        );
+        get_ok(addr, 40).await;
+        assert!(s[0].requests_seen() > 0 && s[1].requests_seen() > 0);
+        assert_eq!(s[2].requests_seen(), 0);
+        // The name is kept: the servers see it in `Host`.
+        let host = s[0].requests()[0].headers["host"].clone();
+        assert_eq!(host, "svc.test:8080");
+
+        feed.set(&[s[0].addr(), s[1].addr(), s[2].addr()]);
+        assert!(
+            gangway_tests::wait_until(wait, resolved_to(3)).await,
+            "3 addresses"
+        );
+        get_ok(addr, 60).await;
+        assert!(s[2].requests_seen() > 0, "the new address takes requests");
+
+        feed.set(&[s[0].addr(), s[1].addr()]);
+        assert!(
+            gangway_tests::wait_until(wait, resolved_to(2)).await,
+            "2 again"
+        );
+        // Its idle connections are closed.
+        assert!(
+            gangway_tests::wait_until(wait, || s[2].open_connections() == 0).await,
+            "the vanished address's idle connections close"
+        );
+        let third = s[2].requests_seen();
+        get_ok(addr, 40).await;
+        assert_eq!(
+            s[2].requests_seen(),
+            third,
+            "no request to a vanished address"
+        );
+        gw.shutdown().await;
+    })
+    .await;
+}

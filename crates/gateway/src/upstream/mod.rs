@@ -10,11 +10,13 @@
 //! - `budget`: the retry budget.
 //! - `retry`: whether a failed attempt is tried on another server.
 //! - `close`: closing the gateway's pools at shutdown.
+//! - `dns`: servers named by host name, one server per address, resolved again over time.
 //! - `stats`, `report`: per-server counters, their `/metrics` families and `GET /upstreams`.
 
 pub mod balance;
 pub mod budget;
 pub mod close;
+pub mod dns;
 pub mod health;
 pub mod outlier;
 pub mod probe;
@@ -76,7 +78,7 @@ pub struct Server {
 
 /// What a group is built from: one entry per server (per address for a resolved name).
 #[derive(Debug, Clone)]
-pub struct ServerSpec {
+pub struct ServerInit {
     /// Where it is (see [`Server::upstream`]).
     pub upstream: Upstream,
     /// See [`Server::connect_to`].
@@ -87,10 +89,10 @@ pub struct ServerSpec {
     pub stats: Option<Arc<stats::ServerStats>>,
 }
 
-impl ServerSpec {
+impl ServerInit {
     /// A server at `upstream` with `weight`, new counters, no pinned address.
-    pub fn new(upstream: Upstream, weight: u32) -> ServerSpec {
-        ServerSpec {
+    pub fn new(upstream: Upstream, weight: u32) -> ServerInit {
+        ServerInit {
             upstream,
             connect_to: None,
             weight,
@@ -203,7 +205,7 @@ impl Group {
     ) -> Group {
         let specs = servers
             .into_iter()
-            .map(|(u, w)| ServerSpec::new(u, w))
+            .map(|(u, w)| ServerInit::new(u, w))
             .collect();
         Group::from_specs(name, specs, settings, start)
     }
@@ -212,7 +214,7 @@ impl Group {
     /// counters over from an earlier server set; `start` is the clock's origin.
     pub fn from_specs(
         name: &str,
-        servers: Vec<ServerSpec>,
+        servers: Vec<ServerInit>,
         settings: Settings,
         start: Instant,
     ) -> Group {
