@@ -1,7 +1,7 @@
 use std::time::Instant;
 
 use super::*;
-use crate::config::upstream::ServerSpec;
+use crate::config::ServerSpec;
 
 fn group_config(urls: &[&str]) -> UpstreamGroup {
     let servers = urls
