@@ -4,6 +4,8 @@
 #
 #   benches/profile.sh [REQUESTS]     default 20 000 (≈ 1 min under valgrind)
 #   ACCESS_LOG=true benches/profile.sh   the same with the default access log (text, stdout)
+#   GROUP=1 benches/profile.sh      the route goes to a 3-server upstream group (the same
+#                                   nginx on 3 ports) instead of one server
 #
 # One nginx upstream, gangway with one worker under `valgrind --tool=callgrind
 # --instr-atstart=no`, 2 000 warm-up requests, then instrumentation on for REQUESTS
@@ -37,16 +39,29 @@ http {
   access_log off;
   client_body_temp_path $WORK/b; proxy_temp_path $WORK/p; fastcgi_temp_path $WORK/f; uwsgi_temp_path $WORK/u; scgi_temp_path $WORK/s;
   keepalive_requests 1000000;
-  server { listen 127.0.0.1:$PORT_UP; location / { return 200 "hello from the upstream\n"; } }
+  server {
+    listen 127.0.0.1:$PORT_UP; listen 127.0.0.1:$((PORT_UP + 2)); listen 127.0.0.1:$((PORT_UP + 3));
+    location / { return 200 "hello from the upstream\n"; }
+  }
 }
 CONF
 /usr/sbin/nginx -p "$WORK" -c "$WORK/nginx.conf" -e "$WORK/error.log" & PIDS+=($!)
+if [ "${GROUP:-0}" = 1 ]; then
+  ROUTE_UPSTREAM='"three"'
+  GROUP_TABLE="[[upstream]]
+name = \"three\"
+servers = [\"http://127.0.0.1:$PORT_UP\", \"http://127.0.0.1:$((PORT_UP + 2))\", \"http://127.0.0.1:$((PORT_UP + 3))\"]"
+else
+  ROUTE_UPSTREAM="\"http://127.0.0.1:$PORT_UP\""
+  GROUP_TABLE=""
+fi
 cat > "$WORK/gangway.toml" <<CONF
 [[listener]]
 address = "127.0.0.1:$PORT_GW"
+$GROUP_TABLE
 [[route]]
 prefix = "/"
-upstream = "http://127.0.0.1:$PORT_UP"
+upstream = $ROUTE_UPSTREAM
 [log]
 level = "warn"
 access_log = ${ACCESS_LOG:-false}

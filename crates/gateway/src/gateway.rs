@@ -376,10 +376,7 @@ pub async fn start_inherited(
         }
     }
     tasks.extend(crate::observe::sink::background(&app));
-    let resolver = config
-        .resolver
-        .clone()
-        .unwrap_or_else(|| crate::upstream::dns::Resolver(Arc::new(gangway_pool::SystemResolver)));
+    let resolver = crate::upstream::dns::Resolver::of(config);
     tasks.extend(app.groups.spawn_tasks(&app.client, &resolver));
     if let Some(listener) = admin_listener {
         tracing::info!(

@@ -29,6 +29,16 @@ use crate::route::Upstream;
 #[derive(Clone)]
 pub struct Resolver(pub Arc<dyn Resolve>);
 
+impl Resolver {
+    /// The config's resolver hook, or the system resolver.
+    pub fn of(config: &crate::config::Config) -> Resolver {
+        config
+            .resolver
+            .clone()
+            .unwrap_or_else(|| Resolver(Arc::new(gangway_pool::SystemResolver)))
+    }
+}
+
 impl std::fmt::Debug for Resolver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Resolver(..)")
