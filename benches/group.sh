@@ -25,8 +25,9 @@ command -v wrk >/dev/null || missing+=(wrk)
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 fi
-cargo build --release -p gangway >&2
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/gangway"
+# GANGWAY_BIN=path skips the build (e.g. a binary built elsewhere).
+if [ -z "${GANGWAY_BIN:-}" ]; then cargo build --release -p gangway >&2; fi
+BIN=${GANGWAY_BIN:-"${CARGO_TARGET_DIR:-$ROOT/target}/release/gangway"}
 WORK=$(mktemp -d /tmp/gangway-group.XXXXXX)
 BASE=${BASE_PORT:-29180}
 UP1=$BASE; UP2=$((BASE + 1)); UP3=$((BASE + 2)); GW=$((BASE + 3))
