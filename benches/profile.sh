@@ -23,7 +23,9 @@ command -v h2load >/dev/null || missing+=(nghttp2-client)
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 fi
-cargo build --release -p gangway >&2
+# GANGWAY_BIN=path skips the build (e.g. a binary built elsewhere).
+if [ -z "${GANGWAY_BIN:-}" ]; then cargo build --release -p gangway >&2; fi
+BIN=${GANGWAY_BIN:-"${CARGO_TARGET_DIR:-$ROOT/target}/release/gangway"}
 WORK=$(mktemp -d /tmp/gangway-profile.XXXXXX)
 PORT_UP=${BASE_PORT:-29080}; PORT_GW=$((PORT_UP + 1))
 PIDS=()
@@ -69,7 +71,7 @@ access_log = ${ACCESS_LOG:-false}
 workers = 1
 CONF
 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$WORK/callgrind.out.%p" \
-  "${CARGO_TARGET_DIR:-$ROOT/target}/release/gangway" --config "$WORK/gangway.toml" >"$WORK/gangway.log" 2>&1 &
+  "$BIN" --config "$WORK/gangway.toml" >"$WORK/gangway.log" 2>&1 &
 VG=$!; PIDS+=($VG)
 for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT_GW") 2>/dev/null && break; sleep 0.2; done
 h2load --h1 -n 2000 -c 8 "http://127.0.0.1:$PORT_GW/" >/dev/null
