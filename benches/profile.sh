@@ -7,6 +7,8 @@
 #   GANGWAY_BIN=path benches/profile.sh  profile that binary instead of building one
 #   TRACE_RATIO=0.01 benches/profile.sh  with [tracing] on at that sample_ratio (exports go
 #                                        to a closed loopback port and fail, off the workers)
+#   GROUP=1 benches/profile.sh      the route goes to a 3-server upstream group (the same
+#                                   nginx on 3 ports) instead of one server
 #
 # One nginx upstream, gangway with one worker under `valgrind --tool=callgrind
 # --instr-atstart=no`, 2 000 warm-up requests, then instrumentation on for REQUESTS
@@ -43,16 +45,29 @@ http {
   access_log off;
   client_body_temp_path $WORK/b; proxy_temp_path $WORK/p; fastcgi_temp_path $WORK/f; uwsgi_temp_path $WORK/u; scgi_temp_path $WORK/s;
   keepalive_requests 1000000;
-  server { listen 127.0.0.1:$PORT_UP; location / { return 200 "hello from the upstream\n"; } }
+  server {
+    listen 127.0.0.1:$PORT_UP; listen 127.0.0.1:$((PORT_UP + 2)); listen 127.0.0.1:$((PORT_UP + 3));
+    location / { return 200 "hello from the upstream\n"; }
+  }
 }
 CONF
 /usr/sbin/nginx -p "$WORK" -c "$WORK/nginx.conf" -e "$WORK/error.log" & PIDS+=($!)
+if [ "${GROUP:-0}" = 1 ]; then
+  ROUTE_UPSTREAM='"three"'
+  GROUP_TABLE="[[upstream]]
+name = \"three\"
+servers = [\"http://127.0.0.1:$PORT_UP\", \"http://127.0.0.1:$((PORT_UP + 2))\", \"http://127.0.0.1:$((PORT_UP + 3))\"]"
+else
+  ROUTE_UPSTREAM="\"http://127.0.0.1:$PORT_UP\""
+  GROUP_TABLE=""
+fi
 cat > "$WORK/gangway.toml" <<CONF
 [[listener]]
 address = "127.0.0.1:$PORT_GW"
+$GROUP_TABLE
 [[route]]
 prefix = "/"
-upstream = "http://127.0.0.1:$PORT_UP"
+upstream = $ROUTE_UPSTREAM
 [log]
 level = "warn"
 access_log = ${ACCESS_LOG:-false}

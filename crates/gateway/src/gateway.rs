@@ -133,6 +133,9 @@ impl std::error::Error for StartError {
 pub fn build_app(config: &Config, own_addrs: &[SocketAddr]) -> Result<App, StartError> {
     let mut pool = config.pool.builder();
     pool.connect_timeout(config.timeouts.upstream_connect);
+    if let Some(resolver) = &config.resolver {
+        pool.resolver(Arc::clone(&resolver.0));
+    }
     let client = pool
         .build()
         .map_err(|e| StartError::new(StartKind::Pool, "pool", e))?;
@@ -377,10 +380,8 @@ pub async fn start_inherited(
         }
     }
     tasks.extend(crate::observe::sink::background(&app));
-    tasks.extend(crate::upstream::probe::spawn_all(
-        app.groups.all(),
-        &app.client,
-    ));
+    let resolver = crate::upstream::dns::Resolver::of(config);
+    tasks.extend(app.groups.spawn_tasks(&app.client, &resolver));
     if let Some(listener) = admin_listener {
         tracing::info!(
             address = admin_addr.map(tracing::field::display),

@@ -47,6 +47,9 @@ pub struct Config {
     pub request_id: super::observe::RequestId,
     /// Trusted proxies and forwarding headers (`[forwarding]`).
     pub forwarding: super::Forwarding,
+    /// Resolves upstream host names, for the pool and the groups' DNS endpoints; `None` =
+    /// the system resolver. Not a config key: the hook for embedders and tests.
+    pub resolver: Option<crate::upstream::dns::Resolver>,
 }
 
 /// `[runtime]`: how many threads serve connections.

@@ -367,6 +367,7 @@ impl RawConfig {
             tracing: self.tracing,
             request_id: self.request_id,
             forwarding: self.forwarding,
+            resolver: None,
         })
     }
 }

@@ -1,5 +1,6 @@
-//! The admin listener: Prometheus metrics and a health check, kept off the traffic
-//! listeners so they can be firewalled separately.
+//! The admin listener: Prometheus metrics, the upstream groups' state (`GET /upstreams`,
+//! JSON) and a health check, kept off the traffic listeners so they can be firewalled
+//! separately.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -48,6 +49,14 @@ pub async fn serve(
                         resp.headers_mut().insert(
                             header::CONTENT_TYPE,
                             HeaderValue::from_static("text/plain; version=0.0.4"),
+                        );
+                        resp
+                    } else if req.uri().path() == "/upstreams" {
+                        let body = crate::upstream::report::json(&app.groups.current());
+                        let mut resp = text_response(StatusCode::OK, format!("{body:#}\n"));
+                        resp.headers_mut().insert(
+                            header::CONTENT_TYPE,
+                            HeaderValue::from_static("application/json"),
                         );
                         resp
                     } else if req.uri().path() == app.settings.health_path {

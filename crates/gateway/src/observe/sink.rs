@@ -130,6 +130,7 @@ pub fn render_families(app: &crate::app::App, text: &mut PromText) {
         + ERROR_LOG.get().map_or(0, LogWriter::dropped);
     render_dropped(text, dropped);
     super::process::render(&super::process::ProcessStats::read(), text);
+    crate::upstream::report::render(&app.groups.current(), text);
 }
 
 /// Background tasks on the current runtime for as long as the gateway runs: the flood

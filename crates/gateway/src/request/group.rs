@@ -26,6 +26,7 @@ use crate::app::{App, ConnInfo};
 use crate::config::MAX_RETRIES;
 use crate::upstream::outlier::Outcome;
 use crate::upstream::retry::{self, Decision, Failure};
+use crate::upstream::stats::FailureKind;
 use crate::upstream::{Group, RequestKeyInput};
 
 use super::body::ProxyBody;
@@ -119,12 +120,18 @@ pub async fn call(
             ex.sending(&upstream.authority, &progress);
         } else {
             ex.retrying(&upstream.authority);
+            group.stats().record_retry();
         }
         if let Some(slot) = tried.get_mut(attempts) {
             *slot = handle.index();
         }
         attempts += 1;
 
+        if let Some(addr) = server.connect_to {
+            // One address of a host name: the URI keeps the name (Host, SNI, verification).
+            attempt.extensions.insert(gangway_pool::ConnectTo(addr));
+        }
+        let sent_at = Instant::now();
         let request = std::pin::pin!(target.client.request(Request::from_parts(attempt, body)));
         let sent = match target.wait {
             Wait::Total(total) => {
@@ -132,6 +139,10 @@ pub async fn call(
             }
             Wait::Head(t) => response_within(request, t, &progress).await,
         };
+        let timed_out_now = sent.is_err();
+        if let Ok(Ok(_)) = &sent {
+            server.stats().record_head(sent_at.elapsed());
+        }
         let (failure, error, resp) = match sent {
             Ok(Ok(resp)) => match resp.status().as_u16() {
                 s @ 502..=504 if policy.on_5xx => (
@@ -142,12 +153,11 @@ pub async fn call(
                 s => {
                     // A gateway error from the server counts against its health even when
                     // it is passed on as it is.
-                    let outcome = if (502..=504).contains(&s) {
-                        Outcome::Failure
+                    if (502..=504).contains(&s) {
+                        group.report_failure(&handle, FailureKind::Status, Instant::now());
                     } else {
-                        Outcome::Success
-                    };
-                    group.report(&handle, outcome, Instant::now());
+                        group.report(&handle, Outcome::Success, Instant::now());
+                    }
                     break (handle, resp);
                 }
             },
@@ -162,7 +172,7 @@ pub async fn call(
             Err(_) => (Failure::Other, timed_out(target.wait), None),
         };
         let now = Instant::now();
-        group.report(&handle, Outcome::Failure, now);
+        group.report_failure(&handle, FailureKind::of(failure, timed_out_now), now);
         let request = retry::Request {
             idempotent,
             body_replayable: replayable,
@@ -173,7 +183,11 @@ pub async fn call(
             untried: group.untried(&tried[..attempts], now),
         };
         let decision = retry::decide(failure, request, policy, progress_so_far, || {
-            group.budget().try_retry(now)
+            let allowed = group.budget().try_retry(now);
+            if !allowed {
+                group.stats().record_budget_refusal();
+            }
+            allowed
         });
         match (decision, resp) {
             (Decision::Retry, _) if attempts < tried.len() => {

@@ -98,9 +98,8 @@ pub fn ready(app: &App) -> Response<ProxyBody> {
     }
     if app.settings.ready_requires_servers {
         let now = std::time::Instant::now();
-        let empty = app
-            .groups
-            .all()
+        let groups = app.groups.all();
+        let empty = groups
             .iter()
             .find(|g| !(0..g.servers().len()).any(|s| g.usable(s, now)));
         if let Some(group) = empty {

@@ -32,7 +32,7 @@ pub async fn handle(
         }
         // Boxed: the group path's future is larger, and single-URL routes keep today's size.
         Ok(Next::Forward(target, Some(group))) => {
-            match Box::pin(group::call(app, conn, ex, req, target, group)).await {
+            match Box::pin(group::call(app, conn, ex, req, target, &group)).await {
                 Ok(resp) => resp,
                 Err(err) => ex.fail(err),
             }
@@ -44,7 +44,7 @@ pub async fn handle(
 /// What a route does with a request.
 enum Next<'a> {
     /// Forward to the upstream (through the route's group, when it names one).
-    Forward(Target<'a>, Option<&'a Arc<Group>>),
+    Forward(Target<'a>, Option<std::borrow::Cow<'a, Arc<Group>>>),
     /// The route answers itself (405, `respond`, `redirect`): no upstream connection.
     Answer(Response<ProxyBody>),
 }

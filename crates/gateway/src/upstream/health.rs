@@ -131,6 +131,16 @@ impl State {
     }
 }
 
+/// Whether a probe result ends a passive (outlier) ejection of the server: a pass that
+/// brings it back ([`Change::Up`]), or the checks' first verdict being a pass. The second
+/// case matters for a server that was down when the gateway started: live traffic ejects
+/// it before its first probe goes out; if it is up by then, the checks move from `Unknown`
+/// straight to `Healthy`, no side changes, and without this the ejection (10 s and more)
+/// would keep out a server the checks have just seen answer.
+pub fn releases_ejection(before: State, passed: bool, change: Option<Change>) -> bool {
+    passed && (change == Some(Change::Up) || before == State::Unknown)
+}
+
 /// A server changing sides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {

@@ -10,24 +10,31 @@
 //! - `budget`: the retry budget.
 //! - `retry`: whether a failed attempt is tried on another server.
 //! - `close`: closing the gateway's pools at shutdown.
+//! - `dns`: servers named by host name, one server per address, resolved again over time.
+//! - `stats`, `report`: per-server counters, their `/metrics` families and `GET /upstreams`.
 
 pub mod balance;
 pub mod budget;
 pub mod close;
+pub mod dns;
 pub mod health;
 pub mod outlier;
 pub mod probe;
+pub mod report;
 pub mod retry;
+mod server;
+pub mod stats;
 pub mod wiring;
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use http::HeaderMap;
 
 pub use balance::{HashOn, Policy};
+pub use server::{Server, ServerInit};
 
 use crate::route::Upstream;
 
@@ -57,37 +64,6 @@ pub struct Settings {
     pub health: Option<health::Settings>,
 }
 
-/// One server of a group and its counters.
-#[derive(Debug)]
-pub struct Server {
-    /// Where it is.
-    pub upstream: Upstream,
-    /// Relative share of requests (≥ 1).
-    pub weight: u32,
-    in_flight: AtomicUsize,
-    requests: AtomicU64,
-    failures: AtomicU64,
-    /// The active checks' verdict: 0 unknown, 1 healthy, 2 unhealthy.
-    checked: AtomicU8,
-}
-
-impl Server {
-    /// Requests in flight now.
-    pub fn in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::Relaxed)
-    }
-
-    /// Requests sent (attempts, retries included).
-    pub fn requests(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
-    }
-
-    /// Attempts reported as failures.
-    pub fn failures(&self) -> u64 {
-        self.failures.load(Ordering::Relaxed)
-    }
-}
-
 /// A named set of servers with its policy and live state.
 #[derive(Debug)]
 pub struct Group {
@@ -99,6 +75,7 @@ pub struct Group {
     budget: budget::Budget,
     panic: AtomicBool,
     panics: AtomicU64,
+    stats: stats::GroupStats,
 }
 
 /// What [`Group::pick`] chose; holds the server's in-flight count up until dropped.
@@ -125,7 +102,7 @@ impl ServerHandle {
 impl Drop for ServerHandle {
     fn drop(&mut self) {
         if let Some(s) = self.group.servers.get(self.index) {
-            s.in_flight.fetch_sub(1, Ordering::Relaxed);
+            s.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }
@@ -158,11 +135,34 @@ impl Group {
         settings: Settings,
         start: Instant,
     ) -> Group {
-        let ids: Vec<String> = servers.iter().map(|(u, _)| u.to_string()).collect();
+        let specs = servers
+            .into_iter()
+            .map(|(u, w)| ServerInit::new(u, w))
+            .collect();
+        Group::from_specs(name, specs, settings, start)
+    }
+
+    /// A group of `servers`, each possibly one address of a host name and carrying its
+    /// counters over from an earlier server set; `start` is the clock's origin.
+    pub fn from_specs(
+        name: &str,
+        servers: Vec<ServerInit>,
+        settings: Settings,
+        start: Instant,
+    ) -> Group {
+        // The hash ring is built on these ids: an address keeps its place on the ring when
+        // the others of its name come and go.
+        let ids: Vec<String> = servers
+            .iter()
+            .map(|s| match s.connect_to {
+                Some(addr) => format!("{}@{addr}", s.upstream),
+                None => s.upstream.to_string(),
+            })
+            .collect();
         let shape: Vec<(&str, u32)> = ids
             .iter()
             .map(String::as_str)
-            .zip(servers.iter().map(|(_, w)| *w))
+            .zip(servers.iter().map(|s| s.weight))
             .collect();
         Group {
             name: name.to_owned(),
@@ -171,18 +171,17 @@ impl Group {
             budget: budget::Budget::new(settings.budget, start),
             servers: servers
                 .into_iter()
-                .map(|(upstream, weight)| Server {
-                    upstream,
-                    weight: weight.max(1),
-                    in_flight: AtomicUsize::new(0),
-                    requests: AtomicU64::new(0),
-                    failures: AtomicU64::new(0),
-                    checked: AtomicU8::new(0),
+                .map(|s| Server {
+                    upstream: s.upstream,
+                    connect_to: s.connect_to,
+                    weight: s.weight.max(1),
+                    stats: s.stats.unwrap_or_default(),
                 })
                 .collect(),
             settings,
             panic: AtomicBool::new(false),
             panics: AtomicU64::new(0),
+            stats: stats::GroupStats::default(),
         }
     }
 
@@ -211,12 +210,22 @@ impl Group {
         self.panics.load(Ordering::Relaxed)
     }
 
+    /// The group's own counters (retries, budget refusals).
+    pub fn stats(&self) -> &stats::GroupStats {
+        &self.stats
+    }
+
+    /// Whether `server` is ejected by passive health now.
+    pub fn ejected(&self, server: usize, now: Instant) -> bool {
+        !self.outlier.usable(server, now)
+    }
+
     /// Neither ejected nor failing active checks.
     pub fn usable(&self, server: usize, now: Instant) -> bool {
         let checked_ok = self
             .servers
             .get(server)
-            .is_some_and(|s| s.checked.load(Ordering::Relaxed) != 2);
+            .is_some_and(|s| s.stats.checked.load(Ordering::Relaxed) != 2);
         checked_ok && self.outlier.usable(server, now)
     }
 
@@ -262,8 +271,8 @@ impl Group {
             tracing::info!(group = %self.name, "a server is usable again: panic mode over");
         }
         let server = self.servers.get(index)?;
-        server.in_flight.fetch_add(1, Ordering::Relaxed);
-        server.requests.fetch_add(1, Ordering::Relaxed);
+        server.stats.in_flight.fetch_add(1, Ordering::Relaxed);
+        server.stats.requests.fetch_add(1, Ordering::Relaxed);
         Some(ServerHandle {
             group: Arc::clone(self),
             index,
@@ -271,22 +280,47 @@ impl Group {
         })
     }
 
-    /// Records an attempt's outcome for passive health; an ejection logs one line.
+    /// Records an attempt's outcome for passive health; an ejection logs one line. A
+    /// failure reported this way counts as [`stats::FailureKind::Other`]; the request path
+    /// says which kind with [`Group::report_failure`].
     pub fn report(
         &self,
         server: &ServerHandle,
         outcome: outlier::Outcome,
         now: Instant,
     ) -> Option<outlier::Event> {
-        if outcome == outlier::Outcome::Failure {
-            if let Some(s) = server.server() {
-                s.failures.fetch_add(1, Ordering::Relaxed);
+        match outcome {
+            outlier::Outcome::Failure => {
+                self.report_failure(server, stats::FailureKind::Other, now)
             }
+            outlier::Outcome::Success => self.judge(server, outcome, now),
         }
+    }
+
+    /// Records a failed attempt of `kind` (counted for metrics, and for passive health).
+    pub fn report_failure(
+        &self,
+        server: &ServerHandle,
+        kind: stats::FailureKind,
+        now: Instant,
+    ) -> Option<outlier::Event> {
+        if let Some(s) = server.server() {
+            s.stats.record_failure(kind);
+        }
+        self.judge(server, outlier::Outcome::Failure, now)
+    }
+
+    fn judge(
+        &self,
+        server: &ServerHandle,
+        outcome: outlier::Outcome,
+        now: Instant,
+    ) -> Option<outlier::Event> {
         let event = self.outlier.report(server.index, outcome, now);
         if let (Some(event), Some(s)) = (event, server.server()) {
             match event {
                 outlier::Event::Ejected { for_, times } => {
+                    s.stats.ejections.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(group = %self.name, server = %s.upstream, seconds = for_.as_secs(), times, "server ejected after consecutive failures")
                 }
                 outlier::Event::EjectionRefused => {
@@ -300,7 +334,8 @@ impl Group {
     /// Records the active checks' verdict on a server (`true` = in rotation).
     pub fn set_checked(&self, server: usize, healthy: bool) {
         if let Some(s) = self.servers.get(server) {
-            s.checked
+            s.stats
+                .checked
                 .store(if healthy { 1 } else { 2 }, Ordering::Relaxed);
         }
     }

@@ -55,15 +55,17 @@ async fn probe_loop(
             return;
         };
         let uri = format!("{}{}", server.upstream, settings.path);
-        let passed = probe(&client, &uri, &settings).await;
+        let passed = probe(&client, &uri, server.connect_to, &settings).await;
         let (next, change) = state.after(passed, &settings);
+        if health::releases_ejection(state, passed, change) {
+            g.uneject(index, std::time::Instant::now());
+        }
         state = next;
         if let Some(change) = change {
             g.set_checked(index, state.usable());
             CHANGES.fetch_add(1, Ordering::Relaxed);
             match change {
                 Change::Up => {
-                    g.uneject(index, std::time::Instant::now());
                     tracing::info!(group = %g.name(), server = %server.upstream, "health check passed: server back in rotation");
                 }
                 Change::Down => {
@@ -80,16 +82,25 @@ async fn probe_loop(
 }
 
 /// One probe: an answer with an expected status within `timeout` passes.
-async fn probe(client: &gangway_pool::Client, uri: &str, settings: &health::Settings) -> bool {
+async fn probe(
+    client: &gangway_pool::Client,
+    uri: &str,
+    connect_to: Option<std::net::SocketAddr>,
+    settings: &health::Settings,
+) -> bool {
     let Ok(uri) = uri.parse::<Uri>() else {
         return false;
     };
-    let Ok(req) = Request::get(uri)
+    let Ok(mut req) = Request::get(uri)
         .header(http::header::USER_AGENT, "gangway-health-check")
         .body(Empty::<Bytes>::new())
     else {
         return false;
     };
+    if let Some(addr) = connect_to {
+        // One address of a host name: probe that address, under the name.
+        req.extensions_mut().insert(gangway_pool::ConnectTo(addr));
+    }
     match tokio::time::timeout(settings.timeout, client.request(req)).await {
         Ok(Ok(resp)) => {
             let status = resp.status().as_u16();

@@ -99,3 +99,27 @@ fn jitter_stays_in_band() {
     assert_eq!(next_delay(Duration::ZERO, 5), Duration::ZERO);
     assert_eq!(first_delay(Duration::ZERO, 5), Duration::ZERO);
 }
+
+#[test]
+fn which_probe_results_end_a_passive_ejection() {
+    let healthy = State::Healthy { failures: 0 };
+    let unhealthy = State::Unhealthy { passes: 1 };
+    for (before, passed, change, releases) in [
+        // The first verdict is a pass: the server is up now, whatever traffic saw before.
+        (State::Unknown, true, None, true),
+        (State::Unknown, false, Some(Change::Down), false),
+        // Back in rotation.
+        (unhealthy, true, Some(Change::Up), true),
+        // Half-way back, or a pass while healthy: the ejection (from live traffic's
+        // failures, which the probe does not see) stands.
+        (State::Unhealthy { passes: 0 }, true, None, false),
+        (healthy, true, None, false),
+        (healthy, false, None, false),
+    ] {
+        assert_eq!(
+            releases_ejection(before, passed, change),
+            releases,
+            "{before:?} {passed} {change:?}"
+        );
+    }
+}
