@@ -326,6 +326,7 @@ pub async fn start_inherited(
     let limits = Arc::new(ServerLimits {
         max_connections: config.limits.max_connections,
         header_read_timeout: config.timeouts.header_read,
+        client_idle: config.timeouts.client_idle,
         max_headers: config.limits.max_headers,
         max_header_bytes: config.limits.max_header_bytes,
         max_uri_bytes: config.limits.max_uri_bytes,

@@ -125,6 +125,7 @@ impl Config {
         let t = &self.timeouts;
         w.section("[timeouts]");
         w.kv("header_read", duration(t.header_read));
+        w.kv("client_idle", duration(t.client_idle));
         w.kv("client_body_idle", duration(t.client_body_idle));
         w.kv("upstream_connect", duration(t.upstream_connect));
         w.kv("upstream_response", duration(t.upstream_response));

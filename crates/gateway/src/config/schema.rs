@@ -143,11 +143,15 @@ impl Default for Limits {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Timeouts {
-    /// Time to receive a complete request head (slowloris guard). hyper also runs it while an
-    /// idle HTTP/1.1 keep-alive connection waits for its next request, so it is the idle
-    /// timeout of client connections too.
+    /// Time to receive a complete request head (slowloris guard): for a connection's first
+    /// request from the accept (the h2c sniffing and the TLS handshake included), for a later
+    /// one from its first byte.
     #[serde(deserialize_with = "duration::non_zero")]
     pub header_read: Duration,
+    /// A client connection with nothing in flight (HTTP/1.1 keep-alive between requests,
+    /// HTTP/2 with no stream open) this long is closed; HTTP/2 gets a GOAWAY first.
+    #[serde(deserialize_with = "duration::non_zero")]
+    pub client_idle: Duration,
     /// Longest pause between two reads of a request body.
     #[serde(deserialize_with = "duration::non_zero")]
     pub client_body_idle: Duration,
@@ -175,6 +179,7 @@ impl Default for Timeouts {
         let secs = Duration::from_secs;
         Timeouts {
             header_read: secs(30),
+            client_idle: secs(75),
             client_body_idle: secs(60),
             upstream_connect: secs(10),
             upstream_response: secs(60),
