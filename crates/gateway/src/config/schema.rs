@@ -124,6 +124,10 @@ pub struct Limits {
     /// What to do with `%2F`/`%5C`/`\` next to dot segments in a request path:
     /// `reject` (400, the default), `unescape` (decode, resolve, route the result) or `keep`.
     pub escaped_slashes: crate::route::escape::EscapedSlashes,
+    /// HTTP/2 streams one client connection may have open at once (so upstream requests
+    /// it has in flight), advertised as SETTINGS_MAX_CONCURRENT_STREAMS.
+    #[serde(deserialize_with = "at_least_one_u32")]
+    pub max_streams_per_connection: u32,
 }
 
 impl Default for Limits {
@@ -135,6 +139,7 @@ impl Default for Limits {
             max_uri_bytes: 8 * 1024,
             max_body_bytes: None,
             escaped_slashes: crate::route::escape::EscapedSlashes::Reject,
+            max_streams_per_connection: 100,
         }
     }
 }

@@ -12,6 +12,7 @@
 //!   socket activation and `sd_notify`.
 
 pub mod admin;
+pub mod fds;
 pub mod idle;
 mod prefixed;
 pub mod shutdown;
