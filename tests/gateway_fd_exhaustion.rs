@@ -58,7 +58,11 @@ async fn out_of_fds_is_503_then_recovers() {
 
         Resource::NOFILE.set(soft, hard).expect("restore the limit");
         assert_eq!(r.status, 503, "{}", r.body_str());
-        assert!(r.body_str().contains("file descriptors"), "{}", r.body_str());
+        assert!(
+            r.body_str().contains("file descriptors"),
+            "{}",
+            r.body_str()
+        );
         assert_eq!(up.connections_accepted(), 0);
 
         // Recovered: the same connection is served again, and the queued client is
@@ -77,7 +81,11 @@ async fn out_of_fds_is_503_then_recovers() {
             .await
             .expect("served within 10 s")
             .expect("read");
-        assert!(got.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&got));
+        assert!(
+            got.starts_with(b"HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&got)
+        );
         assert_eq!(up.requests_seen(), 2);
     })
     .await;
