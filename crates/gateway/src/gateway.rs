@@ -343,7 +343,6 @@ pub async fn start_inherited(
         max_headers: config.limits.max_headers,
         max_header_bytes: config.limits.max_header_bytes,
         max_uri_bytes: config.limits.max_uri_bytes,
-        ..ServerLimits::default()
     });
     let permits = Arc::new(Semaphore::new(config.limits.max_connections.max(1)));
     let shutdown = Shutdown::new();

@@ -2,9 +2,12 @@ use std::io;
 
 use super::{is_out_of_fds, Need, RESERVE};
 
+/// (limits, open-file limit, `Ok` or the parts the refusal must name).
+type Case = (Need, u64, Result<(), &'static [&'static str]>);
+
 #[test]
 fn check_fits_or_names_the_numbers() {
-    let table: &[(Need, u64, Result<(), &[&str]>)] = &[
+    let table: &[Case] = &[
         (
             Need {
                 clients: 10_000,
@@ -101,7 +104,7 @@ fn out_of_fds_is_found_in_the_chain() {
         (io::Error::from_raw_os_error(24), true),
         (io::Error::from_raw_os_error(23), true),
         (io::Error::from_raw_os_error(111), false),
-        (io::Error::new(io::ErrorKind::Other, "x"), false),
+        (io::Error::other("x"), false),
     ];
     for (e, want) in table {
         let code = e.raw_os_error();
