@@ -61,6 +61,8 @@ enum StartKind {
     Log,
     /// Installing a signal handler.
     Signal,
+    /// The limits need more file descriptors than the process may open.
+    Fds,
 }
 
 impl StartError {
@@ -84,6 +86,11 @@ impl StartError {
     /// A CORS pattern did not parse.
     pub fn is_cors(&self) -> bool {
         self.kind == StartKind::Cors
+    }
+
+    /// The configured limits need more file descriptors than RLIMIT_NOFILE allows.
+    pub fn is_fd_limit(&self) -> bool {
+        self.kind == StartKind::Fds
     }
 
     /// A signal handler could not be installed.
@@ -290,6 +297,11 @@ pub async fn start_inherited(
     workers: Option<Arc<Workers>>,
     mut inherited: Vec<Option<std::net::TcpListener>>,
 ) -> Result<Running, StartError> {
+    if let Some(limit) = crate::conn::fds::raise_limit() {
+        crate::conn::fds::Need::of(config)
+            .check(limit)
+            .map_err(|e| StartError::new(StartKind::Fds, "open-file limit", e))?;
+    }
     let mut bound = Vec::new();
     for (i, l) in config.listeners.iter().enumerate() {
         let given = inherited.get_mut(i).and_then(Option::take);
@@ -333,10 +345,11 @@ pub async fn start_inherited(
     let limits = Arc::new(ServerLimits {
         max_connections: config.limits.max_connections,
         header_read_timeout: config.timeouts.header_read,
+        h2_max_streams: config.limits.max_streams_per_connection,
+        client_idle: config.timeouts.client_idle,
         max_headers: config.limits.max_headers,
         max_header_bytes: config.limits.max_header_bytes,
         max_uri_bytes: config.limits.max_uri_bytes,
-        ..ServerLimits::default()
     });
     let permits = Arc::new(Semaphore::new(config.limits.max_connections.max(1)));
     let shutdown = Shutdown::new();

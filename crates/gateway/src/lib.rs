@@ -27,7 +27,8 @@
 //! - `app`: the shared runtime state (routes, pools, the CORS mode); imports only leaves.
 //! - `route/`, `rewrite/`, `strict/`, `cors/`, `syntax`: pure functions (table-tested, fuzzed).
 //!   `route/escape` (escaped slashes), `rewrite/forwarded` (trusted proxies),
-//!   `rewrite/h2_to_h1`, `rewrite/upgrade_check` are leaves of the same kind.
+//!   `rewrite/h2_to_h1`, `rewrite/upgrade_check`, `rewrite/bodyless` (GET/HEAD bodies) are
+//!   leaves of the same kind.
 //! - `upstream/`: upstream groups — balancing, retry budget, outlier detection, health
 //!   checks (pure decisions over atomics).
 //! - `observe/`: metrics (`observe::metrics`), the non-blocking log writer, access-line

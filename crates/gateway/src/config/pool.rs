@@ -1,4 +1,5 @@
-//! `[pool]`: one key per `gangway_pool::Builder` setter, same names, same defaults.
+//! `[pool]`: one key per `gangway_pool::Builder` setter, same names, same defaults but for
+//! `max_connections_per_host` (finite here; see `conn::fds`).
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -17,7 +18,8 @@ pub struct PoolSection {
     pub idle_timeout: Duration,
     /// Idle HTTP/1.1 connections kept per upstream host.
     pub max_idle_per_host: usize,
-    /// Open connections per host (idle + busy + connecting); `None` = unlimited.
+    /// Open connections per host (idle + busy + connecting); `None` = unlimited (only
+    /// when built in code: the file's default is 1024, see `conn::fds`).
     pub max_connections_per_host: Option<usize>,
     /// How long a request waits for a connection when `max_connections_per_host` is reached.
     pub checkout_timeout: Duration,
@@ -55,7 +57,9 @@ impl Default for PoolSection {
             // A gateway's upstream sees the concurrency of all its clients: the pool's
             // client-sized default (32) closed and reopened connections on every burst.
             max_idle_per_host: 1024,
-            max_connections_per_host: None,
+            // Finite, so that the file descriptors a configuration needs can be counted
+            // (`conn::fds`) and one upstream cannot take them all (Envoy's default too).
+            max_connections_per_host: Some(1024),
             checkout_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             max_requests_per_connection: None,

@@ -121,10 +121,15 @@ impl Config {
         w.kv("max_uri_bytes", size(l.max_uri_bytes as u64));
         w.opt("max_body_bytes", l.max_body_bytes.map(size), "unlimited");
         w.kv("escaped_slashes", l.escaped_slashes.as_str());
+        w.kv(
+            "max_streams_per_connection",
+            count(u64::from(l.max_streams_per_connection)),
+        );
 
         let t = &self.timeouts;
         w.section("[timeouts]");
         w.kv("header_read", duration(t.header_read));
+        w.kv("client_idle", duration(t.client_idle));
         w.kv("client_body_idle", duration(t.client_body_idle));
         w.kv("upstream_connect", duration(t.upstream_connect));
         w.kv("upstream_response", duration(t.upstream_response));

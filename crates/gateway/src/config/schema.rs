@@ -127,6 +127,10 @@ pub struct Limits {
     /// What to do with `%2F`/`%5C`/`\` next to dot segments in a request path:
     /// `reject` (400, the default), `unescape` (decode, resolve, route the result) or `keep`.
     pub escaped_slashes: crate::route::escape::EscapedSlashes,
+    /// HTTP/2 streams one client connection may have open at once (so upstream requests
+    /// it has in flight), advertised as SETTINGS_MAX_CONCURRENT_STREAMS.
+    #[serde(deserialize_with = "at_least_one_u32")]
+    pub max_streams_per_connection: u32,
 }
 
 impl Default for Limits {
@@ -138,6 +142,7 @@ impl Default for Limits {
             max_uri_bytes: 8 * 1024,
             max_body_bytes: None,
             escaped_slashes: crate::route::escape::EscapedSlashes::Reject,
+            max_streams_per_connection: 100,
         }
     }
 }
@@ -146,11 +151,15 @@ impl Default for Limits {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Timeouts {
-    /// Time to receive a complete request head (slowloris guard). hyper also runs it while an
-    /// idle HTTP/1.1 keep-alive connection waits for its next request, so it is the idle
-    /// timeout of client connections too.
+    /// Time to receive a complete request head (slowloris guard): for a connection's first
+    /// request from the accept (the h2c sniffing and the TLS handshake included), for a later
+    /// one from its first byte.
     #[serde(deserialize_with = "duration::non_zero")]
     pub header_read: Duration,
+    /// A client connection with nothing in flight (HTTP/1.1 keep-alive between requests,
+    /// HTTP/2 with no stream open) this long is closed; HTTP/2 gets a GOAWAY first.
+    #[serde(deserialize_with = "duration::non_zero")]
+    pub client_idle: Duration,
     /// Longest pause between two reads of a request body.
     #[serde(deserialize_with = "duration::non_zero")]
     pub client_body_idle: Duration,
@@ -178,6 +187,7 @@ impl Default for Timeouts {
         let secs = Duration::from_secs;
         Timeouts {
             header_read: secs(30),
+            client_idle: secs(75),
             client_body_idle: secs(60),
             upstream_connect: secs(10),
             upstream_response: secs(60),

@@ -12,6 +12,8 @@
 //!   socket activation and `sd_notify`.
 
 pub mod admin;
+pub mod fds;
+pub mod idle;
 mod prefixed;
 pub mod shutdown;
 pub mod strict_io;
@@ -84,6 +86,8 @@ pub struct ServerLimits {
     pub max_uri_bytes: usize,
     /// Concurrent HTTP/2 streams per connection.
     pub h2_max_streams: u32,
+    /// A client connection with nothing in flight this long is closed (see [`idle`]).
+    pub client_idle: Duration,
 }
 
 impl Default for ServerLimits {
@@ -95,6 +99,7 @@ impl Default for ServerLimits {
             max_header_bytes: 64 * 1024,
             max_uri_bytes: 8 * 1024,
             h2_max_streams: 100,
+            client_idle: Duration::from_secs(75),
         }
     }
 }
@@ -253,14 +258,16 @@ impl Conn {
     }
 
     async fn serve(mut self, stream: TcpStream) {
+        // One header_read budget from the accept: sniffing or the TLS handshake spend it,
+        // the first head gets what is left (see `idle`).
+        let activity = idle::Activity::new(tokio::time::Instant::now());
+        let head_by = tokio::time::Instant::now() + self.limits.header_read_timeout;
         let Some(acceptor) = self.tls.take() else {
             let mut stream = stream;
             let mut head = [0u8; prefixed::PREFIX_MAX];
             let (h2, len) = {
-                let sniff = tokio::time::timeout(
-                    self.limits.header_read_timeout,
-                    sniff_h2_preface(&mut stream, &mut head),
-                );
+                let sniff =
+                    tokio::time::timeout_at(head_by, sniff_h2_preface(&mut stream, &mut head));
                 let mut sniff = std::pin::pin!(sniff);
                 tokio::select! {
                     biased;
@@ -280,16 +287,13 @@ impl Conn {
                 }
             };
             return self
-                .serve_http(prefixed::Prefixed::new(stream, head, len), h2)
+                .serve_http(prefixed::Prefixed::new(stream, head, len), h2, activity)
                 .await;
         };
         // Boxed, like the TLS connection below: the rustls state is large, and a plain
         // connection's task (allocated whole for every connection, idle ones too) must
         // not carry room for it.
-        let handshake = tokio::time::timeout(
-            self.limits.header_read_timeout,
-            Box::pin(acceptor.accept(stream)),
-        );
+        let handshake = tokio::time::timeout_at(head_by, Box::pin(acceptor.accept(stream)));
         // No request has started yet: on shutdown the connection just closes (it would
         // otherwise hold the drain up to the handshake timeout).
         let handshake = tokio::select! {
@@ -309,24 +313,33 @@ impl Conn {
             }
         };
         let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
-        Box::pin(self.serve_http(stream, h2)).await;
+        Box::pin(self.serve_http(stream, h2, activity)).await;
     }
 
-    async fn serve_http<S>(mut self, stream: S, h2: bool)
+    async fn serve_http<S>(mut self, stream: S, h2: bool, activity: Arc<idle::Activity>)
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let (info, limits) = (self.info, &self.limits);
+        let budget = idle::Budget {
+            header_read: limits.header_read_timeout,
+            client_idle: limits.client_idle,
+        };
         if h2 {
+            // Past the preface: from now on only client_idle applies, while no stream is open.
+            activity.waiting();
             let io = TokioIo::new(stream);
             let live = Arc::clone(&self.app);
+            let streams = Arc::clone(&activity);
             let service = service_fn(move |req: Request<Incoming>| {
                 // Once per request: a reload applies to the next request, on every connection.
                 let app = live.load();
+                let busy = streams.begin();
                 async move {
                     // Refused (this stream only) when a field breaks the rules.
                     let violation = check_h2(req.headers()).err();
-                    Ok::<_, Infallible>(request::handle(&app, &info, violation, req).await)
+                    let resp = request::handle(&app, &info, violation, req).await;
+                    Ok::<_, Infallible>(resp.map(|b| idle::Tracked::new(b, busy)))
                 }
             });
             let mut builder = http2::Builder::new(TokioExecutor);
@@ -337,21 +350,26 @@ impl Conn {
                 .adaptive_window(true);
             // Boxed: the HTTP/2 state would otherwise size every HTTP/1 connection's task.
             let mut conn = Box::pin(builder.serve_connection(io, service));
+            let expired = activity.expired(budget);
             drive(
                 conn.as_mut(),
                 |c| c.graceful_shutdown(),
                 &self.app.load(),
                 &info,
                 &mut self.signals,
+                Watchdog { expired, h2: true },
             )
             .await;
         } else {
             // Every byte passes the strict checker before hyper parses it (see `strict_io`).
             let strict = StrictConn::new(limits.strict());
+            let stream = idle::Watched::new(stream, Arc::clone(&activity));
             let io = TokioIo::new(StrictIo::new(stream, Arc::clone(&strict)));
             let live = Arc::clone(&self.app);
             let hold = Arc::clone(&self.hold);
+            let requests = Arc::clone(&activity);
             let service = service_fn(move |mut req: Request<Incoming>| {
+                let busy = requests.begin();
                 // Asked when hyper hands the request over, so in request order.
                 let violation = strict.next_request();
                 if req.headers().contains_key(UPGRADE) {
@@ -364,24 +382,28 @@ impl Conn {
                 // instead of the future's kilobytes keeps an idle keep-alive connection small.
                 Box::pin(async move {
                     let resp = serve_h1(&app, &info, &strict, violation, req).await;
-                    Ok::<_, Infallible>(resp)
+                    Ok::<_, Infallible>(resp.map(|b| idle::Tracked::new(b, busy)))
                 })
             });
             let conn = http1::Builder::new()
                 .timer(TokioTimer)
-                .header_read_timeout(limits.header_read_timeout)
+                // Off: `idle` runs header_read with the sniffing time counted (hyper's timer
+                // would start afresh) and client_idle between requests.
+                .header_read_timeout(None)
                 .max_headers(limits.max_headers)
                 .max_buf_size(limits.max_header_bytes.max(8192))
                 .keep_alive(true)
                 .serve_connection(io, service)
                 .with_upgrades();
             let mut conn = std::pin::pin!(conn);
+            let expired = activity.expired(budget);
             drive(
                 conn.as_mut(),
                 |c| c.graceful_shutdown(),
                 &self.app.load(),
                 &info,
                 &mut self.signals,
+                Watchdog { expired, h2: false },
             )
             .await;
         }
@@ -458,9 +480,12 @@ async fn drive<C>(
     app: &Arc<App>,
     info: &ConnInfo,
     signals: &mut Signals,
+    watchdog: Watchdog<impl std::future::Future<Output = idle::Phase>>,
 ) where
     C: std::future::Future<Output = Result<(), hyper::Error>>,
 {
+    let Watchdog { expired, h2 } = watchdog;
+    let mut expired = std::pin::pin!(expired);
     tokio::select! {
         // Connection first: when the stop came before the connection was first polled,
         // this reads the request already waiting, so the graceful shutdown below finishes
@@ -472,10 +497,35 @@ async fn drive<C>(
             tokio::select! {
                 r = conn.as_mut() => log_end(app, info, r.err()),
                 _ = shutdown::signalled(&mut signals.close) => log_closed(info),
+                // A head still trickling in is not waited for.
+                _ = &mut expired => {}
             }
+        }
+        phase = &mut expired => {
+            tracing::debug!(client = %info.peer, ?phase, "client connection timed out; closing");
+            if h2 {
+                // GOAWAY, then the close once the client acknowledged it (its PING) — or
+                // at the bound below for a client that never answers.
+                graceful(conn.as_mut());
+                tokio::select! {
+                    r = conn.as_mut() => log_end(app, info, r.err()),
+                    _ = tokio::time::sleep(GOAWAY_WAIT) => {}
+                    _ = shutdown::signalled(&mut signals.close) => log_closed(info),
+                }
+            }
+            // HTTP/1: nothing is in flight (idle) or the head is late: just close.
         }
     }
 }
+
+/// What `drive` waits on beside the connection: its `idle` deadline.
+struct Watchdog<F> {
+    expired: F,
+    h2: bool,
+}
+
+/// How long an HTTP/2 connection closed for idleness may take to acknowledge its GOAWAY.
+const GOAWAY_WAIT: Duration = Duration::from_secs(5);
 
 /// Dropping the connection closes the socket and cancels its in-flight request (the
 /// upstream request too: the pool closes an HTTP/1.1 connection whose request was dropped).

@@ -60,6 +60,14 @@ impl GatewayError {
 
     /// Maps a pool error: connect failures are 502, timeouts 504, anything else 502.
     pub fn from_pool(err: &gangway_pool::Error) -> Self {
+        if crate::conn::fds::is_out_of_fds(err) {
+            // Our limit, not the upstream's fault: the client may retry shortly.
+            return Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                Fault::Gateway,
+                "gateway out of file descriptors",
+            );
+        }
         let status = if err.is_timeout() {
             StatusCode::GATEWAY_TIMEOUT
         } else if err.is_address_refused() {

@@ -116,6 +116,7 @@ pub async fn call(
                 None => return Err(no_server(group)),
             },
         };
+        crate::rewrite::bodyless::frame_body(&attempt.method, &mut attempt.headers, &body);
         if attempts == 0 {
             ex.sending(&upstream.authority, &progress);
         } else {

@@ -72,6 +72,7 @@ pub async fn call(
         upgrades: target.upgrades,
     };
     let asked = prepare_head(app, conn, ex, &mut parts, target.uri, leg, prepare)?;
+    rewrite::bodyless::frame_body(&parts.method, &mut parts.headers, &body);
     let (body, progress) = inbound(app, body, parts.extensions.remove());
     ex.sending(target.authority, &progress);
     // Pinned here, not inside `response_within`: a future passed by value to an async fn

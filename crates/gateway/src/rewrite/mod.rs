@@ -8,6 +8,7 @@
 //! nominations are applied *before* we add our own headers, and may never remove `Host`,
 //! framing, or the forwarding headers we append to.
 
+pub mod bodyless;
 pub mod forwarded;
 pub mod h2_to_h1;
 pub mod upgrade_check;

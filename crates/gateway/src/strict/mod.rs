@@ -29,11 +29,17 @@
 //! re-emits it as `5`, see `rewrite.rs`), identical repeated `Content-Length` lines (sent
 //! upstream once), and empty lines (CRLF) before a request line (RFC 9112 §2.2).
 //!
+//! A line that arrives in pieces is not copied whole: `partial` keeps a short stand-in
+//! that gets the same verdict (hyper's buffer already holds the bytes; a stalled 60 KB
+//! head cost twice its size with a copy here).
+//!
 //! HTTP/2 requests are checked field by field in [`check_h2`].
 
+mod partial;
 mod rules;
 
 use crate::syntax::{is_tchar, parse_decimal, trim_ows};
+use partial::{Partial, Shape};
 pub use rules::{check_h2, Violation};
 use rules::{chunk_size, split_field};
 
@@ -96,7 +102,10 @@ pub struct Checker {
     state: State,
     request: u64,
     verdict: Option<Verdict>,
+    /// A chunk-size line in progress (at most `MAX_CHUNK_LINE` bytes).
     line: Vec<u8>,
+    /// A head or trailer line in progress, as a short representative (see `partial`).
+    partial: Partial,
     cr: bool,
     used: usize,
     head: Head,
@@ -111,6 +120,7 @@ impl Checker {
             request: 0,
             verdict: None,
             line: Vec::new(),
+            partial: Partial::new(Shape::Field),
             cr: false,
             used: 0,
             head: Head::default(),
@@ -134,6 +144,7 @@ impl Checker {
                     });
                     self.state = State::Stopped;
                     self.line = Vec::new();
+                    self.partial = Partial::new(Shape::Field);
                     return;
                 }
             };
@@ -224,7 +235,7 @@ impl Checker {
         if end == 0 || self.used + end > max {
             return Ok(None);
         }
-        let whole = self.line.is_empty()
+        let whole = self.partial.is_empty()
             && bytes.get(end) == Some(&b'\r')
             && bytes.get(end + 1) == Some(&b'\n')
             && self.used + end + 2 <= max;
@@ -234,17 +245,51 @@ impl Checker {
             return Ok(Some(end + 2));
         }
         self.used += end;
-        self.line.extend_from_slice(&bytes[..end]);
+        self.partial_line().extend(&bytes[..end]);
         Ok(Some(end))
+    }
+
+    /// The head or trailer line in progress, its shape set by the state when it starts.
+    fn partial_line(&mut self) -> &mut Partial {
+        if self.partial.is_empty() {
+            let shape = match self.state {
+                State::RequestLine => Shape::RequestLine {
+                    max_uri: self.limits.max_uri_bytes,
+                },
+                State::Trailers => Shape::Trailer,
+                _ => Shape::Field,
+            };
+            self.partial = Partial::new(shape);
+        }
+        &mut self.partial
     }
 
     /// One byte of a head or trailer line; true when it completed a line.
     fn head_byte(&mut self, b: u8) -> Result<bool, Violation> {
-        self.line_byte(b, self.limits.max_header_bytes, Violation::HeadTooLarge)
+        let max = self.limits.max_header_bytes;
+        match self.crlf(b, max, Violation::HeadTooLarge)? {
+            Some(ended) => Ok(ended),
+            None => {
+                self.partial_line().push(b);
+                Ok(false)
+            }
+        }
     }
 
     /// Adds `b` to the current line (CRLF-terminated, `max` bytes per budget in `used`).
     fn line_byte(&mut self, b: u8, max: usize, too_long: Violation) -> Result<bool, Violation> {
+        match self.crlf(b, max, too_long)? {
+            Some(ended) => Ok(ended),
+            None => {
+                self.line.push(b);
+                Ok(false)
+            }
+        }
+    }
+
+    /// The size budget and the CRLF rules for one byte of a line: `Some(true)` when it
+    /// ended the line, `Some(false)` for a CR, `None` for a byte of the line itself.
+    fn crlf(&mut self, b: u8, max: usize, too_long: Violation) -> Result<Option<bool>, Violation> {
         self.used += 1;
         if self.used > max {
             return Err(too_long);
@@ -252,22 +297,21 @@ impl Checker {
         match (self.cr, b) {
             (true, b'\n') => {
                 self.cr = false;
-                return Ok(true);
+                Ok(Some(true))
             }
-            (true, _) => return Err(Violation::BareCr),
-            (false, b'\r') => self.cr = true,
-            (false, b'\n') => return Err(Violation::BareLf),
-            (false, _) => self.line.push(b),
+            (true, _) => Err(Violation::BareCr),
+            (false, b'\r') => {
+                self.cr = true;
+                Ok(Some(false))
+            }
+            (false, b'\n') => Err(Violation::BareLf),
+            (false, _) => Ok(None),
         }
-        Ok(false)
     }
 
     fn end_line(&mut self) -> Result<(), Violation> {
-        let line = std::mem::take(&mut self.line);
-        let result = self.complete_line(&line);
-        self.line = line;
-        self.line.clear();
-        result
+        let line = self.partial.finish();
+        self.complete_line(&line)
     }
 
     /// A complete head or trailer line (without its CRLF).

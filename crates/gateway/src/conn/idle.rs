@@ -1,0 +1,276 @@
+//! One clock per client connection for the two "the client is not doing anything" limits:
+//! `[timeouts] header_read` (a request head must arrive whole in time) and
+//! `[timeouts] client_idle` (a connection with nothing in flight is closed after it).
+//!
+//! hyper's own header-read timer is off: it restarts when hyper starts parsing, so the
+//! time the h2c preface sniffer (or the TLS handshake) spent was added to the head's
+//! budget (issue #17 item 4), and it also ran while a keep-alive connection waited for
+//! its next request, so idle connections were closed at `header_read` rather than after
+//! an idle timeout of their own. Here a connection is always in one [`Phase`]:
+//!
+//! - `Head` from the accept (sniffing and the TLS handshake included) until the first
+//!   request is handed over, and for a later request from its first byte: `header_read`;
+//! - `Busy` while a request is being served, until its response body is done: no limit
+//!   here (the body timeouts apply);
+//! - `Idle` when nothing is in flight (HTTP/1 between requests, HTTP/2 with no stream
+//!   open): `client_idle`.
+//!
+//! [`Activity`] holds the phase; the connection task waits on [`Activity::expired`]
+//! beside the connection and closes it (HTTP/2: GOAWAY first) when it fires.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use parking_lot::Mutex;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// What a connection is doing, for its timeouts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// A request head is expected or arriving.
+    Head,
+    /// At least one request is being served.
+    Busy,
+    /// Nothing in flight; waiting for the next request.
+    Idle,
+}
+
+/// The two limits a connection's [`Phase`] is held to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// `[timeouts] header_read`.
+    pub header_read: Duration,
+    /// `[timeouts] client_idle`.
+    pub client_idle: Duration,
+}
+
+/// When a connection that entered `phase` at `since` is to be closed; `None` = not by
+/// these limits.
+pub fn deadline(phase: Phase, since: Instant, budget: Budget) -> Option<Instant> {
+    match phase {
+        Phase::Head => Some(since + budget.header_read),
+        Phase::Busy => None,
+        Phase::Idle => Some(since + budget.client_idle),
+    }
+}
+
+/// A connection's phase, shared by its IO wrapper, its service and its task.
+#[derive(Debug)]
+pub struct Activity {
+    state: Mutex<State>,
+    /// Mirrors `phase == Idle` so that a read checks one atomic, not the lock.
+    idle: AtomicBool,
+    wake: Notify,
+}
+
+#[derive(Debug)]
+struct State {
+    phase: Phase,
+    since: Instant,
+    busy: usize,
+}
+
+impl Activity {
+    /// A connection accepted at `accepted`: its first head is expected from then on.
+    pub fn new(accepted: Instant) -> Arc<Self> {
+        Arc::new(Self {
+            state: Mutex::new(State {
+                phase: Phase::Head,
+                since: accepted,
+                busy: 0,
+            }),
+            idle: AtomicBool::new(false),
+            wake: Notify::new(),
+        })
+    }
+
+    /// The connection waits for requests without a head under way (HTTP/2 after its
+    /// preface: streams come and go, there is no "head" of the connection).
+    pub fn waiting(&self) {
+        let mut s = self.state.lock();
+        if s.busy == 0 {
+            self.set(&mut s, Phase::Idle);
+        }
+    }
+
+    /// A request was handed to the service; the connection is busy until the returned
+    /// guard (carried by the response body) is dropped.
+    pub fn begin(self: &Arc<Self>) -> BusyGuard {
+        let mut s = self.state.lock();
+        s.busy += 1;
+        self.set(&mut s, Phase::Busy);
+        BusyGuard(Arc::clone(self))
+    }
+
+    /// Bytes arrived (HTTP/1): while idle, they are the start of the next head.
+    pub fn read(&self) {
+        if self.idle.load(Ordering::Relaxed) {
+            let mut s = self.state.lock();
+            if s.phase == Phase::Idle {
+                self.set(&mut s, Phase::Head);
+            }
+        }
+    }
+
+    fn end(&self) {
+        let mut s = self.state.lock();
+        s.busy = s.busy.saturating_sub(1);
+        if s.busy == 0 {
+            self.set(&mut s, Phase::Idle);
+        }
+    }
+
+    fn set(&self, s: &mut State, phase: Phase) {
+        s.phase = phase;
+        s.since = Instant::now();
+        self.idle.store(phase == Phase::Idle, Ordering::Relaxed);
+        self.wake.notify_waiters();
+    }
+
+    /// Resolves, with the phase, when the connection has been in it past its deadline.
+    pub async fn expired(&self, budget: Budget) -> Phase {
+        loop {
+            let changed = self.wake.notified();
+            let mut changed = std::pin::pin!(changed);
+            // Registered before the state is read: a change in between still wakes us.
+            changed.as_mut().enable();
+            let (phase, at) = {
+                let s = self.state.lock();
+                (s.phase, deadline(s.phase, s.since, budget))
+            };
+            match at {
+                None => changed.await,
+                Some(at) if at <= Instant::now() => return phase,
+                Some(at) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(at) => {}
+                        _ = changed => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Keeps its connection [`Phase::Busy`] while alive.
+#[derive(Debug)]
+pub struct BusyGuard(Arc<Activity>);
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        self.0.end();
+    }
+}
+
+/// A response body that keeps its connection busy until it is done (dropped).
+#[derive(Debug)]
+pub struct Tracked<B> {
+    inner: B,
+    _busy: BusyGuard,
+}
+
+impl<B> Tracked<B> {
+    /// `inner`, holding `busy`.
+    pub fn new(inner: B, busy: BusyGuard) -> Self {
+        Self { inner, _busy: busy }
+    }
+}
+
+impl<B: Body<Data = Bytes> + Unpin> Body for Tracked<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// An HTTP/1 connection's IO, telling its [`Activity`] when bytes arrive.
+#[derive(Debug)]
+pub struct Watched<S> {
+    io: S,
+    activity: Arc<Activity>,
+}
+
+impl<S> Watched<S> {
+    /// Wraps `io`.
+    pub fn new(io: S, activity: Arc<Activity>) -> Self {
+        Self { io, activity }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut this.io).poll_read(cx, buf))?;
+        if buf.filled().len() > before {
+            this.activity.read();
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+#[cfg(test)]
+impl Activity {
+    fn phase(&self) -> (Phase, Instant) {
+        let s = self.state.lock();
+        (s.phase, s.since)
+    }
+}
