@@ -9,13 +9,11 @@
 //! [`H1Tx::drive`] around the send, and the response body's `poll_frame` polls it before
 //! the body (see `body.rs`).
 //!
-//! The connection is always polled with its [`Watch`] as waker, whoever polls it, so
-//! every waker hyper registers (the socket's, its request channel's) is the watch. While a
-//! request holds the connection the watch forwards wake-ups to that request's task (the
-//! last one registered by [`H1Tx::poll_drive`]); while it is idle, a wake-up (the server
-//! closed it, or sent something) spawns a short task that polls the connection under the
-//! pool's lock and forgets it if it ended. Going idle needs no extra turn of hyper's
-//! dispatcher, and the next request's send does not wake the task of the previous one.
+//! While the connection is idle in the pool nobody polls it. Its socket always registers
+//! the connection's [`Watch`] as waker ([`Watched`]): while a request holds the connection
+//! the watch forwards wake-ups to that request's task; while it is idle, a wake-up (the
+//! server closed it, or sent something) spawns a short task that polls the connection
+//! under the pool's lock and forgets it if it ended.
 //!
 //! A shutdown past its deadline [aborts](Abort::abort) connections: an HTTP/1.1 one is
 //! flagged and the request polling it woken; the next poll drops the connection.
@@ -35,6 +33,9 @@ use crate::error::BoxError;
 use crate::key::Key;
 use crate::pool::Shared;
 
+mod watched;
+pub(crate) use watched::Watched;
+
 /// hyper's connection future, with the IO type erased (TCP, TLS, a tunnel).
 pub(crate) type Driver = Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>;
 
@@ -44,7 +45,7 @@ pub(crate) struct H1Tx {
     /// `None` once the connection ended (or was aborted).
     driver: Option<Driver>,
     watch: Arc<Watch>,
-    /// `watch` as a waker, made once per connection: the waker hyper's connection sees.
+    /// `watch` as a waker, made once per connection.
     idle_waker: Waker,
 }
 
@@ -59,6 +60,8 @@ pub(crate) struct Watch {
     /// A check is already spawned.
     checking: AtomicBool,
     aborted: AtomicBool,
+    /// Handed to a task of its own after an upgrade: the IO wakes that task directly.
+    detached: AtomicBool,
     /// The task that last drove the connection for a request (woken by an abort).
     busy: AtomicWaker,
 }
@@ -73,6 +76,7 @@ impl Watch {
             leased: AtomicBool::new(true),
             checking: AtomicBool::new(false),
             aborted: AtomicBool::new(false),
+            detached: AtomicBool::new(false),
             busy: AtomicWaker::new(),
         })
     }
@@ -157,12 +161,9 @@ impl H1Tx {
         self.driver.is_some() && self.tx.is_ready()
     }
 
-    /// A request takes the connection: from now on it drives it. Wake-ups before its first
-    /// turn are dropped (that turn comes anyway; the send itself wakes the connection's
-    /// request channel).
+    /// A request takes the connection: from now on it drives it.
     pub(crate) fn lease(&self) {
         self.watch.leased.store(true, Ordering::Release);
-        drop(self.watch.busy.take());
     }
 
     /// Back in the pool (or never taken): the watch notices what happens to it.
@@ -176,12 +177,10 @@ impl H1Tx {
             return Poll::Ready(());
         }
         self.watch.busy.register(cx.waker());
-        self.poll_driver()
+        self.poll_driver(cx)
     }
 
-    /// Polls hyper's connection with the watch as waker (see the module docs).
-    fn poll_driver(&mut self) -> Poll<()> {
-        let mut cx = Context::from_waker(&self.idle_waker);
+    fn poll_driver(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let Some(driver) = self.driver.as_mut() else {
             return Poll::Ready(());
         };
@@ -190,7 +189,7 @@ impl H1Tx {
             self.driver = None;
             return Poll::Ready(());
         }
-        match driver.as_mut().poll(&mut cx) {
+        match driver.as_mut().poll(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(result) => {
                 if let Err(e) = result {
@@ -202,14 +201,16 @@ impl H1Tx {
         }
     }
 
-    /// Goes idle: from now on a wake-up of the connection checks it.
+    /// Goes idle: from now on a wake-up of its socket checks it (see [`Watched`]).
     pub(crate) fn park(&mut self) {
         self.unlease();
     }
 
     /// Polls an idle connection (a wake-up of its watch). Returns whether it is still open.
     pub(crate) fn poll_idle(&mut self) -> bool {
-        self.poll_driver().is_pending()
+        let waker = self.idle_waker.clone();
+        let mut cx = Context::from_waker(&waker);
+        self.poll_driver(&mut cx).is_pending()
     }
 
     /// Runs `fut` while driving the connection: what a request on it awaits.
@@ -266,7 +267,7 @@ impl H1Tx {
         let Some(driver) = self.driver.take() else {
             return;
         };
-
+        self.watch.detached.store(true, Ordering::Release);
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
                 if let Err(e) = driver.await {
