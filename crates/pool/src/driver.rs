@@ -9,11 +9,10 @@
 //! [`H1Tx::drive`] around the send, and the response body's `poll_frame` polls it before
 //! the body (see `body.rs`).
 //!
-//! While the connection is idle in the pool nobody polls it. Its socket always registers
-//! the connection's [`Watch`] as waker ([`Watched`]): while a request holds the connection
-//! the watch forwards wake-ups to that request's task; while it is idle, a wake-up (the
-//! server closed it, or sent something) spawns a short task that polls the connection
-//! under the pool's lock and forgets it if it ended.
+//! While the connection is idle in the pool nobody polls it. [`H1Tx::park`] polls it once
+//! with the connection's [`Watch`] as waker, so the IO registers the watch: when the server
+//! closes the idle connection (or sends anything), the watch spawns a short task that polls
+//! the connection under the pool's lock and forgets it if it ended.
 //!
 //! A shutdown past its deadline [aborts](Abort::abort) connections: an HTTP/1.1 one is
 //! flagged and the request polling it woken; the next poll drops the connection.
@@ -32,9 +31,6 @@ use crate::body::RequestBody;
 use crate::error::BoxError;
 use crate::key::Key;
 use crate::pool::Shared;
-
-mod watched;
-pub(crate) use watched::Watched;
 
 /// hyper's connection future, with the IO type erased (TCP, TLS, a tunnel).
 pub(crate) type Driver = Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>;
@@ -60,8 +56,6 @@ pub(crate) struct Watch {
     /// A check is already spawned.
     checking: AtomicBool,
     aborted: AtomicBool,
-    /// Handed to a task of its own after an upgrade: the IO wakes that task directly.
-    detached: AtomicBool,
     /// The task that last drove the connection for a request (woken by an abort).
     busy: AtomicWaker,
 }
@@ -76,7 +70,6 @@ impl Watch {
             leased: AtomicBool::new(true),
             checking: AtomicBool::new(false),
             aborted: AtomicBool::new(false),
-            detached: AtomicBool::new(false),
             busy: AtomicWaker::new(),
         })
     }
@@ -88,11 +81,7 @@ impl Wake for Watch {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        if self.leased.load(Ordering::Acquire) {
-            self.busy.wake();
-            return;
-        }
-        if self.checking.swap(true, Ordering::AcqRel) {
+        if self.leased.load(Ordering::Acquire) || self.checking.swap(true, Ordering::AcqRel) {
             return;
         }
         let Some(runtime) = self.runtime.as_ref() else {
@@ -201,9 +190,11 @@ impl H1Tx {
         }
     }
 
-    /// Goes idle: from now on a wake-up of its socket checks it (see [`Watched`]).
-    pub(crate) fn park(&mut self) {
+    /// Goes idle: polls the connection once with the watch as its waker, so a close while
+    /// idle is noticed. Returns whether it is still open.
+    pub(crate) fn park(&mut self) -> bool {
         self.unlease();
+        self.poll_idle()
     }
 
     /// Polls an idle connection (a wake-up of its watch). Returns whether it is still open.
@@ -220,16 +211,6 @@ impl H1Tx {
             // The connection first: it writes the request and reads what `fut` waits for.
             let _ = self.poll_drive(cx);
             fut.as_mut().poll(cx)
-        })
-        .await
-    }
-
-    /// Gives the connection one turn (hyper may not have turned to wait for the next
-    /// request yet); returns whether it takes a request now.
-    pub(crate) async fn turn(&mut self) -> bool {
-        std::future::poll_fn(|cx| {
-            let _ = self.poll_drive(cx);
-            Poll::Ready(self.is_ready())
         })
         .await
     }
@@ -267,7 +248,6 @@ impl H1Tx {
         let Some(driver) = self.driver.take() else {
             return;
         };
-        self.watch.detached.store(true, Ordering::Release);
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
                 if let Err(e) = driver.await {

@@ -158,10 +158,6 @@ where
             Abort::Task(task.abort_handle()),
         ))
     } else {
-        let io = TokioIo::new(crate::driver::Watched::new(
-            io.into_inner(),
-            Arc::clone(&watch),
-        ));
         let (tx, conn) = http1::Builder::new()
             .handshake(io)
             .await

@@ -140,10 +140,9 @@ impl Lease {
                 // request (its `poll_ready` is not ready at once). Wait for that turn here rather
                 // than leave the connection out of the pool meanwhile, where the next
                 // request would miss it and open another.
-                // Almost always ready at once, else after one turn of the connection: skip
-                // building the timer then.
+                // Almost always ready at once: skip building the timer then.
                 let tx = c.tx_mut();
-                let ready = if tx.is_ready() || tx.turn().await {
+                let ready = if tx.is_ready() {
                     Ok(())
                 } else {
                     Self::ready_within(tx).await

@@ -213,7 +213,8 @@ impl Shared {
 
     /// An HTTP/1.1 connection finished a request cleanly: keep it for the next one.
     pub(crate) fn put_idle(self: &Arc<Self>, key: &Key, mut conn: H1Conn) {
-        // From here a wake-up of its socket checks it (a close while it sits in the pool).
+        // Before the lock: the connection's last turn (it goes idle in hyper too) and the
+        // watch that notices a close while it sits in the pool. A closed one is counted below.
         conn.tx_mut().park();
         let mut start_reaper = false;
         let now = Instant::now();
