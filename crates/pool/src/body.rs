@@ -221,22 +221,16 @@ impl Body for ResponseBody {
                 return Poll::Ready(Some(Err(err)));
             }
         }
+        // An HTTP/1.1 connection is driven here: it reads the body this polls.
+        if let Some(lease) = this.lease.as_mut() {
+            lease.poll_drive(cx);
+        }
         let Some(inner) = this.inner.as_mut() else {
             return Poll::Ready(Some(Err(
                 Error::new(Kind::ResponseBody).with("body aborted")
             )));
         };
-        // An HTTP/1.1 connection is driven here, but only when the body has nothing yet:
-        // a small body usually arrived with the head, and a turn of hyper's dispatcher
-        // costs more than the frame.
-        let mut polled = Pin::new(&mut *inner).poll_frame(cx);
-        if polled.is_pending() {
-            if let Some(lease) = this.lease.as_mut() {
-                lease.poll_drive(cx);
-                polled = Pin::new(&mut *inner).poll_frame(cx);
-            }
-        }
-        match ready!(polled) {
+        match ready!(Pin::new(&mut *inner).poll_frame(cx)) {
             Some(Ok(frame)) => {
                 if inner.is_end_stream() {
                     this.finish();
