@@ -221,10 +221,6 @@ impl Body for ResponseBody {
                 return Poll::Ready(Some(Err(err)));
             }
         }
-        // An HTTP/1.1 connection is driven here: it reads the body this polls.
-        if let Some(lease) = this.lease.as_mut() {
-            lease.poll_drive(cx);
-        }
         let Some(inner) = this.inner.as_mut() else {
             return Poll::Ready(Some(Err(
                 Error::new(Kind::ResponseBody).with("body aborted")

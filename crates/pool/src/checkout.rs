@@ -61,13 +61,11 @@ pub(crate) async fn lease(
             // its state (kilobytes with TLS) would otherwise be part of every request's
             // future, copied with it and allocated with every server connection that may
             // run one.
-            let watch = crate::driver::Watch::new(id, key.clone(), Arc::downgrade(shared));
             let connecting = Box::pin(handshake::establish(
                 &shared.config,
                 shared.tls.as_ref(),
                 key,
                 on_close,
-                watch,
             ));
             let established =
                 match tokio::time::timeout(shared.config.connect_timeout, connecting).await {

@@ -28,12 +28,10 @@ pub(crate) fn spawn(shared: SharedRef, key: Key, conn: H1Conn, body: Incoming) {
         return;
     };
     runtime.spawn(async move {
-        let mut conn = conn;
-        // The connection is driven here while it is read (it has no task of its own).
-        let drained = conn.tx_mut().drive(read_at_most(body, limit));
-        match tokio::time::timeout(DRAIN_TIME, drained).await {
+        match tokio::time::timeout(DRAIN_TIME, read_at_most(body, limit)).await {
             Ok(true) => {
                 shared.count_drained(&key);
+                let mut conn = conn;
                 match tokio::time::timeout(DRAIN_TIME, conn.tx_mut().ready()).await {
                     Ok(Ok(())) => shared.put_idle(&key, conn),
                     _ => shared.discard_h1(&key, conn, CloseReason::ServerClose),

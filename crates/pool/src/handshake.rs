@@ -1,6 +1,5 @@
 //! Opening one upstream connection: resolve, connect, TLS, then the HTTP/1.1 or HTTP/2
-//! handshake. An HTTP/2 connection gets a task of its own; an HTTP/1.1 connection is driven
-//! by the request holding it ([`crate::driver`]).
+//! handshake, with hyper's connection task spawned on tokio.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -8,11 +7,11 @@ use std::sync::Arc;
 
 use hyper::client::conn::{http1, http2};
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::task::AbortHandle;
 
 use crate::body::RequestBody;
 use crate::config::{Config, HttpVersionPolicy};
 use crate::connect;
-use crate::driver::{Abort, H1Tx, Watch};
 use crate::error::{Error, Kind};
 use crate::key::Key;
 use crate::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -21,9 +20,9 @@ use crate::tls::Tls;
 /// How often a new HTTP/2 connection looks whether the server's SETTINGS have arrived.
 const SETTINGS_POLL: std::time::Duration = std::time::Duration::from_millis(1);
 
-/// The sending half of a fresh connection (HTTP/2: its connection task already runs).
+/// The sending half of a fresh connection; hyper's connection task already runs.
 pub(crate) enum Established {
-    H1(H1Tx),
+    H1(http1::SendRequest<RequestBody>),
     H2 {
         tx: http2::SendRequest<RequestBody>,
         /// The peer's SETTINGS_MAX_CONCURRENT_STREAMS, kept current by the connection task.
@@ -31,17 +30,15 @@ pub(crate) enum Established {
     },
 }
 
-/// Opens a connection to `key`. `on_close` runs when an HTTP/2 connection's task ends,
-/// whatever the reason, so the pool can forget the connection at once; an HTTP/1.1
-/// connection reports through `watch` instead. The [`Abort`] ends the connection (a shutdown
-/// past its deadline).
+/// Opens a connection to `key`. `on_close` runs when hyper's connection task ends, whatever
+/// the reason, so the pool can forget the connection at once. The abort handle ends that
+/// task (a shutdown past its deadline).
 pub(crate) async fn establish(
     config: &Config,
     tls: Option<&Tls>,
     key: &Key,
     on_close: impl FnOnce() + Send + 'static,
-    watch: Arc<Watch>,
-) -> Result<(Established, Abort), Error> {
+) -> Result<(Established, AbortHandle), Error> {
     // Through a proxy, the TCP connection (and so the resolver and the address filter) is
     // the proxy's; the target's name goes to the proxy.
     let (host, port, pinned) = match key.proxy() {
@@ -63,7 +60,7 @@ pub(crate) async fn establish(
             crate::proxy::tunnel(&mut tcp, key, proxy).await?;
         } else {
             // A forward proxy speaks HTTP/1.1 to us whatever the version policy says.
-            return handshake(config, tcp, false, on_close, watch).await;
+            return handshake(config, tcp, false, on_close).await;
         }
     }
     if key.is_https() {
@@ -75,10 +72,10 @@ pub(crate) async fn establish(
             }
             _ => alpn_h2,
         };
-        handshake(config, stream, h2, on_close, watch).await
+        handshake(config, stream, h2, on_close).await
     } else {
         let h2 = config.version == HttpVersionPolicy::Http2Only;
-        handshake(config, tcp, h2, on_close, watch).await
+        handshake(config, tcp, h2, on_close).await
     }
 }
 
@@ -87,8 +84,7 @@ async fn handshake<T>(
     io: T,
     h2: bool,
     on_close: impl FnOnce() + Send + 'static,
-    watch: Arc<Watch>,
-) -> Result<(Established, Abort), Error>
+) -> Result<(Established, AbortHandle), Error>
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -153,23 +149,24 @@ where
         settings_rx.await.map_err(|_| {
             Error::new(Kind::Handshake).with("connection closed before the server's SETTINGS")
         })?;
-        Ok((
-            Established::H2 { tx, max_streams },
-            Abort::Task(task.abort_handle()),
-        ))
+        Ok((Established::H2 { tx, max_streams }, task.abort_handle()))
     } else {
-        let (tx, conn) = http1::Builder::new()
+        let (mut tx, conn) = http1::Builder::new()
             .handshake(io)
             .await
             .map_err(|e| Error::new(Kind::Handshake).with(e))?;
-        drop(on_close);
-        // Upgrades (WebSocket) need the IO handed over after a 101.
-        let mut tx = H1Tx::new(tx, Box::pin(conn.with_upgrades()), Arc::clone(&watch));
+        let task = tokio::spawn(async move {
+            // Upgrades (WebSocket) need the IO handed over after a 101.
+            if let Err(e) = conn.with_upgrades().await {
+                tracing::debug!(error = %e, "upstream h1 connection ended with error");
+            }
+            on_close();
+        });
         // `is_ready()` right after the handshake is racy (the dispatcher has not been polled
         // yet); waiting here makes the first send deterministic.
         tx.ready()
             .await
             .map_err(|e| Error::new(Kind::Handshake).with(e))?;
-        Ok((Established::H1(tx), Abort::H1(watch)))
+        Ok((Established::H1(tx), task.abort_handle()))
     }
 }

@@ -82,11 +82,10 @@ impl Lease {
     pub(crate) fn h1(
         shared: &SharedRef,
         key: &Key,
-        mut conn: H1Conn,
+        conn: H1Conn,
         reused: bool,
         in_flight: Option<InFlight>,
     ) -> Self {
-        conn.tx_mut().lease();
         Self {
             shared: SharedRef::downgrade(shared),
             key: key.clone(),
@@ -156,8 +155,7 @@ impl Lease {
                         failure: Failure::NotWritten,
                     });
                 }
-                // Driven here, in the request's task, until the response head.
-                tx.send(req).await.map_err(failed)
+                tx.try_send_request(req).await.map_err(failed)
             }
             Conn::H2 { tx, .. } => tx.try_send_request(req).await.map_err(failed),
             // A lease is never used after giving its connection back; if it were, handing
@@ -173,18 +171,10 @@ impl Lease {
     async fn ready_within(tx: &mut H1Tx) -> Result<(), BoxError> {
         match tokio::time::timeout(READY_WAIT, tx.ready()).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(e),
+            Ok(Err(e)) => Err(Box::new(e) as BoxError),
             Err(_) => {
                 Err(format!("connection not ready for a request within {READY_WAIT:?}").into())
             }
-        }
-    }
-
-    /// Drives an HTTP/1.1 connection (the response body is read through it); nothing for
-    /// HTTP/2, whose connection has a task of its own.
-    pub(crate) fn poll_drive(&mut self, cx: &mut std::task::Context<'_>) {
-        if let Conn::H1(c) = &mut self.conn {
-            let _ = c.tx_mut().poll_drive(cx);
         }
     }
 
@@ -215,7 +205,7 @@ impl Lease {
         match std::mem::replace(&mut self.conn, Conn::Gone) {
             Conn::H1(conn) => {
                 if let Some(reason) = self.no_reuse {
-                    discard(&shared, &self.key, conn, reason);
+                    shared.discard_h1(&self.key, conn, reason);
                 } else {
                     // Idle at once, even if hyper's dispatcher has not yet turned to wait for
                     // the next request: `send` waits for that turn.
@@ -236,7 +226,7 @@ impl Lease {
             Conn::H1(conn) => {
                 if let Some(reason) = self.no_reuse {
                     drop(body);
-                    discard(&shared, &self.key, conn, reason);
+                    shared.discard_h1(&self.key, conn, reason);
                 } else {
                     crate::drain::spawn(shared, self.key.clone(), conn, body);
                 }
@@ -255,24 +245,11 @@ impl Lease {
     fn defuse(mut self) -> Option<Out<H1Tx, H2Tx>> {
         let reused = self.reused;
         match std::mem::replace(&mut self.conn, Conn::Gone) {
-            Conn::H1(mut conn) => {
-                // Back to the pool unused: its IO still wakes its watch.
-                conn.tx_mut().unlease();
-                Some(Out::H1 { conn, reused })
-            }
+            Conn::H1(conn) => Some(Out::H1 { conn, reused }),
             Conn::H2 { id, tx } => Some(Out::H2 { id, tx, reused }),
             Conn::Gone => None,
         }
     }
-}
-
-/// Closes a busy HTTP/1.1 connection, except that an upgraded one is handed to a task of its
-/// own: hyper gives its IO to `hyper::upgrade::on` from there.
-fn discard(shared: &SharedRef, key: &Key, mut conn: H1Conn, reason: CloseReason) {
-    if reason == CloseReason::Upgraded {
-        conn.tx_mut().detach();
-    }
-    shared.discard_h1(key, conn, reason);
 }
 
 /// How long a pooled HTTP/1.1 connection may take to become ready for the next request.
@@ -313,12 +290,9 @@ impl Drop for Lease {
         };
         match conn {
             // Dropped mid-request (cancelled, failed): the connection's state is unknown.
-            Conn::H1(c) => discard(
-                &shared,
-                &self.key,
-                c,
-                self.no_reuse.unwrap_or(CloseReason::Error),
-            ),
+            Conn::H1(c) => {
+                shared.discard_h1(&self.key, c, self.no_reuse.unwrap_or(CloseReason::Error))
+            }
             Conn::H2 { id, .. } => shared.release_stream(&self.key, id),
             Conn::Gone => {}
         }

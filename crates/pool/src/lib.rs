@@ -62,8 +62,6 @@
 //! - `lease`: what a request holds while it uses a connection; gives it back on drop.
 //! - `connect`, `tls`, `handshake`: opening a connection (DNS, filter, TCP, TLS/ALPN, the
 //!   HTTP/1.1 or HTTP/2 handshake).
-//! - `driver`: an HTTP/1.1 connection polled by the request holding it (no task of its
-//!   own), watched while idle.
 //! - `body`: the request body the pool sends, the response body that returns connections.
 //! - `drain`: reading a dropped body's remainder to keep its connection.
 //! - `reaper`: the background task closing expired idle connections.
@@ -81,7 +79,6 @@ mod client;
 mod config;
 mod connect;
 mod drain;
-mod driver;
 mod error;
 mod handshake;
 mod hint;

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use hyper::client::conn::http2;
+use hyper::client::conn::{http1, http2};
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
@@ -22,13 +22,22 @@ use crate::stats::{CloseReason, HostStats, Stats};
 use crate::tls::Tls;
 
 pub(crate) type SharedRef = Arc<Shared>;
-pub(crate) type H1Tx = crate::driver::H1Tx;
+pub(crate) type H1Tx = http1::SendRequest<RequestBody>;
 pub(crate) type H2Tx = http2::SendRequest<RequestBody>;
 /// An HTTP/1.1 connection as leases hold it.
 pub(crate) type H1Conn = host::H1Conn<H1Tx>;
 type Doomed = host::Doomed<H1Tx, H2Tx>;
 type PoolHost = Host<H1Tx, H2Tx, oneshot::Sender<Grant>>;
 type PoolOut = Out<H1Tx, H2Tx>;
+
+impl host::Sender for H1Tx {
+    fn is_closed(&self) -> bool {
+        H1Tx::is_closed(self)
+    }
+    fn is_ready(&self) -> bool {
+        H1Tx::is_ready(self)
+    }
+}
 
 impl host::Sender for H2Tx {
     fn is_closed(&self) -> bool {
@@ -52,9 +61,9 @@ pub(crate) struct Shared {
     next_id: AtomicU64,
     /// Set by `Client::shutdown`: new requests are refused.
     closed: AtomicBool,
-    /// Every open connection, to end those still running when a shutdown's deadline
-    /// passes. Touched once when a connection opens and once when it closes.
-    tasks: Mutex<HashMap<u64, crate::driver::Abort>>,
+    /// Every open connection's task, to end those still running when a shutdown's
+    /// deadline passes. Touched once when a connection opens and once when it closes.
+    tasks: Mutex<HashMap<u64, tokio::task::AbortHandle>>,
 }
 
 mod close;
@@ -212,10 +221,7 @@ impl Shared {
     }
 
     /// An HTTP/1.1 connection finished a request cleanly: keep it for the next one.
-    pub(crate) fn put_idle(self: &Arc<Self>, key: &Key, mut conn: H1Conn) {
-        // Before the lock: the connection's last turn (it goes idle in hyper too) and the
-        // watch that notices a close while it sits in the pool. A closed one is counted below.
-        conn.tx_mut().park();
+    pub(crate) fn put_idle(self: &Arc<Self>, key: &Key, conn: H1Conn) {
         let mut start_reaper = false;
         let now = Instant::now();
         let mut doomed = Doomed::default();
@@ -256,17 +262,6 @@ impl Shared {
     /// hyper's connection task for connection `id` ended.
     pub(crate) fn conn_closed(self: &Arc<Self>, key: &Key, id: u64) {
         self.with_host(key, |host, doomed| host.conn_closed(id, doomed));
-    }
-
-    /// Connection `id`'s watch was woken while it was idle: poll it, forget it if it ended.
-    pub(crate) fn check_idle(self: &Arc<Self>, key: &Key, id: u64) {
-        self.with_host(key, |host, doomed| {
-            if let Some(tx) = host.idle_tx_mut(id) {
-                if !tx.poll_idle() {
-                    host.conn_closed(id, doomed);
-                }
-            }
-        });
     }
 
     /// Counts a retry by reason.

@@ -35,14 +35,6 @@ impl<H1: Sender, H2: Sender + Clone, W: Waiting> Host<H1, H2, W> {
         next
     }
 
-    /// The sender of idle connection `id`, if it is idle.
-    pub(crate) fn idle_tx_mut(&mut self, id: u64) -> Option<&mut H1> {
-        self.idle
-            .iter_mut()
-            .find(|i| i.conn.id == id)
-            .map(|i| &mut i.conn.tx)
-    }
-
     /// Closes every idle connection now.
     pub(crate) fn close_idle(&mut self, doomed: &mut Doomed<H1, H2>) {
         for idle in self.idle.drain(..) {

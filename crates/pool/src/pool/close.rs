@@ -14,7 +14,7 @@ const SHUTDOWN_POLL: Duration = Duration::from_millis(10);
 
 impl Shared {
     /// Remembers connection `id`'s task so a shutdown can end it.
-    pub(crate) fn track(&self, id: u64, task: crate::driver::Abort) {
+    pub(crate) fn track(&self, id: u64, task: tokio::task::AbortHandle) {
         // Already ended (its `untrack` ran first): nothing to remember.
         if !task.is_finished() {
             self.tasks.lock().insert(id, task);
