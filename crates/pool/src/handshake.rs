@@ -155,6 +155,13 @@ where
             .handshake(io)
             .await
             .map_err(|e| Error::new(Kind::Handshake).with(e))?;
+        // A task of its own, on purpose. Driving the connection inside the task of the
+        // request holding it (no task hop, a watch waker while idle) was built and measured
+        // with benches/profile.sh: 50.2k instructions per proxied request against 49.8k
+        // here. hyper's dispatcher work (≈ 12.9k: encode, parse, IO) is the same wherever it
+        // runs; the task hop it saves (≈ 0.9k of scheduling, allocation and channel) is
+        // spent again on larger futures moved by value and on more polls of the server
+        // connection's task, which the upstream socket then wakes directly.
         let task = tokio::spawn(async move {
             // Upgrades (WebSocket) need the IO handed over after a 101.
             if let Err(e) = conn.with_upgrades().await {
