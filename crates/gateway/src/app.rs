@@ -156,12 +156,15 @@ pub struct App {
     pub groups: crate::upstream::wiring::RouteGroups,
     /// Whether `ready_path` answers 200; one per process, carried across reloads.
     pub readiness: Arc<crate::reload::Readiness>,
+    /// Each route's rate limiter and, when its protocol or connect timeout differ, pool.
+    pub per_route: crate::per_route::PerRoute,
 }
 
 impl App {
     /// The Prometheus text for `/metrics`.
     pub fn render_metrics(&self) -> String {
         let mut pools = vec![("routes", self.client.stats())];
+        pools.extend(self.per_route.pools().map(|(label, c)| (label, c.stats())));
         if let Some(cors) = &self.cors {
             pools.push(("cors", cors.client.stats()));
         }

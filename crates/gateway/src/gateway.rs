@@ -165,6 +165,12 @@ pub fn build_app(config: &Config, own_addrs: &[SocketAddr]) -> Result<App, Start
     let access = crate::observe::sink::AccessLog::start(&config.log)
         .map_err(|e| StartError::new(StartKind::Log, "opening the access log", e))?;
     let groups = RouteGroups::build(&config.upstreams, router.routes(), Instant::now());
+    let per_route = crate::per_route::PerRoute::build(
+        &config.pool,
+        config.timeouts.upstream_connect,
+        router.routes(),
+    )
+    .map_err(|e| StartError::new(StartKind::Pool, "pool", e))?;
     Ok(App {
         router,
         client,
@@ -177,6 +183,7 @@ pub fn build_app(config: &Config, own_addrs: &[SocketAddr]) -> Result<App, Start
         in_flight: std::sync::atomic::AtomicU64::new(0),
         groups,
         readiness: Arc::default(),
+        per_route,
     })
 }
 

@@ -31,7 +31,7 @@ pub(super) struct RawConfig {
     #[serde(default)]
     listener: Vec<RawListener>,
     #[serde(default)]
-    route: Vec<RawRoute>,
+    route: Vec<Spanned<RawRoute>>,
     #[serde(default)]
     pool: RawPool,
     #[serde(default)]
@@ -270,8 +270,10 @@ impl RawConfig {
         let mut routes = Vec::with_capacity(self.route.len());
         let mut seen: HashMap<(Option<String>, String), usize> = HashMap::new();
         for (i, raw) in self.route.into_iter().enumerate() {
+            let table_span = raw.span();
+            let raw = raw.into_inner();
             let prefix_span = raw.prefix.span();
-            let route = raw.into_route(i, src, &upstreams)?;
+            let route = raw.into_route(i, src, &upstreams, table_span)?;
             if let Some(other) = seen.insert((route.host.clone(), route.prefix.clone()), i) {
                 let message = format!(
                     "duplicate prefix \"{}\" (also route[{other}])",
@@ -386,6 +388,7 @@ impl RawRoute {
         i: usize,
         src: &Source<'_>,
         groups: &[UpstreamGroup],
+        table_span: Range<usize>,
     ) -> Result<Route, ConfigError> {
         // A route that answers itself needs no upstream; it gets a placeholder that can
         // never be a configured one (port 0), which nothing dials.
@@ -394,8 +397,9 @@ impl RawRoute {
             Some(u) => (u.get_ref().as_str(), u.span()),
             None if answers => (crate::route::NO_UPSTREAM, self.prefix.span()),
             None => {
-                let message = "missing upstream (only a route with respond or redirect has none)";
-                return Err(src.error(self.prefix.span(), format!("route[{i}]"), message));
+                let message =
+                    "missing field `upstream` (only a route with respond or redirect has none)";
+                return Err(src.error(table_span, format!("route[{i}]"), message));
             }
         };
         // `upstream` names a group, or is a URL as before groups existed. A bare word that

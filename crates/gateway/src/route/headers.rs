@@ -180,6 +180,30 @@ impl HeaderRules {
     }
 }
 
+/// A route's rules for both directions, with one request's variables: built only for a
+/// route that has rules, so a route without pays nothing.
+#[derive(Debug, Clone)]
+pub struct Bound<'a> {
+    /// `request_headers`.
+    pub request: &'a HeaderRules,
+    /// `response_headers`.
+    pub response: &'a HeaderRules,
+    /// The request's variables.
+    pub vars: Vars,
+}
+
+impl Bound<'_> {
+    /// Applies `request_headers` to the upstream request's headers.
+    pub fn on_request(&self, headers: &mut HeaderMap) {
+        self.request.apply(headers, &self.vars);
+    }
+
+    /// Applies `response_headers` to the client's response headers.
+    pub fn on_response(&self, headers: &mut HeaderMap) {
+        self.response.apply(headers, &self.vars);
+    }
+}
+
 /// The headers no rule may touch, lower-case; `proxy-` is a prefix.
 pub const REFUSED: [&str; 9] = [
     "connection",

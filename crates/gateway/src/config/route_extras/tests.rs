@@ -71,7 +71,7 @@ fn bad_extras_name_file_line_column() {
         (format!("{up}protocol = \"h3\""), "r.toml:9:12: route[0].protocol: must be \"http1\" or \"http2\""),
         ("upstream = \"g\"\nprotocol = \"http2\"".to_owned(), "r.toml:9:12: route[0].protocol: a route naming an [[upstream]] group takes the group's protocol"),
         (format!("{up}response_timeout = \"1s\"\ntimeouts = {{ upstream_response = \"2s\" }}"), "r.toml:10:12: route[0].timeouts: set either response_timeout or timeouts.upstream_response"),
-        ("strip_prefix = true".to_owned(), "r.toml:7:10: route[0]: missing upstream (only a route with respond or redirect has none)"),
+        ("strip_prefix = true".to_owned(), "r.toml:6:1: route[0]: missing field `upstream` (only a route with respond or redirect has none)"),
     ] {
         let text = format!("{base}{extra}\n");
         let err = config::parse(&text, "r.toml").map(|_| ()).expect_err(&extra);
