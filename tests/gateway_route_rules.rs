@@ -215,6 +215,7 @@ async fn per_route_protocol_h2c_beside_http1() {
 name = "h2group"
 servers = ["{h2}"]
 protocol = "http2"
+health = {{ path = "/probe", interval = "100ms" }}
 
 {}protocol = "http2"
 
@@ -240,7 +241,21 @@ upstream = "h2group"
             assert_eq!(r.header("x-version"), Some(want), "{path}");
         }
         assert_eq!(h1.requests_seen(), 1);
-        assert_eq!(h2.requests_seen(), 3);
+        // The group's health probes speak the group's protocol too (bounded wait).
+        let probe = loop {
+            let seen = h2.requests();
+            if let Some(p) = seen.iter().find(|r| r.uri.path() == "/probe") {
+                break p.clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        assert_eq!(probe.version, http::Version::HTTP_2);
+        let routed = h2
+            .requests()
+            .iter()
+            .filter(|r| r.uri.path() != "/probe")
+            .count();
+        assert_eq!(routed, 3);
         assert_eq!(gw.shutdown().await, 0);
     })
     .await;

@@ -380,10 +380,14 @@ pub async fn start_inherited(
         }
     }
     tasks.extend(crate::observe::sink::background(&app));
-    tasks.extend(crate::upstream::probe::spawn_all(
-        app.groups.all(),
-        &app.client,
-    ));
+    // Each group's probes go through the pool its routes use (its `protocol`).
+    for group in app.groups.all() {
+        let client = app.per_route.group_client(&app.groups, group, &app.client);
+        tasks.extend(crate::upstream::probe::spawn_all(
+            std::slice::from_ref(group),
+            client,
+        ));
+    }
     if let Some(listener) = admin_listener {
         tracing::info!(
             address = admin_addr.map(tracing::field::display),

@@ -93,6 +93,23 @@ impl PerRoute {
             .map_or(default, |(_, client)| client)
     }
 
+    /// The pool `group`'s health probes use: that of the first route naming it (every
+    /// route naming a group shares its protocol), else `default`.
+    pub fn group_client<'a>(
+        &'a self,
+        groups: &crate::upstream::wiring::RouteGroups,
+        group: &std::sync::Arc<crate::upstream::Group>,
+        default: &'a gangway_pool::Client,
+    ) -> &'a gangway_pool::Client {
+        (0..self.pool_of.len())
+            .find(|&i| {
+                groups
+                    .for_route(i)
+                    .is_some_and(|g| std::sync::Arc::ptr_eq(g, group))
+            })
+            .map_or(default, |i| self.client(i, default))
+    }
+
     /// The routes' own pools with their metric labels (`routes-http2`, …).
     pub fn pools(&self) -> impl Iterator<Item = (&str, &gangway_pool::Client)> {
         self.pools.iter().map(|(label, c)| (label.as_str(), c))
