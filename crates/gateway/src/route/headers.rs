@@ -11,6 +11,7 @@
 //! `Proxy-*` belong to a proxy hop, `Content-Length` decides where a message ends (a wrong
 //! one desynchronises the connection), and `Host` has its own option (`preserve_host`).
 
+use std::io::Write as _;
 use std::net::IpAddr;
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
@@ -106,12 +107,13 @@ impl Template {
         if let Some(v) = &self.fixed {
             return Some(v.clone());
         }
-        let mut out: Vec<u8> = Vec::with_capacity(self.source.len() + 32);
+        let mut out: Vec<u8> = Vec::with_capacity(self.source.len() + 48);
         for piece in &self.pieces {
             match piece {
                 Piece::Text(t) => out.extend_from_slice(t.as_bytes()),
                 Piece::Var(Var::ClientIp) => {
-                    out.extend_from_slice(vars.client_ip.to_string().as_bytes())
+                    // Formatted in place: no intermediate String.
+                    let _ = write!(out, "{}", vars.client_ip);
                 }
                 Piece::Var(Var::RequestId) => out.extend_from_slice(vars.request_id.as_bytes()),
                 Piece::Var(Var::Host) => {
@@ -122,7 +124,8 @@ impl Template {
                 }
             }
         }
-        HeaderValue::from_bytes(&out).ok()
+        // The buffer becomes the value without another copy.
+        HeaderValue::from_maybe_shared(bytes::Bytes::from(out)).ok()
     }
 }
 
