@@ -158,12 +158,15 @@ pub struct App {
     pub readiness: Arc<crate::reload::Readiness>,
     /// Span export, only when `[tracing] otlp_endpoint` is set.
     pub tracer: Option<crate::observe::span::Tracer>,
+    /// Each route's rate limiter and, when its protocol or connect timeout differ, pool.
+    pub per_route: crate::per_route::PerRoute,
 }
 
 impl App {
     /// The Prometheus text for `/metrics`.
     pub fn render_metrics(&self) -> String {
         let mut pools = vec![("routes", self.client.stats())];
+        pools.extend(self.per_route.pools().map(|(label, c)| (label, c.stats())));
         if let Some(cors) = &self.cors {
             pools.push(("cors", cors.client.stats()));
         }

@@ -178,6 +178,12 @@ pub fn build_app(config: &Config, own_addrs: &[SocketAddr]) -> Result<App, Start
     let groups = RouteGroups::build(&config.upstreams, router.routes(), Instant::now());
     let tracer = crate::observe::span::start_tracer(config)
         .map_err(|e| StartError::new(StartKind::Pool, "OTLP exporter", e))?;
+    let per_route = crate::per_route::PerRoute::build(
+        &config.pool,
+        config.timeouts.upstream_connect,
+        router.routes(),
+    )
+    .map_err(|e| StartError::new(StartKind::Pool, "pool", e))?;
     Ok(App {
         router,
         client,
@@ -191,6 +197,7 @@ pub fn build_app(config: &Config, own_addrs: &[SocketAddr]) -> Result<App, Start
         groups,
         readiness: Arc::default(),
         tracer,
+        per_route,
     })
 }
 
@@ -394,7 +401,11 @@ pub async fn start_inherited(
     }
     tasks.extend(crate::observe::sink::background(&app));
     let resolver = crate::upstream::dns::Resolver::of(config);
-    tasks.extend(app.groups.spawn_tasks(&app.client, &resolver));
+    // Each group's probes go through the pool its routes use (its `protocol`).
+    tasks.extend(app.groups.spawn_tasks(
+        |route| app.per_route.client_for(route, &app.client),
+        &resolver,
+    ));
     if let Some(listener) = admin_listener {
         tracing::info!(
             address = admin_addr.map(tracing::field::display),

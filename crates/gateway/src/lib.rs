@@ -34,6 +34,7 @@
 //! - `observe/`: metrics (`observe::metrics`), the non-blocking log writer, access-line
 //!   formats, request ids, trace context, OTLP export, process metrics, log flood control.
 //! - `conn/admin`: the admin listener (`/metrics`, `/ready`).
+//! - `per_route`: a route's own runtime state: rate-limit buckets, its protocol's pool.
 //! - `reload/`: the running `App` behind one swap, SIGHUP/`--watch` reloads, readiness.
 //! - `conn/systemd`: socket activation (inherited listeners) and `sd_notify` state messages.
 #![forbid(unsafe_code)]
@@ -45,6 +46,7 @@ pub mod conn;
 pub mod cors;
 pub mod gateway;
 pub mod observe;
+pub mod per_route;
 pub mod reload;
 pub mod request;
 pub mod rewrite;

@@ -22,6 +22,7 @@ mod observe;
 mod ops;
 mod pool;
 mod print;
+mod route_extras;
 mod route_rules;
 mod schema;
 mod upstream;

@@ -12,6 +12,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
+mod route;
+
 use toml::Value;
 
 use super::schema::{Config, ListenerMode, LogFormat};
@@ -52,10 +54,14 @@ impl Config {
             w.opt("host", r.host.clone().map(Into::into), "any host");
             w.kv("prefix", r.prefix.as_str());
             // A group's route names the group (its `upstream` is the first server).
-            w.kv(
-                "upstream",
-                r.group.clone().unwrap_or_else(|| r.upstream.to_string()),
-            );
+            if r.upstream.is_none() {
+                w.unset("upstream", "answered by the route");
+            } else {
+                w.kv(
+                    "upstream",
+                    r.group.clone().unwrap_or_else(|| r.upstream.to_string()),
+                );
+            }
             w.kv("strip_prefix", r.strip_prefix);
             w.kv("preserve_host", r.preserve_host);
             match r.response_timeout {
@@ -64,6 +70,7 @@ impl Config {
             }
             w.kv("name", r.name.as_str());
             route_rules(&mut w, r);
+            route::extras(&mut w, r);
         }
         upstreams(&mut w, &self.upstreams);
 
@@ -263,6 +270,11 @@ fn upstreams(w: &mut Writer, groups: &[super::UpstreamGroup]) {
             if st.retry.on_5xx { "[\"5xx\"]" } else { "[]" }.to_owned(),
         );
         w.kv("resolve_interval", duration(g.resolve_interval));
+        w.opt(
+            "protocol",
+            g.protocol.map(|p| p.as_str().into()),
+            "as [pool] says",
+        );
         if let Some(h) = &st.health {
             w.section("[upstream.health]");
             w.kv("path", h.path.as_str());

@@ -33,6 +33,8 @@ pub struct UpstreamGroup {
     pub settings: Settings,
     /// How often host names among the servers are resolved again (`resolve_interval`, 5 s).
     pub resolve_interval: Duration,
+    /// `protocol = "http1" | "http2"`: what is spoken to the servers; `None` = `[pool]`'s.
+    pub protocol: Option<crate::route::limits::Protocol>,
 }
 
 impl UpstreamGroup {
@@ -51,6 +53,7 @@ impl UpstreamGroup {
                 health: None,
             },
             resolve_interval: raw::default_resolve(),
+            protocol: None,
         }
     }
 }
@@ -251,7 +254,16 @@ pub(super) fn validate(
             None => budget::Settings::default().window,
         };
 
+        let protocol = match &raw.protocol {
+            Some(p) => Some(super::route_extras::parse_protocol(
+                p,
+                &key("protocol"),
+                src,
+            )?),
+            None => None,
+        };
         groups.push(UpstreamGroup {
+            protocol,
             name,
             servers,
             settings: Settings {

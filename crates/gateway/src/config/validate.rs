@@ -16,6 +16,7 @@ use toml::Spanned;
 use super::duration;
 use super::error::ConfigError;
 use super::pool::RawPool;
+use super::route_extras;
 use super::route_rules;
 use super::schema::{
     self, Admin, Config, Cors, Health, Limits, Listener, ListenerMode, Log, RateLimit, Runtime,
@@ -30,7 +31,7 @@ pub(super) struct RawConfig {
     #[serde(default)]
     listener: Vec<RawListener>,
     #[serde(default)]
-    route: Vec<RawRoute>,
+    route: Vec<Spanned<RawRoute>>,
     #[serde(default)]
     pool: RawPool,
     #[serde(default)]
@@ -80,7 +81,8 @@ struct RawTls {
 struct RawRoute {
     host: Option<Spanned<String>>,
     prefix: Spanned<String>,
-    upstream: Spanned<String>,
+    /// Optional only for a route that answers itself (`respond`, `redirect`).
+    upstream: Option<Spanned<String>>,
     #[serde(default)]
     strip_prefix: bool,
     #[serde(default)]
@@ -92,6 +94,13 @@ struct RawRoute {
     respond: Option<Spanned<route_rules::RawRespond>>,
     redirect: Option<Spanned<route_rules::RawRedirect>>,
     rewrite_prefix: Option<Spanned<String>>,
+    request_headers: Option<route_extras::RawHeaderRules>,
+    response_headers: Option<route_extras::RawHeaderRules>,
+    rate_limit: Option<schema::RateLimit>,
+    #[serde(default, deserialize_with = "duration::optional_size")]
+    max_body_bytes: Option<u64>,
+    timeouts: Option<Spanned<route_extras::RawRouteTimeouts>>,
+    protocol: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -261,8 +270,10 @@ impl RawConfig {
         let mut routes = Vec::with_capacity(self.route.len());
         let mut seen: HashMap<(Option<String>, String), usize> = HashMap::new();
         for (i, raw) in self.route.into_iter().enumerate() {
+            let table_span = raw.span();
+            let raw = raw.into_inner();
             let prefix_span = raw.prefix.span();
-            let route = raw.into_route(i, src, &upstreams)?;
+            let route = raw.into_route(i, src, &upstreams, table_span)?;
             if let Some(other) = seen.insert((route.host.clone(), route.prefix.clone()), i) {
                 let message = format!(
                     "duplicate prefix \"{}\" (also route[{other}])",
@@ -378,37 +389,54 @@ impl RawRoute {
         i: usize,
         src: &Source<'_>,
         groups: &[UpstreamGroup],
+        table_span: Range<usize>,
     ) -> Result<Route, ConfigError> {
+        // A route that answers itself needs no upstream; it gets a placeholder that can
+        // never be a configured one (port 0), which nothing dials.
+        let answers = self.respond.is_some() || self.redirect.is_some();
+        let (text, upstream_span) = match &self.upstream {
+            Some(u) => (u.get_ref().as_str(), u.span()),
+            None if answers => (crate::route::NO_UPSTREAM, self.prefix.span()),
+            None => {
+                let message =
+                    "missing field `upstream` (only a route with respond or redirect has none)";
+                return Err(src.error(table_span, format!("route[{i}]"), message));
+            }
+        };
         // `upstream` names a group, or is a URL as before groups existed. A bare word that
         // is neither gets its own message; anything with `:` or `/` keeps the URL errors.
-        let text = self.upstream.get_ref().as_str();
         let group = upstream::find_group(groups, text);
         if group.is_none() && !text.contains([':', '/']) {
             let message = format!(
                 "no [[upstream]] named \"{text}\" (a single server is a URL: http://host:port)"
             );
-            return Err(src.error(
-                self.upstream.span(),
-                format!("route[{i}].upstream"),
-                message,
-            ));
+            return Err(src.error(upstream_span, format!("route[{i}].upstream"), message));
         }
         // Until groups are wired into the request path, a group's route forwards to its
         // first server.
         let url = group
             .and_then(|g| g.servers.first())
             .map(|s| s.upstream.to_string());
-        let mut route = Route::new(self.prefix.get_ref(), url.as_deref().unwrap_or(text)).map_err(
-            |e| match e {
-                RouteError::InvalidUpstream { reason, .. } => {
-                    src.error(self.upstream.span(), format!("route[{i}].upstream"), reason)
-                }
-                RouteError::InvalidPrefix { reason, .. } => {
-                    src.error(self.prefix.span(), format!("route[{i}].prefix"), reason)
-                }
-                other => src.error(self.prefix.span(), format!("route[{i}]"), other.to_string()),
-            },
-        )?;
+        let new = Route::new(self.prefix.get_ref(), url.as_deref().unwrap_or(text));
+        let new = if self.upstream.is_none() {
+            new.map(|mut r| {
+                r.upstream = crate::route::Upstream::none();
+                r
+            })
+        } else {
+            new
+        };
+        let mut route = new.map_err(|e| match e {
+            RouteError::InvalidUpstream { reason, .. } => src.error(
+                upstream_span.clone(),
+                format!("route[{i}].upstream"),
+                reason,
+            ),
+            RouteError::InvalidPrefix { reason, .. } => {
+                src.error(self.prefix.span(), format!("route[{i}].prefix"), reason)
+            }
+            other => src.error(self.prefix.span(), format!("route[{i}]"), other.to_string()),
+        })?;
         if let Some(host) = &self.host {
             let pattern = crate::route::host::normalize_pattern(host.get_ref())
                 .map_err(|e| src.error(host.span(), format!("route[{i}].host"), e.to_string()))?;
@@ -428,6 +456,20 @@ impl RawRoute {
         route.strip_prefix = self.strip_prefix;
         route.preserve_host = self.preserve_host;
         route.response_timeout = self.response_timeout;
+        route_extras::apply(
+            &mut route,
+            route_extras::Extras {
+                request_headers: self.request_headers,
+                response_headers: self.response_headers,
+                rate_limit: self.rate_limit,
+                max_body_bytes: self.max_body_bytes,
+                timeouts: self.timeouts,
+                protocol: self.protocol,
+            },
+            group.map(|g| g.protocol),
+            i,
+            src,
+        )?;
         route.group = group.map(|g| g.name.clone());
         if let Some(name) = self.name {
             route.name = name;

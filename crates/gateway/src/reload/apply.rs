@@ -69,10 +69,10 @@ pub fn reload(
         Ok((config, (app, retired))) => {
             // The new groups' checks and resolver tasks; the old ones end with the old
             // groups (they hold them weakly).
-            drop(
-                app.groups
-                    .spawn_tasks(&app.client, &crate::upstream::dns::Resolver::of(&config)),
-            );
+            drop(app.groups.spawn_tasks(
+                |route| app.per_route.client_for(route, &app.client),
+                &crate::upstream::dns::Resolver::of(&config),
+            ));
             live.store(Arc::new(app));
             live.record(true);
             if let Some(client) = retired {

@@ -48,6 +48,7 @@ fn upstreams(config: &Config) -> BTreeSet<String> {
         .router
         .routes()
         .iter()
+        .filter(|r| !r.upstream.is_none())
         .map(|r| {
             let scheme = if r.upstream.https { "https" } else { "http" };
             format!("{scheme}://{}", r.upstream.authority)

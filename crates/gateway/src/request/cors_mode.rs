@@ -125,6 +125,8 @@ async fn answer(
         wait: Wait::Total(mode.total_timeout),
         max_response_bytes: mode.max_response_bytes,
         upgrades: false,
+        max_body_bytes: None,
+        headers: None,
     };
     let strip = |headers: &mut http::HeaderMap| mode.policy.strip_request_headers(headers);
     let resp = upstream::call(app, conn, ex, req, target, strip).await?;

@@ -65,7 +65,8 @@ pub async fn call(
     let small = http_body::Body::size_hint(&body)
         .exact()
         .is_some_and(|n| n <= REPLAY_BODY_LIMIT);
-    let (inbound, progress) = super::upstream::inbound(app, body, parts.extensions.remove());
+    let (inbound, progress) =
+        super::upstream::inbound(app, body, parts.extensions.remove(), target.max_body_bytes);
     let mut held = if empty || small {
         // Read to its end (an empty body in one poll): that also marks it read for the
         // connection, which keeps it alive after the response.
@@ -107,7 +108,11 @@ pub async fn call(
             preserve_host: target.preserve_host,
             upgrades: target.upgrades,
         };
-        asked = prepare_head(app, conn, ex, &mut attempt, uri, leg, |_| ())?;
+        asked = prepare_head(app, conn, ex, &mut attempt, uri, leg, |h| {
+            if let Some(rules) = &target.headers {
+                rules.on_request(h);
+            }
+        })?;
         let body = match &mut held {
             Held::Replay(bytes) => Either::Left(Full::new(bytes.clone())),
             Held::Once(body) => match body.take() {

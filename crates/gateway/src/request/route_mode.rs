@@ -22,18 +22,20 @@ pub async fn handle(
     ex: &mut Exchange,
     req: Request<Incoming>,
 ) -> Response<ProxyBody> {
-    match target(app, ex, &req) {
+    match target(app, conn, ex, &req) {
         Ok(Next::Answer(resp)) => resp,
         Ok(Next::Forward(target, None)) => {
+            let rules = target.headers.clone();
             match upstream::call(app, conn, ex, req, target, |_| ()).await {
-                Ok(resp) => resp,
+                Ok(resp) => super::route_rules::on_response(rules.as_ref(), resp),
                 Err(err) => ex.fail(err),
             }
         }
         // Boxed: the group path's future is larger, and single-URL routes keep today's size.
         Ok(Next::Forward(target, Some(group))) => {
+            let rules = target.headers.clone();
             match Box::pin(group::call(app, conn, ex, req, target, &group)).await {
-                Ok(resp) => resp,
+                Ok(resp) => super::route_rules::on_response(rules.as_ref(), resp),
                 Err(err) => ex.fail(err),
             }
         }
@@ -53,6 +55,7 @@ enum Next<'a> {
 /// declared body over the limit. With the route's upstream group, if it names one.
 fn target<'a>(
     app: &'a App,
+    conn: &ConnInfo,
     ex: &mut Exchange,
     req: &Request<Incoming>,
 ) -> Result<Next<'a>, GatewayError> {
@@ -81,10 +84,21 @@ fn target<'a>(
     let route = m.route;
     ex.routed(m.index);
     let group = app.groups.for_route(m.index);
-    if let Some(fixed) = super::route_rules::fixed(route, req) {
-        return super::route_rules::answer(ex, fixed).map(Next::Answer);
+    if let Some(limiter) = app.per_route.limiter(m.index) {
+        let client = super::forwarding::client_ip(app, conn, req.headers());
+        if let Err(wait) = limiter.check(client, ex.started()) {
+            return Ok(Next::Answer(super::route_rules::too_many(ex, wait)));
+        }
     }
-    if let Some(max) = app.settings.max_body_bytes {
+    let headers = super::route_rules::bind(app, route, conn, ex, req);
+    if let Some(fixed) = super::route_rules::fixed(route, req) {
+        let resp = super::route_rules::answer(ex, fixed)?;
+        return Ok(Next::Answer(super::route_rules::on_response(
+            headers.as_ref(),
+            resp,
+        )));
+    }
+    if let Some(max) = route.max_body_bytes.or(app.settings.max_body_bytes) {
         // 413 before reading a byte when the declared length is over the limit.
         if http_body::Body::size_hint(req.body()).lower() > max {
             return Err(GatewayError::new(
@@ -95,7 +109,7 @@ fn target<'a>(
         }
     }
     let target = Target {
-        client: &app.client,
+        client: app.per_route.client(m.index, &app.client),
         uri: m.upstream_uri,
         authority: &route.upstream.authority,
         preserve_host: route.preserve_host,
@@ -106,6 +120,8 @@ fn target<'a>(
         ),
         max_response_bytes: None,
         upgrades: true,
+        max_body_bytes: route.max_body_bytes,
+        headers,
     };
     Ok(Next::Forward(target, group))
 }

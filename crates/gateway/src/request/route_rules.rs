@@ -1,10 +1,13 @@
 //! A route's own answers (#13): 405 + `Allow`, `respond`, `redirect`, decided by
-//! [`crate::route::action::decide`] and built here, without touching an upstream.
+//! [`crate::route::action::decide`] and built here, without touching an upstream; 429 for
+//! its rate limit; its header rules bound to a request.
 
 use http::header::{HeaderValue, ALLOW, LOCATION};
 use http::{Request, Response, StatusCode};
 
+use crate::app::{App, ConnInfo};
 use crate::route::action::{self, Fixed};
+use crate::route::headers::{Bound, Vars};
 use crate::route::Route;
 
 use super::body::ProxyBody;
@@ -51,4 +54,53 @@ pub(super) fn answer(ex: &mut Exchange, fixed: Fixed) -> Result<Response<ProxyBo
             resp
         }
     })
+}
+
+/// 429 for a route's rate limit, with `Retry-After` in whole seconds (at least 1).
+pub(super) fn too_many(ex: &mut Exchange, wait: std::time::Duration) -> Response<ProxyBody> {
+    let mut resp = ex.fail(GatewayError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        Fault::Client,
+        "too many requests: slow down",
+    ));
+    let secs = crate::cors::retry_after_secs(wait);
+    resp.headers_mut()
+        .insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
+    resp
+}
+
+/// The route's header rules bound to this request's variables; `None` (and no work) for a
+/// route without rules.
+pub(super) fn bind<'a, B>(
+    app: &App,
+    route: &'a Route,
+    conn: &ConnInfo,
+    ex: &Exchange,
+    req: &Request<B>,
+) -> Option<Bound<'a>> {
+    if route.request_headers.is_empty() && route.response_headers.is_empty() {
+        return None;
+    }
+    let vars = Vars {
+        client_ip: super::forwarding::client_ip(app, conn, req.headers()),
+        request_id: ex.request_id().clone(),
+        host: crate::route::request_host(req).and_then(|h| HeaderValue::from_str(h).ok()),
+        https: conn.tls,
+    };
+    Some(Bound {
+        request: &route.request_headers,
+        response: &route.response_headers,
+        vars,
+    })
+}
+
+/// Applies the route's `response_headers` to a response it forwarded or answered itself.
+pub(super) fn on_response(
+    rules: Option<&Bound<'_>>,
+    mut resp: Response<ProxyBody>,
+) -> Response<ProxyBody> {
+    if let Some(rules) = rules {
+        rules.on_response(resp.headers_mut());
+    }
+    resp
 }

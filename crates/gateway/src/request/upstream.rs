@@ -42,6 +42,11 @@ pub struct Target<'a> {
     /// A `101 Switching Protocols` is spliced through; otherwise `Upgrade` never reaches
     /// the upstream.
     pub upgrades: bool,
+    /// Largest request body; `None` = `limits.max_body_bytes` (a route's own overrides it).
+    pub max_body_bytes: Option<u64>,
+    /// The route's `request_headers` (applied last, after the proxy rewrite) and
+    /// `response_headers`, when it has any.
+    pub headers: Option<crate::route::headers::Bound<'a>>,
 }
 
 /// How long the upstream may take.
@@ -71,9 +76,16 @@ pub async fn call(
         preserve_host: target.preserve_host,
         upgrades: target.upgrades,
     };
-    let asked = prepare_head(app, conn, ex, &mut parts, target.uri, leg, prepare)?;
+    let rules = target.headers.as_ref();
+    let asked = prepare_head(app, conn, ex, &mut parts, target.uri, leg, |h| {
+        prepare(h);
+        if let Some(rules) = rules {
+            rules.on_request(h);
+        }
+    })?;
     rewrite::bodyless::frame_body(&parts.method, &mut parts.headers, &body);
-    let (body, progress) = inbound(app, body, parts.extensions.remove());
+    let max_body = target.max_body_bytes;
+    let (body, progress) = inbound(app, body, parts.extensions.remove(), max_body);
     ex.sending(target.authority, &progress);
     // Pinned here, not inside `response_within`: a future passed by value to an async fn
     // and pinned there is stored twice in its state (the argument and the pinned local).
@@ -168,6 +180,7 @@ pub(super) fn inbound(
     app: &App,
     body: Incoming,
     end: Option<super::inbound::BodyEnd>,
+    max_bytes: Option<u64>,
 ) -> (InboundBody, Progress) {
     // A request without a body never moves on: no shared clock needed.
     let progress = if http_body::Body::is_end_stream(&body) {
@@ -178,7 +191,7 @@ pub(super) fn inbound(
     let body = InboundBody::new(
         body,
         app.settings.client_body_idle,
-        app.settings.max_body_bytes,
+        max_bytes.or(app.settings.max_body_bytes),
     )
     .with_progress(progress.clone())
     .with_end(end);

@@ -49,6 +49,25 @@ pub fn check_redirect(to: &str) -> Result<(), &'static str> {
     if bare.contains(['{', '}']) {
         return Err("the only placeholders are {path} and {query}");
     }
+    // Where the redirect goes must be the config's choice, never the client's.
+    if to.starts_with("{query}") {
+        return Err("must not start with {query}: the client would choose the target");
+    }
+    if to.starts_with("//") || to.starts_with('\\') || to.starts_with("/\\") {
+        return Err("a scheme-relative target (//host) is not supported: write https://host");
+    }
+    if let Some((scheme, rest)) = to.split_once("://") {
+        if !scheme.contains(['/', '{', '?']) {
+            let end = rest.find(['/', '?', '#', '{']).unwrap_or(rest.len());
+            let (authority, after) = rest.split_at(end);
+            if authority.is_empty() {
+                return Err("an absolute target writes its host out");
+            }
+            if after.starts_with('{') && !after.starts_with("{path}") {
+                return Err("after the host comes /, ? or {path}");
+            }
+        }
+    }
     Ok(())
 }
 
@@ -93,12 +112,23 @@ pub fn decide(
 
 /// Fills in `{path}` and `{query}` (the query without `?`); a `?` left with nothing after
 /// it, because the request had no query, is dropped.
+///
+/// Open-redirect guard: a relative `Location` (the template starts with `/` or `{path}`)
+/// never starts with more than one slash or with a backslash. A request for `//evil.example`
+/// would otherwise be sent to `//evil.example`, which a browser reads as another host (and
+/// `/\evil.example` too); the leading run of `/` and `\` is collapsed to one `/`, so it
+/// stays a path on this site. Absolute templates name their host at load
+/// ([`check_redirect`]), so the path cannot change it.
 pub fn location(to: &str, path: &str, query: Option<&str>) -> String {
     let mut out = to
         .replace("{path}", path)
         .replace("{query}", query.unwrap_or(""));
     if out.ends_with('?') {
         out.pop();
+    }
+    if out.starts_with(['/', '\\']) {
+        let rest = out.trim_start_matches(['/', '\\']);
+        out = format!("/{rest}");
     }
     out
 }

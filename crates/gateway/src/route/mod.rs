@@ -15,7 +15,9 @@
 
 pub mod action;
 pub mod escape;
+pub mod headers;
 pub mod host;
+pub mod limits;
 mod path;
 
 use path::{dot_segment, normalize_prefix, resolve_dots};
@@ -28,6 +30,10 @@ use http::uri::{Authority, PathAndQuery, Scheme, Uri};
 use host::{HostIndex, HostKey};
 
 pub(crate) use crate::syntax::split_authority;
+
+/// A valid URL to build a route without an upstream from, before its upstream is replaced
+/// by [`Upstream::none`].
+pub const NO_UPSTREAM: &str = "http://0.0.0.0:9";
 
 /// Where a route sends its requests: `http(s)://host:port/base`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +86,21 @@ impl Upstream {
         })
     }
 
+    /// The upstream of a route that answers itself (`respond`, `redirect`) and names none:
+    /// port 0, which [`Upstream::parse`] refuses, so it never equals a configured one.
+    pub fn none() -> Upstream {
+        Upstream {
+            https: false,
+            authority: Authority::from_static("0.0.0.0:0"),
+            base_path: String::new(),
+        }
+    }
+
+    /// `true` for [`Upstream::none`].
+    pub fn is_none(&self) -> bool {
+        self.authority.port_u16() == Some(0)
+    }
+
     /// `http` or `https`.
     pub fn scheme(&self) -> Scheme {
         if self.https {
@@ -124,6 +145,18 @@ pub struct Route {
     pub action: Option<action::Action>,
     /// `rewrite_prefix`: replaces the matched prefix in the forwarded path.
     pub rewrite_prefix: Option<String>,
+    /// `request_headers`: applied to the request as it leaves for the upstream.
+    pub request_headers: headers::HeaderRules,
+    /// `response_headers`: applied to the response as it leaves for the client.
+    pub response_headers: headers::HeaderRules,
+    /// `rate_limit`: a token bucket per client address (429 beyond); `None` = none.
+    pub rate_limit: Option<limits::RateRule>,
+    /// `max_body_bytes`: overrides `limits.max_body_bytes` for this route.
+    pub max_body_bytes: Option<u64>,
+    /// `timeouts.upstream_connect`: overrides `timeouts.upstream_connect` for this route.
+    pub connect_timeout: Option<Duration>,
+    /// `protocol` of the route or of its group: overrides `[pool]`'s version choice.
+    pub protocol: Option<limits::Protocol>,
 }
 
 impl Route {
@@ -142,6 +175,12 @@ impl Route {
             methods: None,
             action: None,
             rewrite_prefix: None,
+            request_headers: headers::HeaderRules::default(),
+            response_headers: headers::HeaderRules::default(),
+            rate_limit: None,
+            max_body_bytes: None,
+            connect_timeout: None,
+            protocol: None,
         })
     }
 

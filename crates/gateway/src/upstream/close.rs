@@ -18,6 +18,11 @@ pub async fn close_pools(app: &App, deadline: Instant) -> bool {
         }
         None => routes.await,
     };
+    // The routes' own pools (another protocol or connect timeout), with the same deadline.
+    let mut clean = clean;
+    for (_, client) in app.per_route.pools() {
+        clean &= client.shutdown(deadline).await;
+    }
     if clean {
         tracing::info!("upstream pools closed");
     } else {

@@ -117,13 +117,18 @@ impl RouteGroups {
     /// Starts the groups' background tasks on the current runtime: the active health
     /// checks of every group that has them, and the resolver task of every group with host
     /// names (which starts the checks of each new server set it installs).
+    ///
+    /// `client_for` gives the pool a group's probes and resolver use from the first route
+    /// that names the group (`None`: no route does), so that they speak its `protocol`.
     pub fn spawn_tasks(
         &self,
-        client: &gangway_pool::Client,
+        client_for: impl Fn(Option<usize>) -> gangway_pool::Client,
         resolver: &Resolver,
     ) -> Vec<JoinHandle<()>> {
         let mut tasks = Vec::new();
-        for (slot, config) in self.slots.iter().zip(&self.configs) {
+        for (at, (slot, config)) in self.slots.iter().zip(&self.configs).enumerate() {
+            let route = self.by_route.iter().position(|s| *s == Some(at));
+            let client = &client_for(route);
             match slot {
                 Slot::Fixed(group) => {
                     tasks.extend(super::probe::spawn_all(std::slice::from_ref(group), client));

@@ -28,6 +28,7 @@ pub(crate) struct RawUpstream {
     pub(super) outlier: RawOutlier,
     #[serde(default)]
     pub(super) retry_budget: RawBudget,
+    pub(super) protocol: Option<Spanned<String>>,
 }
 
 pub(super) fn default_resolve() -> Duration {

@@ -59,3 +59,47 @@ fn redirect_templates() {
     assert!(check_redirect("https://x/\r\nset-cookie: a").is_err());
     assert!(check_redirect("").is_err());
 }
+
+/// The open-redirect guard: a relative Location never starts with `//` or a backslash, and
+/// a template cannot let the client pick the host.
+#[test]
+fn redirects_stay_on_the_configured_host() {
+    for (to, path, query, want) in [
+        ("{path}", "//evil.example/x", None, "/evil.example/x"),
+        ("{path}", "/\\evil.example", None, "/evil.example"),
+        ("{path}", "///\\/evil.example", Some("a=1"), "/evil.example"),
+        ("/{path}", "/a", None, "/a"),
+        ("/{path}", "//evil", None, "/evil"),
+        ("{path}?{query}", "//evil", Some("q"), "/evil?q"),
+        ("{path}", "/fine//double", None, "/fine//double"),
+        (
+            "https://example.com{path}",
+            "//evil",
+            None,
+            "https://example.com//evil",
+        ),
+        ("new{path}", "//x", None, "new//x"),
+    ] {
+        assert_eq!(location(to, path, query), want, "{to} with {path}");
+    }
+    for (to, ok) in [
+        ("{path}", true),
+        ("/{path}", true),
+        ("https://example.com{path}?{query}", true),
+        ("https://example.com/?{query}", true),
+        ("https://example.com?{query}", true),
+        ("{query}", false),
+        ("//evil.example{path}", false),
+        ("\\\\evil.example", false),
+        ("/\\evil.example", false),
+        ("https://{path}", false),
+        ("https://example.com{query}", false),
+    ] {
+        assert_eq!(
+            check_redirect(to).is_ok(),
+            ok,
+            "{to}: {:?}",
+            check_redirect(to)
+        );
+    }
+}
