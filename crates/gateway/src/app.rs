@@ -145,7 +145,7 @@ pub struct App {
     /// Limits and timeouts.
     pub settings: Settings,
     /// The access log, when on.
-    pub access: Option<crate::observe::sink::AccessLog>,
+    pub access: Option<crate::observe::access_log::AccessLog>,
     /// How request ids are kept or made.
     pub request_id: crate::observe::request_id::RequestIdPolicy,
     /// Flood control for upstream failure lines.
@@ -155,18 +155,5 @@ pub struct App {
     /// The upstream group of each route that names one.
     pub groups: crate::upstream::wiring::RouteGroups,
     /// Whether `ready_path` answers 200; one per process, carried across reloads.
-    pub readiness: Arc<crate::reload::Readiness>,
-}
-
-impl App {
-    /// The Prometheus text for `/metrics`.
-    pub fn render_metrics(&self) -> String {
-        let mut pools = vec![("routes", self.client.stats())];
-        if let Some(cors) = &self.cors {
-            pools.push(("cors", cors.client.stats()));
-        }
-        let mut out = self.metrics.render(&pools);
-        out.push_str(&crate::observe::sink::render_extra(self));
-        out
-    }
+    pub readiness: Arc<crate::observe::readiness::Readiness>,
 }

@@ -13,12 +13,14 @@
 //! - `log_fmt`: how durations and modes appear in log fields (no Debug forms).
 
 pub mod access;
+pub mod access_log;
 pub mod flood;
 pub mod log_fmt;
 pub mod metrics;
 pub mod otlp;
 pub mod process;
 pub mod prom;
+pub mod readiness;
 pub mod request_id;
 pub mod sink;
 pub mod trace;
