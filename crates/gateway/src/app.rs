@@ -145,7 +145,7 @@ pub struct App {
     /// Limits and timeouts.
     pub settings: Settings,
     /// The access log, when on.
-    pub access: Option<crate::observe::sink::AccessLog>,
+    pub access: Option<crate::observe::access_log::AccessLog>,
     /// How request ids are kept or made.
     pub request_id: crate::observe::request_id::RequestIdPolicy,
     /// Flood control for upstream failure lines.
@@ -155,23 +155,10 @@ pub struct App {
     /// The upstream group of each route that names one.
     pub groups: crate::upstream::wiring::RouteGroups,
     /// Whether `ready_path` answers 200; one per process, carried across reloads.
-    pub readiness: Arc<crate::reload::Readiness>,
+    pub readiness: Arc<crate::observe::readiness::Readiness>,
     /// Span export, only when `[tracing] otlp_endpoint` is set.
     pub tracer: Option<crate::observe::span::Tracer>,
     /// Each route's rate limiter and, when its protocol or connect timeout differ, pool.
     pub per_route: crate::per_route::PerRoute,
 }
-
-impl App {
-    /// The Prometheus text for `/metrics`.
-    pub fn render_metrics(&self) -> String {
-        let mut pools = vec![("routes", self.client.stats())];
-        pools.extend(self.per_route.pools().map(|(label, c)| (label, c.stats())));
-        if let Some(cors) = &self.cors {
-            pools.push(("cors", cors.client.stats()));
-        }
-        let mut out = self.metrics.render(&pools);
-        out.push_str(&crate::observe::sink::render_extra(self));
-        out
-    }
 }

@@ -37,6 +37,16 @@
 //! - `per_route`: a route's own runtime state: rate-limit buckets, its protocol's pool.
 //! - `reload/`: the running `App` behind one swap, SIGHUP/`--watch` reloads, readiness.
 //! - `conn/systemd`: socket activation (inherited listeners) and `sd_notify` state messages.
+//!
+//! ## Import direction
+//! Imports point down: `gateway`, `reload` → `conn` → `request` → `app` → the leaves
+//! (`route/`, `rewrite/`, `strict/`, `cors/`, `syntax`, `config/`, and the state modules `App`
+//! holds: `observe::{metrics, access_log, readiness, request_id, flood}`, `upstream/`).
+//! `app` never calls up: what needs the whole `App` (`/metrics` rendering in
+//! `observe::sink`, reloads in `reload/`) lives above it. `scripts/module-edges.sh` lists the
+//! `crate::` edges between modules (a directory's files counted one by one) and fails on a
+//! cycle; `scripts/module-edges.sh top` does the same per top-level directory, where
+//! cycles remain (e.g. `conn` ↔ `request`, `app` ↔ `observe`/`upstream` through sibling files).
 #![forbid(unsafe_code)]
 
 pub mod app;

@@ -5,49 +5,19 @@
 //! Lives in the gangway package for `CARGO_BIN_EXE_gangway`; plain std, like sigterm.rs.
 #![cfg(unix)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+
+use common::{wait_for, Gateway};
 
 /// A port free a moment ago on 127.0.0.1.
 fn free_addr() -> SocketAddr {
     let probe = TcpListener::bind("127.0.0.1:0").expect("probe a free port");
     probe.local_addr().expect("probe addr")
-}
-
-/// The child, killed if the test panics before it exits; its output collected line by line.
-struct Gateway {
-    child: Child,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-impl Gateway {
-    fn lines(&self) -> Vec<String> {
-        self.log.lock().map(|l| l.clone()).unwrap_or_default()
-    }
-}
-
-fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-    cond()
 }
 
 /// `GET path` on a fresh connection; the status line.
@@ -73,40 +43,13 @@ fn startup_access_and_shutdown_lines_have_no_debug_forms() {
     let admin = free_addr();
     // Nothing listens here: the routed request ends in a 502 and an access line.
     let upstream = free_addr();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gangway"))
-        .args(["--listen", &listen.to_string()])
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gangway"));
+    cmd.args(["--listen", &listen.to_string()])
         .args(["--admin", &admin.to_string()])
         .args(["--route", &format!("/=http://{upstream}")])
         .args(["--log-level", "info", "--workers", "1"])
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the gangway binary");
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let outs = [
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-    ];
-    let mut readers = Vec::new();
-    for out in outs.into_iter().flatten() {
-        let log = Arc::clone(&log);
-        readers.push(thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if let Ok(mut l) = log.lock() {
-                    l.push(line);
-                }
-            }
-        }));
-    }
-    let mut gw = Gateway { child, log };
+        .env_remove("RUST_LOG");
+    let mut gw = Gateway::start(cmd);
     let started = wait_for(Duration::from_secs(20), || {
         gw.lines().iter().any(|l| l.contains("admin listening"))
     });
@@ -127,9 +70,7 @@ fn startup_access_and_shutdown_lines_have_no_debug_forms() {
         matches!(gw.child.try_wait(), Ok(Some(_)))
     });
     assert!(exited, "gangway did not exit:\n{}", gw.lines().join("\n"));
-    for reader in readers {
-        let _ = reader.join();
-    }
+    gw.drain();
     let lines = gw.lines();
     let all = lines.join("\n");
 

@@ -6,13 +6,17 @@
 //! dev-dependencies; `kill -TERM` sends the signal (no libc). Unix only.
 #![cfg(unix)]
 
+mod common;
+
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use common::{wait_for, Gateway};
 
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -103,30 +107,9 @@ fn get(addr: SocketAddr, path: &str) -> io::Result<(u16, Vec<u8>)> {
     Ok((status, body))
 }
 
-/// The child process, killed if the test panics before it exits.
-struct Gateway {
-    child: Child,
-    log: Arc<Mutex<String>>,
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-impl Gateway {
-    fn log(&self) -> String {
-        self.log.lock().map(|l| l.clone()).unwrap_or_default()
-    }
-}
-
 fn spawn_gateway(listen: SocketAddr, upstream: SocketAddr) -> Gateway {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gangway"))
-        .arg("--listen")
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gangway"));
+    cmd.arg("--listen")
         .arg(listen.to_string())
         .arg("--route")
         .arg(format!("/=http://{upstream}"))
@@ -135,48 +118,8 @@ fn spawn_gateway(listen: SocketAddr, upstream: SocketAddr) -> Gateway {
         // More workers than the test machine's cores: every worker accepts on its own
         // SO_REUSEPORT socket, and shutdown must stop them all.
         .arg("--workers")
-        .arg("3")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the gangway binary");
-    let log = Arc::new(Mutex::new(String::new()));
-    for out in [
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        let log = Arc::clone(&log);
-        thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if let Ok(mut l) = log.lock() {
-                    l.push_str(&line);
-                    l.push('\n');
-                }
-            }
-        });
-    }
-    Gateway { child, log }
-}
-
-fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-    cond()
+        .arg("3");
+    Gateway::start(cmd)
 }
 
 #[test]

@@ -16,6 +16,7 @@
 //! - `log_fmt`: how durations and modes appear in log fields (no Debug forms).
 
 pub mod access;
+pub mod access_log;
 pub mod flood;
 pub mod histogram;
 pub mod listeners;
@@ -24,6 +25,7 @@ pub mod metrics;
 pub mod otlp;
 pub mod process;
 pub mod prom;
+pub mod readiness;
 pub mod request_id;
 pub mod sink;
 pub mod span;

@@ -1,5 +1,6 @@
-//! The access log as the request path sees it: a started [`LogWriter`] (stdout or
-//! `[log] access_log_path`) and the line format. Built once per gateway; the
+//! Observability wiring above [`App`](crate::app::App): `/metrics` rendering, the error
+//! log's writer and the background tasks. The access log itself ([`AccessLog`], re-exported
+//! from `access_log`) is a leaf that `App` holds; the
 //! [`Exchange`](crate::request::Exchange) renders each line into the writer's per-thread
 //! buffer, so a request costs a format and a short memcpy — never a write to the
 //! destination, which happens on the writer's own thread.
@@ -7,71 +8,10 @@
 use std::io;
 use std::sync::atomic::Ordering;
 
-use crate::config::{Log, LogFormat};
-
-use super::access::{render, AccessFormat, AccessRecord};
 use super::prom::{MetricType, PromText};
-use super::writer::{Destination, LogWriter, Reopen, WriterGuard, WriterOptions};
+use super::writer::{Destination, LogWriter, WriterGuard, WriterOptions};
 
-/// A running access log.
-#[derive(Debug)]
-pub struct AccessLog {
-    writer: LogWriter,
-    format: AccessFormat,
-    reopen: Reopen,
-    /// Flushes and stops the writer thread when the gateway's state is dropped (in a mutex
-    /// only to be `Sync`: it is never locked).
-    _guard: parking_lot::Mutex<WriterGuard>,
-}
-
-impl AccessLog {
-    /// Starts the writer for `[log]`, or `None` when the access log is off.
-    pub fn start(log: &Log) -> io::Result<Option<AccessLog>> {
-        if !log.access_log {
-            return Ok(None);
-        }
-        let destination = match &log.access_log_path {
-            Some(path) => Destination::File(path.clone()),
-            None => Destination::Stdout,
-        };
-        let options = WriterOptions {
-            thread_name: "gangway-access".to_owned(),
-            ..WriterOptions::default()
-        };
-        let (writer, guard, reopen) = LogWriter::start(destination, options)?;
-        Ok(Some(AccessLog {
-            writer,
-            format: access_format(log.format),
-            reopen,
-            _guard: parking_lot::Mutex::new(guard),
-        }))
-    }
-
-    /// Renders and queues one line; never blocks on the destination.
-    pub fn write(&self, record: &AccessRecord<'_>) {
-        self.writer
-            .with_line(|buf| render(self.format, record, buf));
-    }
-
-    /// Reopens the destination (`SIGUSR1`).
-    pub fn reopener(&self) -> Reopen {
-        self.reopen.clone()
-    }
-
-    /// Lines dropped so far.
-    pub fn dropped(&self) -> u64 {
-        self.writer.dropped()
-    }
-}
-
-/// The access-line format for `[log] format` (`text` is logfmt).
-pub fn access_format(format: LogFormat) -> AccessFormat {
-    match format {
-        LogFormat::Json => AccessFormat::Json,
-        LogFormat::Text => AccessFormat::Text,
-        LogFormat::Combined => AccessFormat::Combined,
-    }
-}
+pub use super::access_log::{access_format, AccessLog};
 
 /// Writes `gangway_log_lines_dropped_total`: lines of the access log and the error log
 /// that a stalled destination made the gateway drop.
@@ -152,4 +92,19 @@ pub fn background(app: &std::sync::Arc<crate::app::App>) -> Vec<tokio::task::Joi
         }
     }
     tasks
+}
+
+// Here rather than in app.rs: `app` sits below `observe`'s wiring and does not call it.
+impl crate::app::App {
+    /// The Prometheus text for `/metrics`.
+    pub fn render_metrics(&self) -> String {
+        let mut pools = vec![("routes", self.client.stats())];
+        pools.extend(self.per_route.pools().map(|(label, c)| (label, c.stats())));
+        if let Some(cors) = &self.cors {
+            pools.push(("cors", cors.client.stats()));
+        }
+        let mut out = self.metrics.render(&pools);
+        out.push_str(&render_extra(self));
+        out
+    }
 }

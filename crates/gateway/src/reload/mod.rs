@@ -15,39 +15,13 @@ pub mod plan;
 pub mod run;
 pub mod watch;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::app::App;
 
-/// Whether this instance should get traffic: `false` once draining (SIGTERM, including
-/// `[shutdown] delay`). There is no "not loaded yet" state to represent: the listeners are
-/// bound only after the config is loaded and validated.
-#[derive(Debug)]
-pub struct Readiness {
-    draining: AtomicBool,
-}
-
-impl Default for Readiness {
-    fn default() -> Self {
-        Readiness {
-            draining: AtomicBool::new(false),
-        }
-    }
-}
-
-impl Readiness {
-    /// Readiness fails from now on.
-    pub fn set_draining(&self) {
-        self.draining.store(true, Ordering::Relaxed);
-    }
-
-    /// `true` while serving normally.
-    pub fn is_ready(&self) -> bool {
-        !self.draining.load(Ordering::Relaxed)
-    }
-}
+pub use crate::observe::readiness::Readiness;
 
 /// The running `App`, swapped whole on reload, and the reload counters.
 #[derive(Debug)]

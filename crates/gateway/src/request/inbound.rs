@@ -135,7 +135,11 @@ pub enum InboundError {
 impl std::fmt::Display for InboundError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Idle(d) => write!(f, "client body idle for {d:?}"),
+            Self::Idle(d) => write!(
+                f,
+                "client body idle for {} ms",
+                crate::observe::log_fmt::millis(*d)
+            ),
             Self::TooLarge(max) => write!(f, "client body larger than {max} bytes"),
             Self::Client(e) => write!(f, "client body failed: {e}"),
         }

@@ -262,9 +262,10 @@ pub(super) fn respond(
 }
 
 pub(super) fn timed_out(wait: Wait) -> GatewayError {
+    use crate::observe::log_fmt::millis;
     let message = match wait {
-        Wait::Head(t) => format!("upstream did not answer within {t:?}"),
-        Wait::Total(t) => format!("target did not answer within {t:?}"),
+        Wait::Head(t) => format!("upstream did not answer within {} ms", millis(t)),
+        Wait::Total(t) => format!("target did not answer within {} ms", millis(t)),
     };
     GatewayError::new(StatusCode::GATEWAY_TIMEOUT, Fault::Upstream, message)
 }
