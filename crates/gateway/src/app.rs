@@ -156,6 +156,9 @@ pub struct App {
     pub groups: crate::upstream::wiring::RouteGroups,
     /// Whether `ready_path` answers 200; one per process, carried across reloads.
     pub readiness: Arc<crate::reload::Readiness>,
+    /// Each listener's certificates (by config index; `None` for a plain listener), read
+    /// per handshake, so a reload changes them for new connections.
+    pub tls: Vec<Option<Arc<crate::conn::sni::CertSet>>>,
 }
 
 impl App {

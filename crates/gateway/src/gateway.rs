@@ -177,7 +177,27 @@ pub fn build_app(config: &Config, own_addrs: &[SocketAddr]) -> Result<App, Start
         in_flight: std::sync::atomic::AtomicU64::new(0),
         groups,
         readiness: Arc::default(),
+        tls: load_certificates(config)?,
     })
+}
+
+/// Every TLS listener's certificates, by listener index; the first failure names the
+/// listener and the file (at start a start error, on reload a refused reload).
+fn load_certificates(
+    config: &Config,
+) -> Result<Vec<Option<Arc<crate::conn::sni::CertSet>>>, StartError> {
+    config
+        .listeners
+        .iter()
+        .map(|l| match l.tls {
+            None => Ok(None),
+            Some(_) => crate::conn::sni::CertSet::load(&l.tls_files())
+                .map(|set| Some(Arc::new(set)))
+                .map_err(|e| {
+                    StartError::new(StartKind::Tls, format!("listener {}: TLS", l.address), e)
+                }),
+        })
+        .collect()
 }
 
 fn non_zero(d: Duration) -> Option<Duration> {
@@ -292,14 +312,7 @@ pub async fn start_inherited(
             (None, None) => server::bind(l.address).await.map(Bound::One),
         }
         .map_err(|e| StartError::new(StartKind::Bind, "", e))?;
-        let tls = match &l.tls {
-            Some(files) => Some(
-                crate::conn::tls::server_config(&files.cert, &files.key).map_err(|e| {
-                    StartError::new(StartKind::Tls, format!("listener {}: TLS", l.address), e)
-                })?,
-            ),
-            None => None,
-        };
+        let tls = l.tls.is_some();
         let mode = match l.mode {
             ListenerMode::Routes => Mode::Routes,
             ListenerMode::Cors => Mode::Cors,
@@ -334,13 +347,14 @@ pub async fn start_inherited(
     let permits = Arc::new(Semaphore::new(config.limits.max_connections.max(1)));
     let shutdown = Shutdown::new();
     let mut tasks = Vec::new();
-    for ((listener, tls, mode), addr) in bound.into_iter().zip(&addrs) {
+    for (index, ((listener, tls, mode), addr)) in bound.into_iter().zip(&addrs).enumerate() {
         let spec = ListenerSpec {
             addr: *addr,
             tls,
+            index,
             mode,
         };
-        tracing::info!(address = %addr, mode = %crate::observe::log_fmt::mode(mode), tls = spec.tls.is_some(), "listening");
+        tracing::info!(address = %addr, mode = %crate::observe::log_fmt::mode(mode), tls = spec.tls, "listening");
         let accepting = Listener {
             spec,
             app: Arc::clone(&live),

@@ -7,7 +7,7 @@
 //! Nothing here knows the modes.
 //!
 //! - `strict_io`: the IO wrapper that shows the strict checker every HTTP/1 byte;
-//! - `tls`: the listeners' certificates; `workers`: the single-threaded runtimes
+//! - `sni`: the TLS listeners' certificates, chosen by SNI, and the 421 rule; `workers`: the single-threaded runtimes
 //!   connections are served on; `shutdown`: the stop and close signals; `systemd`:
 //!   socket activation and `sd_notify`.
 
@@ -16,7 +16,7 @@ mod prefixed;
 pub mod shutdown;
 pub mod strict_io;
 pub mod systemd;
-pub mod tls;
+pub mod sni;
 pub mod workers;
 
 use std::convert::Infallible;
@@ -53,8 +53,10 @@ use workers::Balance;
 pub struct ListenerSpec {
     /// Address to bind (or already bound, see [`bind`]).
     pub addr: SocketAddr,
-    /// TLS (HTTPS, and HTTP/2 by ALPN) when set.
-    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// TLS (HTTPS, and HTTP/2 by ALPN), with the certificates the `App` holds for it.
+    pub tls: bool,
+    /// The listener's place in the config (its certificates in `App::tls`).
+    pub index: usize,
     /// Route or CORS mode.
     pub mode: Mode,
 }
@@ -63,7 +65,7 @@ impl std::fmt::Debug for ListenerSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ListenerSpec")
             .field("addr", &self.addr)
-            .field("tls", &self.tls.is_some())
+            .field("tls", &self.tls)
             .field("mode", &self.mode)
             .finish()
     }
@@ -138,7 +140,6 @@ impl Listener {
     /// Accepts on `socket` until shutdown; each connection is served on its own task.
     pub async fn run(self, socket: TcpListener) {
         let local = socket.local_addr().unwrap_or(self.spec.addr);
-        let tls = self.spec.tls.clone().map(tokio_rustls::TlsAcceptor::from);
         let mut stop = self.shutdown.subscribe();
         loop {
             // Waiting for a permit first means that at the cap we stop accepting (the
@@ -177,10 +178,10 @@ impl Listener {
                 info: ConnInfo {
                     peer,
                     local,
-                    tls: tls.is_some(),
+                    tls: self.spec.tls,
                     mode: self.spec.mode,
                 },
-                tls: tls.clone(),
+                tls: self.spec.tls.then_some(self.spec.index),
                 app: Arc::clone(&self.app),
                 limits: Arc::clone(&self.limits),
                 signals: Signals {
@@ -234,7 +235,8 @@ struct Signals {
 /// One accepted connection and what serving it needs.
 struct Conn {
     info: ConnInfo,
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    /// A TLS listener's index in `App::tls`.
+    tls: Option<usize>,
     app: Arc<Live>,
     limits: Arc<ServerLimits>,
     signals: Signals,
@@ -252,7 +254,7 @@ impl Conn {
     }
 
     async fn serve(mut self, stream: TcpStream) {
-        let Some(acceptor) = self.tls.take() else {
+        let Some(index) = self.tls.take() else {
             let mut stream = stream;
             let mut head = [0u8; prefixed::PREFIX_MAX];
             let (h2, len) = {
@@ -279,9 +281,15 @@ impl Conn {
                 }
             };
             return self
-                .serve_http(prefixed::Prefixed::new(stream, head, len), h2)
+                .serve_http(prefixed::Prefixed::new(stream, head, len), h2, None)
                 .await;
         };
+        // The certificates serving now: a reload changes them for the next handshake.
+        let Some(certs) = self.app.load().tls.get(index).cloned().flatten() else {
+            tracing::error!(listener = %self.info.local, "TLS listener without certificates");
+            return;
+        };
+        let acceptor = tokio_rustls::TlsAcceptor::from(certs.config());
         // Boxed, like the TLS connection below: the rustls state is large, and a plain
         // connection's task (allocated whole for every connection, idle ones too) must
         // not carry room for it.
@@ -308,10 +316,12 @@ impl Conn {
             }
         };
         let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
-        Box::pin(self.serve_http(stream, h2)).await;
+        let names = Arc::clone(certs.names());
+        let sni = sni::Chosen::new(names, stream.get_ref().1.server_name());
+        Box::pin(self.serve_http(stream, h2, sni)).await;
     }
 
-    async fn serve_http<S>(mut self, stream: S, h2: bool)
+    async fn serve_http<S>(mut self, stream: S, h2: bool, sni: Option<sni::Chosen>)
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -319,7 +329,9 @@ impl Conn {
         if h2 {
             let io = TokioIo::new(stream);
             let live = Arc::clone(&self.app);
-            let service = service_fn(move |req: Request<Incoming>| {
+            let sni = sni.clone();
+            let service = service_fn(move |mut req: Request<Incoming>| {
+                mark_misdirected(sni.as_ref(), &mut req);
                 // Once per request: a reload applies to the next request, on every connection.
                 let app = live.load();
                 async move {
@@ -353,6 +365,7 @@ impl Conn {
             let service = service_fn(move |mut req: Request<Incoming>| {
                 // Asked when hyper hands the request over, so in request order.
                 let violation = strict.next_request();
+                mark_misdirected(sni.as_ref(), &mut req);
                 if req.headers().contains_key(UPGRADE) {
                     // A tunnel this request may become keeps the connection's permit.
                     req.extensions_mut().insert(Arc::clone(&hold));
@@ -384,6 +397,14 @@ impl Conn {
             )
             .await;
         }
+    }
+}
+
+/// Marks a request whose host another certificate of this TLS listener serves (answered
+/// 421 by the request path).
+fn mark_misdirected(sni: Option<&sni::Chosen>, req: &mut Request<Incoming>) {
+    if sni.is_some_and(|c| c.misdirected(crate::route::request_host(req))) {
+        req.extensions_mut().insert(sni::Misdirected);
     }
 }
 
