@@ -14,9 +14,9 @@
 pub mod admin;
 mod prefixed;
 pub mod shutdown;
+pub mod sni;
 pub mod strict_io;
 pub mod systemd;
-pub mod sni;
 pub mod workers;
 
 use std::convert::Infallible;

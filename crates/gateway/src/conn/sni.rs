@@ -136,11 +136,8 @@ impl Names {
     /// and another certificate of the listener does. A host no certificate names (an IP
     /// address, an unknown name) is served as before.
     pub fn misdirected(&self, used: usize, host: &str) -> bool {
-        let covers = |names: &Vec<String>| {
-            names
-                .iter()
-                .any(|n| n == host || wildcard_covers(n, host))
-        };
+        let covers =
+            |names: &Vec<String>| names.iter().any(|n| n == host || wildcard_covers(n, host));
         let used_covers = self.certs.get(used).is_some_and(covers);
         !used_covers
             && self
