@@ -159,6 +159,9 @@ pub struct App {
     /// Each listener's certificates (by config index; `None` for a plain listener), read
     /// per handshake, so a reload changes them for new connections.
     pub tls: Vec<Option<Arc<crate::conn::sni::CertSet>>>,
+    /// Connection-level limits and timeouts, read when a connection is accepted, so a
+    /// reload applies them to new connections.
+    pub conn_limits: Arc<crate::conn::ServerLimits>,
 }
 
 impl App {

@@ -33,6 +33,8 @@ pub struct Running {
     pub live: Arc<Live>,
     /// `[shutdown] delay`: readiness fails this long before the drain starts.
     pub delay: Duration,
+    /// The `[limits] max_connections` permits, all listeners together (resized on reload).
+    pub permits: Arc<Semaphore>,
     shutdown: Shutdown,
     grace: Duration,
     tasks: Vec<JoinHandle<()>>,
@@ -178,7 +180,20 @@ pub fn build_app(config: &Config, own_addrs: &[SocketAddr]) -> Result<App, Start
         groups,
         readiness: Arc::default(),
         tls: load_certificates(config)?,
+        conn_limits: Arc::new(server_limits(config)),
     })
+}
+
+/// The connection-level limits `config` asks for.
+fn server_limits(config: &Config) -> ServerLimits {
+    ServerLimits {
+        max_connections: config.limits.max_connections,
+        header_read_timeout: config.timeouts.header_read,
+        max_headers: config.limits.max_headers,
+        max_header_bytes: config.limits.max_header_bytes,
+        max_uri_bytes: config.limits.max_uri_bytes,
+        ..ServerLimits::default()
+    }
 }
 
 /// Every TLS listener's certificates, by listener index; the first failure names the
@@ -336,14 +351,7 @@ pub async fn start_inherited(
     own.extend(admin_addr);
     let app = Arc::new(build_app(config, &own)?);
     let live = Live::new(Arc::clone(&app));
-    let limits = Arc::new(ServerLimits {
-        max_connections: config.limits.max_connections,
-        header_read_timeout: config.timeouts.header_read,
-        max_headers: config.limits.max_headers,
-        max_header_bytes: config.limits.max_header_bytes,
-        max_uri_bytes: config.limits.max_uri_bytes,
-        ..ServerLimits::default()
-    });
+    let limits = Arc::clone(&app.conn_limits);
     let permits = Arc::new(Semaphore::new(config.limits.max_connections.max(1)));
     let shutdown = Shutdown::new();
     let mut tasks = Vec::new();
@@ -409,6 +417,7 @@ pub async fn start_inherited(
         app,
         live,
         delay: config.shutdown.delay,
+        permits,
         shutdown,
         grace: config.timeouts.shutdown_grace,
         tasks,

@@ -420,3 +420,56 @@ fn sd_notify_ready_reloading_ready_stopping() {
     assert_eq!(next(), "STOPPING=1\n");
     assert_eq!(gw.wait_exit(), Some(0), "{}", gw.log());
 }
+
+/// GET `/a` with `extra` header fields on a fresh connection; the status.
+fn get_with_headers(addr: SocketAddr, extra: usize) -> io::Result<u16> {
+    let mut tcp = TcpStream::connect(addr)?;
+    tcp.set_read_timeout(Some(IO_TIMEOUT))?;
+    let mut req = String::from("GET /a HTTP/1.1\r\nhost: t\r\nconnection: close\r\n");
+    for i in 0..extra {
+        req.push_str(&format!("x-field-{i}: v\r\n"));
+    }
+    req.push_str("\r\n");
+    tcp.write_all(req.as_bytes())?;
+    let mut all = Vec::new();
+    // The gateway may close before reading every byte of a refused head.
+    let _ = tcp.read_to_end(&mut all);
+    String::from_utf8_lossy(all.get(9..12).unwrap_or_default())
+        .parse()
+        .map_err(|_| io::Error::other(format!("bad response: {all:?}")))
+}
+
+#[test]
+fn sighup_applies_connection_limits_to_new_connections() {
+    let up = upstream();
+    let dir = Dir::new("reload-limits");
+    let file = dir.0.join("gangway.toml");
+    let listen = free_port();
+    let text = |max_headers: usize, max_connections: usize| {
+        format!(
+            "[[listener]]\naddress = \"{listen}\"\n\n[log]\nlevel = \"info\"\n\n\
+             [limits]\nmax_headers = {max_headers}\nmax_connections = {max_connections}\n\n\
+             [[route]]\nprefix = \"/a\"\nupstream = \"http://{up}\"\n"
+        )
+    };
+    std::fs::write(&file, text(100, 100)).expect("config");
+    let gw = Gateway::spawn(&file, None);
+    assert!(
+        wait_for(START, || matches!(plain_get(listen), Ok(200))),
+        "{}",
+        gw.log()
+    );
+    assert_eq!(get_with_headers(listen, 20).expect("20 fields"), 200);
+
+    std::fs::write(&file, text(10, 50)).expect("config");
+    gw.signal("HUP");
+    assert!(
+        wait_for(START, || gw.count("configuration reloaded") == 1),
+        "{}",
+        gw.log()
+    );
+    // New connections: more fields than the new limit are refused.
+    assert_eq!(get_with_headers(listen, 20).expect("refused"), 431);
+    assert_eq!(get_with_headers(listen, 2).expect("few fields"), 200);
+    assert!(gw.log().contains("max_connections changed"), "{}", gw.log());
+}

@@ -126,7 +126,8 @@ pub struct Listener {
     pub spec: ListenerSpec,
     /// The request path's state, read once per request (swapped on reload).
     pub app: Arc<Live>,
-    /// Connection limits and timeouts.
+    /// Connection limits and timeouts as started; each connection takes the ones of the
+    /// `App` serving when it is accepted (a reload changes them for new connections).
     pub limits: Arc<ServerLimits>,
     /// The cap on concurrent connections, all listeners together.
     pub permits: Arc<Semaphore>,
@@ -246,8 +247,9 @@ struct Conn {
 
 impl Conn {
     /// Serves the connection to its end (counted as open meanwhile).
-    async fn run(self, stream: TcpStream) {
+    async fn run(mut self, stream: TcpStream) {
         let app = self.app.load();
+        self.limits = Arc::clone(&app.conn_limits);
         app.metrics.connection_opened();
         self.serve(stream).await;
         app.metrics.connection_closed();
