@@ -312,7 +312,8 @@ pub async fn start_with(
 
 /// [`start_with`], with sockets inherited from the service manager (socket activation):
 /// `inherited[i]`, when present, is listener `i`'s socket instead of binding one (see
-/// [`crate::systemd::take_listeners`]). Worker runtimes all accept on that one socket.
+/// [`crate::systemd::take_listeners`]), and the slot after the listeners' is the admin
+/// listener's. Worker runtimes all accept on that one socket.
 pub async fn start_inherited(
     config: &Config,
     workers: Option<Arc<Workers>>,
@@ -338,13 +339,22 @@ pub async fn start_inherited(
         .iter()
         .filter_map(|(l, _, _)| l.local_addr())
         .collect();
-    let admin_listener = match config.admin.address {
-        Some(addr) => Some(
+    let admin_inherited = inherited
+        .get_mut(config.listeners.len())
+        .and_then(Option::take);
+    let admin_listener = match (config.admin.address, admin_inherited) {
+        (Some(_), Some(socket)) => Some(
+            socket
+                .set_nonblocking(true)
+                .and_then(|()| tokio::net::TcpListener::from_std(socket))
+                .map_err(|e| StartError::new(StartKind::Bind, "inherited admin socket", e))?,
+        ),
+        (Some(addr), None) => Some(
             server::bind(addr)
                 .await
                 .map_err(|e| StartError::new(StartKind::Bind, "", e))?,
         ),
-        None => None,
+        (None, _) => None,
     };
     let admin_addr = admin_listener.as_ref().and_then(|l| l.local_addr().ok());
     let mut own = addrs.clone();

@@ -1,7 +1,8 @@
 //! The real binary's operations around a reload: TLS certificates replaced by SIGHUP (new
 //! handshakes get the new certificate, an established connection keeps going, a bad
 //! certificate file is refused whole), a changed listener address refused with one line,
-//! and the `sd_notify` messages at start, reload and stop seen on a real datagram socket.
+//! the `sd_notify` messages at start, reload and stop seen on a real datagram socket, and
+//! the admin listener served on a socket inherited by socket activation.
 //!
 //! Plain std like `reload.rs`: threads, blocking sockets, `kill` for signals; TLS with a
 //! blocking rustls client and certificates made here with rcgen.
@@ -9,6 +10,7 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -16,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use command_fds::{CommandFdExt, FdMapping};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use rustls::pki_types::{CertificateDer, ServerName};
 
@@ -101,8 +104,34 @@ impl Gateway {
             Some(path) => cmd.env("NOTIFY_SOCKET", path),
             None => cmd.env_remove("NOTIFY_SOCKET"),
         };
+        cmd.env_remove("LISTEN_FDS");
+        Gateway::start(cmd)
+    }
+
+    /// Started as systemd starts a socket-activated service: `socket` at fd 3, `LISTEN_FDS=1`
+    /// and `LISTEN_PID` = the child's own pid (`sh` execs the binary, keeping its pid).
+    fn activated(file: &Path, socket: &TcpListener) -> Gateway {
+        let fd = OwnedFd::from(socket.try_clone().expect("dup the listening socket"));
+        let mut cmd = Command::new("/bin/sh");
+        cmd.arg("-c")
+            .arg("LISTEN_PID=$$ exec \"$0\" \"$@\"")
+            .arg(env!("CARGO_BIN_EXE_gangway"))
+            .arg("--config")
+            .arg(file)
+            .arg("--workers")
+            .arg("1")
+            .env("LISTEN_FDS", "1")
+            .env_remove("NOTIFY_SOCKET");
+        cmd.fd_mappings(vec![FdMapping {
+            parent_fd: fd,
+            child_fd: 3,
+        }])
+        .expect("fd mapping");
+        Gateway::start(cmd)
+    }
+
+    fn start(mut cmd: Command) -> Gateway {
         let mut child = cmd
-            .env_remove("LISTEN_FDS")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -472,4 +501,41 @@ fn sighup_applies_connection_limits_to_new_connections() {
     assert_eq!(get_with_headers(listen, 20).expect("refused"), 431);
     assert_eq!(get_with_headers(listen, 2).expect("few fields"), 200);
     assert!(gw.log().contains("max_connections changed"), "{}", gw.log());
+}
+
+#[test]
+fn admin_listener_is_served_on_an_inherited_socket() {
+    let up = upstream();
+    // Held open by the test: binding the address again would fail, so an answer on it
+    // means the gateway serves the inherited socket.
+    let admin = TcpListener::bind("127.0.0.1:0").expect("bind the admin socket");
+    let admin_addr = admin.local_addr().expect("admin addr");
+    let dir = Dir::new("activation-admin");
+    let file = dir.0.join("gangway.toml");
+    let listen = free_port();
+    std::fs::write(
+        &file,
+        format!(
+            "[[listener]]\naddress = \"{listen}\"\n\n[admin]\naddress = \"{admin_addr}\"\n\n\
+             [[route]]\nprefix = \"/a\"\nupstream = \"http://{up}\"\n"
+        ),
+    )
+    .expect("config");
+    let gw = Gateway::activated(&file, &admin);
+    assert!(
+        wait_for(START, || matches!(plain_get(listen), Ok(200))),
+        "{}",
+        gw.log()
+    );
+    let metrics = |addr: SocketAddr| -> io::Result<String> {
+        let mut tcp = TcpStream::connect(addr)?;
+        tcp.set_read_timeout(Some(IO_TIMEOUT))?;
+        tcp.write_all(b"GET /metrics HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n")?;
+        let mut all = String::new();
+        tcp.read_to_string(&mut all)?;
+        Ok(all)
+    };
+    let text = metrics(admin_addr).expect("admin answers");
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.contains("gangway_config_reloads_total"), "{text}");
 }
