@@ -27,6 +27,8 @@ pub struct TestPki {
     leaf_pem: String,
     leaf_key_der: Vec<u8>,
     leaf_key_pem: String,
+    /// The CA with its key, to sign more leaves ([`TestPki::issue`]).
+    ca: CertifiedIssuer<'static, KeyPair>,
 }
 
 impl std::fmt::Debug for TestPki {
@@ -69,7 +71,22 @@ impl TestPki {
             leaf_pem: leaf.pem(),
             leaf_key_der: leaf_key.serialize_der(),
             leaf_key_pem: leaf_key.serialize_pem(),
+            ca,
         }
+    }
+
+    /// Another server leaf signed by the CA, for `names` (DNS names, `*.` wildcards or IP
+    /// addresses): (certificate PEM, key PEM, certificate DER).
+    pub fn issue(&self, names: &[&str]) -> (String, String, CertificateDer<'static>) {
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let mut params = CertificateParams::new(names).expect("leaf params");
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.distinguished_name = name("gangway test leaf");
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let key = KeyPair::generate().expect("generate leaf key");
+        let cert = params.signed_by(&key, &self.ca).expect("sign leaf with CA");
+        (cert.pem(), key.serialize_pem(), cert.der().clone())
     }
 
     /// A server config presenting the leaf, offering `alpn` (in preference order).

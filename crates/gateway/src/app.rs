@@ -160,5 +160,10 @@ pub struct App {
     pub tracer: Option<crate::observe::span::Tracer>,
     /// Each route's rate limiter and, when its protocol or connect timeout differ, pool.
     pub per_route: crate::per_route::PerRoute,
-}
+    /// Each listener's certificates (by config index; `None` for a plain listener), read
+    /// per handshake, so a reload changes them for new connections.
+    pub tls: Vec<Option<Arc<crate::conn::sni::CertSet>>>,
+    /// Connection-level limits and timeouts, read when a connection is accepted, so a
+    /// reload applies them to new connections.
+    pub conn_limits: Arc<crate::conn::ServerLimits>,
 }

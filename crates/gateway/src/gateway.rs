@@ -33,6 +33,8 @@ pub struct Running {
     pub live: Arc<Live>,
     /// `[shutdown] delay`: readiness fails this long before the drain starts.
     pub delay: Duration,
+    /// The `[limits] max_connections` permits, all listeners together (resized on reload).
+    pub permits: Arc<Semaphore>,
     shutdown: Shutdown,
     grace: Duration,
     tasks: Vec<JoinHandle<()>>,
@@ -198,7 +200,41 @@ pub fn build_app(config: &Config, own_addrs: &[SocketAddr]) -> Result<App, Start
         readiness: Arc::default(),
         tracer,
         per_route,
+        tls: load_certificates(config)?,
+        conn_limits: Arc::new(server_limits(config)),
     })
+}
+
+/// The connection-level limits `config` asks for.
+fn server_limits(config: &Config) -> ServerLimits {
+    ServerLimits {
+        max_connections: config.limits.max_connections,
+        header_read_timeout: config.timeouts.header_read,
+        h2_max_streams: config.limits.max_streams_per_connection,
+        client_idle: config.timeouts.client_idle,
+        max_headers: config.limits.max_headers,
+        max_header_bytes: config.limits.max_header_bytes,
+        max_uri_bytes: config.limits.max_uri_bytes,
+    }
+}
+
+/// Every TLS listener's certificates, by listener index; the first failure names the
+/// listener and the file (at start a start error, on reload a refused reload).
+fn load_certificates(
+    config: &Config,
+) -> Result<Vec<Option<Arc<crate::conn::sni::CertSet>>>, StartError> {
+    config
+        .listeners
+        .iter()
+        .map(|l| match l.tls {
+            None => Ok(None),
+            Some(_) => crate::conn::sni::CertSet::load(&l.tls_files())
+                .map(|set| Some(Arc::new(set)))
+                .map_err(|e| {
+                    StartError::new(StartKind::Tls, format!("listener {}: TLS", l.address), e)
+                }),
+        })
+        .collect()
 }
 
 fn non_zero(d: Duration) -> Option<Duration> {
@@ -298,7 +334,8 @@ pub async fn start_with(
 
 /// [`start_with`], with sockets inherited from the service manager (socket activation):
 /// `inherited[i]`, when present, is listener `i`'s socket instead of binding one (see
-/// [`crate::systemd::take_listeners`]). Worker runtimes all accept on that one socket.
+/// [`crate::systemd::take_listeners`]), and the slot after the listeners' is the admin
+/// listener's. Worker runtimes all accept on that one socket.
 pub async fn start_inherited(
     config: &Config,
     workers: Option<Arc<Workers>>,
@@ -318,14 +355,7 @@ pub async fn start_inherited(
             (None, None) => server::bind(l.address).await.map(Bound::One),
         }
         .map_err(|e| StartError::new(StartKind::Bind, "", e))?;
-        let tls = match &l.tls {
-            Some(files) => Some(
-                crate::conn::tls::server_config(&files.cert, &files.key).map_err(|e| {
-                    StartError::new(StartKind::Tls, format!("listener {}: TLS", l.address), e)
-                })?,
-            ),
-            None => None,
-        };
+        let tls = l.tls.is_some();
         let mode = match l.mode {
             ListenerMode::Routes => Mode::Routes,
             ListenerMode::Cors => Mode::Cors,
@@ -336,38 +366,40 @@ pub async fn start_inherited(
         .iter()
         .filter_map(|(l, _, _)| l.local_addr())
         .collect();
-    let admin_listener = match config.admin.address {
-        Some(addr) => Some(
+    let admin_inherited = inherited
+        .get_mut(config.listeners.len())
+        .and_then(Option::take);
+    let admin_listener = match (config.admin.address, admin_inherited) {
+        (Some(_), Some(socket)) => Some(
+            socket
+                .set_nonblocking(true)
+                .and_then(|()| tokio::net::TcpListener::from_std(socket))
+                .map_err(|e| StartError::new(StartKind::Bind, "inherited admin socket", e))?,
+        ),
+        (Some(addr), None) => Some(
             server::bind(addr)
                 .await
                 .map_err(|e| StartError::new(StartKind::Bind, "", e))?,
         ),
-        None => None,
+        (None, _) => None,
     };
     let admin_addr = admin_listener.as_ref().and_then(|l| l.local_addr().ok());
     let mut own = addrs.clone();
     own.extend(admin_addr);
     let app = Arc::new(build_app(config, &own)?);
     let live = Live::new(Arc::clone(&app));
-    let limits = Arc::new(ServerLimits {
-        max_connections: config.limits.max_connections,
-        header_read_timeout: config.timeouts.header_read,
-        h2_max_streams: config.limits.max_streams_per_connection,
-        client_idle: config.timeouts.client_idle,
-        max_headers: config.limits.max_headers,
-        max_header_bytes: config.limits.max_header_bytes,
-        max_uri_bytes: config.limits.max_uri_bytes,
-    });
+    let limits = Arc::clone(&app.conn_limits);
     let permits = Arc::new(Semaphore::new(config.limits.max_connections.max(1)));
     let shutdown = Shutdown::new();
     let mut tasks = Vec::new();
-    for ((listener, tls, mode), addr) in bound.into_iter().zip(&addrs) {
+    for (index, ((listener, tls, mode), addr)) in bound.into_iter().zip(&addrs).enumerate() {
         let spec = ListenerSpec {
             addr: *addr,
             tls,
+            index,
             mode,
         };
-        tracing::info!(address = %addr, mode = %crate::observe::log_fmt::mode(mode), tls = spec.tls.is_some(), "listening");
+        tracing::info!(address = %addr, mode = %crate::observe::log_fmt::mode(mode), tls = spec.tls, "listening");
         let accepting = Listener {
             spec,
             app: Arc::clone(&live),
@@ -424,6 +456,7 @@ pub async fn start_inherited(
         app,
         live,
         delay: config.shutdown.delay,
+        permits,
         shutdown,
         grace: config.timeouts.shutdown_grace,
         tasks,

@@ -21,7 +21,7 @@
 //! ## Layout
 //! - `config/`, `cli`: the TOML file and the command line → a validated [`config::Config`].
 //! - `gateway`: build the state, bind listeners, run, shut down gracefully.
-//! - `conn/`: listeners and connections (`Listener`, `Conn`), TLS, the strict IO wrapper,
+//! - `conn/`: listeners and connections (`Listener`, `Conn`), TLS (SNI), the strict IO wrapper,
 //!   worker runtimes, shutdown signals. It hands each request to `request` and knows no mode.
 //! - `request/`: everything between "hyper handed us a request" and "its body ended".
 //! - `app`: the shared runtime state (routes, pools, the CORS mode); imports only leaves.

@@ -39,7 +39,14 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     // Both read and clear environment variables: before any other thread starts.
-    let addresses: Vec<_> = config.listeners.iter().map(|l| l.address).collect();
+    // The admin listener's address last: an inherited socket may serve it too (its slot
+    // follows the listeners', see `start_inherited`).
+    let addresses: Vec<_> = config
+        .listeners
+        .iter()
+        .map(|l| l.address)
+        .chain(config.admin.address)
+        .collect();
     let inherited = match gangway::systemd::take_listeners(&addresses) {
         Ok(sockets) => sockets,
         Err(e) => {

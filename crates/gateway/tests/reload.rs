@@ -427,7 +427,7 @@ fn socket_activation_hands_over_without_refusing_or_failing() {
     assert!(wait_for(START, || served.load(Ordering::SeqCst) > 100));
 
     // The second process takes the same socket; then the first is told to stop.
-    // Same listener, its own admin port (admin sockets are not inherited).
+    // Same listener, its own admin port (only the listener's socket is handed over here).
     let file2 = dir.0.join("second.toml");
     std::fs::write(&file2, config(listen, free_port(), &[("/a", up)], "")).expect("write");
     let second = Gateway::activated(&file2, &socket);

@@ -162,6 +162,7 @@ impl Cli {
             config.listeners.push(Listener {
                 address,
                 tls: None,
+                certificates: Vec::new(),
                 mode,
             });
         }

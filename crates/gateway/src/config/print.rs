@@ -48,6 +48,22 @@ impl Config {
                 ),
                 None => w.unset("tls", "plain HTTP"),
             }
+            if l.certificates.is_empty() {
+                w.unset("certificates", "only the `tls` certificate");
+            } else {
+                let list: Vec<String> = l
+                    .certificates
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "{{ cert = {}, key = {} }}",
+                            Value::from(path(&c.cert)),
+                            Value::from(path(&c.key))
+                        )
+                    })
+                    .collect();
+                w.raw("certificates", format!("[{}]", list.join(", ")));
+            }
         }
         for r in self.router.routes() {
             w.section("[[route]]");

@@ -79,8 +79,22 @@ pub struct Listener {
     pub address: SocketAddr,
     /// Serve HTTPS (HTTP/1.1 and h2 via ALPN) with these files.
     pub tls: Option<TlsFiles>,
+    /// More certificates for the same TLS listener, chosen by SNI (`tls` stays the
+    /// default); empty unless `tls` is set.
+    pub certificates: Vec<TlsFiles>,
     /// What the listener does with requests.
     pub mode: ListenerMode,
+}
+
+impl Listener {
+    /// Every certificate of a TLS listener, the default (`tls`) first; empty when plain.
+    pub fn tls_files(&self) -> Vec<TlsFiles> {
+        self.tls
+            .iter()
+            .chain(self.certificates.iter())
+            .cloned()
+            .collect()
+    }
 }
 
 /// PEM files for a TLS listener; relative paths are resolved against the config file's

@@ -351,3 +351,46 @@ fn international_target_patterns_become_punycode() {
     ))
     .contains("cors.allow_targets[0]: invalid target pattern"));
 }
+
+#[test]
+fn listener_certificates_validate_and_print_back() {
+    let dir = std::env::temp_dir().join(format!("gangway-config-certs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    for file in ["a.pem", "a.key", "b.pem", "b.key"] {
+        std::fs::write(dir.join(file), "").expect("write");
+    }
+    let text = "[[listener]]\naddress = \"127.0.0.1:2443\"\n\
+                tls = { cert = \"a.pem\", key = \"a.key\" }\n\
+                certificates = [{ cert = \"b.pem\", key = \"b.key\" }]\n";
+    std::fs::write(dir.join("gw.toml"), text).expect("write");
+    let config = load(dir.join("gw.toml")).expect("loads");
+    let listener = config.listeners.first().expect("listener");
+    let files = listener.tls_files();
+    assert_eq!(files.len(), 2);
+    assert_eq!(files[1].cert, dir.join("b.pem"));
+    // --print-config writes them back, and reading that gives the same listener.
+    let printed = config.to_toml();
+    assert!(printed.contains("certificates = [{ cert = "), "{printed}");
+    let back = parse(&printed, "printed.toml").expect("printed config parses");
+    assert_eq!(back.listeners, config.listeners);
+    assert_eq!(back.to_toml(), printed);
+
+    // `certificates` without `tls`, and a missing file, are refused with their key.
+    let cases = [
+        (
+            "[[listener]]\naddress = \"127.0.0.1:2443\"\ncertificates = [{ cert = \"b.pem\", key = \"b.key\" }]\n",
+            "listener[0].certificates: needs `tls`",
+        ),
+        (
+            "[[listener]]\naddress = \"127.0.0.1:2443\"\ntls = { cert = \"a.pem\", key = \"a.key\" }\n\
+             certificates = [{ cert = \"b.pem\", key = \"nope.key\" }]\n",
+            "listener[0].certificates[0].key: file not found",
+        ),
+    ];
+    for (text, want) in cases {
+        std::fs::write(dir.join("bad.toml"), text).expect("write");
+        let err = load(dir.join("bad.toml")).expect_err(want);
+        assert!(err.to_string().contains(want), "{err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -65,6 +65,7 @@ pub(super) struct RawConfig {
 struct RawListener {
     address: Spanned<Addr>,
     tls: Option<RawTls>,
+    certificates: Option<Spanned<Vec<RawTls>>>,
     #[serde(default)]
     mode: ListenerMode,
 }
@@ -258,9 +259,25 @@ impl RawConfig {
                 }),
                 None => None,
             };
+            let mut certificates = Vec::new();
+            if let Some(more) = raw.certificates {
+                if tls.is_none() {
+                    let message = "needs `tls` (the default certificate) on the same listener";
+                    let key = format!("listener[{i}].certificates");
+                    return Err(src.error(more.span(), key, message));
+                }
+                for (j, c) in more.into_inner().into_iter().enumerate() {
+                    let key = |what| format!("listener[{i}].certificates[{j}].{what}");
+                    certificates.push(TlsFiles {
+                        cert: src.existing_file(&c.cert, key("cert"))?,
+                        key: src.existing_file(&c.key, key("key"))?,
+                    });
+                }
+            }
             listeners.push(Listener {
                 address,
                 tls,
+                certificates,
                 mode: raw.mode,
             });
         }

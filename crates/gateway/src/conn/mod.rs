@@ -7,7 +7,7 @@
 //! Nothing here knows the modes.
 //!
 //! - `strict_io`: the IO wrapper that shows the strict checker every HTTP/1 byte;
-//! - `tls`: the listeners' certificates; `workers`: the single-threaded runtimes
+//! - `sni`: the TLS listeners' certificates, chosen by SNI, and the 421 rule; `workers`: the single-threaded runtimes
 //!   connections are served on; `shutdown`: the stop and close signals; `systemd`:
 //!   socket activation and `sd_notify`.
 
@@ -16,9 +16,9 @@ pub mod fds;
 pub mod idle;
 mod prefixed;
 pub mod shutdown;
+pub mod sni;
 pub mod strict_io;
 pub mod systemd;
-pub mod tls;
 pub mod workers;
 
 use std::convert::Infallible;
@@ -55,8 +55,10 @@ use workers::Balance;
 pub struct ListenerSpec {
     /// Address to bind (or already bound, see [`bind`]).
     pub addr: SocketAddr,
-    /// TLS (HTTPS, and HTTP/2 by ALPN) when set.
-    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// TLS (HTTPS, and HTTP/2 by ALPN), with the certificates the `App` holds for it.
+    pub tls: bool,
+    /// The listener's place in the config (its certificates in `App::tls`).
+    pub index: usize,
     /// Route or CORS mode.
     pub mode: Mode,
 }
@@ -65,7 +67,7 @@ impl std::fmt::Debug for ListenerSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ListenerSpec")
             .field("addr", &self.addr)
-            .field("tls", &self.tls.is_some())
+            .field("tls", &self.tls)
             .field("mode", &self.mode)
             .finish()
     }
@@ -129,7 +131,8 @@ pub struct Listener {
     pub spec: ListenerSpec,
     /// The request path's state, read once per request (swapped on reload).
     pub app: Arc<Live>,
-    /// Connection limits and timeouts.
+    /// Connection limits and timeouts as started; each connection takes the ones of the
+    /// `App` serving when it is accepted (a reload changes them for new connections).
     pub limits: Arc<ServerLimits>,
     /// The cap on concurrent connections, all listeners together.
     pub permits: Arc<Semaphore>,
@@ -143,7 +146,6 @@ impl Listener {
     /// Accepts on `socket` until shutdown; each connection is served on its own task.
     pub async fn run(self, socket: TcpListener) {
         let local = socket.local_addr().unwrap_or(self.spec.addr);
-        let tls = self.spec.tls.clone().map(tokio_rustls::TlsAcceptor::from);
         let mut stop = self.shutdown.subscribe();
         loop {
             // Waiting for a permit first means that at the cap we stop accepting (the
@@ -182,10 +184,10 @@ impl Listener {
                 info: ConnInfo {
                     peer,
                     local,
-                    tls: tls.is_some(),
+                    tls: self.spec.tls,
                     mode: self.spec.mode,
                 },
-                tls: tls.clone(),
+                tls: self.spec.tls.then_some(self.spec.index),
                 app: Arc::clone(&self.app),
                 limits: Arc::clone(&self.limits),
                 signals: Signals {
@@ -239,7 +241,8 @@ struct Signals {
 /// One accepted connection and what serving it needs.
 struct Conn {
     info: ConnInfo,
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    /// A TLS listener's index in `App::tls`.
+    tls: Option<usize>,
     app: Arc<Live>,
     limits: Arc<ServerLimits>,
     signals: Signals,
@@ -249,8 +252,9 @@ struct Conn {
 
 impl Conn {
     /// Serves the connection to its end (counted as open meanwhile).
-    async fn run(self, stream: TcpStream) {
+    async fn run(mut self, stream: TcpStream) {
         let app = self.app.load();
+        self.limits = Arc::clone(&app.conn_limits);
         let listener = self.info.local;
         app.metrics.connection_opened(listener);
         self.serve(stream).await;
@@ -262,7 +266,7 @@ impl Conn {
         // the first head gets what is left (see `idle`).
         let activity = idle::Activity::new(tokio::time::Instant::now());
         let head_by = tokio::time::Instant::now() + self.limits.header_read_timeout;
-        let Some(acceptor) = self.tls.take() else {
+        let Some(index) = self.tls.take() else {
             let mut stream = stream;
             let mut head = [0u8; prefixed::PREFIX_MAX];
             let (h2, len) = {
@@ -287,9 +291,20 @@ impl Conn {
                 }
             };
             return self
-                .serve_http(prefixed::Prefixed::new(stream, head, len), h2, activity)
+                .serve_http(
+                    prefixed::Prefixed::new(stream, head, len),
+                    h2,
+                    activity,
+                    None,
+                )
                 .await;
         };
+        // The certificates serving now: a reload changes them for the next handshake.
+        let Some(certs) = self.app.load().tls.get(index).cloned().flatten() else {
+            tracing::error!(listener = %self.info.local, "TLS listener without certificates");
+            return;
+        };
+        let acceptor = tokio_rustls::TlsAcceptor::from(certs.config());
         // Boxed, like the TLS connection below: the rustls state is large, and a plain
         // connection's task (allocated whole for every connection, idle ones too) must
         // not carry room for it.
@@ -313,11 +328,18 @@ impl Conn {
             }
         };
         let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
-        Box::pin(self.serve_http(stream, h2, activity)).await;
+        let names = Arc::clone(certs.names());
+        let sni = sni::Chosen::new(names, stream.get_ref().1.server_name());
+        Box::pin(self.serve_http(stream, h2, activity, sni)).await;
     }
 
-    async fn serve_http<S>(mut self, stream: S, h2: bool, activity: Arc<idle::Activity>)
-    where
+    async fn serve_http<S>(
+        mut self,
+        stream: S,
+        h2: bool,
+        activity: Arc<idle::Activity>,
+        sni: Option<sni::Chosen>,
+    ) where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let (info, limits) = (self.info, &self.limits);
@@ -331,7 +353,9 @@ impl Conn {
             let io = TokioIo::new(stream);
             let live = Arc::clone(&self.app);
             let streams = Arc::clone(&activity);
-            let service = service_fn(move |req: Request<Incoming>| {
+            let sni = sni.clone();
+            let service = service_fn(move |mut req: Request<Incoming>| {
+                mark_misdirected(sni.as_ref(), &mut req);
                 // Once per request: a reload applies to the next request, on every connection.
                 let app = live.load();
                 let busy = streams.begin();
@@ -372,6 +396,7 @@ impl Conn {
                 let busy = requests.begin();
                 // Asked when hyper hands the request over, so in request order.
                 let violation = strict.next_request();
+                mark_misdirected(sni.as_ref(), &mut req);
                 if req.headers().contains_key(UPGRADE) {
                     // A tunnel this request may become keeps the connection's permit.
                     req.extensions_mut().insert(Arc::clone(&hold));
@@ -407,6 +432,14 @@ impl Conn {
             )
             .await;
         }
+    }
+}
+
+/// Marks a request whose host another certificate of this TLS listener serves (answered
+/// 421 by the request path).
+fn mark_misdirected(sni: Option<&sni::Chosen>, req: &mut Request<Incoming>) {
+    if sni.is_some_and(|c| c.misdirected(crate::route::request_host(req))) {
+        req.extensions_mut().insert(sni::Misdirected);
     }
 }
 

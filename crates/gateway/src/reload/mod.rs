@@ -8,9 +8,11 @@
 //! - [`Readiness`]: the flag `[health] ready_path` answers from; shared by every `App` of
 //!   the process (a reload does not make a draining gateway ready again).
 //! - `apply`: a new `App` from a new `Config`, keeping the upstream pool when `[pool]` did
-//!   not change; `plan`: what may change on reload (pure, table-tested); `watch`: `--watch`.
+//!   not change; `plan`: what may change on reload (pure, table-tested); `watch`: `--watch`;
+//!   `limits`: `[limits] max_connections` resized on reload.
 
 pub mod apply;
+pub mod limits;
 pub mod plan;
 pub mod run;
 pub mod watch;

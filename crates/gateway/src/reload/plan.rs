@@ -1,9 +1,11 @@
 //! What a reload may change, decided from the running and the new config alone.
 //!
-//! Listener and admin addresses (and a listener's mode and TLS files) are refused on
-//! reload: re-binding sockets while the old ones drain needs the listener tasks to be
+//! Listener and admin addresses (and a listener's mode, and whether it is TLS) are refused
+//! on reload: re-binding sockets while the old ones drain needs the listener tasks to be
 //! restartable one by one, which they are not yet. A refused change keeps the running
 //! config whole, like a file that does not parse, and says why in the one error line.
+//! A TLS listener's certificates (files, paths, their number) do reload: they live in the
+//! `App`, and each handshake takes them from the `App` serving at that moment.
 
 use std::collections::BTreeSet;
 
@@ -22,9 +24,9 @@ pub struct Plan {
 
 /// Why a new config is refused although it is valid.
 pub fn plan(old: &Config, new: &Config) -> Result<Plan, String> {
-    if old.listeners != new.listeners {
+    if shape(old) != shape(new) {
         return Err(
-            "[[listener]] changed (address, mode or TLS files); listeners are not reloaded: \
+            "[[listener]] changed (address, mode, or plain/TLS); listeners are not reloaded: \
              restart to apply"
                 .to_owned(),
         );
@@ -40,6 +42,15 @@ pub fn plan(old: &Config, new: &Config) -> Result<Plan, String> {
         .filter(|u| !after.contains(u))
         .collect();
     Ok(Plan { keep_pool, removed })
+}
+
+/// What of the listeners must stay as it is: everything but the certificates.
+fn shape(config: &Config) -> Vec<(std::net::SocketAddr, crate::config::ListenerMode, bool)> {
+    config
+        .listeners
+        .iter()
+        .map(|l| (l.address, l.mode, l.tls.is_some()))
+        .collect()
 }
 
 /// Every upstream the routes send to, as `scheme://authority`.

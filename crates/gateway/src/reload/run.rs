@@ -73,6 +73,11 @@ pub async fn serve(config: Config, opts: Options) -> Result<usize, StartError> {
         notify(&opts.notifier, State::Reloading);
         if let Some(new) = apply::reload(&opts.cli, &running.live, &config, &own, why) {
             running.delay = new.shutdown.delay;
+            super::limits::resize(
+                &running.permits,
+                config.limits.max_connections,
+                new.limits.max_connections,
+            );
             if let Some(hook) = &opts.on_reload {
                 hook(&new);
             }

@@ -61,6 +61,18 @@ pub async fn handle(
                 .insert(CONNECTION, HeaderValue::from_static("close"));
         }
         resp
+    } else if req
+        .extensions()
+        .get::<crate::conn::sni::Misdirected>()
+        .is_some()
+    {
+        // RFC 9110 §15.5.20: the client retries on a connection with the right SNI.
+        let text = "misdirected request: this connection's certificate does not serve this host";
+        ex.fail(GatewayError::new(
+            StatusCode::MISDIRECTED_REQUEST,
+            Fault::Client,
+            text,
+        ))
     } else if req.uri().path() == app.settings.health_path
         && (req.method() == Method::GET || req.method() == Method::HEAD)
     {
