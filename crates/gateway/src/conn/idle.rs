@@ -63,6 +63,13 @@ pub fn deadline(phase: Phase, since: Instant, budget: Budget) -> Option<Instant>
 }
 
 /// A connection's phase, shared by its IO wrapper, its service and its task.
+///
+/// A phase change does not wake the connection's task (that would be three wake-ups and a
+/// timer re-armed per request, measured at ~4k instructions per proxied request). Instead
+/// the task sleeps until a check time no later than any deadline a change could bring,
+/// `min(header_read, client_idle)` from when it armed, and re-reads the phase then; only
+/// a task parked without a timer (the connection busy) is woken, once, when it leaves
+/// `Busy`.
 #[derive(Debug)]
 pub struct Activity {
     state: Mutex<State>,
@@ -76,6 +83,8 @@ struct State {
     phase: Phase,
     since: Instant,
     busy: usize,
+    /// The task waits for a notification rather than a timer (it saw `Busy`).
+    parked: bool,
 }
 
 impl Activity {
@@ -86,6 +95,7 @@ impl Activity {
                 phase: Phase::Head,
                 since: accepted,
                 busy: 0,
+                parked: false,
             }),
             idle: AtomicBool::new(false),
             wake: Notify::new(),
@@ -106,7 +116,9 @@ impl Activity {
     pub fn begin(self: &Arc<Self>) -> BusyGuard {
         let mut s = self.state.lock();
         s.busy += 1;
-        self.set(&mut s, Phase::Busy);
+        if s.phase != Phase::Busy {
+            self.set(&mut s, Phase::Busy);
+        }
         BusyGuard(Arc::clone(self))
     }
 
@@ -132,29 +144,36 @@ impl Activity {
         s.phase = phase;
         s.since = Instant::now();
         self.idle.store(phase == Phase::Idle, Ordering::Relaxed);
-        self.wake.notify_waiters();
+        if s.parked && phase != Phase::Busy {
+            s.parked = false;
+            self.wake.notify_waiters();
+        }
     }
 
     /// Resolves, with the phase, when the connection has been in it past its deadline.
     pub async fn expired(&self, budget: Budget) -> Phase {
+        // Any deadline a change after `now` brings is at least this far from `now`.
+        let horizon = budget.header_read.min(budget.client_idle);
         loop {
             let changed = self.wake.notified();
             let mut changed = std::pin::pin!(changed);
             // Registered before the state is read: a change in between still wakes us.
             changed.as_mut().enable();
-            let (phase, at) = {
-                let s = self.state.lock();
-                (s.phase, deadline(s.phase, s.since, budget))
-            };
-            match at {
-                None => changed.await,
-                Some(at) if at <= Instant::now() => return phase,
-                Some(at) => {
-                    tokio::select! {
-                        _ = tokio::time::sleep_until(at) => {}
-                        _ = changed => {}
+            let now = Instant::now();
+            let check = {
+                let mut s = self.state.lock();
+                match deadline(s.phase, s.since, budget) {
+                    Some(at) if at <= now => return s.phase,
+                    Some(at) => Some(at.min(now + horizon)),
+                    None => {
+                        s.parked = true;
+                        None
                     }
                 }
+            };
+            match check {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => changed.await,
             }
         }
     }
