@@ -32,7 +32,8 @@
 //! - `upstream/`: upstream groups — balancing, retry budget, outlier detection, health
 //!   checks (pure decisions over atomics).
 //! - `observe/`: metrics (`observe::metrics`), the non-blocking log writer, access-line
-//!   formats, request ids, trace context, OTLP export, process metrics, log flood control.
+//!   formats, request ids, trace context, OTLP export, process metrics, log flood control,
+//!   the error log's subscriber (`observe::error_log`, level and format reloadable).
 //! - `conn/admin`: the admin listener (`/metrics`, `/ready`).
 //! - `per_route`: a route's own runtime state: rate-limit buckets, its protocol's pool.
 //! - `reload/`: the running `App` behind one swap, SIGHUP/`--watch` reloads, readiness.

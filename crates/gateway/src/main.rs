@@ -6,12 +6,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{reload, EnvFilter, Registry};
+use tracing_subscriber::EnvFilter;
 
 use gangway::cli::Cli;
-use gangway::config::{Config, LogFormat};
+use gangway::config::Config;
+use gangway::observe::error_log::{self, ErrorLog};
 use gangway::workers::Workers;
 
 fn main() -> ExitCode {
@@ -62,7 +62,7 @@ fn main() -> ExitCode {
         }
     };
     // The guard is kept for the whole run: dropping it flushes the error log's last lines.
-    let (level, _error_log) = init_logging(&config);
+    let (error_log, _error_log_guard) = init_logging(&config);
     // This thread serves the admin listener and waits for signals; the worker threads accept
     // and serve connections (see `gangway::workers` for why not work stealing).
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -83,19 +83,14 @@ fn main() -> ExitCode {
         }
     };
     tracing::info!(workers = workers.len(), "worker threads started");
-    let on_reload = level.map(|handle| -> gangway::reload::run::LevelHook {
-        Box::new(move |config: &Config| {
-            if let Err(e) = handle.reload(EnvFilter::new(config.log.level.as_str())) {
-                tracing::warn!(error = %e, "cannot change the log level");
-            }
-        })
-    });
+    let on_reload: gangway::reload::run::LevelHook =
+        Box::new(move |config: &Config| error_log.apply(&config.log));
     let options = gangway::reload::run::Options {
         cli: reload_cli,
         workers: Some(Arc::clone(&workers)),
         inherited,
         notifier,
-        on_reload,
+        on_reload: Some(on_reload),
     };
     let result = runtime.block_on(gangway::reload::run::serve(config, options));
     // Stops the workers (after the drain above: nothing is served any more).
@@ -118,17 +113,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// The level's reload handle, or `None` when `RUST_LOG` set it (it wins over reloads too).
-type LevelHandle = reload::Handle<EnvFilter, Registry>;
-
 /// Installs the error log: formatted by `tracing_subscriber`, written by a dedicated thread
-/// (`observe::writer`), so a stalled stdout drops lines instead of blocking workers.
-fn init_logging(
-    config: &Config,
-) -> (
-    Option<LevelHandle>,
-    Option<gangway::observe::writer::WriterGuard>,
-) {
+/// (`observe::writer`), so a stalled stdout drops lines instead of blocking workers. Returns
+/// the handles a reload applies `[log]` with (level and format).
+fn init_logging(config: &Config) -> (ErrorLog, Option<gangway::observe::writer::WriterGuard>) {
     // RUST_LOG wins over the config's level, so a one-off debug run needs no file edit.
     // Its directives are trimmed first: tracing-subscriber 0.3 panics on a directive with
     // leading whitespace and a non-ASCII character (found by the config fuzz target).
@@ -147,11 +135,7 @@ fn init_logging(
             }
         }
     });
-    let from_config = from_env.is_none();
-    let filter = from_env.unwrap_or_else(|| EnvFilter::new(config.log.level.as_str()));
-    let (filter, handle) = reload::Layer::new(filter);
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let registry = tracing_subscriber::registry().with(filter);
     let (writer, guard) = match gangway::observe::sink::install_error_log() {
         Ok((writer, guard)) => (Some(writer), Some(guard)),
         Err(e) => {
@@ -159,29 +143,7 @@ fn init_logging(
             (None, None)
         }
     };
-    let json = config.log.format == LogFormat::Json;
-    match (json, writer) {
-        (true, Some(w)) => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .with_ansi(ansi)
-                    .with_writer(w),
-            )
-            .init(),
-        (true, None) => registry
-            .with(tracing_subscriber::fmt::layer().json().with_ansi(ansi))
-            .init(),
-        (false, Some(w)) => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .with_ansi(ansi)
-                    .with_writer(w),
-            )
-            .init(),
-        (false, None) => registry
-            .with(tracing_subscriber::fmt::layer().with_ansi(ansi))
-            .init(),
-    }
-    (from_config.then_some(handle), guard)
+    let (subscriber, handles) = error_log::build(&config.log, from_env, writer, ansi);
+    subscriber.init();
+    (handles, guard)
 }

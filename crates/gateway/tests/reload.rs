@@ -464,3 +464,74 @@ fn socket_activation_hands_over_without_refusing_or_failing() {
         first.log()
     );
 }
+
+/// The line of `log` with `needle` in it, if any.
+fn line_with(log: &str, needle: &str) -> Option<String> {
+    log.lines().find(|l| l.contains(needle)).map(str::to_owned)
+}
+
+#[test]
+fn sighup_changes_the_log_format_of_access_and_error_lines() {
+    let (up, _) = upstream();
+    let (listen, admin) = (free_port(), free_port());
+    let dir = Dir::new("reload-format");
+    let file = dir.0.join("gangway.toml");
+    let routes = [("/a", up)];
+    std::fs::write(&file, config(listen, admin, &routes, "format = \"text\"")).expect("write");
+    let mut gw = Gateway::spawn(&file, false);
+    assert!(
+        wait_for(START, || answers(listen, "/a?before")),
+        "not serving:\n{}",
+        gw.log()
+    );
+    // Lines are written by the writer threads: wait for them to show.
+    assert!(wait_for(Duration::from_secs(5), || gw
+        .log()
+        .contains("/a?before")));
+    let before = line_with(&gw.log(), "/a?before").unwrap_or_default();
+    assert!(
+        before.contains(" path=/a?before"),
+        "not text:\n{}",
+        gw.log()
+    );
+
+    std::fs::write(&file, config(listen, admin, &routes, "format = \"json\"")).expect("write");
+    gw.signal("HUP");
+    assert!(
+        wait_for(Duration::from_secs(5), || gw
+            .log()
+            .contains("configuration reloaded")),
+        "no reload line:\n{}",
+        gw.log()
+    );
+    assert!(answers(listen, "/a?after"), "{}", gw.log());
+    assert!(
+        wait_for(Duration::from_secs(5), || gw.log().contains("/a?after")),
+        "no access line:\n{}",
+        gw.log()
+    );
+    // The error log switches with it: the next error line (a broken file) is JSON. (The
+    // "configuration reloaded" line itself is still written in the old format.)
+    std::fs::write(&file, "[[listener]\naddress = 1\n").expect("write a broken config");
+    gw.signal("HUP");
+    assert!(
+        wait_for(Duration::from_secs(5), || gw
+            .log()
+            .contains("config reload failed")),
+        "no error line:\n{}",
+        gw.log()
+    );
+    let log = gw.log();
+    let json = |needle: &str| -> serde_json::Value {
+        let line = line_with(&log, needle).unwrap_or_default();
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}\n{log}"))
+    };
+    let access = json("/a?after");
+    assert_eq!(access["path"], "/a?after", "{log}");
+    assert_eq!(access["status"], 200, "{log}");
+    assert_eq!(json("config reload failed")["level"], "ERROR", "{log}");
+    assert!(gw.alive(), "{log}");
+    gw.signal("TERM");
+    assert!(wait_for(Duration::from_secs(10), || !gw.alive()));
+    assert_eq!(gw.child.wait().expect("status").code(), Some(0), "{log}");
+}

@@ -1,8 +1,15 @@
 //! A running access log: a started [`LogWriter`] (stdout or `[log] access_log_path`) and
 //! the line format. Held by [`App`](crate::app::App); imports nothing above `config` and
 //! `observe`'s own leaves, so `app` can hold it without a cycle.
+//!
+//! The format is the `App`'s; the writer is shared: a reload that keeps the destination
+//! ([`AccessLog::carried`]) hands the running writer to the new `App` with the new format,
+//! so one thread writes the file (requests in flight on the old `App` finish their lines in
+//! the old format, into the same writer) and `SIGUSR1` still reopens it.
 
 use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::config::{Log, LogFormat};
 
@@ -15,9 +22,11 @@ pub struct AccessLog {
     writer: LogWriter,
     format: AccessFormat,
     reopen: Reopen,
-    /// Flushes and stops the writer thread when the gateway's state is dropped (in a mutex
-    /// only to be `Sync`: it is never locked).
-    _guard: parking_lot::Mutex<WriterGuard>,
+    /// `[log] access_log_path` (`None`: stdout), to tell whether a reload keeps the writer.
+    path: Option<PathBuf>,
+    /// Flushes and stops the writer thread when the last `App` using it is dropped (in a
+    /// mutex only to be `Sync`: it is never locked).
+    _guard: Arc<parking_lot::Mutex<WriterGuard>>,
 }
 
 impl AccessLog {
@@ -39,8 +48,26 @@ impl AccessLog {
             writer,
             format: access_format(log.format),
             reopen,
-            _guard: parking_lot::Mutex::new(guard),
+            path: log.access_log_path.clone(),
+            _guard: Arc::new(parking_lot::Mutex::new(guard)),
         }))
+    }
+
+    /// This log's writer with `log`'s format, when a reload to `log` keeps the destination
+    /// (the access log still on, the same path or stdout); `None` when it does not.
+    pub fn carried(&self, log: &Log) -> Option<AccessLog> {
+        (log.access_log && log.access_log_path == self.path).then(|| AccessLog {
+            writer: self.writer.clone(),
+            format: access_format(log.format),
+            reopen: self.reopen.clone(),
+            path: self.path.clone(),
+            _guard: Arc::clone(&self._guard),
+        })
+    }
+
+    /// The line format.
+    pub fn format(&self) -> AccessFormat {
+        self.format
     }
 
     /// Renders and queues one line; never blocks on the destination.
@@ -68,3 +95,6 @@ pub fn access_format(format: LogFormat) -> AccessFormat {
         LogFormat::Combined => AccessFormat::Combined,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -13,10 +13,12 @@
 //! - `flood`: error-log flood control for upstream failures.
 //! - `sink`: the wiring — the access log as the request path writes it, the error log's
 //!   writer, background tasks (flood summaries, `SIGUSR1`), extra `/metrics` families.
+//! - `error_log`: the error log's subscriber, level and format reloadable.
 //! - `log_fmt`: how durations and modes appear in log fields (no Debug forms).
 
 pub mod access;
 pub mod access_log;
+pub mod error_log;
 pub mod flood;
 pub mod histogram;
 pub mod listeners;

@@ -27,6 +27,10 @@ pub fn rebuild(
     let plan = plan(old_config, new)?;
     let mut app = build_app(new, own).map_err(|e| e.to_string())?;
     app.readiness = Arc::clone(&old.readiness);
+    // Same destination: the running writer, with the new format (see `AccessLog::carried`).
+    if let Some(kept) = old.access.as_ref().and_then(|a| a.carried(&new.log)) {
+        app.access = Some(kept);
+    }
     if !plan.keep_pool {
         return Ok((app, Some(old.client.clone())));
     }
@@ -73,6 +77,14 @@ pub fn reload(
                 |route| app.per_route.client_for(route, &app.client),
                 &crate::upstream::dns::Resolver::of(&config),
             ));
+            // A new access-log destination has a new writer: SIGUSR1 reopens it too.
+            if let Some(access) = app.access.as_ref().filter(|_| {
+                !running.log.access_log || running.log.access_log_path != config.log.access_log_path
+            }) {
+                if let Err(e) = crate::observe::writer::reopen_on_sigusr1(vec![access.reopener()]) {
+                    tracing::warn!(error = %e, "cannot listen for SIGUSR1; the access log will not be reopened");
+                }
+            }
             live.store(Arc::new(app));
             live.record(true);
             if let Some(client) = retired {

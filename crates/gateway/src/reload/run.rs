@@ -12,7 +12,8 @@ use crate::conn::systemd::{Notifier, State};
 use crate::conn::workers::Workers;
 use crate::gateway::{start_inherited, StartError};
 
-/// Applies a reloaded config's log level (the binary's tracing reload handle).
+/// Applies a reloaded config's `[log]` level and format (the binary's tracing reload
+/// handles, see `observe::error_log`).
 pub type LevelHook = Box<dyn Fn(&Config) + Send>;
 
 /// What the serve loop needs besides the config.
