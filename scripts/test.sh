@@ -36,6 +36,9 @@ fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
+say "module imports: no cycle between the gateway's modules (scripts/module-edges.sh)"
+scripts/module-edges.sh > /dev/null
+
 say "doc tests"
 cargo test --workspace --doc 2>&1 | tee "$log"
 doc_passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}' || true)

@@ -165,5 +165,5 @@ pub struct App {
     pub tls: Vec<Option<Arc<crate::conn::sni::CertSet>>>,
     /// Connection-level limits and timeouts, read when a connection is accepted, so a
     /// reload applies them to new connections.
-    pub conn_limits: Arc<crate::conn::ServerLimits>,
+    pub conn_limits: Arc<crate::conn::limits::ServerLimits>,
 }
