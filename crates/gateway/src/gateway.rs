@@ -431,7 +431,10 @@ pub async fn start_inherited(
             (Bound::PerWorker(_), None) => {}
         }
     }
-    tasks.extend(crate::observe::sink::background(&app));
+    let current = Arc::clone(&live);
+    tasks.extend(crate::observe::sink::background(&app, move || {
+        current.load()
+    }));
     let resolver = crate::upstream::dns::Resolver::of(config);
     // Each group's probes go through the pool its routes use (its `protocol`).
     tasks.extend(app.groups.spawn_tasks(

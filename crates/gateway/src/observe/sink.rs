@@ -75,15 +75,26 @@ pub fn render_families(app: &crate::app::App, text: &mut PromText) {
 
 /// Background tasks on the current runtime for as long as the gateway runs: the flood
 /// control's summaries every 10 s, and `SIGUSR1` reopening the access log file.
-pub fn background(app: &std::sync::Arc<crate::app::App>) -> Vec<tokio::task::JoinHandle<()>> {
+///
+/// `current` gives the running `App` (a reload replaces it): the summaries are those of
+/// the config serving now, and a replaced one's pending summaries are written once more.
+pub fn background(
+    app: &std::sync::Arc<crate::app::App>,
+    current: impl Fn() -> std::sync::Arc<crate::app::App> + Send + 'static,
+) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
-    let flood_app = std::sync::Arc::clone(app);
+    let mut last = std::sync::Arc::clone(app);
     tasks.push(tokio::spawn(async move {
         let mut tick = tokio::time::interval(super::flood::DEFAULT_WINDOW);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            flood_app.flood.flush();
+            let now = current();
+            if !std::sync::Arc::ptr_eq(&now, &last) {
+                last.flood.flush();
+                last = now;
+            }
+            last.flood.flush();
         }
     }));
     if let Some(access) = &app.access {
