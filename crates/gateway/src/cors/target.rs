@@ -11,8 +11,7 @@ use std::fmt;
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::Uri;
 
-use super::ssrf::is_dns_name;
-use crate::syntax::{split_host_port, AuthorityError};
+use crate::syntax::{is_dns_name, split_host_port, AuthorityError};
 
 /// A validated absolute `http`/`https` target.
 #[derive(Clone, Debug, PartialEq, Eq)]
