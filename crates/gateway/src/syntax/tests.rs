@@ -41,11 +41,14 @@ fn authorities_split_with_the_same_port_rule() {
     }
 }
 
+/// A split `host[:port]`.
+type HostPort<'a> = (&'a str, Option<u16>);
+
 /// The structured errors: the CORS proxy maps each case onto its own `TargetError`.
 #[test]
 fn authority_errors_say_which_rule() {
     use AuthorityError::*;
-    let cases: &[(&str, Result<(&str, Option<u16>), AuthorityError>)] = &[
+    let cases: &[(&str, Result<HostPort<'_>, AuthorityError>)] = &[
         ("h.example", Ok(("h.example", None))),
         ("h.example:080", Ok(("h.example", Some(80)))),
         ("[::ffff:7f00:1]:8080", Ok(("[::ffff:7f00:1]", Some(8080)))),
