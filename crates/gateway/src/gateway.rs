@@ -15,7 +15,7 @@ use crate::config::{Config, ListenerMode};
 use crate::conn::shutdown::Shutdown;
 use crate::conn::workers::{self, Workers};
 use crate::conn::{self as server, Listener, ListenerSpec, ServerLimits};
-use crate::cors::{CorsPolicy, OriginPattern, RateLimiter, TargetPattern, TargetPolicy};
+use crate::cors::{CorsPolicy, RateLimiter, TargetPolicy};
 use crate::observe::metrics::Metrics;
 use crate::reload::Live;
 use crate::upstream::wiring::RouteGroups;
@@ -53,8 +53,6 @@ pub struct StartError {
 enum StartKind {
     /// Building an upstream pool.
     Pool,
-    /// A CORS pattern the config should have refused.
-    Cors,
     /// Binding a listening socket.
     Bind,
     /// Loading a listener's certificate or key.
@@ -83,11 +81,6 @@ impl StartError {
     /// An upstream pool could not be built.
     pub fn is_pool(&self) -> bool {
         self.kind == StartKind::Pool
-    }
-
-    /// A CORS pattern did not parse.
-    pub fn is_cors(&self) -> bool {
-        self.kind == StartKind::Cors
     }
 
     /// The configured limits need more file descriptors than RLIMIT_NOFILE allows.
@@ -243,22 +236,9 @@ fn non_zero(d: Duration) -> Option<Duration> {
 
 fn build_cors(config: &Config, own_addrs: &[SocketAddr]) -> Result<CorsMode, StartError> {
     let c = &config.cors;
-    let allow_targets = c
-        .allow_targets
-        .iter()
-        .map(|t| {
-            TargetPattern::parse(t)
-                .map_err(|e| StartError::new(StartKind::Cors, "cors.allow_targets", e))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let allow_origins = c
-        .allow_origins
-        .iter()
-        .map(|o| {
-            OriginPattern::parse(o)
-                .map_err(|e| StartError::new(StartKind::Cors, "cors.allow_origins", e))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    // Parsed once, when the config was validated; the proxy gets its own copies.
+    let allow_targets = c.allow_targets.iter().map(|p| p.value().clone()).collect();
+    let allow_origins = c.allow_origins.iter().map(|p| p.value().clone()).collect();
     let policy = CorsPolicy {
         allow_origins,
         allow_credentials: c.allow_credentials,

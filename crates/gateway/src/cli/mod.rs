@@ -65,11 +65,11 @@ pub struct Cli {
 
     /// Allow the CORS proxy to fetch HOST[:PORT] (repeatable; adds to [cors] allow_targets).
     #[arg(long = "cors-allow-target", value_name = "HOST[:PORT]", value_parser = config::normalize_target)]
-    pub cors_allow_targets: Vec<String>,
+    pub cors_allow_targets: Vec<config::Parsed<crate::cors::TargetPattern>>,
 
     /// Serve browser ORIGIN, e.g. https://app.example (repeatable; adds to [cors] allow_origins).
     #[arg(long = "cors-allow-origin", value_name = "ORIGIN", value_parser = config::normalize_origin)]
-    pub cors_allow_origins: Vec<String>,
+    pub cors_allow_origins: Vec<config::Parsed<crate::cors::OriginPattern>>,
 }
 
 /// One `--route`: a route, and the servers of its anonymous group when a list was given.

@@ -6,6 +6,7 @@
 //!
 //! # Layout
 //! - `schema`: the validated types and their defaults.
+//! - `cors`: `[cors]`'s pattern lists, parsed once and kept with their text ([`Parsed`]).
 //! - `pool`: `[pool]` and [`PoolSection::builder`].
 //! - `ops`: `[health]` (liveness, readiness) and `[shutdown]`.
 //! - `upstream`: `[[upstream]]` groups, and the command line's server lists.
@@ -15,6 +16,7 @@
 //! - `print`: [`Config::to_toml`], the effective configuration for `--print-config`.
 //! - `error`: [`ConfigError`], line/column and key-path recovery.
 
+mod cors;
 mod duration;
 mod error;
 mod forwarding;
@@ -30,6 +32,7 @@ mod validate;
 
 use std::path::Path;
 
+pub use cors::Parsed;
 pub use duration::{parse_duration, parse_size};
 pub use error::ConfigError;
 pub use forwarding::Forwarding;
@@ -41,7 +44,8 @@ pub use schema::{
     Runtime, Shutdown, Timeouts, TlsFiles,
 };
 
-pub(crate) use schema::{check_log_level, normalize_origin, normalize_target};
+pub(crate) use cors::{normalize_origin, normalize_target};
+pub(crate) use schema::check_log_level;
 pub use upstream::{parse_server_list, ServerSpec, UpstreamGroup, MAX_RETRIES};
 pub(crate) use validate::{parse_listen_address, same_port};
 

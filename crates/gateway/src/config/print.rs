@@ -16,6 +16,7 @@ mod route;
 
 use toml::Value;
 
+use super::cors::Parsed;
 use super::schema::{Config, ListenerMode, LogFormat};
 
 const KIB: u64 = 1 << 10;
@@ -226,8 +227,8 @@ impl Config {
 
         let c = &self.cors;
         w.section("[cors]");
-        w.kv("allow_targets", c.allow_targets.clone());
-        w.kv("allow_origins", c.allow_origins.clone());
+        w.kv("allow_targets", texts(&c.allow_targets));
+        w.kv("allow_origins", texts(&c.allow_origins));
         w.kv("allow_credentials", c.allow_credentials);
         w.kv("max_age", duration(c.max_age));
         w.kv("require_header", c.require_header);
@@ -395,6 +396,11 @@ pub(crate) fn duration(d: Duration) -> Value {
         }
     }
     Value::from(text)
+}
+
+/// A pattern list as its texts (the form it was written in).
+fn texts<T>(list: &[Parsed<T>]) -> Vec<String> {
+    list.iter().map(|p| p.text().to_owned()).collect()
 }
 
 fn path(p: &Path) -> String {

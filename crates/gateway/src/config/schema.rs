@@ -9,9 +9,11 @@ use std::time::Duration;
 use serde::de::{Deserializer, Error as _};
 use serde::Deserialize;
 
+use super::cors::Parsed;
 use super::duration;
 pub use super::ops::{Health, Shutdown};
 use super::pool::PoolSection;
+use crate::cors::{OriginPattern, TargetPattern};
 use crate::route::Router;
 
 /// Everything the gateway needs to run.
@@ -275,11 +277,11 @@ pub enum LogFormat {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cors {
     /// Target patterns (`host`, `host:port`, `*.domain`, IP literals) that may be fetched;
-    /// empty = any public address. Syntax checked by `cors::TargetPattern::parse`.
-    pub allow_targets: Vec<String>,
+    /// empty = any public address. Parsed once, by `cors::TargetPattern::parse`.
+    pub allow_targets: Vec<Parsed<TargetPattern>>,
     /// Origin patterns (`https://app.example`, `*.example.com`, `*`) served; empty = any
-    /// origin. Syntax checked by `cors::OriginPattern::parse`.
-    pub allow_origins: Vec<String>,
+    /// origin. Parsed once, by `cors::OriginPattern::parse`.
+    pub allow_origins: Vec<Parsed<OriginPattern>>,
     /// Send `Access-Control-Allow-Credentials: true`; requires an `allow_origins` list
     /// without `*`.
     pub allow_credentials: bool,
@@ -329,42 +331,6 @@ pub struct RateLimit {
     /// Bucket size: the burst allowed after a quiet period (≥ 1).
     #[serde(deserialize_with = "at_least_one_u32")]
     pub burst: u32,
-}
-
-/// Checks a CORS target pattern with the CORS module's own parser, so the file accepts
-/// exactly what the proxy understands, and says so with a line number. An international
-/// name (`münchen.de`, `*.münchen.de:8443`) is converted to the ASCII form the proxy
-/// compares targets in (`xn--mnchen-3ya.de`).
-pub(crate) fn normalize_target(text: &str) -> Result<String, String> {
-    let text = text.trim();
-    let converted;
-    let text = if text.is_ascii() {
-        text
-    } else {
-        let (wildcard, rest) = match text.strip_prefix("*.") {
-            Some(rest) => ("*.", rest),
-            None => ("", text),
-        };
-        let (host, port) = match rest.rsplit_once(':') {
-            Some((host, port)) if port.is_ascii() => (host, format!(":{port}")),
-            _ => (rest, String::new()),
-        };
-        let host = crate::cors::host_to_ascii(host)
-            .map_err(|e| format!("invalid target pattern \"{text}\": {e}"))?;
-        converted = format!("{wildcard}{host}{port}");
-        converted.as_str()
-    };
-    crate::cors::TargetPattern::parse(text)
-        .map(|_| text.to_owned())
-        .map_err(|e| e.to_string())
-}
-
-/// Checks a CORS origin pattern with the CORS module's own parser.
-pub(crate) fn normalize_origin(text: &str) -> Result<String, String> {
-    let text = text.trim();
-    crate::cors::OriginPattern::parse(text)
-        .map(|_| text.to_owned())
-        .map_err(|e| e.to_string())
 }
 
 /// Checks a log level / `EnvFilter` directive list and returns it normalised.

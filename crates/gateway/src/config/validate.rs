@@ -13,6 +13,7 @@ use serde::de::{Deserializer, Error as _};
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::cors::{each as patterns, normalize_origin, normalize_target};
 use super::duration;
 use super::error::ConfigError;
 use super::pool::RawPool;
@@ -345,30 +346,10 @@ impl RawConfig {
                 ));
             }
         }
-        // Checked here rather than in a Deserialize impl: toml gives array elements no
-        // span of their own, and the line of the bad element is the useful one.
-        let each =
-            |list: &[Spanned<String>], key: &str, check: fn(&str) -> Result<String, String>| {
-                list.iter()
-                    .enumerate()
-                    .map(|(i, item)| {
-                        check(item.get_ref())
-                            .map_err(|m| src.error(item.span(), format!("cors.{key}[{i}]"), m))
-                    })
-                    .collect::<Result<Vec<String>, ConfigError>>()
-            };
         let cors = Cors {
             allow_credentials: cors.allow_credentials.is_some_and(|b| *b.get_ref()),
-            allow_targets: each(
-                &cors.allow_targets,
-                "allow_targets",
-                schema::normalize_target,
-            )?,
-            allow_origins: each(
-                &cors.allow_origins,
-                "allow_origins",
-                schema::normalize_origin,
-            )?,
+            allow_targets: patterns(src, &cors.allow_targets, "allow_targets", normalize_target)?,
+            allow_origins: patterns(src, &cors.allow_origins, "allow_origins", normalize_origin)?,
             max_age: cors.max_age,
             require_header: cors.require_header,
             forward_cookies: cors.forward_cookies,

@@ -11,7 +11,7 @@
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
-pub(crate) use crate::syntax::{is_dns_name, parse_port};
+use crate::syntax::{is_dns_name, split_host_port, AuthorityError};
 
 use super::address::{classify, parse_host_literal, refusal, AddressClass};
 
@@ -71,11 +71,20 @@ impl TargetPattern {
                 port: None,
             });
         }
-        let (host, port) = split_host_port(pattern).ok_or_else(|| err("bad host:port syntax"))?;
-        let port = match port {
-            None => None,
-            Some(p) => Some(parse_port(p).ok_or_else(|| err("port must be 1-65535"))?),
-        };
+        // The gateway's one `host[:port]` grammar; its cases keep this parser's texts.
+        let (host, port) = split_host_port(pattern).map_err(|e| {
+            err(match e {
+                AuthorityError::InvalidPort | AuthorityError::PortOutOfRange => {
+                    "port must be 1-65535"
+                }
+                AuthorityError::UnclosedBracket => "unclosed '['",
+                AuthorityError::ZoneId | AuthorityError::InvalidIpv6 => "invalid IPv6 address",
+                AuthorityError::UserInfo
+                | AuthorityError::InvalidHost
+                | AuthorityError::MissingHost
+                | AuthorityError::UnbracketedIpv6 => "bad host:port syntax",
+            })
+        })?;
         if let Some(inner) = host.strip_prefix('[') {
             let inner = inner.strip_suffix(']').ok_or_else(|| err("unclosed '['"))?;
             let ip = inner
@@ -143,23 +152,6 @@ impl TargetPattern {
             }
             HostPattern::Name(_) | HostPattern::Suffix(_) => false,
         }
-    }
-}
-
-/// `host` or `host:port` or `[v6]:port`; `None` on bad syntax.
-fn split_host_port(s: &str) -> Option<(&str, Option<&str>)> {
-    if s.starts_with('[') {
-        let close = s.find(']')?;
-        let (host, rest) = s.split_at(close + 1);
-        return match rest {
-            "" => Some((host, None)),
-            _ => Some((host, Some(rest.strip_prefix(':')?))),
-        };
-    }
-    match s.split_once(':') {
-        None => Some((s, None)),
-        Some((_, port)) if port.contains(':') => None,
-        Some((host, port)) => Some((host, Some(port))),
     }
 }
 

@@ -11,8 +11,7 @@ use std::fmt;
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::Uri;
 
-use super::address::parse_host_literal;
-use super::ssrf::{is_dns_name, parse_port};
+use crate::syntax::{is_dns_name, split_host_port, AuthorityError};
 
 /// A validated absolute `http`/`https` target.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -158,10 +157,7 @@ fn parse_target(url: &[u8]) -> Result<TargetUrl, TargetError> {
 
     let (host, port) = split_authority(authority)?;
     let default_port = if https { 443 } else { 80 };
-    let port = match port {
-        None => default_port,
-        Some(p) => parse_port(p).ok_or(TargetError::InvalidPort)?,
-    };
+    let port = port.unwrap_or(default_port);
 
     let uri: Uri = url
         .parse()
@@ -254,43 +250,28 @@ fn is_scheme(s: &str) -> bool {
         && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
 }
 
-/// Splits `host[:port]` / `[v6]:port` and validates the host: an IPv6
-/// literal in brackets, or a DNS-style name / IPv4 (letters, digits, `-`,
-/// `_`, dots). Everything else (`%`-escapes, sub-delims, IPvFuture) is
-/// refused so no later component can read the host differently.
-fn split_authority(authority: &str) -> Result<(&str, Option<&str>), TargetError> {
-    if let Some(rest) = authority.strip_prefix('[') {
-        let (inner, after) = rest
-            .split_once(']')
-            .ok_or(TargetError::Unparsable("unclosed '[' in host"))?;
-        // Zone ids (`fe80::1%25eth0`) are refused like WHATWG URL does:
-        // they only make sense for link-local addresses, which are refused
-        // anyway, and would leak into the `Host` header.
-        if inner.contains('%') {
-            return Err(TargetError::Unparsable(
-                "IPv6 zone identifiers are not supported",
-            ));
-        }
-        if !parse_host_literal(inner).is_some_and(|ip| ip.is_ipv6()) {
-            return Err(TargetError::Unparsable("invalid IPv6 address in host"));
-        }
-        let port = match after {
-            "" => None,
-            _ => Some(after.strip_prefix(':').ok_or(TargetError::InvalidPort)?),
-        };
-        return Ok((inner, port));
-    }
-    let (host, port) = match authority.split_once(':') {
-        Some((_, port)) if port.contains(':') => {
-            return Err(TargetError::Unparsable(
-                "IPv6 addresses must be in brackets",
-            ))
-        }
-        Some((host, port)) => (host, Some(port)),
-        None => (authority, None),
-    };
-    if host.is_empty() {
-        return Err(TargetError::MissingHost);
+/// Splits `host[:port]` / `[v6]:port` with the gateway's one authority grammar
+/// (`syntax::split_host_port`: an IPv6 literal in brackets without zone id, a port of
+/// 1-65535) and then holds the host to the proxy's own rule: a DNS-style name or IPv4
+/// (letters, digits, `-`, `_`, dots). Everything else (`%`-escapes, sub-delims,
+/// IPvFuture) is refused so no later component can read the host differently. The host
+/// comes back without brackets.
+///
+/// Zone ids (`fe80::1%25eth0`) are refused like WHATWG URL does: they only make sense for
+/// link-local addresses, which are refused anyway, and would leak into the `Host` header.
+fn split_authority(authority: &str) -> Result<(&str, Option<u16>), TargetError> {
+    let (host, port) = split_host_port(authority).map_err(|e| match e {
+        AuthorityError::UserInfo => TargetError::UserInfo,
+        AuthorityError::MissingHost => TargetError::MissingHost,
+        AuthorityError::InvalidPort | AuthorityError::PortOutOfRange => TargetError::InvalidPort,
+        AuthorityError::InvalidHost
+        | AuthorityError::UnclosedBracket
+        | AuthorityError::ZoneId
+        | AuthorityError::InvalidIpv6
+        | AuthorityError::UnbracketedIpv6 => TargetError::Unparsable(e.reason()),
+    })?;
+    if let Some(inner) = host.strip_prefix('[') {
+        return Ok((inner.strip_suffix(']').unwrap_or(inner), port));
     }
     let name = host.strip_suffix('.').unwrap_or(host);
     if !is_dns_name(name) {

@@ -68,7 +68,8 @@ impl Upstream {
         if authority.port_u16() == Some(0) {
             return Err(bad("port 0 is not a valid upstream port".into()));
         }
-        let (host, port) = split_authority(authority.as_str()).map_err(|r| bad(r.into()))?;
+        let (host, port) =
+            split_authority(authority.as_str()).map_err(|r| bad(r.reason().into()))?;
         if uri.query().is_some() {
             return Err(bad("a query (?) is not allowed".into()));
         }

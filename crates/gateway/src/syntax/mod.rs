@@ -3,6 +3,9 @@
 //! `route`, `rewrite`, `strict` and `cors` cannot disagree (a port is 1-65535 everywhere:
 //! port 0 is refused by all of them).
 
+use std::fmt;
+use std::net::Ipv6Addr;
+
 use http::uri::Authority;
 
 /// RFC 9110 §5.6.2 `tchar`.
@@ -60,9 +63,60 @@ pub fn is_dns_name(name: &str) -> bool {
         })
 }
 
+/// Why a `host[:port]` was refused. [`AuthorityError::reason`] is the short text the
+/// callers put in their 400 bodies and config errors; the CORS proxy maps the cases onto its
+/// own `TargetError`s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthorityError {
+    /// `user@host`: credentials never travel in an authority here.
+    UserInfo,
+    /// Characters no authority holds.
+    InvalidHost,
+    /// Nothing before the `:` (`:80`).
+    MissingHost,
+    /// `[` without its `]`.
+    UnclosedBracket,
+    /// `[fe80::1%eth0]`: a zone id names an interface of the sender's machine; it means
+    /// nothing to anyone else and would leak into `Host`.
+    ZoneId,
+    /// Brackets around something that is not an IPv6 address (`[v1.x]`, `[127.0.0.1]`).
+    InvalidIpv6,
+    /// More than one `:` outside brackets (`::1`).
+    UnbracketedIpv6,
+    /// A port that is not 1-5 ASCII digits (`h:`, `h:8x`, `h:+80`, `[::1]x`).
+    InvalidPort,
+    /// Digits, but not 1-65535 (`h:0`, `h:65536`).
+    PortOutOfRange,
+}
+
+impl AuthorityError {
+    /// The short text for an error body or log line.
+    pub fn reason(self) -> &'static str {
+        match self {
+            AuthorityError::UserInfo => "userinfo (user@) is not allowed",
+            AuthorityError::InvalidHost => "invalid host",
+            AuthorityError::MissingHost => "missing host",
+            AuthorityError::UnclosedBracket => "unclosed '[' in host",
+            AuthorityError::ZoneId => "IPv6 zone identifiers are not supported",
+            AuthorityError::InvalidIpv6 => "invalid IPv6 address in host",
+            AuthorityError::UnbracketedIpv6 => "IPv6 addresses must be in brackets",
+            AuthorityError::InvalidPort => "invalid port",
+            AuthorityError::PortOutOfRange => "port out of range",
+        }
+    }
+}
+
+impl fmt::Display for AuthorityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.reason())
+    }
+}
+
 /// Splits and checks `host[:port]` strictly: `http::uri::Authority` alone accepts userinfo,
 /// an empty host, and ports like `99999`, `0` or `8x`, none of which may reach an upstream.
-pub fn split_authority(s: &str) -> Result<(&str, Option<u16>), &'static str> {
+/// The host is returned as written (an IPv6 literal keeps its brackets); beyond the
+/// characters `Authority` allows it is not judged here (see [`split_host_port`]).
+pub fn split_authority(s: &str) -> Result<(&str, Option<u16>), AuthorityError> {
     // Letters, digits, `.`, `-` and at most one `:` are always a valid authority: skip
     // `Authority`'s parse (an allocation and a copy) for the common `Host` value, which is
     // checked on every request.
@@ -73,26 +127,53 @@ pub fn split_authority(s: &str) -> Result<(&str, Option<u16>), &'static str> {
     }) && colons <= 1;
     if !simple {
         if s.contains('@') {
-            return Err("userinfo (user@) is not allowed");
+            return Err(AuthorityError::UserInfo);
         }
-        Authority::try_from(s).map_err(|_| "invalid host")?;
+        Authority::try_from(s).map_err(|_| AuthorityError::InvalidHost)?;
     }
-    let (host, port) = match s.rfind(':') {
-        // `[::1]` has colons inside the brackets; a port only follows the `]`.
-        Some(i) if !s.get(i..).is_some_and(|t| t.contains(']')) => {
-            (s.get(..i).unwrap_or(""), Some(s.get(i + 1..).unwrap_or("")))
+    split_host_port(s)
+}
+
+/// The one `host[:port]` grammar: `[IPv6]` (no zone id) or a host without `:`, then
+/// optionally `:` and a port of 1-65535 in at most 5 digits. The host is returned as
+/// written, brackets included; what characters a host name may hold is the caller's rule
+/// (`Authority`'s for `Host`, DNS names for the CORS proxy). Checked in reading order: the
+/// host's shape first, then the port.
+pub fn split_host_port(s: &str) -> Result<(&str, Option<u16>), AuthorityError> {
+    if s.contains('@') {
+        return Err(AuthorityError::UserInfo);
+    }
+    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+        let (inner, after) = rest
+            .split_once(']')
+            .ok_or(AuthorityError::UnclosedBracket)?;
+        if inner.contains('%') {
+            return Err(AuthorityError::ZoneId);
         }
-        _ => (s, None),
+        inner
+            .parse::<Ipv6Addr>()
+            .map_err(|_| AuthorityError::InvalidIpv6)?;
+        let port = match after {
+            "" => None,
+            _ => Some(after.strip_prefix(':').ok_or(AuthorityError::InvalidPort)?),
+        };
+        (s.get(..inner.len() + 2).unwrap_or(s), port)
+    } else {
+        match s.split_once(':') {
+            Some((_, port)) if port.contains(':') => return Err(AuthorityError::UnbracketedIpv6),
+            Some((host, port)) => (host, Some(port)),
+            None => (s, None),
+        }
     };
     if host.is_empty() {
-        return Err("missing host");
+        return Err(AuthorityError::MissingHost);
     }
     let port = match port {
         None => None,
         Some(p) if !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => {
-            Some(parse_port(p).ok_or("port out of range")?)
+            Some(parse_port(p).ok_or(AuthorityError::PortOutOfRange)?)
         }
-        Some(_) => return Err("invalid port"),
+        Some(_) => return Err(AuthorityError::InvalidPort),
     };
     Ok((host, port))
 }

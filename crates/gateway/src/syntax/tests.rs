@@ -41,6 +41,47 @@ fn authorities_split_with_the_same_port_rule() {
     }
 }
 
+/// A split `host[:port]`.
+type HostPort<'a> = (&'a str, Option<u16>);
+
+/// The structured errors: the CORS proxy maps each case onto its own `TargetError`.
+#[test]
+fn authority_errors_say_which_rule() {
+    use AuthorityError::*;
+    let cases: &[(&str, Result<HostPort<'_>, AuthorityError>)] = &[
+        ("h.example", Ok(("h.example", None))),
+        ("h.example:080", Ok(("h.example", Some(80)))),
+        ("[::ffff:7f00:1]:8080", Ok(("[::ffff:7f00:1]", Some(8080)))),
+        ("u@h", Err(UserInfo)),
+        (":80", Err(MissingHost)),
+        ("", Err(MissingHost)),
+        ("[::1", Err(UnclosedBracket)),
+        ("[fe80::1%eth0]", Err(ZoneId)),
+        ("[fe80::1%25eth0]:80", Err(ZoneId)),
+        ("[v1.x]", Err(InvalidIpv6)),
+        ("[127.0.0.1]", Err(InvalidIpv6)),
+        ("[]", Err(InvalidIpv6)),
+        ("::1", Err(UnbracketedIpv6)),
+        ("h:1:2", Err(UnbracketedIpv6)),
+        ("h:", Err(InvalidPort)),
+        ("h:8x", Err(InvalidPort)),
+        ("h:+80", Err(InvalidPort)),
+        ("h:000080", Err(InvalidPort)),
+        ("[::1]x", Err(InvalidPort)),
+        ("[::1]:", Err(InvalidPort)),
+        ("h:0", Err(PortOutOfRange)),
+        ("h:65536", Err(PortOutOfRange)),
+        ("[::1]:0", Err(PortOutOfRange)),
+    ];
+    for (text, want) in cases {
+        assert_eq!(split_host_port(text), *want, "{text:?}");
+    }
+    // The `Host` checker adds `Authority`'s character rules in front of the same grammar.
+    assert_eq!(split_authority("h!\"x"), Err(InvalidHost));
+    assert_eq!(split_authority("[fe80::1%25eth0]"), Err(ZoneId));
+    assert_eq!(split_authority("h:0"), Err(PortOutOfRange));
+}
+
 #[test]
 fn tokens_whitespace_and_decimals() {
     assert!(b"GET".iter().all(|b| is_tchar(*b)));

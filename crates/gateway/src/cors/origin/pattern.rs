@@ -3,7 +3,7 @@
 use std::fmt;
 use std::net::Ipv6Addr;
 
-use super::super::ssrf::{is_dns_name, parse_port};
+use crate::syntax::{is_dns_name, split_host_port};
 
 /// One allowed origin: `https://app.example.com`, `*.example.com`,
 /// `https://*.example.com`, `http://localhost:3000` or `*`.
@@ -71,22 +71,15 @@ fn is_scheme(s: &str) -> bool {
         && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
 }
 
-/// `host[:port]` with host a name, IPv4 or `[v6]`; host returned lowercase
-/// (IPv6 re-serialised in canonical form, in brackets).
+/// `host[:port]` with host a name, IPv4 or `[v6]` (the gateway's one authority grammar,
+/// `syntax::split_host_port`); host returned lowercase (IPv6 re-serialised in canonical
+/// form, in brackets).
 fn split_host(s: &str, allow_wildcard: bool) -> Option<(String, Option<u16>)> {
-    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
-        let (inner, after) = rest.split_once(']')?;
-        let ip: Ipv6Addr = inner.parse().ok()?;
-        let port = match after {
-            "" => None,
-            _ => Some(after.strip_prefix(':')?),
-        };
-        (format!("[{ip}]"), port)
+    let (host, port) = split_host_port(s).ok()?;
+    let host = if let Some(inner) = host.strip_prefix('[') {
+        let ip: Ipv6Addr = inner.strip_suffix(']')?.parse().ok()?;
+        format!("[{ip}]")
     } else {
-        let (host, port) = match s.split_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (s, None),
-        };
         let host = host.to_ascii_lowercase();
         let name = if allow_wildcard {
             host.strip_prefix("*.").unwrap_or(&host)
@@ -96,11 +89,7 @@ fn split_host(s: &str, allow_wildcard: bool) -> Option<(String, Option<u16>)> {
         if !is_dns_name(name) {
             return None;
         }
-        (host, port)
-    };
-    let port = match port {
-        None => None,
-        Some(p) => Some(parse_port(p)?),
+        host
     };
     Some((host, port))
 }

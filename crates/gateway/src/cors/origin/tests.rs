@@ -111,6 +111,13 @@ fn origin_patterns() {
         "https://h:0",
         "https://h/x",
         "1x://h",
+        "https://h:65536",
+        "https://h:000443",
+        "https://h:1:2",
+        "https://u@h",
+        "https://[fe80::1%lo]",
+        "https://[v1.x]",
+        "https://[::1",
     ] {
         assert!(OriginPattern::parse(bad).is_err(), "pattern {bad:?}");
     }

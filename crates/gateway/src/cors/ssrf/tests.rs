@@ -85,6 +85,13 @@ fn pattern_parsing() {
         "bad host",
         "a..b",
         "user@host",
+        "host:000080",
+        "[::1]:0",
+        "[fe80::1%lo]",
+        "[fe80::1%25lo]:80",
+        "[127.0.0.1]",
+        "[]",
+        ":80",
     ];
     for s in bad {
         assert!(

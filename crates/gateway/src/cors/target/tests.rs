@@ -197,6 +197,9 @@ fn refuses() {
         (Some("url=http://h.example:8x/"), InvalidPort),
         (Some("url=http://[::1]x/"), InvalidPort),
         (Some("url=http://[::1]:/"), InvalidPort),
+        (Some("url=http://[::1]:0/"), InvalidPort),
+        (Some("url=http://[::1]:65536/"), InvalidPort),
+        (Some("url=http://h.example:000080/"), InvalidPort),
         (Some("url=h.example"), bad.clone()),
         (Some("url=//h.example/"), bad.clone()),
         (Some("url=http:/127.0.0.1"), bad.clone()),
@@ -221,6 +224,9 @@ fn refuses() {
         (Some("url=http://[127.0.0.1]/"), bad.clone()),
         (Some("url=http://[::1/"), bad.clone()),
         (Some("url=http://::1/"), bad.clone()),
+        (Some("url=http://[]/"), bad.clone()),
+        (Some("url=http://[::1]]/"), InvalidPort),
+        (Some("url=http://h.example:80:81/"), bad.clone()),
     ];
     for (query, want) in cases {
         let got = target_from_query(query);
