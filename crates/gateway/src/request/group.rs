@@ -32,7 +32,7 @@ use crate::upstream::{Group, RequestKeyInput};
 use super::body::ProxyBody;
 use super::error::{Fault, GatewayError};
 use super::exchange::Exchange;
-use super::inbound::{InboundBody, InboundError};
+use super::inbound::{BodyEnd, InboundBody, InboundError, Progress};
 use super::upgrade;
 use super::upstream::{prepare_head, response_within, timed_out, Leg, Target, Wait};
 
@@ -65,33 +65,53 @@ pub async fn call(
     let small = http_body::Body::size_hint(&body)
         .exact()
         .is_some_and(|n| n <= REPLAY_BODY_LIMIT);
-    let (inbound, progress) =
-        super::upstream::inbound(app, body, parts.extensions.remove(), target.max_body_bytes);
-    let mut held = if empty || small {
-        // Read to its end (an empty body in one poll): that also marks it read for the
-        // connection, which keeps it alive after the response.
-        let bytes = inbound
-            .collect()
-            .await
-            .map_err(|e| body_error(e.as_ref()))?
-            .to_bytes();
-        Held::Replay(bytes)
+    let end = parts.extensions.remove::<BodyEnd>();
+    let (mut held, progress) = if empty && end.is_none() {
+        // Nothing to read and nothing to mark read (the connection puts a `BodyEnd` only
+        // on a request with a body): every attempt sends an empty body, no collect.
+        (Held::Replay(Bytes::new()), Progress::fixed())
     } else {
-        Held::Once(Some(inbound))
+        let (inbound, progress) = super::upstream::inbound(app, body, end, target.max_body_bytes);
+        let held = if empty || small {
+            // Read to its end (an empty body in one poll): that also marks it read for the
+            // connection, which keeps it alive after the response.
+            let bytes = inbound
+                .collect()
+                .await
+                .map_err(|e| body_error(e.as_ref()))?
+                .to_bytes();
+            Held::Replay(bytes)
+        } else {
+            Held::Once(Some(inbound))
+        };
+        (held, progress)
     };
     let replayable = matches!(held, Held::Replay(_));
     let idempotent = is_idempotent(&parts.method);
     let policy = group.settings().retry;
-    group.budget().record_request(Instant::now());
+    // One clock reading serves the budget, the first pick and the first attempt's
+    // time-to-head (they are microseconds apart); a failure takes a new one.
+    let mut now = Instant::now();
+    group.budget().record_request(now);
+
+    // The first attempt sends the client's head itself (no copy, and its header map keeps
+    // the spare room hyper gave it for the headers the rewrite adds). A copy is kept, taken
+    // before the rewrite, only when a retry can follow at all: with `retries = 0` or a
+    // single server, `retry::decide` never says retry.
+    let spare = (policy.retries > 0 && group.servers().len() > 1).then(|| parts.clone());
+    let mut first = Some(parts);
 
     // At most `MAX_RETRIES + 1` attempts: a fixed array, no allocation per request.
     let mut tried = [0usize; MAX_RETRIES as usize + 1];
     let mut attempts = 0usize;
     let mut asked: http::HeaderMap;
     let (handle, resp) = loop {
-        let now = Instant::now();
+        let Some(head) = first.as_ref().or(spare.as_ref()) else {
+            // Unreachable: a retry is decided only when `spare` was kept.
+            return Err(no_server(group));
+        };
         let input = RequestKeyInput {
-            headers: &parts.headers,
+            headers: &head.headers,
             client_ip: conn.peer.ip(),
         };
         let Some(handle) = group.pick(&input, &tried[..attempts], now) else {
@@ -102,7 +122,11 @@ pub async fn call(
         };
         let upstream = &server.upstream;
         let uri = server_uri(&target.uri, upstream)?;
-        let mut attempt = parts.clone();
+        let mut attempt = match (first.take(), &spare) {
+            (Some(parts), _) => parts,
+            (None, Some(spare)) => spare.clone(),
+            (None, None) => return Err(no_server(group)),
+        };
         let leg = Leg {
             authority: &upstream.authority,
             preserve_host: target.preserve_host,
@@ -137,7 +161,7 @@ pub async fn call(
             // One address of a host name: the URI keeps the name (Host, SNI, verification).
             attempt.extensions.insert(gangway_pool::ConnectTo(addr));
         }
-        let sent_at = Instant::now();
+        let sent_at = now;
         let request = std::pin::pin!(target.client.request(Request::from_parts(attempt, body)));
         let sent = match target.wait {
             Wait::Total(total) => {
@@ -146,8 +170,11 @@ pub async fn call(
             Wait::Head(t) => response_within(request, t, &progress).await,
         };
         let timed_out_now = sent.is_err();
+        now = Instant::now();
         if let Ok(Ok(_)) = &sent {
-            server.stats().record_head(sent_at.elapsed());
+            server
+                .stats()
+                .record_head(now.saturating_duration_since(sent_at));
         }
         let (failure, error, resp) = match sent {
             Ok(Ok(resp)) => match resp.status().as_u16() {
@@ -160,9 +187,9 @@ pub async fn call(
                     // A gateway error from the server counts against its health even when
                     // it is passed on as it is.
                     if (502..=504).contains(&s) {
-                        group.report_failure(&handle, FailureKind::Status, Instant::now());
+                        group.report_failure(&handle, FailureKind::Status, now);
                     } else {
-                        group.report(&handle, Outcome::Success, Instant::now());
+                        group.report(&handle, Outcome::Success, now);
                     }
                     break (handle, resp);
                 }
@@ -177,7 +204,6 @@ pub async fn call(
             }
             Err(_) => (Failure::Other, timed_out(target.wait), None),
         };
-        let now = Instant::now();
         group.report_failure(&handle, FailureKind::of(failure, timed_out_now), now);
         let request = retry::Request {
             idempotent,
@@ -250,11 +276,13 @@ pub fn is_idempotent(method: &Method) -> bool {
 }
 
 /// The route's upstream URI with `server`'s scheme and authority (a group's servers have
-/// no base path, so the path is the route's).
+/// no base path, so the path is the route's). Only the path is taken from the route's URI:
+/// cloning its scheme and authority to drop them again would cost as much as the rest.
 fn server_uri(route_uri: &Uri, server: &crate::route::Upstream) -> Result<Uri, GatewayError> {
-    let mut parts = route_uri.clone().into_parts();
+    let mut parts = http::uri::Parts::default();
     parts.scheme = Some(server.scheme());
     parts.authority = Some(server.authority.clone());
+    parts.path_and_query = route_uri.path_and_query().cloned();
     Uri::from_parts(parts).map_err(|e| {
         GatewayError::new(
             StatusCode::BAD_GATEWAY,

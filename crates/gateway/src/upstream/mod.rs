@@ -28,7 +28,6 @@ pub mod wiring;
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Instant;
 
 use http::HeaderMap;
@@ -78,16 +77,19 @@ pub struct Group {
     stats: stats::GroupStats,
 }
 
-/// What [`Group::pick`] chose; holds the server's in-flight count up until dropped.
+/// What [`Group::pick`] chose; holds the server's in-flight count up until dropped. It
+/// borrows the group rather than holding an `Arc` of it: the request that picked keeps the
+/// group alive anyway, and a reference count shared by every worker is one contended
+/// atomic pair per request saved.
 #[derive(Debug)]
-pub struct ServerHandle {
-    group: Arc<Group>,
+pub struct ServerHandle<'a> {
+    group: &'a Group,
     index: usize,
     /// No server was usable, so this one was chosen among all (panic mode).
     pub panic: bool,
 }
 
-impl ServerHandle {
+impl ServerHandle<'_> {
     /// The server's position in the group.
     pub fn index(&self) -> usize {
         self.index
@@ -99,7 +101,7 @@ impl ServerHandle {
     }
 }
 
-impl Drop for ServerHandle {
+impl Drop for ServerHandle<'_> {
     fn drop(&mut self) {
         if let Some(s) = self.group.servers.get(self.index) {
             s.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
@@ -234,11 +236,11 @@ impl Group {
     /// one in `tried`) rather than fail every request; the first such pick logs one line.
     /// `None` only when every server was tried.
     pub fn pick(
-        self: &Arc<Self>,
+        &self,
         input: &RequestKeyInput<'_>,
         tried: &[usize],
         now: Instant,
-    ) -> Option<ServerHandle> {
+    ) -> Option<ServerHandle<'_>> {
         let key = match (&self.settings.policy, &self.settings.hash_on) {
             (Policy::Hash, Some(on)) => on.key(input.headers, input.client_ip),
             _ => None,
@@ -267,14 +269,19 @@ impl Group {
             if !self.panic.swap(true, Ordering::Relaxed) {
                 tracing::warn!(group = %self.name, "no usable server: panic mode, sending to all servers");
             }
-        } else if !panic && self.panic.swap(false, Ordering::Relaxed) {
+        } else if !panic
+            // A load first: the swap writes the flag's cache line, which every worker's
+            // pick would otherwise contend on while the group is healthy.
+            && self.panic.load(Ordering::Relaxed)
+            && self.panic.swap(false, Ordering::Relaxed)
+        {
             tracing::info!(group = %self.name, "a server is usable again: panic mode over");
         }
         let server = self.servers.get(index)?;
         server.stats.in_flight.fetch_add(1, Ordering::Relaxed);
         server.stats.requests.fetch_add(1, Ordering::Relaxed);
         Some(ServerHandle {
-            group: Arc::clone(self),
+            group: self,
             index,
             panic: all_down,
         })
@@ -285,7 +292,7 @@ impl Group {
     /// says which kind with [`Group::report_failure`].
     pub fn report(
         &self,
-        server: &ServerHandle,
+        server: &ServerHandle<'_>,
         outcome: outlier::Outcome,
         now: Instant,
     ) -> Option<outlier::Event> {
@@ -300,7 +307,7 @@ impl Group {
     /// Records a failed attempt of `kind` (counted for metrics, and for passive health).
     pub fn report_failure(
         &self,
-        server: &ServerHandle,
+        server: &ServerHandle<'_>,
         kind: stats::FailureKind,
         now: Instant,
     ) -> Option<outlier::Event> {
@@ -312,7 +319,7 @@ impl Group {
 
     fn judge(
         &self,
-        server: &ServerHandle,
+        server: &ServerHandle<'_>,
         outcome: outlier::Outcome,
         now: Instant,
     ) -> Option<outlier::Event> {
