@@ -159,7 +159,7 @@ pub struct App {
     /// Span export, only when `[tracing] otlp_endpoint` is set.
     pub tracer: Option<crate::observe::span::Tracer>,
     /// Each route's rate limiter and, when its protocol or connect timeout differ, pool.
-    pub per_route: crate::per_route::PerRoute,
+    pub per_route: crate::request::per_route::PerRoute,
     /// Each listener's certificates (by config index; `None` for a plain listener), read
     /// per handshake, so a reload changes them for new connections.
     pub tls: Vec<Option<Arc<crate::conn::sni::CertSet>>>,

@@ -173,7 +173,7 @@ pub fn build_app(config: &Config, own_addrs: &[SocketAddr]) -> Result<App, Start
     let groups = RouteGroups::build(&config.upstreams, router.routes(), Instant::now());
     let tracer = crate::observe::span::start_tracer(config)
         .map_err(|e| StartError::new(StartKind::Pool, "OTLP exporter", e))?;
-    let per_route = crate::per_route::PerRoute::build(
+    let per_route = crate::request::per_route::PerRoute::build(
         &config.pool,
         config.timeouts.upstream_connect,
         router.routes(),
@@ -194,21 +194,8 @@ pub fn build_app(config: &Config, own_addrs: &[SocketAddr]) -> Result<App, Start
         tracer,
         per_route,
         tls: load_certificates(config)?,
-        conn_limits: Arc::new(server_limits(config)),
+        conn_limits: Arc::new(ServerLimits::from_config(config)),
     })
-}
-
-/// The connection-level limits `config` asks for.
-fn server_limits(config: &Config) -> ServerLimits {
-    ServerLimits {
-        max_connections: config.limits.max_connections,
-        header_read_timeout: config.timeouts.header_read,
-        h2_max_streams: config.limits.max_streams_per_connection,
-        client_idle: config.timeouts.client_idle,
-        max_headers: config.limits.max_headers,
-        max_header_bytes: config.limits.max_header_bytes,
-        max_uri_bytes: config.limits.max_uri_bytes,
-    }
 }
 
 /// Every TLS listener's certificates, by listener index; the first failure names the

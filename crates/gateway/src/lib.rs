@@ -35,7 +35,7 @@
 //!   formats, request ids, trace context, OTLP export, process metrics, log flood control,
 //!   the error log's subscriber (`observe::error_log`, level and format reloadable).
 //! - `conn/admin`: the admin listener (`/metrics`, `/ready`).
-//! - `per_route`: a route's own runtime state: rate-limit buckets, its protocol's pool.
+//! - `request/per_route`: a route's own runtime state: rate-limit buckets, its protocol's pool.
 //! - `reload/`: the running `App` behind one swap, SIGHUP/`--watch` reloads, readiness.
 //! - `conn/systemd`: socket activation (inherited listeners) and `sd_notify` state messages.
 //!
@@ -57,7 +57,6 @@ pub mod conn;
 pub mod cors;
 pub mod gateway;
 pub mod observe;
-pub mod per_route;
 pub mod reload;
 pub mod request;
 pub mod rewrite;

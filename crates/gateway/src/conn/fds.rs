@@ -125,5 +125,15 @@ pub fn is_fd_exhaustion(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(23 | 24))
 }
 
+/// Errors that concern one connection only (the client went away during accept).
+pub(super) fn is_connection_error(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::ConnectionReset
+    )
+}
+
 #[cfg(test)]
 mod tests;

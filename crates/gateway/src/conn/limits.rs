@@ -1,5 +1,5 @@
-//! Connection-level limits and timeouts: a leaf (it imports nothing above `strict`), so
-//! that `app` can hold the reloadable copy without importing the connection code.
+//! Connection-level limits and timeouts: a leaf (it imports only `config` and `strict`),
+//! so that `app` can hold the reloadable copy without importing the connection code.
 
 use std::time::Duration;
 
@@ -43,6 +43,21 @@ impl ServerLimits {
             max_header_bytes: self.max_header_bytes,
             max_headers: self.max_headers,
             max_uri_bytes: self.max_uri_bytes,
+        }
+    }
+}
+
+impl ServerLimits {
+    /// The connection-level limits `config` asks for.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self {
+            max_connections: config.limits.max_connections,
+            header_read_timeout: config.timeouts.header_read,
+            h2_max_streams: config.limits.max_streams_per_connection,
+            client_idle: config.timeouts.client_idle,
+            max_headers: config.limits.max_headers,
+            max_header_bytes: config.limits.max_header_bytes,
+            max_uri_bytes: config.limits.max_uri_bytes,
         }
     }
 }

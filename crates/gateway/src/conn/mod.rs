@@ -119,7 +119,7 @@ impl Listener {
                 r = socket.accept() => match r {
                     Ok(pair) => pair,
                     Err(e) => {
-                        if is_connection_error(&e) {
+                        if fds::is_connection_error(&e) {
                             continue;
                         }
                         // Out of file descriptors or memory: back off instead of spinning.
@@ -178,16 +178,6 @@ impl Listener {
     }
 }
 
-/// Errors that concern one connection only (the client went away during accept).
-fn is_connection_error(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-    )
-}
-
 /// The shutdown signals a connection task watches (see [`Shutdown`]).
 struct Signals {
     /// Finish the request in flight, then close; close at once when idle.
@@ -228,8 +218,10 @@ impl Conn {
             let mut stream = stream;
             let mut head = [0u8; prefixed::PREFIX_MAX];
             let (h2, len) = {
-                let sniff =
-                    tokio::time::timeout_at(head_by, sniff_h2_preface(&mut stream, &mut head));
+                let sniff = tokio::time::timeout_at(
+                    head_by,
+                    prefixed::sniff_h2_preface(&mut stream, &mut head),
+                );
                 let mut sniff = std::pin::pin!(sniff);
                 tokio::select! {
                     biased;
@@ -313,7 +305,7 @@ impl Conn {
             let streams = Arc::clone(&activity);
             let sni = sni.clone();
             let service = service_fn(move |mut req: Request<Incoming>| {
-                mark_misdirected(sni.as_ref(), &mut req);
+                sni::mark_misdirected(sni.as_ref(), &mut req);
                 // Once per request: a reload applies to the next request, on every connection.
                 let app = live.load();
                 let busy = streams.begin();
@@ -354,7 +346,7 @@ impl Conn {
                 let busy = requests.begin();
                 // Asked when hyper hands the request over, so in request order.
                 let violation = strict.next_request();
-                mark_misdirected(sni.as_ref(), &mut req);
+                sni::mark_misdirected(sni.as_ref(), &mut req);
                 if req.headers().contains_key(UPGRADE) {
                     // A tunnel this request may become keeps the connection's permit.
                     req.extensions_mut().insert(Arc::clone(&hold));
@@ -393,14 +385,6 @@ impl Conn {
     }
 }
 
-/// Marks a request whose host another certificate of this TLS listener serves (answered
-/// 421 by the request path).
-fn mark_misdirected(sni: Option<&sni::Chosen>, req: &mut Request<Incoming>) {
-    if sni.is_some_and(|c| c.misdirected(crate::route::request_host(req))) {
-        req.extensions_mut().insert(sni::Misdirected);
-    }
-}
-
 /// Serves one HTTP/1 request: a response that turns the connection into a tunnel stops
 /// the checking, and one given before the request body was read to its end says
 /// `Connection: close` (hyper closes after it).
@@ -428,34 +412,6 @@ async fn serve_h1(
             .insert(CONNECTION, HeaderValue::from_static("close"));
     }
     resp
-}
-
-/// The client's connection preface for HTTP/2 with prior knowledge (RFC 9113 §3.4).
-const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-/// Reads the first bytes into `buf` until they are the h2c prior-knowledge preface
-/// (`true`) or cannot be (`false`), returning how many were read; the connection reads
-/// them again through [`prefixed::Prefixed`]. Each read waits for new bytes: no polling.
-async fn sniff_h2_preface(
-    stream: &mut TcpStream,
-    buf: &mut [u8; prefixed::PREFIX_MAX],
-) -> io::Result<(bool, usize)> {
-    use tokio::io::AsyncReadExt as _;
-    let mut n = 0;
-    loop {
-        let got = stream.read(&mut buf[n..]).await?;
-        if got == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        n += got;
-        let seen = &buf[..n];
-        if !PREFACE.starts_with(seen) {
-            return Ok((false, n));
-        }
-        if n == PREFACE.len() {
-            return Ok((true, n));
-        }
-    }
 }
 
 /// How long a connection accepted just before the stop signal may take to send its first

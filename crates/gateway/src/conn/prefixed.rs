@@ -69,3 +69,31 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
         Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
     }
 }
+
+/// The client's connection preface for HTTP/2 with prior knowledge (RFC 9113 §3.4).
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Reads the first bytes into `buf` until they are the h2c prior-knowledge preface
+/// (`true`) or cannot be (`false`), returning how many were read; the connection reads
+/// them again through [`Prefixed`]. Each read waits for new bytes: no polling.
+pub(super) async fn sniff_h2_preface(
+    stream: &mut tokio::net::TcpStream,
+    buf: &mut [u8; PREFIX_MAX],
+) -> io::Result<(bool, usize)> {
+    use tokio::io::AsyncReadExt as _;
+    let mut n = 0;
+    loop {
+        let got = stream.read(&mut buf[n..]).await?;
+        if got == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        n += got;
+        let seen = &buf[..n];
+        if !PREFACE.starts_with(seen) {
+            return Ok((false, n));
+        }
+        if n == PREFACE.len() {
+            return Ok((true, n));
+        }
+    }
+}

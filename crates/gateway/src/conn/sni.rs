@@ -205,5 +205,16 @@ impl ResolvesServerCert for Resolver {
     }
 }
 
+/// Marks a request whose host another certificate of this TLS listener serves (answered
+/// 421 by the request path).
+pub(super) fn mark_misdirected(
+    sni: Option<&Chosen>,
+    req: &mut http::Request<hyper::body::Incoming>,
+) {
+    if sni.is_some_and(|c| c.misdirected(crate::route::request_host(req))) {
+        req.extensions_mut().insert(Misdirected);
+    }
+}
+
 #[cfg(test)]
 mod tests;

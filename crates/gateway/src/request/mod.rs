@@ -15,6 +15,7 @@ pub mod body;
 pub mod error;
 pub mod exchange;
 pub mod inbound;
+pub mod per_route;
 pub mod upgrade;
 pub mod upstream;
 
