@@ -113,6 +113,9 @@ export TOKIO_WORKER_THREADS=$THREADS   # gangway, the hyper-util proxy and the c
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 NOFILE=$(ulimit -n)
 NOFILE_N=$([ "$NOFILE" = unlimited ] && echo 65536 || echo "$NOFILE")
+# gangway refuses limits that cannot fit in its open-file limit (client connections + the
+# pool's default 1 024 per upstream host + 128 reserved): leave that room below ulimit -n.
+GW_MAX_CONNS=$(( NOFILE_N > 21152 ? 20000 : NOFILE_N - 1024 - 128 - 16 ))
 IDLE_CONNS=${IDLE_CONNS:-10000}
 [ "$QUICK" = 1 ] && IDLE_CONNS=${QUICK_IDLE_CONNS:-200}
 IDLE_NOTE=""
@@ -218,7 +221,7 @@ upstream = "http://127.0.0.1:$UP_H1"
 address = "127.0.0.1:$GW_ADMIN"
 
 [limits]
-max_connections = 20000
+max_connections = $GW_MAX_CONNS
 
 [log]
 level = "warn"
@@ -246,7 +249,7 @@ upstream = "http://127.0.0.1:$UP_H1"
 address = "127.0.0.1:$GWL_ADMIN"
 
 [limits]
-max_connections = 20000
+max_connections = $GW_MAX_CONNS
 
 [runtime]
 workers = $THREADS
