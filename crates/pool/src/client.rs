@@ -1,7 +1,9 @@
 //! The public face: `Client::request` = checkout → send → retry when safe → hand back the
 //! response with a body that returns the connection when read to its end.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use http::header::HOST;
 use http::uri::{PathAndQuery, Scheme, Uri};
@@ -19,6 +21,7 @@ use crate::retry::{self, Decision, Failure, History};
 use crate::stats::Stats;
 use crate::tls::Tls;
 
+mod either;
 mod manage;
 pub use manage::{ConnectTo, InFlightCount, RequestTimeouts};
 
@@ -105,12 +108,38 @@ impl Client {
     /// Dropping the future cancels the request. An HTTP/1.1 connection with a request in
     /// flight is closed (HTTP/1.1 cannot abort one request otherwise); an HTTP/2 stream is
     /// reset and its connection kept.
-    pub async fn request<B>(&self, req: Request<B>) -> Result<Response<ResponseBody>, Error>
+    pub fn request<B>(
+        &self,
+        req: Request<B>,
+    ) -> impl Future<Output = Result<Response<ResponseBody>, Error>> + Send + '_
     where
         B: Body + Send + 'static,
         B::Data: Send,
         B::Error: Into<BoxError>,
     {
+        // Not an `async fn`: its state would keep `req` beside the `send` future that took
+        // it, and every caller up the chain copies that state when it moves the future. The
+        // common request (no timeout asked) is the `send` future itself.
+        let (key, timeouts) = match self.plan(&req) {
+            Ok(plan) => plan,
+            Err(e) => return either::Either::Failed { error: Some(e) },
+        };
+        match timeouts {
+            None => either::Either::Plain {
+                future: self.send(key, req),
+            },
+            Some((head, total)) => either::Either::Timed {
+                future: Box::pin(self.send_timed(key, req, head, total)),
+            },
+        }
+    }
+
+    /// The pool key and, when any was asked, the timeouts: `(response head, total)`.
+    #[allow(clippy::type_complexity)]
+    fn plan<B>(
+        &self,
+        req: &Request<B>,
+    ) -> Result<(Key, Option<(Option<Duration>, Option<Duration>)>), Error> {
         // Extensions are empty on most requests: then these are one branch each.
         let pinned = req.extensions().get::<ConnectTo>().map(|c| c.0);
         let key = self.shared.config.proxies.key(req.uri(), pinned)?;
@@ -120,9 +149,23 @@ impl Client {
         let head = asked
             .and_then(|t| t.response_head)
             .or(config.response_head_timeout);
-        if total.is_none() && head.is_none() {
-            return self.send(key, req).await;
-        }
+        let timeouts = (total.is_some() || head.is_some()).then_some((head, total));
+        Ok((key, timeouts))
+    }
+
+    /// [`Client::request`] with a head and/or total timeout (boxed there: the rarer path).
+    async fn send_timed<B>(
+        &self,
+        key: Key,
+        req: Request<B>,
+        head: Option<Duration>,
+        total: Option<Duration>,
+    ) -> Result<Response<ResponseBody>, Error>
+    where
+        B: Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
         let start = tokio::time::Instant::now();
         let total_at = total.map(|t| start + t);
         let head_at = match (head.map(|h| start + h), total_at) {

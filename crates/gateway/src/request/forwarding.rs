@@ -60,11 +60,14 @@ pub fn before_rewrite(app: &App, conn: &ConnInfo, headers: &mut HeaderMap) -> St
         .trusted_proxies
         .contains(conn.peer.ip().to_canonical());
     if !trusted {
-        for name in UNTRUSTED_REMOVED.iter().chain([
-            &X_FORWARDED_FOR,
-            &X_FORWARDED_PROTO,
-            &X_FORWARDED_HOST,
-        ]) {
+        // One pass over the names present instead of nine hashed removals: most requests
+        // carry none of these fields (this was ~1.2k instructions per request).
+        let present: Vec<HeaderName> = headers
+            .keys()
+            .filter(|name| is_forwarding_field(name))
+            .cloned()
+            .collect();
+        for name in &present {
             headers.remove(name);
         }
         return Stash::default();
@@ -104,6 +107,31 @@ pub fn after_rewrite(app: &App, conn: &ConnInfo, headers: &mut HeaderMap, stash:
             headers.remove(FORWARDED);
         }
     }
+}
+
+/// A field an untrusted peer may not set: [`UNTRUSTED_REMOVED`] and the `X-Forwarded-*`
+/// fields the rewrite writes itself.
+/// A match on the text (a length switch, then one compare) rather than nine `HeaderName`
+/// comparisons per field.
+fn is_forwarding_field(name: &HeaderName) -> bool {
+    let listed = matches!(
+        name.as_str(),
+        "x-forwarded-for"
+            | "x-forwarded-proto"
+            | "x-forwarded-host"
+            | "forwarded"
+            | "x-real-ip"
+            | "x-forwarded-port"
+            | "x-forwarded-prefix"
+            | "x-original-url"
+            | "x-rewrite-url"
+    );
+    debug_assert_eq!(
+        listed,
+        UNTRUSTED_REMOVED.contains(name)
+            || [&X_FORWARDED_FOR, &X_FORWARDED_PROTO, &X_FORWARDED_HOST].contains(&name)
+    );
+    listed
 }
 
 fn last(headers: &HeaderMap, name: &HeaderName) -> Option<HeaderValue> {

@@ -307,7 +307,7 @@ fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     let mut present = 0u16;
     let mut nominated: Vec<HeaderName> = Vec::new();
     let connection = headers.get_all(CONNECTION);
-    let has_connection = connection.iter().next().is_some();
+    let has_connection = nominates_other_fields(&connection);
     for name in headers.keys() {
         if let Some(i) = hop_by_hop_index(name) {
             present |= 1 << i;
@@ -352,6 +352,23 @@ fn hop_by_hop_index(name: &HeaderName) -> Option<usize> {
     };
     debug_assert_eq!(HOP_BY_HOP.get(i), Some(name));
     Some(i)
+}
+
+/// Whether any `Connection` token could name a field the fixed list does not already
+/// remove: `Connection: keep-alive` (most responses) or `upgrade` nominates nothing more,
+/// which spares matching every field against the tokens.
+fn nominates_other_fields(connection: &http::header::GetAll<'_, HeaderValue>) -> bool {
+    connection.iter().any(|value| {
+        value.as_bytes().split(|b| *b == b',').any(|token| {
+            let token = trim(token);
+            !token.is_empty()
+                && !token.eq_ignore_ascii_case(b"keep-alive")
+                && !token.eq_ignore_ascii_case(b"upgrade")
+                && !HOP_BY_HOP
+                    .iter()
+                    .any(|name| token.eq_ignore_ascii_case(name.as_str().as_bytes()))
+        })
+    })
 }
 
 /// Whether a `Connection` token names `name` (names are lower case; tokens any case).

@@ -227,10 +227,9 @@ impl Checker {
         if self.cr {
             return Ok(None);
         }
-        let end = bytes
-            .iter()
-            .position(|b| *b == b'\r' || *b == b'\n')
-            .unwrap_or(bytes.len());
+        // memchr's vector search: most of a head's bytes pass here, ~4× fewer instructions
+        // than a byte loop.
+        let end = memchr::memchr2(b'\r', b'\n', bytes).unwrap_or(bytes.len());
         let max = self.limits.max_header_bytes;
         if end == 0 || self.used + end > max {
             return Ok(None);

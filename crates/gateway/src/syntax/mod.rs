@@ -8,10 +8,39 @@ use std::net::Ipv6Addr;
 
 use http::uri::Authority;
 
-/// RFC 9110 §5.6.2 `tchar`.
+/// RFC 9110 §5.6.2 `tchar`. A table lookup: the strict checker asks this for every byte of
+/// every field name, and a name like `user-agent` otherwise walks the symbol list per `-`.
 pub fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    TCHAR[usize::from(b)]
 }
+
+static TCHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        i += 1;
+    }
+    table
+};
 
 /// Optional whitespace (RFC 9110 §5.6.3): SP or HTAB.
 pub fn is_ows(b: u8) -> bool {
@@ -119,19 +148,48 @@ impl fmt::Display for AuthorityError {
 pub fn split_authority(s: &str) -> Result<(&str, Option<u16>), AuthorityError> {
     // Letters, digits, `.`, `-` and at most one `:` are always a valid authority: skip
     // `Authority`'s parse (an allocation and a copy) for the common `Host` value, which is
-    // checked on every request.
-    let mut colons = 0;
-    let simple = s.bytes().all(|b| {
-        colons += usize::from(b == b':');
-        b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b':'
-    }) && colons <= 1;
-    if !simple {
+    // checked on every request — and split it in the same pass when its port is plain.
+    let mut colon = None;
+    let simple = s.bytes().enumerate().all(|(i, b)| {
+        if b == b':' {
+            let first = colon.is_none();
+            colon = Some(i);
+            first
+        } else {
+            b.is_ascii_alphanumeric() || b == b'.' || b == b'-'
+        }
+    });
+    if simple {
+        if let Some(split) = split_simple(s, colon) {
+            return Ok(split);
+        }
+    } else {
         if s.contains('@') {
             return Err(AuthorityError::UserInfo);
         }
         Authority::try_from(s).map_err(|_| AuthorityError::InvalidHost)?;
     }
     split_host_port(s)
+}
+
+/// The common case of [`split_authority`], its shape already checked: a non-empty host and
+/// no port, or a port of 1-5 digits that is not 0. `None` sends anything else to the full
+/// grammar, which names the error.
+fn split_simple(s: &str, colon: Option<usize>) -> Option<(&str, Option<u16>)> {
+    let Some(at) = colon else {
+        return (!s.is_empty()).then_some((s, None));
+    };
+    let host = s.get(..at).filter(|h| !h.is_empty())?;
+    let digits = s.as_bytes().get(at + 1..)?;
+    if digits.is_empty() || digits.len() > 5 {
+        return None;
+    }
+    let mut port = 0u32;
+    for &b in digits {
+        port = port * 10 + u32::from(b.checked_sub(b'0').filter(|d| *d <= 9)?);
+    }
+    let port = u16::try_from(port).ok().filter(|p| *p != 0)?;
+    Some((host, Some(port)))
 }
 
 /// The one `host[:port]` grammar: `[IPv6]` (no zone id) or a host without `:`, then

@@ -95,3 +95,22 @@ fn tokens_whitespace_and_decimals() {
     assert!(is_dns_name("a-b.example_1.com"));
     assert!(!is_dns_name("a..b") && !is_dns_name(""));
 }
+
+#[test]
+fn tchar_table_matches_the_rfc_list() {
+    for b in 0..=255u8 {
+        let listed = b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+        assert_eq!(is_tchar(b), listed, "byte {b:#04x}");
+    }
+}
+
+#[test]
+fn simple_authorities_split_like_the_full_grammar() {
+    for text in [
+        "a", "a:1", "a:65535", "a:65536", "a:0", "a:", ":80", "a:080", "a:123456", "a:1x",
+    ] {
+        let fast = split_authority(text);
+        let full = split_host_port(text);
+        assert_eq!(fast, full, "{text:?}");
+    }
+}
