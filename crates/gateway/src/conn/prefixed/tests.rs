@@ -1,0 +1,42 @@
+use std::io::IoSlice;
+
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::{Prefixed, PREFIX_MAX};
+
+async fn pair() -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (client, accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
+    (client.unwrap(), accepted.unwrap().0)
+}
+
+#[tokio::test]
+async fn reads_the_prefix_first_then_the_socket() {
+    let (mut client, server) = pair().await;
+    let mut head = [0u8; PREFIX_MAX];
+    head[..4].copy_from_slice(b"GET ");
+    let mut io = Prefixed::new(server, head, 4);
+    client.write_all(b"/ HTTP/1.1\r\n").await.unwrap();
+    let mut got = vec![0u8; 16];
+    io.read_exact(&mut got).await.unwrap();
+    assert_eq!(got, b"GET / HTTP/1.1\r\n");
+}
+
+/// hyper copies every body frame into its write buffer when its IO is not vectored; the
+/// wrapper must keep the socket's vectored writes (a 1 GiB stream ran at half speed).
+#[tokio::test]
+async fn keeps_vectored_writes() {
+    let (mut client, server) = pair().await;
+    let mut io = Prefixed::new(server, [0u8; PREFIX_MAX], 0);
+    assert!(io.is_write_vectored());
+    let bufs = [IoSlice::new(b"head\r\n"), IoSlice::new(b"body")];
+    let n = std::future::poll_fn(|cx| std::pin::Pin::new(&mut io).poll_write_vectored(cx, &bufs))
+        .await
+        .unwrap();
+    assert_eq!(n, 10);
+    let mut got = vec![0u8; 10];
+    client.read_exact(&mut got).await.unwrap();
+    assert_eq!(got, b"head\r\nbody");
+}
