@@ -46,6 +46,15 @@ impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
             let n = (this.end - this.start).min(buf.remaining());
             buf.put_slice(&this.head[this.start..this.start + n]);
             this.start += n;
+            // The rest of what already arrived in the same read: hyper's read buffer grows
+            // (doubles, to 16 KiB, kept for the connection's life) when a first read leaves
+            // a request head unfinished. What the socket cannot give at once waits for the
+            // next read; the bytes given are returned either way.
+            if this.start == this.end && buf.remaining() > 0 {
+                if let Poll::Ready(Err(e)) = Pin::new(&mut this.inner).poll_read(cx, buf) {
+                    tracing::trace!(error = %e, "read after the sniffed bytes failed");
+                }
+            }
             return Poll::Ready(Ok(()));
         }
         Pin::new(&mut this.inner).poll_read(cx, buf)

@@ -24,6 +24,23 @@ async fn reads_the_prefix_first_then_the_socket() {
     assert_eq!(got, b"GET / HTTP/1.1\r\n");
 }
 
+/// The sniffed bytes and what the socket already holds come in one read: a head split
+/// across two reads doubles hyper's read buffer for the connection's life.
+#[tokio::test]
+async fn one_read_gives_the_prefix_and_what_already_arrived() {
+    let (mut client, mut server) = pair().await;
+    let request = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    client.write_all(request).await.unwrap();
+    // As the sniffer does: the first bytes read on their own. One loopback segment, so the
+    // rest is in the socket once these are.
+    let mut head = [0u8; PREFIX_MAX];
+    server.read_exact(&mut head[..4]).await.unwrap();
+    let mut io = Prefixed::new(server, head, 4);
+    let mut got = vec![0u8; 8192];
+    let n = io.read(&mut got).await.unwrap();
+    assert_eq!(&got[..n], request);
+}
+
 /// hyper copies every body frame into its write buffer when its IO is not vectored; the
 /// wrapper must keep the socket's vectored writes (a 1 GiB stream ran at half speed).
 #[tokio::test]
