@@ -5,6 +5,7 @@
 #   benches/run.sh --quick          ≈ 1 min: 1 s per point, 1 run, fewer points (benches/smoke.sh)
 #   benches/run.sh --only proxy,client --duration 10 --runs 3
 #   benches/run.sh --update-doc     also splice the tables and chart into BENCHMARKS.md
+#   GANGWAY_BIN=/tmp/gw-old benches/run.sh --only idle,stream   an A/B with another binary
 #
 # Sections: proxy   wrk (HTTP/1.1) and h2load (h2c) through each proxy, concurrency 1/64/512,
 #                   with the CPU time (user, system) each proxy spent per request, from /proc;
@@ -81,14 +82,19 @@ PY=$(command -v python3)
 
 # ---------------------------------------------------------------- build
 say "building gangway and gwbench ($PROFILE)"
+if [ -n "${GANGWAY_BIN:-}" ]; then
+  # A binary built elsewhere (an A/B against an older commit): used as it is.
+  GANGWAY=$GANGWAY_BIN
+  [ -x "$GANGWAY" ] || { echo "ERROR: GANGWAY_BIN=$GANGWAY is not executable" >&2; exit 1; }
+fi
 if [ "$PROFILE" = release ]; then
-  cargo build --release -p gangway >&2
-  GANGWAY=${CARGO_TARGET_DIR:-$ROOT/target}/release/gangway
+  [ -n "${GANGWAY_BIN:-}" ] || cargo build --release -p gangway >&2
+  GANGWAY=${GANGWAY_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/gangway}
   GWB=$(cargo bench -p gangway-benches --no-run --message-format=json 2>/dev/null \
         | "$PY" "$ROOT/benches/report.py" executable gwbench)
 else
-  cargo build -p gangway >&2
-  GANGWAY=${CARGO_TARGET_DIR:-$ROOT/target}/debug/gangway
+  [ -n "${GANGWAY_BIN:-}" ] || cargo build -p gangway >&2
+  GANGWAY=${GANGWAY_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/gangway}
   GWB=$(cargo build -p gangway-benches --benches --message-format=json 2>/dev/null \
         | "$PY" "$ROOT/benches/report.py" executable gwbench)
 fi

@@ -46,6 +46,15 @@ impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
             let n = (this.end - this.start).min(buf.remaining());
             buf.put_slice(&this.head[this.start..this.start + n]);
             this.start += n;
+            // The rest of what already arrived in the same read: hyper's read buffer grows
+            // (doubles, to 16 KiB, kept for the connection's life) when a first read leaves
+            // a request head unfinished. What the socket cannot give at once waits for the
+            // next read; the bytes given are returned either way.
+            if this.start == this.end && buf.remaining() > 0 {
+                if let Poll::Ready(Err(e)) = Pin::new(&mut this.inner).poll_read(cx, buf) {
+                    tracing::trace!(error = %e, "read after the sniffed bytes failed");
+                }
+            }
             return Poll::Ready(Ok(()));
         }
         Pin::new(&mut this.inner).poll_read(cx, buf)
@@ -59,6 +68,20 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    // Forwarded, not defaulted: without them hyper sees a non-vectored writer and copies
+    // every body frame into its own write buffer (a 1 GiB stream ran at half speed).
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -97,3 +120,6 @@ pub(super) async fn sniff_h2_preface(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
