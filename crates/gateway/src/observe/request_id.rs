@@ -8,7 +8,7 @@
 use std::cell::{Cell, RefCell};
 use std::hash::{BuildHasher, Hasher};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 /// Longest incoming id kept.
@@ -111,6 +111,22 @@ impl Chunk {
     }
 }
 
+/// `text` copied into this thread's arena and handed out as a shared `Bytes`: the arena is
+/// one allocation for many small header values (a `traceparent` per upstream attempt),
+/// each a reference-counted view, instead of an allocation per value.
+pub(crate) fn shared_copy(text: &[u8]) -> Bytes {
+    const ARENA_SIZE: usize = 4096;
+    ARENA.with(|cell| {
+        let mut arena = cell.borrow_mut();
+        if arena.capacity() - arena.len() < text.len() {
+            // Views handed out keep the old arena alive until they are dropped.
+            *arena = BytesMut::with_capacity(ARENA_SIZE.max(text.len()));
+        }
+        arena.extend_from_slice(text);
+        arena.split().freeze()
+    })
+}
+
 /// Lowercase hex of `bytes` into `out` (twice as long), a byte's two digits at a time.
 pub(crate) fn hex_into(bytes: &[u8], out: &mut [u8]) {
     for (b, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
@@ -135,6 +151,7 @@ const fn hex_pairs() -> [[u8; 2]; 256] {
 thread_local! {
     static STATE: Cell<u64> = Cell::new(seed());
     static CHUNK: RefCell<Chunk> = const { RefCell::new(Chunk::empty()) };
+    static ARENA: RefCell<BytesMut> = RefCell::new(BytesMut::new());
 }
 
 /// A per-thread seed: std's `RandomState` keys are random per process (from the OS, once)
