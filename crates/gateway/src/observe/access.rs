@@ -253,14 +253,21 @@ const fn classes() -> [u8; 256] {
 
 /// A JSON string: `"`, `\` and control characters escaped; other bytes (UTF-8) as they are.
 fn json_str(s: &str, out: &mut Vec<u8>) {
+    json_str_from(s, 0, out);
+}
+
+/// [`json_str`] when the first `clean` bytes of `s` are known to need no escape (a logfmt
+/// scan stopped there): they are not scanned again.
+fn json_str_from(s: &str, clean: usize, out: &mut Vec<u8>) {
     out.push(b'"');
     let bytes = s.as_bytes();
     let mut start = 0;
-    while let Some(offset) = bytes[start..]
+    let mut from = clean;
+    while let Some(offset) = bytes[from..]
         .iter()
         .position(|&b| CLASS[usize::from(b)] & JSON_ESCAPE != 0)
     {
-        let i = start + offset;
+        let i = from + offset;
         let b = bytes[i];
         let escape: &[u8] = match b {
             b'"' => b"\\\"",
@@ -279,6 +286,7 @@ fn json_str(s: &str, out: &mut Vec<u8>) {
             out.extend_from_slice(escape);
         }
         start = i + 1;
+        from = start;
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
@@ -298,11 +306,15 @@ fn logfmt_value(s: Option<&str>, out: &mut Vec<u8>) {
         out.push(b'-');
         return;
     };
-    let bare = !s.is_empty() && !s.bytes().any(|b| CLASS[usize::from(b)] & LOGFMT_QUOTE != 0);
-    if bare {
-        out.extend_from_slice(s.as_bytes());
-    } else {
-        json_str(s, out);
+    // One scan: the bytes before the first one that forces quoting need no JSON escape
+    // either (every escaped byte also forces quoting), so quoting resumes from there.
+    match s
+        .bytes()
+        .position(|b| CLASS[usize::from(b)] & LOGFMT_QUOTE != 0)
+    {
+        None if !s.is_empty() => out.extend_from_slice(s.as_bytes()),
+        None => out.extend_from_slice(b"\"\""),
+        Some(clean) => json_str_from(s, clean, out),
     }
 }
 
@@ -323,6 +335,11 @@ fn push_u64(mut n: u64, out: &mut Vec<u8>) {
     if n < 10 {
         // Most counts in a line (attempts, bytes_in, octets' last digits) are one digit.
         out.push(b'0' + n as u8);
+        return;
+    }
+    if n < 100 {
+        let pair = n as usize * 2;
+        out.extend_from_slice(&PAIRS[pair..pair + 2]);
         return;
     }
     // Two digits per division: half the loop turns of one digit at a time.
@@ -368,12 +385,27 @@ fn push_addr(addr: SocketAddr, out: &mut Vec<u8>) {
 fn push_ip(addr: SocketAddr, brackets: bool, out: &mut Vec<u8>) {
     match addr {
         SocketAddr::V4(v4) => {
-            for (i, octet) in v4.ip().octets().into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b'.');
+            // Up to 15 bytes assembled on the stack, then one copy.
+            let mut text = [0u8; 16];
+            let mut len = 0;
+            for octet in v4.ip().octets() {
+                let n = usize::from(octet);
+                if n >= 100 {
+                    text[len] = b'0' + (n / 100) as u8;
+                    len += 1;
                 }
-                push_u64(u64::from(octet), out);
+                if n >= 10 {
+                    let pair = n % 100 * 2;
+                    text[len..len + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+                    len += 2;
+                } else {
+                    text[len] = b'0' + n as u8;
+                    len += 1;
+                }
+                text[len] = b'.';
+                len += 1;
             }
+            out.extend_from_slice(&text[..len - 1]);
         }
         SocketAddr::V6(v6) => {
             use std::io::Write as _;

@@ -7,7 +7,7 @@
 
 use http::HeaderValue;
 
-use super::request_id::{hex_into, random_u64};
+use super::request_id::{hex_into, random_u64, shared_copy};
 
 /// The `sampled` bit of trace flags.
 pub const SAMPLED: u8 = 0x01;
@@ -167,8 +167,10 @@ impl TraceContext {
         hex_into(&self.trace_id, &mut text[3..35]);
         hex_into(span_id, &mut text[36..52]);
         text[54] = if self.sampled { b'1' } else { b'0' };
-        // 55 visible ASCII bytes are always a valid header value.
-        HeaderValue::from_bytes(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
+        // 55 visible ASCII bytes are always a valid header value. Copied into the thread's
+        // arena: no allocation per attempt.
+        HeaderValue::from_maybe_shared(shared_copy(&text))
+            .unwrap_or_else(|_| HeaderValue::from_static(""))
     }
 }
 

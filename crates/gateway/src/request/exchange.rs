@@ -69,8 +69,8 @@ struct Detail {
 impl Exchange {
     /// Starts the exchange for `req`, counted as unrouted until a path says otherwise.
     pub fn new<B>(app: &Arc<App>, conn: &ConnInfo, req: &Request<B>) -> Self {
-        let mut ex = Self::blank(app, conn, req.method().clone());
-        ex.request_id = app.request_id.choose(req.headers());
+        let request_id = app.request_id.choose(req.headers());
+        let mut ex = Self::blank(app, conn, req.method().clone(), request_id);
         ex.version = req.version();
         ex.target = req.uri().path_and_query().cloned();
         if let Some(tracer) = &app.tracer {
@@ -93,7 +93,8 @@ impl Exchange {
     pub fn unparsed(app: &Arc<App>, conn: &ConnInfo, status: http::StatusCode) {
         // An extension method this short is stored inline: no allocation.
         let method = Method::from_bytes(b"-").unwrap_or_default();
-        let mut ex = Self::blank(app, conn, method);
+        let request_id = crate::observe::request_id::generate();
+        let mut ex = Self::blank(app, conn, method, request_id);
         ex.status = status.as_u16();
         ex.error = Some(GatewayError::new(
             status,
@@ -103,7 +104,7 @@ impl Exchange {
         ex.end(0, Outcome::Complete);
     }
 
-    fn blank(app: &Arc<App>, conn: &ConnInfo, method: Method) -> Self {
+    fn blank(app: &Arc<App>, conn: &ConnInfo, method: Method, request_id: HeaderValue) -> Self {
         app.in_flight.fetch_add(1, Ordering::Relaxed);
         Self {
             app: Arc::clone(app),
@@ -127,7 +128,7 @@ impl Exchange {
             status: 0,
             bytes_in: None,
             error: None,
-            request_id: crate::observe::request_id::generate(),
+            request_id,
             trace: None,
             done: false,
         }

@@ -43,6 +43,10 @@ impl TimeCache {
 
     fn with<R>(time: SystemTime, f: impl FnOnce(&TimeCache) -> R) -> R {
         let second = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        Self::at_second(second, f)
+    }
+
+    fn at_second<R>(second: u64, f: impl FnOnce(&TimeCache) -> R) -> R {
         TIME.with(|cell| {
             let mut cache = cell.borrow_mut();
             if cache.second != second {
@@ -65,15 +69,19 @@ fn put2(slot: &mut [u8], n: u32) {
 
 /// RFC 3339 UTC with milliseconds: `2026-11-29T04:22:07.123Z`.
 pub fn rfc3339_ms(time: SystemTime, out: &mut Vec<u8>) {
-    TimeCache::with(time, |cache| out.extend_from_slice(&cache.rfc3339));
-    let ms = time
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_millis());
-    out.push(b'.');
-    out.push(b'0' + (ms / 100) as u8);
-    out.push(b'0' + (ms / 10 % 10) as u8);
-    out.push(b'0' + (ms % 10) as u8);
-    out.push(b'Z');
+    // One subtraction for both the second and the milliseconds.
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    TimeCache::at_second(since.as_secs(), |cache| {
+        out.extend_from_slice(&cache.rfc3339)
+    });
+    let ms = since.subsec_millis();
+    out.extend_from_slice(&[
+        b'.',
+        b'0' + (ms / 100) as u8,
+        b'0' + (ms / 10 % 10) as u8,
+        b'0' + (ms % 10) as u8,
+        b'Z',
+    ]);
 }
 
 /// Common Log Format time in UTC: `29/Nov/2026:04:22:07 +0000`.
