@@ -249,6 +249,10 @@ fn original_host(parts: &http::request::Parts) -> Result<Option<HeaderValue>, Re
 }
 
 fn check_host(bytes: &[u8]) -> Result<(), RewriteError> {
+    // The usual `name[:port]`: checked on the bytes, no UTF-8 pass (every request).
+    if crate::syntax::is_plain_authority(bytes) {
+        return Ok(());
+    }
     let text = std::str::from_utf8(bytes).map_err(|_| RewriteError::BadHeader("host"))?;
     crate::route::split_authority(text)
         .map(|_| ())
