@@ -120,7 +120,7 @@ pub fn rewrite_request(
     let headers = &mut parts.headers;
 
     // 2. + 3. The client's nominations first, then the fixed hop-by-hop list.
-    remove_hop_by_hop(headers, upgrade);
+    let has_via = remove_hop_by_hop(headers, upgrade);
     if upgrade {
         headers.insert(CONNECTION, UPGRADE_TOKEN.clone());
     }
@@ -177,7 +177,8 @@ pub fn rewrite_request(
             headers.remove(&X_FORWARDED_HOST);
         }
     }
-    let via = via_value(headers, parts.version, ctx.via).ok_or(RewriteError::BadHeader("via"))?;
+    let via = via_value(headers, has_via, parts.version, ctx.via)
+        .ok_or(RewriteError::BadHeader("via"))?;
     headers.insert(VIA, via);
 
     // 7. Target and version; the pool chooses the wire protocol per upstream.
@@ -191,12 +192,12 @@ pub fn rewrite_request(
 pub fn rewrite_response(parts: &mut http::response::Parts, via: &str, upgraded: bool) {
     let keep_upgrade = upgraded && parts.status == StatusCode::SWITCHING_PROTOCOLS;
     let headers = &mut parts.headers;
-    remove_hop_by_hop(headers, keep_upgrade);
+    let has_via = remove_hop_by_hop(headers, keep_upgrade);
     if keep_upgrade {
         headers.insert(CONNECTION, UPGRADE_TOKEN.clone());
     }
     // Only a misconfigured pseudonym can fail here; a missing Via is better than a panic.
-    if let Some(value) = via_value(headers, parts.version, via) {
+    if let Some(value) = via_value(headers, has_via, parts.version, via) {
         headers.insert(VIA, value);
     }
     // The gateway speaks its own protocol version to the client: an HTTP/1.0 upstream's
@@ -248,6 +249,10 @@ fn original_host(parts: &http::request::Parts) -> Result<Option<HeaderValue>, Re
 }
 
 fn check_host(bytes: &[u8]) -> Result<(), RewriteError> {
+    // The usual `name[:port]`: checked on the bytes, no UTF-8 pass (every request).
+    if crate::syntax::is_plain_authority(bytes) {
+        return Ok(());
+    }
     let text = std::str::from_utf8(bytes).map_err(|_| RewriteError::BadHeader("host"))?;
     crate::route::split_authority(text)
         .map(|_| ())
@@ -298,13 +303,15 @@ fn is_te_trailers(headers: &HeaderMap) -> bool {
     )
 }
 
-/// Removes what `Connection` nominates (minus [`PROTECTED`]), then the fixed list.
-fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+/// Removes what `Connection` nominates (minus [`PROTECTED`]), then the fixed list. Returns
+/// whether the message carries `Via` (protected, so still there), seen in the same pass.
+fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) -> bool {
     // One pass over the names present, matching each against the fixed list and the
     // `Connection` tokens, instead of a hashed lookup per listed name or token: most
     // messages carry none of them, or only `Connection: keep-alive` (this runs twice per
     // proxied request).
     let mut present = 0u16;
+    let mut has_via = false;
     let mut nominated: Vec<HeaderName> = Vec::new();
     let connection = headers.get_all(CONNECTION);
     let has_connection = nominates_other_fields(&connection);
@@ -315,6 +322,8 @@ fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
             if !keep_upgrade {
                 present |= 1 << HOP_BY_HOP.len();
             }
+        } else if name == VIA {
+            has_via = true;
         } else if has_connection && is_nominated(&connection, name) && !PROTECTED.contains(name) {
             nominated.push(name.clone());
         }
@@ -323,7 +332,7 @@ fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
         headers.remove(name);
     }
     if present == 0 {
-        return;
+        return has_via;
     }
     for (i, name) in HOP_BY_HOP.iter().enumerate() {
         if present & (1 << i) != 0 {
@@ -333,6 +342,7 @@ fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     if present & (1 << HOP_BY_HOP.len()) != 0 {
         headers.remove(UPGRADE);
     }
+    has_via
 }
 
 /// The position of `name` in [`HOP_BY_HOP`]: a match on the text (a length switch and
@@ -415,7 +425,12 @@ fn format_ip(buf: &mut [u8; 64], ip: std::net::IpAddr) -> usize {
 }
 
 /// `Via` with our hop appended: `<existing>, <version> <pseudonym>`.
-fn via_value(headers: &HeaderMap, version: Version, pseudonym: &str) -> Option<HeaderValue> {
+fn via_value(
+    headers: &HeaderMap,
+    has_via: bool,
+    version: Version,
+    pseudonym: &str,
+) -> Option<HeaderValue> {
     let protocol = match version {
         Version::HTTP_09 => "0.9",
         Version::HTTP_10 => "1.0",
@@ -423,7 +438,7 @@ fn via_value(headers: &HeaderMap, version: Version, pseudonym: &str) -> Option<H
         Version::HTTP_3 => "3",
         _ => "1.1",
     };
-    if pseudonym == "gangway" && !headers.contains_key(VIA) {
+    if pseudonym == "gangway" && !has_via {
         // The default pseudonym on a message without Via: a static value, no allocation.
         return Some(HeaderValue::from_static(match version {
             Version::HTTP_09 => "0.9 gangway",

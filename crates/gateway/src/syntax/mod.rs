@@ -172,6 +172,32 @@ pub fn split_authority(s: &str) -> Result<(&str, Option<u16>), AuthorityError> {
     split_host_port(s)
 }
 
+/// Letters, digits, `.` and `-`, then optionally `:` and a port of 1-65535 in 1-5 digits:
+/// an authority [`split_authority`] accepts as it is. `false` says only "not this shape";
+/// the full grammar decides.
+pub fn is_plain_authority(bytes: &[u8]) -> bool {
+    let colon = memchr::memchr(b':', bytes);
+    let (host, port) = match colon {
+        Some(at) => (&bytes[..at], bytes.get(at + 1..)),
+        None => (bytes, None),
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'.' || *b == b'-');
+    host_ok
+        && port.is_none_or(|digits| {
+            !digits.is_empty()
+                && digits.len() <= 5
+                && digits.iter().all(u8::is_ascii_digit)
+                && digits
+                    .iter()
+                    .fold(0u32, |n, d| n * 10 + u32::from(d - b'0'))
+                    .wrapping_sub(1)
+                    < 65535
+        })
+}
+
 /// The common case of [`split_authority`], its shape already checked: a non-empty host and
 /// no port, or a port of 1-5 digits that is not 0. `None` sends anything else to the full
 /// grammar, which names the error.

@@ -114,3 +114,20 @@ fn simple_authorities_split_like_the_full_grammar() {
         assert_eq!(fast, full, "{text:?}");
     }
 }
+
+#[test]
+fn plain_authorities_are_ones_the_full_grammar_accepts() {
+    let cases = [
+        "a", "a.b-c", "a:1", "a:65535", "a:65536", "a:0", "a:00000", "a:", ":80", "a:080",
+        "a:123456", "a:1x", "a:1:2", "[::1]", "[::1]:80", "a_b", "a@b", "", "A.B:8080",
+    ];
+    for text in cases {
+        if is_plain_authority(text.as_bytes()) {
+            assert!(split_authority(text).is_ok(), "{text:?} plain but refused");
+        }
+    }
+    assert!(is_plain_authority(b"127.0.0.1:29181"));
+    assert!(is_plain_authority(b"example.com"));
+    assert!(!is_plain_authority(b"a:0"));
+    assert!(!is_plain_authority(b"a:65536"));
+}
