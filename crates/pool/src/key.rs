@@ -53,15 +53,28 @@ impl std::hash::Hash for KeyInner {
     }
 }
 
+/// How many keys the per-thread memo holds: a group of a few servers sends to each in turn,
+/// and a one-key memo would miss on every request of such a rotation.
+const MEMO_KEYS: usize = 4;
+
+/// The keys built last on this thread, and the slot the next new key replaces (round
+/// robin: a rotation over more servers than slots misses, but never thrashes one slot).
+struct Memo {
+    keys: [Option<Key>; MEMO_KEYS],
+    next: usize,
+}
+
 thread_local! {
-    /// The last key built on this thread: a gateway sends request after request to the
+    /// The last keys built on this thread: a gateway sends request after request to the
     /// same few upstreams, and a hit saves two allocations and the lower-casing.
-    static LAST: std::cell::RefCell<Option<Key>> = const { std::cell::RefCell::new(None) };
+    static MEMO: std::cell::RefCell<Memo> = const {
+        std::cell::RefCell::new(Memo { keys: [None, None, None, None], next: 0 })
+    };
 }
 
 impl Key {
     /// The key for an absolute URI. A pure function of the URI's scheme and authority,
-    /// memoized per thread for the last one seen.
+    /// memoized per thread for the last few seen.
     #[cfg(test)]
     pub(crate) fn from_uri(uri: &Uri) -> Result<Self, Error> {
         Self::for_request(uri, None)
@@ -69,25 +82,37 @@ impl Key {
 
     /// The key for an absolute URI, pinned to `addr` when given.
     pub(crate) fn for_request(uri: &Uri, addr: Option<SocketAddr>) -> Result<Self, Error> {
-        let hit = LAST.with(|last| {
-            let last = last.try_borrow().ok()?;
-            let key = last.as_ref()?;
-            let same = key.0.addr == addr
-                && uri.authority().map(|a| a.as_str()) == Some(key.0.authority.as_str())
-                && match uri.scheme() {
-                    Some(s) if *s == Scheme::HTTPS => key.0.https,
-                    Some(s) if *s == Scheme::HTTP => !key.0.https,
-                    _ => false,
-                };
-            same.then(|| key.clone())
+        let https = match uri.scheme() {
+            Some(s) if *s == Scheme::HTTPS => Some(true),
+            Some(s) if *s == Scheme::HTTP => Some(false),
+            _ => None,
+        };
+        let authority = uri.authority().map(|a| a.as_str());
+        let hit = https.zip(authority).and_then(|(https, authority)| {
+            MEMO.with(|memo| {
+                let memo = memo.try_borrow().ok()?;
+                memo.keys
+                    .iter()
+                    .flatten()
+                    .find(|key| {
+                        key.0.https == https
+                            && key.0.addr == addr
+                            && key.0.authority.as_str() == authority
+                    })
+                    .cloned()
+            })
         });
         if let Some(key) = hit {
             return Ok(key);
         }
         let key = Self::parse(uri, addr)?;
-        LAST.with(|last| {
-            if let Ok(mut last) = last.try_borrow_mut() {
-                *last = Some(key.clone());
+        MEMO.with(|memo| {
+            if let Ok(mut memo) = memo.try_borrow_mut() {
+                let at = memo.next % MEMO_KEYS;
+                memo.next = at + 1;
+                if let Some(slot) = memo.keys.get_mut(at) {
+                    *slot = Some(key.clone());
+                }
             }
         });
         Ok(key)
@@ -239,6 +264,31 @@ mod tests {
         assert!(Key::for_request(&uri, one).expect("valid") == a);
         assert_eq!(a.to_string(), "http://a.test:80 via 127.0.0.1:1");
         assert_eq!(a.authority().as_str(), "a.test");
+    }
+
+    #[test]
+    fn memo_holds_a_rotation_of_servers() {
+        let uris: Vec<Uri> = (1..=3)
+            .map(|p| format!("http://127.0.0.1:{p}/").parse().expect("test uri"))
+            .collect();
+        let first: Vec<Key> = uris
+            .iter()
+            .map(|u| Key::from_uri(u).expect("valid"))
+            .collect();
+        for _ in 0..3 {
+            for (uri, key) in uris.iter().zip(&first) {
+                let again = Key::from_uri(uri).expect("valid");
+                assert!(
+                    Arc::ptr_eq(&again.0, &key.0),
+                    "a rotation of 3 hits the memo"
+                );
+            }
+        }
+        // More servers than slots: still the right keys.
+        for p in 10..20u16 {
+            let uri: Uri = format!("http://127.0.0.1:{p}/").parse().expect("test uri");
+            assert_eq!(Key::from_uri(&uri).expect("valid").port(), p);
+        }
     }
 
     #[test]

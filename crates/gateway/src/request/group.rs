@@ -66,7 +66,9 @@ pub async fn call(
         .exact()
         .is_some_and(|n| n <= REPLAY_BODY_LIMIT);
     let end = parts.extensions.remove::<BodyEnd>();
-    let (mut held, progress) = if empty && end.is_none() {
+    // Whether nothing was awaited since the request arrived (no body to read).
+    let unread = empty && end.is_none();
+    let (mut held, progress) = if unread {
         // Nothing to read and nothing to mark read (the connection puts a `BodyEnd` only
         // on a request with a body): every attempt sends an empty body, no collect.
         (Held::Replay(Bytes::new()), Progress::fixed())
@@ -90,8 +92,10 @@ pub async fn call(
     let idempotent = is_idempotent(&parts.method);
     let policy = group.settings().retry;
     // One clock reading serves the budget, the first pick and the first attempt's
-    // time-to-head (they are microseconds apart); a failure takes a new one.
-    let mut now = Instant::now();
+    // time-to-head (they are microseconds apart); a failure takes a new one. Without a body
+    // to read, the request's arrival is that reading (routing took microseconds), as the
+    // exchange's own time-to-head counts from it too; a body read first takes a new one.
+    let mut now = if unread { ex.started() } else { Instant::now() };
     group.budget().record_request(now);
 
     // The first attempt sends the client's head itself (no copy, and its header map keeps

@@ -111,7 +111,8 @@ impl Drop for ServerHandle<'_> {
 
 struct Live<'a> {
     group: &'a Group,
-    now: Instant,
+    /// The pick's clock reading on the outlier detector's clock, converted once.
+    now_ms: u64,
     tried: &'a [usize],
     ignore_health: bool,
 }
@@ -121,7 +122,7 @@ impl balance::View for Live<'_> {
         if self.tried.contains(&server) {
             return false;
         }
-        self.ignore_health || self.group.usable(server, self.now)
+        self.ignore_health || self.group.usable_at(server, self.now_ms)
     }
 
     fn in_flight(&self, server: usize) -> usize {
@@ -224,11 +225,16 @@ impl Group {
 
     /// Neither ejected nor failing active checks.
     pub fn usable(&self, server: usize, now: Instant) -> bool {
+        self.usable_at(server, self.outlier.ms(now))
+    }
+
+    /// [`Group::usable`] at a time converted once with `outlier.ms`.
+    fn usable_at(&self, server: usize, now_ms: u64) -> bool {
         let checked_ok = self
             .servers
             .get(server)
             .is_some_and(|s| s.stats.checked.load(Ordering::Relaxed) != 2);
-        checked_ok && self.outlier.usable(server, now)
+        checked_ok && self.outlier.usable_at(server, now_ms)
     }
 
     /// Chooses a server for one attempt, skipping those in `tried`. When no server is usable
@@ -248,7 +254,7 @@ impl Group {
         let mut rng = balance::thread_rng;
         let mut live = Live {
             group: self,
-            now,
+            now_ms: self.outlier.ms(now),
             tried,
             ignore_health: false,
         };

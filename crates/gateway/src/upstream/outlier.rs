@@ -85,9 +85,15 @@ impl Detector {
 
     /// Not ejected at `now`.
     pub fn usable(&self, server: usize, now: Instant) -> bool {
+        self.usable_at(server, self.ms(now))
+    }
+
+    /// [`Detector::usable`] at a time already converted with [`Detector::ms`]: a pick looks
+    /// at several servers and converts its clock reading once.
+    pub fn usable_at(&self, server: usize, now_ms: u64) -> bool {
         self.servers
             .get(server)
-            .is_none_or(|s| s.until_ms.load(Ordering::Relaxed) <= self.ms(now))
+            .is_none_or(|s| s.until_ms.load(Ordering::Relaxed) <= now_ms)
     }
 
     /// How many servers are ejected at `now`.
@@ -107,17 +113,24 @@ impl Detector {
     /// Records one outcome; returns an ejection (or a refused one) when this outcome causes it.
     pub fn report(&self, server: usize, outcome: Outcome, now: Instant) -> Option<Event> {
         let s = self.servers.get(server)?;
-        let now_ms = self.ms(now);
         if outcome == Outcome::Success {
-            s.consecutive.store(0, Ordering::Relaxed);
+            // Loads first: on a healthy server (the common case) nothing is written, so the
+            // workers' successes do not contend on these cache lines.
+            if s.consecutive.load(Ordering::Relaxed) != 0 {
+                s.consecutive.store(0, Ordering::Relaxed);
+            }
             // A server that stayed healthy for a whole max_ejection since its last ejection
             // ended starts again from the base time.
             let until = s.until_ms.load(Ordering::Relaxed);
-            if until != 0 && now_ms >= until.saturating_add(millis(self.settings.max_ejection)) {
+            if until != 0
+                && s.times_ejected.load(Ordering::Relaxed) != 0
+                && self.ms(now) >= until.saturating_add(millis(self.settings.max_ejection))
+            {
                 s.times_ejected.store(0, Ordering::Relaxed);
             }
             return None;
         }
+        let now_ms = self.ms(now);
         let failures = s.consecutive.fetch_add(1, Ordering::Relaxed) + 1;
         if failures < self.settings.consecutive_failures || !self.usable(server, now) {
             return None;
@@ -154,7 +167,8 @@ impl Detector {
         }
     }
 
-    fn ms(&self, now: Instant) -> u64 {
+    /// `now` as milliseconds on this detector's clock (for [`Detector::usable_at`]).
+    pub fn ms(&self, now: Instant) -> u64 {
         millis(now.saturating_duration_since(self.start))
     }
 }
