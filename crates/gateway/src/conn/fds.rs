@@ -135,5 +135,34 @@ pub(super) fn is_connection_error(e: &std::io::Error) -> bool {
     )
 }
 
+/// How often a lasting accept failure is logged.
+pub(super) const ACCEPT_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// An accept failure that is not one client's (out of descriptors or memory) repeats at
+/// every back-off while it lasts, ten a second: the first is logged, then at most one line
+/// per [`ACCEPT_LOG_EVERY`] that says how many went unlogged.
+#[derive(Debug, Default)]
+pub(super) struct AcceptFailures {
+    logged_at: Option<std::time::Instant>,
+    quiet: u64,
+}
+
+impl AcceptFailures {
+    /// A failure at `now`: `Some(n)` to log it, `n` failures having gone unlogged since the
+    /// last line; `None` to stay quiet.
+    pub(super) fn note(&mut self, now: std::time::Instant) -> Option<u64> {
+        match self.logged_at {
+            Some(at) if now.saturating_duration_since(at) < ACCEPT_LOG_EVERY => {
+                self.quiet += 1;
+                None
+            }
+            _ => {
+                self.logged_at = Some(now);
+                Some(std::mem::take(&mut self.quiet))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

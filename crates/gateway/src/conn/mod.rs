@@ -105,6 +105,7 @@ impl Listener {
     pub async fn run(self, socket: TcpListener) {
         let local = socket.local_addr().unwrap_or(self.spec.addr);
         let mut stop = self.shutdown.subscribe();
+        let mut failures = fds::AcceptFailures::default();
         loop {
             // Waiting for a permit first means that at the cap we stop accepting (the
             // kernel's backlog holds new clients) instead of accepting and dropping them.
@@ -123,7 +124,9 @@ impl Listener {
                             continue;
                         }
                         // Out of file descriptors or memory: back off instead of spinning.
-                        tracing::error!(error = %e, listener = %local, "accept failed; backing off");
+                        if let Some(quiet) = failures.note(std::time::Instant::now()) {
+                            tracing::error!(error = %e, listener = %local, unlogged = quiet, "accept failed; backing off");
+                        }
                         tokio::time::sleep(Duration::from_millis(100)).await;
                         continue;
                     }

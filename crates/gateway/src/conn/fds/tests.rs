@@ -111,3 +111,28 @@ fn out_of_fds_is_found_in_the_chain() {
         assert_eq!(is_out_of_fds(&Wrapper(e)), want, "{code:?}");
     }
 }
+
+#[test]
+fn a_lasting_accept_failure_is_logged_once_per_period() {
+    use super::{AcceptFailures, ACCEPT_LOG_EVERY};
+    use std::time::{Duration, Instant};
+    let start = Instant::now();
+    let at = |ms: u64| start + Duration::from_millis(ms);
+    let every = u64::try_from(ACCEPT_LOG_EVERY.as_millis()).unwrap_or(u64::MAX);
+    let mut f = AcceptFailures::default();
+    // (time in ms, what `note` says)
+    let table = [
+        (0, Some(0)),
+        (100, None),
+        (200, None),
+        (every - 1, None),
+        (every, Some(3)),
+        (every + 100, None),
+        // A clock that goes backwards (another thread's reading) stays quiet, not a panic.
+        (0, None),
+        (3 * every, Some(2)),
+    ];
+    for (ms, want) in table {
+        assert_eq!(f.note(at(ms)), want, "at {ms} ms");
+    }
+}
