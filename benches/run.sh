@@ -93,10 +93,12 @@ if [ "$PROFILE" = release ]; then
   GWB=$(cargo bench -p gangway-benches --no-run --message-format=json 2>/dev/null \
         | "$PY" "$ROOT/benches/report.py" executable gwbench)
 else
-  [ -n "${GANGWAY_BIN:-}" ] || cargo build -p gangway >&2
-  GANGWAY=${GANGWAY_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/gangway}
-  GWB=$(cargo build -p gangway-benches --benches --message-format=json 2>/dev/null \
+  # One build with the whole workspace selected (and bench targets, which turn on the
+  # dev-dependencies): the same dependency features as the test run, so after the tests
+  # (the CI smoke) only gangway's binary and gwbench are compiled, not every dependency again.
+  GWB=$(cargo build --workspace --bins --benches --message-format=json 2>/dev/null \
         | "$PY" "$ROOT/benches/report.py" executable gwbench)
+  GANGWAY=${GANGWAY_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/gangway}
 fi
 [ -x "$GWB" ] || { echo "ERROR: gwbench executable not found" >&2; exit 1; }
 

@@ -10,8 +10,8 @@ cd "$(dirname "$0")/.."
 out=$(mktemp -d /tmp/gangway-bench-smoke.XXXXXX)
 trap 'rm -rf "$out"' EXIT
 built=$(date +%s)
-cargo build -p gangway >&2
-cargo build -p gangway-benches --benches >&2
+# As run.sh --dev builds: the whole workspace selected, so the test run's dependencies serve.
+cargo build --workspace --bins --benches >&2
 start=$(date +%s)
 echo "bench smoke: built in $(( start - built )) s"
 QUICK_IDLE_CONNS=200 STREAM_SIZE=16M benches/run.sh --quick --dev --out "$out" > "$out/report.md"

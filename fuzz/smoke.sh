@@ -3,12 +3,12 @@
 # from its committed seeds. Any crash (panic, sanitizer report, timeout, OOM) fails the script
 # and leaves the input in fuzz/artifacts/<target>/. Long runs: see fuzz/README.md.
 #
-#   FUZZ_SMOKE_SECONDS  seconds per target (default 15)
+#   FUZZ_SMOKE_SECONDS  seconds per target (default 8)
 #   FUZZ_SMOKE_TARGETS  space-separated subset (default: every target)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-seconds=${FUZZ_SMOKE_SECONDS:-15}
+seconds=${FUZZ_SMOKE_SECONDS:-8}
 targets=${FUZZ_SMOKE_TARGETS:-"rewrite cors_url config"}
 started=$(date +%s)
 
