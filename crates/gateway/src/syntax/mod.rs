@@ -146,24 +146,19 @@ impl fmt::Display for AuthorityError {
 /// The host is returned as written (an IPv6 literal keeps its brackets); beyond the
 /// characters `Authority` allows it is not judged here (see [`split_host_port`]).
 pub fn split_authority(s: &str) -> Result<(&str, Option<u16>), AuthorityError> {
-    // Letters, digits, `.`, `-` and at most one `:` are always a valid authority: skip
-    // `Authority`'s parse (an allocation and a copy) for the common `Host` value, which is
-    // checked on every request — and split it in the same pass when its port is plain.
-    let mut colon = None;
-    let simple = s.bytes().enumerate().all(|(i, b)| {
-        if b == b':' {
-            let first = colon.is_none();
-            colon = Some(i);
-            first
-        } else {
-            b.is_ascii_alphanumeric() || b == b'.' || b == b'-'
-        }
-    });
-    if simple {
-        if let Some(split) = split_simple(s, colon) {
-            return Ok(split);
-        }
-    } else {
+    // The common `Host` value, checked on every request: split in one pass, no `Authority`
+    // parse (an allocation and a copy).
+    if let Some((host_len, port)) = split_plain(s.as_bytes()) {
+        return Ok((s.get(..host_len).unwrap_or(s), port));
+    }
+    // Letters, digits, `.`, `-` and at most one `:` are still a valid authority; only its
+    // port can be wrong, which `split_host_port` names.
+    let mut colons = 0;
+    let simple = s.bytes().all(|b| {
+        colons += usize::from(b == b':');
+        b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b':'
+    }) && colons <= 1;
+    if !simple {
         if s.contains('@') {
             return Err(AuthorityError::UserInfo);
         }
@@ -176,37 +171,23 @@ pub fn split_authority(s: &str) -> Result<(&str, Option<u16>), AuthorityError> {
 /// an authority [`split_authority`] accepts as it is. `false` says only "not this shape";
 /// the full grammar decides.
 pub fn is_plain_authority(bytes: &[u8]) -> bool {
-    let colon = memchr::memchr(b':', bytes);
-    let (host, port) = match colon {
-        Some(at) => (&bytes[..at], bytes.get(at + 1..)),
-        None => (bytes, None),
-    };
-    let host_ok = !host.is_empty()
-        && host
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || *b == b'.' || *b == b'-');
-    host_ok
-        && port.is_none_or(|digits| {
-            !digits.is_empty()
-                && digits.len() <= 5
-                && digits.iter().all(u8::is_ascii_digit)
-                && digits
-                    .iter()
-                    .fold(0u32, |n, d| n * 10 + u32::from(d - b'0'))
-                    .wrapping_sub(1)
-                    < 65535
-        })
+    split_plain(bytes).is_some()
 }
 
-/// The common case of [`split_authority`], its shape already checked: a non-empty host and
-/// no port, or a port of 1-5 digits that is not 0. `None` sends anything else to the full
-/// grammar, which names the error.
-fn split_simple(s: &str, colon: Option<usize>) -> Option<(&str, Option<u16>)> {
-    let Some(at) = colon else {
-        return (!s.is_empty()).then_some((s, None));
+/// The plain shape of [`is_plain_authority`] in one pass: the host's length and the port.
+/// `None` for anything else.
+fn split_plain(bytes: &[u8]) -> Option<(usize, Option<u16>)> {
+    let host_len = bytes
+        .iter()
+        .position(|b| !(b.is_ascii_alphanumeric() || *b == b'.' || *b == b'-'))
+        .unwrap_or(bytes.len());
+    if host_len == 0 {
+        return None;
+    }
+    let Some(rest) = bytes.get(host_len..).filter(|r| !r.is_empty()) else {
+        return Some((host_len, None));
     };
-    let host = s.get(..at).filter(|h| !h.is_empty())?;
-    let digits = s.as_bytes().get(at + 1..)?;
+    let digits = rest.strip_prefix(b":")?;
     if digits.is_empty() || digits.len() > 5 {
         return None;
     }
@@ -215,7 +196,7 @@ fn split_simple(s: &str, colon: Option<usize>) -> Option<(&str, Option<u16>)> {
         port = port * 10 + u32::from(b.checked_sub(b'0').filter(|d| *d <= 9)?);
     }
     let port = u16::try_from(port).ok().filter(|p| *p != 0)?;
-    Some((host, Some(port)))
+    Some((host_len, Some(port)))
 }
 
 /// The one `host[:port]` grammar: `[IPv6]` (no zone id) or a host without `:`, then
