@@ -61,6 +61,15 @@ impl Default for Client {
     }
 }
 
+/// The time limits one request asked for (or the client's defaults), when any.
+#[derive(Clone, Copy)]
+struct Timeouts {
+    /// Until the response head.
+    head: Option<Duration>,
+    /// Until the whole response body.
+    total: Option<Duration>,
+}
+
 impl Client {
     /// A client with every setting at its default (see [`Builder`]).
     ///
@@ -128,18 +137,14 @@ impl Client {
             None => either::Either::Plain {
                 future: self.send(key, req),
             },
-            Some((head, total)) => either::Either::Timed {
-                future: Box::pin(self.send_timed(key, req, head, total)),
+            Some(timeouts) => either::Either::Timed {
+                future: Box::pin(self.send_timed(key, req, timeouts)),
             },
         }
     }
 
-    /// The pool key and, when any was asked, the timeouts: `(response head, total)`.
-    #[allow(clippy::type_complexity)]
-    fn plan<B>(
-        &self,
-        req: &Request<B>,
-    ) -> Result<(Key, Option<(Option<Duration>, Option<Duration>)>), Error> {
+    /// The pool key and, when any was asked, the timeouts.
+    fn plan<B>(&self, req: &Request<B>) -> Result<(Key, Option<Timeouts>), Error> {
         // Extensions are empty on most requests: then these are one branch each.
         let pinned = req.extensions().get::<ConnectTo>().map(|c| c.0);
         let key = self.shared.config.proxies.key(req.uri(), pinned)?;
@@ -149,7 +154,7 @@ impl Client {
         let head = asked
             .and_then(|t| t.response_head)
             .or(config.response_head_timeout);
-        let timeouts = (total.is_some() || head.is_some()).then_some((head, total));
+        let timeouts = (total.is_some() || head.is_some()).then_some(Timeouts { head, total });
         Ok((key, timeouts))
     }
 
@@ -158,8 +163,7 @@ impl Client {
         &self,
         key: Key,
         req: Request<B>,
-        head: Option<Duration>,
-        total: Option<Duration>,
+        Timeouts { head, total }: Timeouts,
     ) -> Result<Response<ResponseBody>, Error>
     where
         B: Body + Send + 'static,
