@@ -337,7 +337,7 @@ def targets(proxy, client, stream, idle):
     if d and g:
         r = ratio(g.get("mib_per_s"), d.get("mib_per_s"))
         if r is not None:
-            check(r >= 0.8, f"stream: gangway = {r:.2f}× direct throughput (target ≥ 0.8×)")
+            check(r >= 0.9, f"stream: gangway = {r:.2f}× direct throughput (target ≥ 0.9×)")
         if g.get("peak_rss_kib"):
             check(g["peak_rss_kib"] < 32 * 1024, f"stream: gangway peak RSS {g['peak_rss_kib'] / 1024:.1f} MiB (target < 32 MiB)")
     i = idle.get(("gangway", "", 0))

@@ -98,12 +98,24 @@ pub fn start_tracer(
     Ok(Some(tracer))
 }
 
-/// One request's trace (see the module docs).
+/// One request's trace (see the module docs). What only a sampled request needs is boxed
+/// apart, so an unsampled request's trace stays small.
 #[derive(Debug)]
 pub struct RequestTrace {
     ctx: TraceContext,
-    /// When the request arrived; `None` when unsampled (no clock read).
-    start: Option<SystemTime>,
+    /// The client sent a `tracestate` that is not passed on (its `traceparent` was missing
+    /// or not valid): each attempt removes it. Without one there is nothing to remove, and
+    /// the attempt does not look.
+    drop_state: bool,
+    /// Sampled requests only.
+    spans: Option<Box<Spans>>,
+}
+
+/// The spans of a sampled request while it runs.
+#[derive(Debug)]
+struct Spans {
+    /// When the request arrived.
+    start: SystemTime,
     attempt: Option<OpenAttempt>,
     attempts: u32,
     /// Why the next attempt is a retry.
@@ -123,18 +135,24 @@ struct OpenAttempt {
 impl RequestTrace {
     /// Continues the trace of `headers`' `traceparent`, or starts one.
     pub fn start(tracer: &Tracer, headers: &HeaderMap) -> RequestTrace {
+        let state = headers.get(&TRACESTATE);
         let ctx = decide(
             headers.get(&TRACEPARENT).map(|v| v.as_bytes()),
-            headers.get(&TRACESTATE),
+            state,
             tracer.sample_ratio,
             FreshIds::random(),
         );
         RequestTrace {
-            start: ctx.sampled.then(SystemTime::now),
+            drop_state: state.is_some() && ctx.tracestate.is_none(),
+            spans: ctx.sampled.then(|| {
+                Box::new(Spans {
+                    start: SystemTime::now(),
+                    attempt: None,
+                    attempts: 0,
+                    retry_reason: None,
+                })
+            }),
             ctx,
-            attempt: None,
-            attempts: 0,
-            retry_reason: None,
         }
     }
 
@@ -153,25 +171,25 @@ impl RequestTrace {
         server: &Authority,
     ) {
         self.end_attempt(tracer, method, false, None);
-        self.attempts = self.attempts.saturating_add(1);
         let span_id = new_span_id();
         headers.insert(TRACEPARENT.clone(), self.ctx.traceparent_for(&span_id));
         match &self.ctx.tracestate {
             Some(state) => {
                 headers.insert(TRACESTATE.clone(), state.clone());
             }
-            None => {
+            None if self.drop_state => {
                 headers.remove(&TRACESTATE);
             }
+            None => {}
         }
-        let retry_reason = self.retry_reason.take();
-        if self.start.is_some() {
-            self.attempt = Some(OpenAttempt {
+        if let Some(spans) = &mut self.spans {
+            spans.attempts = spans.attempts.saturating_add(1);
+            spans.attempt = Some(OpenAttempt {
                 span_id,
                 start: SystemTime::now(),
                 server: server.clone(),
-                number: self.attempts,
-                retry_reason,
+                number: spans.attempts,
+                retry_reason: spans.retry_reason.take(),
             });
         }
     }
@@ -179,7 +197,9 @@ impl RequestTrace {
     /// The open attempt failed with `failure` and the request is tried again.
     pub fn attempt_failed(&mut self, tracer: &Tracer, method: &str, failure: Failure) {
         self.end_attempt(tracer, method, false, None);
-        self.retry_reason = Some(retry_reason(failure));
+        if let Some(spans) = &mut self.spans {
+            spans.retry_reason = Some(retry_reason(failure));
+        }
     }
 
     /// The open attempt's response head arrived.
@@ -197,7 +217,8 @@ impl RequestTrace {
         elapsed: Duration,
     ) {
         self.end_attempt(tracer, method, false, None);
-        if let Some(start) = self.start {
+        if let Some(spans) = &self.spans {
+            let start = spans.start;
             let end = start + elapsed;
             tracer.export(SpanRecord::server(
                 &self.ctx, start, end, method, route, status,
@@ -206,7 +227,7 @@ impl RequestTrace {
     }
 
     fn end_attempt(&mut self, tracer: &Tracer, method: &str, reused: bool, status: Option<u16>) {
-        let Some(open) = self.attempt.take() else {
+        let Some(open) = self.spans.as_mut().and_then(|s| s.attempt.take()) else {
             return;
         };
         tracer.export(SpanRecord::attempt(

@@ -51,6 +51,7 @@ pub struct Exchange {
     /// Kept from the client or made here; sent upstream, returned, logged.
     request_id: HeaderValue,
     /// `Some` only when spans are exported (`[tracing] otlp_endpoint`).
+    /// Boxed: inline, it would make every request's exchange larger to move, traced or not.
     trace: Option<Box<RequestTrace>>,
     done: bool,
 }

@@ -82,5 +82,16 @@ fn without_a_valid_traceparent_a_trace_starts_and_tracestate_is_dropped() {
     assert_eq!(sent.len(), 55);
     assert!(sent.ends_with("-00"), "unsampled: {sent}");
     assert!(out.get("tracestate").is_none());
-    assert!(trace.attempt.is_none(), "unsampled: no span kept");
+    assert!(trace.spans.is_none(), "unsampled: no span state kept");
+}
+
+#[test]
+fn a_tracestate_without_a_traceparent_is_dropped_too() {
+    let tracer = tracer(0.0);
+    let inbound = headers(&[("tracestate", "k=v")]);
+    let mut trace = RequestTrace::start(&tracer, &inbound);
+    let mut out = inbound.clone();
+    trace.begin_attempt(&tracer, "GET", &mut out, &Authority::from_static("a:1"));
+    assert!(out.get("traceparent").is_some());
+    assert!(out.get("tracestate").is_none(), "no trace to belong to");
 }
