@@ -29,13 +29,14 @@ pub struct AccessRecord<'a> {
     pub time: SystemTime,
     /// The client's address and port.
     pub client: Option<SocketAddr>,
-    /// Request method.
+    /// Request method: an HTTP token (`http::Method` admits nothing else), written as it
+    /// is, without an escape scan.
     pub method: &'a str,
     /// `Host` (or `:authority`).
     pub host: Option<&'a str>,
     /// Path with query, as received.
     pub path: &'a str,
-    /// `HTTP/1.1`, `HTTP/2.0`, …
+    /// `HTTP/1.1`, `HTTP/2.0`, … (a token: written as it is).
     pub protocol: &'a str,
     /// Status sent to the client.
     pub status: u16,
@@ -53,7 +54,8 @@ pub struct AccessRecord<'a> {
     pub attempts: u32,
     /// Whether the (last) upstream connection was reused from the pool.
     pub reused: bool,
-    /// How the exchange ended (`ok`, `client_abort`, `upstream_error`, …).
+    /// How the exchange ended (`ok`, `client_abort`, `upstream_error`, …; a token: written
+    /// as it is).
     pub outcome: &'a str,
     /// The failure class, when it failed.
     pub fault: Option<&'a str>,
@@ -87,13 +89,13 @@ fn render_json(r: &AccessRecord<'_>, out: &mut Vec<u8>) {
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"method\":");
-    json_str(r.method, out);
+    json_token(r.method, out);
     out.extend_from_slice(b",\"host\":");
     json_opt(r.host, out);
     out.extend_from_slice(b",\"path\":");
     json_str(r.path, out);
     out.extend_from_slice(b",\"protocol\":");
-    json_str(r.protocol, out);
+    json_token(r.protocol, out);
     out.extend_from_slice(b",\"status\":");
     push_u64(u64::from(r.status), out);
     out.extend_from_slice(b",\"bytes_in\":");
@@ -117,7 +119,7 @@ fn render_json(r: &AccessRecord<'_>, out: &mut Vec<u8>) {
         b",\"reused\":false"
     });
     out.extend_from_slice(b",\"outcome\":");
-    json_str(r.outcome, out);
+    json_token(r.outcome, out);
     out.extend_from_slice(b",\"fault\":");
     json_opt(r.fault, out);
     out.extend_from_slice(b",\"request_id\":");
@@ -135,16 +137,14 @@ fn render_logfmt(r: &AccessRecord<'_>, out: &mut Vec<u8>) {
         Some(addr) => push_addr(addr, out),
         None => out.push(b'-'),
     }
-    let pairs: [(&[u8], Option<&str>); 4] = [
-        (b" method=", Some(r.method)),
-        (b" host=", r.host),
-        (b" path=", Some(r.path)),
-        (b" protocol=", Some(r.protocol)),
-    ];
-    for (key, value) in pairs {
-        out.extend_from_slice(key);
-        logfmt_value(value, out);
-    }
+    out.extend_from_slice(b" method=");
+    logfmt_token(r.method, out);
+    out.extend_from_slice(b" host=");
+    logfmt_value(r.host, out);
+    out.extend_from_slice(b" path=");
+    logfmt_value(Some(r.path), out);
+    out.extend_from_slice(b" protocol=");
+    logfmt_token(r.protocol, out);
     out.extend_from_slice(b" status=");
     push_u64(u64::from(r.status), out);
     out.extend_from_slice(b" bytes_in=");
@@ -167,16 +167,14 @@ fn render_logfmt(r: &AccessRecord<'_>, out: &mut Vec<u8>) {
     } else {
         b" reused=false"
     });
-    let pairs: [(&[u8], Option<&str>); 4] = [
-        (b" outcome=", Some(r.outcome)),
-        (b" fault=", r.fault),
-        (b" request_id=", Some(r.request_id)),
-        (b" user_agent=", r.user_agent),
-    ];
-    for (key, value) in pairs {
-        out.extend_from_slice(key);
-        logfmt_value(value, out);
-    }
+    out.extend_from_slice(b" outcome=");
+    logfmt_token(r.outcome, out);
+    out.extend_from_slice(b" fault=");
+    logfmt_value(r.fault, out);
+    out.extend_from_slice(b" request_id=");
+    logfmt_value(Some(r.request_id), out);
+    out.extend_from_slice(b" user_agent=");
+    logfmt_value(r.user_agent, out);
     out.push(b'\n');
 }
 
@@ -290,6 +288,22 @@ fn json_str_from(s: &str, clean: usize, out: &mut Vec<u8>) {
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+/// A token (method, protocol, outcome): nothing in it needs escaping, so no scan.
+fn json_token(s: &str, out: &mut Vec<u8>) {
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
+}
+
+/// A token as a logfmt value: never quoted (`-` stands for an empty one).
+fn logfmt_token(s: &str, out: &mut Vec<u8>) {
+    if s.is_empty() {
+        out.push(b'-');
+    } else {
+        out.extend_from_slice(s.as_bytes());
+    }
 }
 
 fn json_opt(s: Option<&str>, out: &mut Vec<u8>) {
