@@ -224,7 +224,11 @@ impl Client {
         let mut fresh_only = false;
         loop {
             history.attempts += 1;
-            let mut lease = crate::checkout::lease(&self.shared, &key, fresh_only).await?;
+            let mut lease = match crate::checkout::lease(&self.shared, &key, fresh_only).await {
+                Ok(lease) => lease,
+                // No connection: the request never left, another server may take it.
+                Err(e) => return Err(e.with_request(Some(give_back(req, &key)))),
+            };
             let reused = lease.is_reused();
             let method = req.method().clone();
             let outgoing = shape_for_wire(req, &key, lease.is_h2())?;
@@ -233,18 +237,28 @@ impl Client {
                 Err(failed) => {
                     let decision =
                         retry::decide(&method, failed.failure, reused, replay.is_some(), history);
-                    let next = match (decision, failed.request, &replay) {
-                        (Decision::Fail, _, _) => None,
-                        (_, Some(back), _) => Some(back),
+                    let (next, back) = match (decision, failed.request, &replay) {
+                        (Decision::Fail, back, _) => (None, back),
+                        (_, Some(back), _) => (Some(back), None),
                         (_, None, Some(replay)) => {
                             history.replayed = true;
-                            replay.request()
+                            (replay.request(), None)
                         }
-                        (_, None, None) => None,
+                        (_, None, None) => (None, None),
                     };
                     let Some(next) = next else {
                         drop(lease);
-                        return Err(send_error(&key, failed.failure, failed.error));
+                        // Given back: the unwritten request, else the replay copy when
+                        // another server may safely take it (see `Error::take_request`).
+                        let back = back.or_else(|| {
+                            let safe =
+                                retry::is_idempotent(&method) || failed.failure == Failure::Refused;
+                            replay.as_ref().filter(|_| safe).and_then(Replay::request)
+                        });
+                        let back = back.map(|req| give_back(req, &key));
+                        return Err(
+                            send_error(&key, failed.failure, failed.error).with_request(back)
+                        );
                     };
                     tracing::debug!(upstream = %key, failure = ?failed.failure, attempt = history.attempts, "retrying upstream request");
                     self.shared.count_retry(&key, failed.failure);
@@ -276,6 +290,37 @@ fn send_error(key: &Key, failure: Failure, error: BoxError) -> Error {
     let err = Error::new(Kind::Request).for_host(key).with(error);
     tracing::debug!(upstream = %key, ?failure, error = %err, "upstream request failed");
     err
+}
+
+/// The request as [`Error::take_request`] documents it, whatever form it was in (the
+/// caller's, shaped for the wire, or a replay copy in origin form): an absolute URI with
+/// the key's scheme and authority, and a `Host` header.
+fn give_back(mut req: Request<RequestBody>, key: &Key) -> Request<RequestBody> {
+    if !req.headers().contains_key(HOST) {
+        // Shaped for HTTP/2, the caller's `Host` moved into the URI's authority.
+        let authority = req.uri().authority().unwrap_or(key.authority());
+        if let Ok(host) = HeaderValue::from_str(authority.as_str()) {
+            req.headers_mut().insert(HOST, host);
+        }
+    }
+    if key.proxy().is_some() && !key.is_https() {
+        // Ours, for the proxy: not the caller's to send elsewhere.
+        req.headers_mut().remove(http::header::PROXY_AUTHORIZATION);
+    }
+    let pq = req
+        .uri()
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"));
+    if let Ok(uri) = Uri::builder()
+        .scheme(key.scheme())
+        .authority(key.authority().clone())
+        .path_and_query(pq)
+        .build()
+    {
+        *req.uri_mut() = uri;
+    }
+    req
 }
 
 /// Puts the request in the form the connection's protocol wants: origin-form and a `Host`

@@ -2,6 +2,11 @@
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::sync::Mutex;
+
+use http::Request;
+
+use crate::body::RequestBody;
 
 /// A boxed error from a lower layer (IO, hyper, rustls, a request body).
 pub type BoxError = Box<dyn StdError + Send + Sync>;
@@ -19,6 +24,10 @@ struct Inner {
     kind: Kind,
     host: Option<String>,
     source: Option<BoxError>,
+    /// The request, when it may be sent elsewhere (see [`Error::take_request`]). Behind a
+    /// `Mutex` only so that `Error` stays `Sync` (a streamed body is not): `take_request`
+    /// has `&mut self` and never locks.
+    request: Option<Mutex<Request<RequestBody>>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +69,7 @@ impl Error {
                 kind,
                 host: None,
                 source: None,
+                request: None,
             }),
         }
     }
@@ -72,6 +82,39 @@ impl Error {
     pub(crate) fn for_host(mut self, host: impl fmt::Display) -> Self {
         self.inner.host = Some(host.to_string());
         self
+    }
+
+    pub(crate) fn with_request(mut self, request: Option<Request<RequestBody>>) -> Self {
+        self.inner.request = request.map(Mutex::new);
+        self
+    }
+
+    /// Takes back the request this error is about, when it may be sent again elsewhere
+    /// (another server, another pool): `Some` once at most, and only when
+    /// - the request never reached the server: no connection could be had (a connect
+    ///   failure or refusal, [`is_pool_exhausted`](Self::is_pool_exhausted),
+    ///   [`is_closed`](Self::is_closed)), or hyper handed it back unwritten: then it is the
+    ///   request itself, its body unread (a streamed body included), its extensions kept;
+    /// - or it was written but failed before a response head, and the pool held a replay
+    ///   copy of it: an idempotent method (RFC 9110 §9.2.2) with an empty body or one of
+    ///   known length up to [`retry_body_limit`](crate::Builder::retry_body_limit), or any
+    ///   such method when HTTP/2 said the stream was not processed (`REFUSED_STREAM`).
+    ///   The copy has no extensions. A written POST is never given back.
+    ///
+    /// The request comes back as the pool would have sent it: an absolute URI with the
+    /// pool key's scheme and authority, the headers with a `Host` header (the one given,
+    /// or the URI's authority), and the body as a [`RequestBody`], which
+    /// [`Client::request`](crate::Client::request) takes again. The caller re-targets it
+    /// (URI, `Host`, [`ConnectTo`](crate::ConnectTo)) before sending it elsewhere.
+    /// `None` for every other error (a timeout, a response-body failure, a bad URI).
+    pub fn take_request(&mut self) -> Option<Request<RequestBody>> {
+        let request = self.inner.request.take()?;
+        // A poisoned lock is impossible (nothing locks it), but its data is fine anyway.
+        Some(
+            request
+                .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 
     /// The request's URI could not be sent (no scheme or host, or a scheme other than
@@ -179,6 +222,9 @@ impl fmt::Debug for Error {
         }
         if let Some(source) = &self.inner.source {
             d.field("source", source);
+        }
+        if self.inner.request.is_some() {
+            d.field("request", &"given back");
         }
         d.finish()
     }

@@ -37,6 +37,10 @@
 //!   any method with a replayable body;
 //! - never once a response byte has arrived.
 //!
+//! A request the pool does not send again may still go elsewhere: when it never left, or
+//! its replay copy may safely be sent again, the error gives it back
+//! ([`Error::take_request`]), as hyper's `TrySendError::into_message` does.
+//!
 //! ## Spreading load over addresses, draining, shutdown
 //! - [`ConnectTo`] (a request extension) sends a request to one resolved address while the
 //!   URI's host stays in `Host`, SNI and certificate checks; each address is a pool key.

@@ -50,6 +50,17 @@ enum Held {
     Once(Option<InboundBody>),
 }
 
+/// What the next attempt sends.
+enum Next {
+    /// The client's head, not yet rewritten: the first attempt.
+    First(http::request::Parts),
+    /// The request the pool gave back with the previous attempt's error: rewritten
+    /// already, to be re-targeted.
+    Back(Request<gangway_pool::RequestBody>),
+    /// A copy of the spare head (a retry after a 5xx answer).
+    Spare,
+}
+
 /// Sends `req` to a server of `group`, failing over per the group's retry policy.
 pub async fn call(
     app: &Arc<App>,
@@ -99,23 +110,36 @@ pub async fn call(
     group.budget().record_request(now);
 
     // The first attempt sends the client's head itself (no copy, and its header map keeps
-    // the spare room hyper gave it for the headers the rewrite adds). A copy is kept, taken
-    // before the rewrite, only when a retry can follow at all: with `retries = 0` or a
-    // single server, `retry::decide` never says retry.
-    let spare = (policy.retries > 0 && group.servers().len() > 1).then(|| parts.clone());
-    let mut first = Some(parts);
+    // the spare room hyper gave it for the headers the rewrite adds). A failure that
+    // another server may take hands the request back in the pool's error
+    // (`take_request`), rewritten already: a retry only re-targets it. The one case where
+    // nothing comes back is a 5xx answer (`retry_on = ["5xx"]`): the response consumed the
+    // request, so a copy is kept, taken before the rewrite, when that retry can happen.
+    let spare = (policy.on_5xx
+        && idempotent
+        && replayable
+        && policy.retries > 0
+        && group.servers().len() > 1)
+        .then(|| parts.clone());
+    let mut next = Next::First(parts);
 
     // At most `MAX_RETRIES + 1` attempts: a fixed array, no allocation per request.
     let mut tried = [0usize; MAX_RETRIES as usize + 1];
     let mut attempts = 0usize;
-    let mut asked: http::HeaderMap;
+    let mut asked = http::HeaderMap::new();
+    // The server of the previous attempt, whose name a given-back request's `Host` has.
+    let mut previous: Option<http::uri::Authority> = None;
     let (handle, resp) = loop {
-        let Some(head) = first.as_ref().or(spare.as_ref()) else {
-            // Unreachable: a retry is decided only when `spare` was kept.
-            return Err(no_server(group));
+        let headers = match &next {
+            Next::First(parts) => &parts.headers,
+            Next::Back(req) => req.headers(),
+            Next::Spare => match &spare {
+                Some(spare) => &spare.headers,
+                None => return Err(no_server(group)),
+            },
         };
         let input = RequestKeyInput {
-            headers: &head.headers,
+            headers,
             client_ip: conn.peer.ip(),
         };
         let Some(handle) = group.pick(&input, &tried[..attempts], now) else {
@@ -126,30 +150,51 @@ pub async fn call(
         };
         let upstream = &server.upstream;
         let uri = server_uri(&target.uri, upstream)?;
-        let mut attempt = match (first.take(), &spare) {
-            (Some(parts), _) => parts,
-            (None, Some(spare)) => spare.clone(),
-            (None, None) => return Err(no_server(group)),
-        };
-        let leg = Leg {
-            authority: &upstream.authority,
-            preserve_host: target.preserve_host,
-            upgrades: target.upgrades,
-        };
-        asked = prepare_head(app, conn, ex, &mut attempt, uri, leg, |h| {
-            if let Some(rules) = &target.headers {
-                rules.on_request(h);
+        let request = match std::mem::replace(&mut next, Next::Spare) {
+            Next::Back(mut req) => {
+                retarget(
+                    ex,
+                    &mut req,
+                    uri,
+                    previous.as_ref(),
+                    upstream,
+                    server.connect_to,
+                );
+                req.map(Either::Right)
             }
-        })?;
-        let body = match &mut held {
-            Held::Replay(bytes) => Either::Left(Full::new(bytes.clone())),
-            Held::Once(body) => match body.take() {
-                Some(body) => Either::Right(body),
-                // decide() never retries an unreplayable body that was taken; be safe.
-                None => return Err(no_server(group)),
-            },
+            first_or_spare => {
+                let mut attempt = match (first_or_spare, &spare) {
+                    (Next::First(parts), _) => parts,
+                    (_, Some(spare)) => spare.clone(),
+                    (_, None) => return Err(no_server(group)),
+                };
+                let leg = Leg {
+                    authority: &upstream.authority,
+                    preserve_host: target.preserve_host,
+                    upgrades: target.upgrades,
+                };
+                asked = prepare_head(app, conn, ex, &mut attempt, uri, leg, |h| {
+                    if let Some(rules) = &target.headers {
+                        rules.on_request(h);
+                    }
+                })?;
+                let body = match &mut held {
+                    Held::Replay(bytes) => Either::Left(Full::new(bytes.clone())),
+                    Held::Once(body) => match body.take() {
+                        Some(body) => Either::Right(body),
+                        // decide() never retries an unreplayable body that was taken; be safe.
+                        None => return Err(no_server(group)),
+                    },
+                };
+                crate::rewrite::bodyless::frame_body(&attempt.method, &mut attempt.headers, &body);
+                if let Some(addr) = server.connect_to {
+                    // One address of a host name: the URI keeps the name (Host, SNI,
+                    // verification).
+                    attempt.extensions.insert(gangway_pool::ConnectTo(addr));
+                }
+                Request::from_parts(attempt, Either::Left(body))
+            }
         };
-        crate::rewrite::bodyless::frame_body(&attempt.method, &mut attempt.headers, &body);
         if attempts == 0 {
             ex.sending(&upstream.authority, &progress);
         } else {
@@ -161,12 +206,8 @@ pub async fn call(
         }
         attempts += 1;
 
-        if let Some(addr) = server.connect_to {
-            // One address of a host name: the URI keeps the name (Host, SNI, verification).
-            attempt.extensions.insert(gangway_pool::ConnectTo(addr));
-        }
         let sent_at = now;
-        let request = std::pin::pin!(target.client.request(Request::from_parts(attempt, body)));
+        let request = std::pin::pin!(target.client.request(request));
         let sent = match target.wait {
             Wait::Total(total) => {
                 tokio::time::timeout_at((ex.started() + total).into(), request).await
@@ -198,11 +239,14 @@ pub async fn call(
                     break (handle, resp);
                 }
             },
-            Ok(Err(e)) => {
+            Ok(Err(mut e)) => {
                 let error = GatewayError::from_call(&e);
                 if error.fault() == Fault::Client {
                     // The client's body failed: nothing to hold against the server.
                     return Err(error);
+                }
+                if let Some(back) = e.take_request() {
+                    next = Next::Back(back);
                 }
                 (classify(&e), error, None)
             }
@@ -225,8 +269,11 @@ pub async fn call(
             }
             allowed
         });
+        // Retried only with a request to send: the one given back, or the spare copy.
+        let sendable = matches!(next, Next::Back(_)) || spare.is_some();
         match (decision, resp) {
-            (Decision::Retry, _) if attempts < tried.len() => {
+            (Decision::Retry, _) if attempts < tried.len() && sendable => {
+                previous = Some(upstream.authority.clone());
                 ex.attempt_failed(failure);
                 tracing::debug!(group = %group.name(), server = %upstream, ?failure, "retrying on another server");
             }
@@ -255,6 +302,38 @@ pub async fn call(
         client_upgrade,
         deadline,
     )
+}
+
+/// Points a request the pool gave back (rewritten for `previous`) at `server`: its URI,
+/// its `Host` where it named the previous server (not a preserved client `Host`, not one
+/// a header rule set), the attempt's `traceparent`, the address to connect to. Nothing
+/// else of the rewrite depends on the server, so it is not run again (it would add a
+/// second `X-Forwarded-For` value, for one).
+fn retarget(
+    ex: &mut Exchange,
+    req: &mut Request<gangway_pool::RequestBody>,
+    uri: Uri,
+    previous: Option<&http::uri::Authority>,
+    server: &crate::route::Upstream,
+    connect_to: Option<std::net::SocketAddr>,
+) {
+    *req.uri_mut() = uri;
+    let headers = req.headers_mut();
+    let named_previous = previous.is_some_and(|prev| {
+        headers
+            .get(http::header::HOST)
+            .is_some_and(|h| h.as_bytes() == prev.as_str().as_bytes())
+    });
+    if named_previous {
+        if let Ok(host) = http::HeaderValue::from_str(server.authority.as_str()) {
+            headers.insert(http::header::HOST, host);
+        }
+    }
+    ex.trace_attempt(headers, &server.authority);
+    match connect_to {
+        Some(addr) => req.extensions_mut().insert(gangway_pool::ConnectTo(addr)),
+        None => req.extensions_mut().remove::<gangway_pool::ConnectTo>(),
+    };
 }
 
 /// What the retry rules see of a pool error. The pool already retried what it safely

@@ -226,6 +226,19 @@ impl Balancer {
     }
 
     fn least_requests(&self, view: &impl View, rng: &mut impl FnMut() -> u64) -> Option<usize> {
+        // The common case in one random draw: its two halves pick two distinct usable
+        // servers (a 32-bit half covers the weights when they sum below 2^32).
+        if self
+            .cumulative
+            .last()
+            .is_some_and(|t| *t <= u64::from(u32::MAX))
+        {
+            let r = rng();
+            let (a, b) = (self.draw(r & u64::from(u32::MAX)), self.draw(r >> 32));
+            if a != b && view.usable(a) && view.usable(b) {
+                return Some(self.lighter(view, a, b));
+            }
+        }
         let a = self.random(view, rng)?;
         let mut b = self.random(view, rng)?;
         if b == a && self.weights.len() > 1 {
@@ -233,11 +246,19 @@ impl Balancer {
             // draw is enough to make that rare without looping.
             b = self.random(view, rng)?;
         }
-        // Fewer in flight per unit of weight wins: (in_a + 1) / w_a < (in_b + 1) / w_b,
-        // cross-multiplied to stay in integers.
+        Some(self.lighter(view, a, b))
+    }
+
+    /// Of `a` and `b`, the one with fewer in flight per unit of weight (`a` on a tie).
+    fn lighter(&self, view: &impl View, a: usize, b: usize) -> usize {
+        // (in_a + 1) / w_a < (in_b + 1) / w_b, cross-multiplied to stay in integers.
         let load =
             |s: usize, other: usize| (view.in_flight(s) as u64 + 1) * u64::from(self.weight(other));
-        Some(if load(b, a) < load(a, b) { b } else { a })
+        if load(b, a) < load(a, b) {
+            b
+        } else {
+            a
+        }
     }
 
     fn hash(&self, view: &impl View, key: u64) -> Option<usize> {

@@ -192,7 +192,10 @@ pub fn max_ejected(n: usize, percent: u8) -> usize {
 }
 
 fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+    // In u64 (`as_millis` widens to u128): this runs on every pick.
+    d.as_secs()
+        .saturating_mul(1000)
+        .saturating_add(u64::from(d.subsec_millis()))
 }
 
 #[cfg(test)]

@@ -18,6 +18,25 @@ pub const HEAD_BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// [`HEAD_BUCKETS`] in nanoseconds, for the per-request bucket search (a unit test keeps
+/// the two equal).
+pub(crate) const HEAD_BUCKET_NANOS: [u64; HEAD_BUCKETS.len()] = [
+    500_000,
+    1_000_000,
+    2_500_000,
+    5_000_000,
+    10_000_000,
+    25_000_000,
+    50_000_000,
+    100_000_000,
+    250_000_000,
+    500_000_000,
+    1_000_000_000,
+    2_500_000_000,
+    5_000_000_000,
+    10_000_000_000,
+];
+
 /// Why an attempt failed, as the metrics and `/upstreams` name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureKind {
@@ -149,16 +168,17 @@ impl ServerStats {
 
     /// Records the time from sending an attempt to its response head.
     pub fn record_head(&self, elapsed: Duration) {
-        let secs = elapsed.as_secs_f64();
-        let bucket = HEAD_BUCKETS
+        // Integer nanoseconds against integer bounds: no float conversion per request.
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        let bucket = HEAD_BUCKET_NANOS
             .iter()
-            .position(|b| secs <= *b)
-            .unwrap_or(HEAD_BUCKETS.len());
+            .position(|b| nanos <= *b)
+            .unwrap_or(HEAD_BUCKET_NANOS.len());
         if let Some(c) = self.head_buckets.get(bucket) {
             c.fetch_add(1, Ordering::Relaxed);
         }
-        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-        self.head_sum_micros.fetch_add(micros, Ordering::Relaxed);
+        self.head_sum_micros
+            .fetch_add(nanos / 1000, Ordering::Relaxed);
     }
 
     /// The histogram's per-bucket counts (not cumulative; the last is `+Inf`) and its sum

@@ -40,3 +40,10 @@ fn head_times_land_in_their_bucket() {
     assert_eq!(counts[HEAD_BUCKETS.len()], 1);
     assert!((sum - 60.0304).abs() < 1e-6, "{sum}");
 }
+
+#[test]
+fn bucket_bounds_in_nanos_match_the_seconds() {
+    for (secs, nanos) in HEAD_BUCKETS.iter().zip(HEAD_BUCKET_NANOS) {
+        assert_eq!((secs * 1e9).round() as u64, nanos, "{secs}");
+    }
+}
