@@ -107,6 +107,34 @@ async fn per_server_metrics_and_the_upstreams_page() {
             }
             other => panic!("no head-time histogram for the live server: {other:?}\n{text}"),
         }
+        // The pool's own stats for a group's servers carry the group as `upstream` and the
+        // server as `server`, like the group's families.
+        let pool_live = [
+            ("pool", "routes"),
+            ("upstream", "g"),
+            ("server", live_url.as_str()),
+        ];
+        assert_eq!(
+            value(sample(&scrape, "gangway_pool_requests_total", &pool_live)),
+            live_requests,
+            "{text}"
+        );
+        let pool_dead = [
+            ("pool", "routes"),
+            ("upstream", "g"),
+            ("server", dead.as_str()),
+        ];
+        // (An attempt that arrives while a connect to the dead server is pending waits on
+        // it instead of dialling again: at most one error per attempt, at least one.)
+        let dead_connects = value(sample(
+            &scrape,
+            "gangway_pool_connect_errors_total",
+            &pool_dead,
+        ));
+        assert!(
+            (1.0..=dead_requests).contains(&dead_connects),
+            "{dead_connects}\n{text}"
+        );
         for family in [
             "gangway_upstream_ejections_total",
             "gangway_upstream_retry_budget_exhausted_total",

@@ -164,12 +164,23 @@ impl Metrics {
 
     /// Prometheus text exposition of everything, with the pool's stats.
     pub fn render(&self, pools: &[(&str, Stats)]) -> String {
+        self.render_with(pools, &PoolOwners::new())
+    }
+
+    /// [`Metrics::render`], the pool hosts that are servers of an upstream group labelled
+    /// with the group's name as `upstream` (see [`PoolOwners`]).
+    pub fn render_with(&self, pools: &[(&str, Stats)], owners: &PoolOwners) -> String {
         let mut out = String::with_capacity(4096);
-        let _ = self.render_into(&mut out, pools);
+        let _ = self.render_into(&mut out, pools, owners);
         out
     }
 
-    fn render_into(&self, out: &mut String, pools: &[(&str, Stats)]) -> std::fmt::Result {
+    fn render_into(
+        &self,
+        out: &mut String,
+        pools: &[(&str, Stats)],
+        owners: &PoolOwners,
+    ) -> std::fmt::Result {
         writeln!(
             out,
             "# HELP gangway_requests_total Requests answered, by route and status."
@@ -276,9 +287,14 @@ impl Metrics {
             out,
             self.routes.iter().map(|m| m.name.as_str()).zip(&self.heads),
         );
-        render_pools(out, pools)
+        render_pools(out, pools, owners)
     }
 }
+
+/// Which upstream group each pool host serves: the pool's key text (`http://host:port`,
+/// `… via addr` for one address of a host name) → the group's name. A host no group names
+/// (a single-URL route) is its own `upstream`.
+pub type PoolOwners = std::collections::HashMap<String, String>;
 
 /// Reads one number out of a host's pool stats.
 type HostStat = fn(&gangway_pool::HostStats) -> u64;
@@ -286,9 +302,14 @@ type HostStat = fn(&gangway_pool::HostStats) -> u64;
 /// A labelled family's reasons and how to read each.
 type Reasons<'a> = &'a [(&'a str, HostStat)];
 
-/// The pool families: one series per pool and upstream, with the reason of a close or a
-/// retry as a label (not one family per reason).
-fn render_pools(out: &mut String, pools: &[(&str, Stats)]) -> std::fmt::Result {
+/// The pool families: one series per pool and host, labelled `upstream` (the group the host
+/// is a server of, or the host itself) and `server` (the host), with the reason of a close
+/// or a retry as a label (not one family per reason).
+fn render_pools(
+    out: &mut String,
+    pools: &[(&str, Stats)],
+    owners: &PoolOwners,
+) -> std::fmt::Result {
     use super::prom::{MetricType, PromText};
     let plain: [(&str, &str, MetricType, HostStat); 10] = [
         (
@@ -372,7 +393,7 @@ fn render_pools(out: &mut String, pools: &[(&str, Stats)]) -> std::fmt::Result {
         let mut family = text.family(&full, help, kind);
         for (pool, stats) in pools {
             for (host, s) in &stats.hosts {
-                family.sample(&[("pool", pool), ("upstream", host)], get(s) as f64);
+                family.sample(&labels(pool, host, owners), get(s) as f64);
             }
         }
     }
@@ -384,7 +405,7 @@ fn render_pools(out: &mut String, pools: &[(&str, Stats)]) -> std::fmt::Result {
     let mut streams = streams;
     for (pool, stats) in pools {
         for (host, s) in &stats.hosts {
-            streams.sample(&[("pool", pool), ("upstream", host)], s.streams as f64);
+            streams.sample(&labels(pool, host, owners), s.streams as f64);
         }
     }
     let labelled: [(&str, &str, Reasons<'_>); 2] = [
@@ -403,17 +424,21 @@ fn render_pools(out: &mut String, pools: &[(&str, Stats)]) -> std::fmt::Result {
         let mut family = text.family(name, help, MetricType::Counter);
         for (pool, stats) in pools {
             for (host, s) in &stats.hosts {
+                let [pool, upstream, server] = labels(pool, host, owners);
                 for (reason, get) in reasons {
-                    family.sample(
-                        &[("pool", pool), ("upstream", host), ("reason", reason)],
-                        get(s) as f64,
-                    );
+                    family.sample(&[pool, upstream, server, ("reason", reason)], get(s) as f64);
                 }
             }
         }
     }
     out.push_str(text.as_str());
     Ok(())
+}
+
+/// A pool host's labels: its pool, its group (or itself) as `upstream`, itself as `server`.
+fn labels<'a>(pool: &'a str, host: &'a str, owners: &'a PoolOwners) -> [(&'a str, &'a str); 3] {
+    let upstream = owners.get(host).map_or(host, String::as_str);
+    [("pool", pool), ("upstream", upstream), ("server", host)]
 }
 
 fn escape(label: &str) -> String {
@@ -424,42 +449,4 @@ fn escape(label: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn counts_by_route_and_status() {
-        let m = Metrics::new(["users", "profiles"]);
-        m.observe(m.route(0), 200, Duration::from_millis(3), 10);
-        m.observe(m.route(0), 200, Duration::from_millis(30), 10);
-        m.observe(m.unrouted(), 404, Duration::from_micros(50), 3);
-        let text = m.render(&[]);
-        assert!(
-            text.contains("gangway_requests_total{route=\"users\",status=\"200\"} 2"),
-            "{text}"
-        );
-        assert!(
-            text.contains("gangway_requests_total{route=\"(none)\",status=\"404\"} 1"),
-            "{text}"
-        );
-        assert!(
-            text.contains(
-                "gangway_request_duration_seconds_bucket{route=\"users\",le=\"0.005\"} 1"
-            ),
-            "{text}"
-        );
-        assert!(
-            text.contains("gangway_request_duration_seconds_count{route=\"users\"} 2"),
-            "{text}"
-        );
-        assert!(!text.contains("route=\"profiles\",status"), "{text}");
-    }
-
-    #[test]
-    fn out_of_range_status_is_ignored() {
-        let m = Metrics::new(["a"]);
-        m.observe(m.route(0), 42, Duration::ZERO, 0);
-        m.observe(m.route(7), 999, Duration::ZERO, 0);
-        assert!(!m.render(&[]).contains("status=\"42\""));
-    }
-}
+mod tests;

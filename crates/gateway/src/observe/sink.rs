@@ -114,7 +114,13 @@ impl crate::app::App {
         if let Some(cors) = &self.cors {
             pools.push(("cors", cors.client.stats()));
         }
-        let mut out = self.metrics.render(&pools);
+        let mut owners = super::metrics::PoolOwners::new();
+        for group in self.groups.all() {
+            for server in group.servers() {
+                owners.insert(server.pool_key(), group.name().to_owned());
+            }
+        }
+        let mut out = self.metrics.render_with(&pools, &owners);
         out.push_str(&render_extra(self));
         out
     }

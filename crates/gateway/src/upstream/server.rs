@@ -67,6 +67,17 @@ impl Server {
         &self.stats
     }
 
+    /// The pool's name for this server's connections (its key as the pool displays it:
+    /// `http://host:port`, and ` via addr` for one address of a host name), to find its
+    /// pool stats.
+    pub fn pool_key(&self) -> String {
+        let scheme = if self.upstream.https { "https" } else { "http" };
+        match self.connect_to {
+            Some(addr) => format!("{scheme}://{} via {addr}", self.upstream.authority),
+            None => format!("{scheme}://{}", self.upstream.authority),
+        }
+    }
+
     /// How it is named in metrics and `/upstreams`: the URL, and the address for a server
     /// resolved from a host name (`http://api.internal:80@10.0.0.7:80`).
     pub fn label(&self) -> String {
