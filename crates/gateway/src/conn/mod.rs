@@ -354,14 +354,12 @@ impl Conn {
                     // A tunnel this request may become keeps the connection's permit.
                     req.extensions_mut().insert(Arc::clone(&hold));
                 }
-                let (app, strict) = (live.load(), Arc::clone(&strict));
+                let after = H1After::new(Arc::clone(&strict), violation, &mut req);
+                let app = live.load();
                 // Boxed per request: hyper keeps room for the service's future in a box of
                 // its own for the connection's whole life, idle or not; a pointer there
                 // instead of the future's kilobytes keeps an idle keep-alive connection small.
-                Box::pin(async move {
-                    let resp = serve_h1(&app, &info, &strict, violation, req).await;
-                    Ok::<_, Infallible>(resp.map(|b| idle::Tracked::new(b, busy)))
-                })
+                Box::pin(serve_h1(app, info, violation, req, after, busy))
             });
             let conn = http1::Builder::new()
                 .timer(TokioTimer)
@@ -388,33 +386,62 @@ impl Conn {
     }
 }
 
-/// Serves one HTTP/1 request: a response that turns the connection into a tunnel stops
-/// the checking, and one given before the request body was read to its end says
-/// `Connection: close` (hyper closes after it).
+/// What an HTTP/1 request's response needs from its connection: a response that turns
+/// the connection into a tunnel stops the checking, and one given before the request body
+/// was read to its end says `Connection: close` (hyper closes after it).
+struct H1After {
+    strict: Arc<StrictConn>,
+    connect: bool,
+    /// Only a request with a body can be answered before its body ended.
+    end: Option<BodyEnd>,
+}
+
+impl H1After {
+    /// Taken before the request is handled (it flags the request's body end).
+    fn new(
+        strict: Arc<StrictConn>,
+        violation: Option<Violation>,
+        req: &mut Request<Incoming>,
+    ) -> Self {
+        let connect = req.method() == Method::CONNECT;
+        // The common bodiless request skips the flag (and the extension map it would
+        // allocate).
+        let end = (violation.is_none() && !req.body().is_end_stream()).then(BodyEnd::default);
+        if let Some(end) = &end {
+            req.extensions_mut().insert(end.clone());
+        }
+        Self {
+            strict,
+            connect,
+            end,
+        }
+    }
+
+    fn apply(self, resp: &mut Response<ProxyBody>) {
+        let status = resp.status();
+        if status == StatusCode::SWITCHING_PROTOCOLS || (self.connect && status.is_success()) {
+            self.strict.tunnel();
+        } else if self.end.is_some_and(|end| !end.ended()) {
+            // Answered before the body was read: hyper closes after this response; say so.
+            resp.headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+        }
+    }
+}
+
+/// Serves one HTTP/1 request: the whole of the future hyper boxes per request (one level
+/// over [`request::handle`], owning what it needs, so no wrapper future copies it again).
 async fn serve_h1(
-    app: &Arc<App>,
-    info: &ConnInfo,
-    strict: &StrictConn,
+    app: Arc<App>,
+    info: ConnInfo,
     violation: Option<Violation>,
-    mut req: Request<Incoming>,
-) -> Response<ProxyBody> {
-    let connect = req.method() == Method::CONNECT;
-    // Only a request with a body can be answered before its body ended; the common
-    // bodiless request skips the flag (and the extension map it would allocate).
-    let end = (violation.is_none() && !req.body().is_end_stream()).then(BodyEnd::default);
-    if let Some(end) = &end {
-        req.extensions_mut().insert(end.clone());
-    }
-    let mut resp = request::handle(app, info, violation, req).await;
-    let status = resp.status();
-    if status == StatusCode::SWITCHING_PROTOCOLS || (connect && status.is_success()) {
-        strict.tunnel();
-    } else if end.is_some_and(|end| !end.ended()) {
-        // Answered before the body was read: hyper closes after this response; say so.
-        resp.headers_mut()
-            .insert(CONNECTION, HeaderValue::from_static("close"));
-    }
-    resp
+    req: Request<Incoming>,
+    after: H1After,
+    busy: idle::BusyGuard,
+) -> Result<Response<idle::Tracked<ProxyBody>>, Infallible> {
+    let mut resp = request::handle(&app, &info, violation, req).await;
+    after.apply(&mut resp);
+    Ok(resp.map(|b| idle::Tracked::new(b, busy)))
 }
 
 /// How long a connection accepted just before the stop signal may take to send its first
