@@ -312,12 +312,11 @@ impl Conn {
                 // Once per request: a reload applies to the next request, on every connection.
                 let app = live.load();
                 let busy = streams.begin();
-                async move {
-                    // Refused (this stream only) when a field breaks the rules.
-                    let violation = check_h2(req.headers()).err();
-                    let resp = request::handle(&app, &info, violation, req).await;
+                // Refused (this stream only) when a field breaks the rules.
+                let violation = check_h2(req.headers()).err();
+                request::handle(app, info, violation, req, move |resp| {
                     Ok::<_, Infallible>(resp.map(|b| idle::Tracked::new(b, busy)))
-                }
+                })
             });
             let mut builder = http2::Builder::new(TokioExecutor);
             builder
@@ -359,7 +358,16 @@ impl Conn {
                 // Boxed per request: hyper keeps room for the service's future in a box of
                 // its own for the connection's whole life, idle or not; a pointer there
                 // instead of the future's kilobytes keeps an idle keep-alive connection small.
-                Box::pin(serve_h1(app, info, violation, req, after, busy))
+                Box::pin(request::handle(
+                    app,
+                    info,
+                    violation,
+                    req,
+                    move |mut resp| {
+                        after.apply(&mut resp);
+                        Ok::<_, Infallible>(resp.map(|b| idle::Tracked::new(b, busy)))
+                    },
+                ))
             });
             let conn = http1::Builder::new()
                 .timer(TokioTimer)
@@ -386,7 +394,8 @@ impl Conn {
     }
 }
 
-/// What an HTTP/1 request's response needs from its connection: a response that turns
+/// What an HTTP/1 request's response needs from its connection (applied by the mapping
+/// [`request::handle`] ends with): a response that turns
 /// the connection into a tunnel stops the checking, and one given before the request body
 /// was read to its end says `Connection: close` (hyper closes after it).
 struct H1After {
@@ -427,21 +436,6 @@ impl H1After {
                 .insert(CONNECTION, HeaderValue::from_static("close"));
         }
     }
-}
-
-/// Serves one HTTP/1 request: the whole of the future hyper boxes per request (one level
-/// over [`request::handle`], owning what it needs, so no wrapper future copies it again).
-async fn serve_h1(
-    app: Arc<App>,
-    info: ConnInfo,
-    violation: Option<Violation>,
-    req: Request<Incoming>,
-    after: H1After,
-    busy: idle::BusyGuard,
-) -> Result<Response<idle::Tracked<ProxyBody>>, Infallible> {
-    let mut resp = request::handle(&app, &info, violation, req).await;
-    after.apply(&mut resp);
-    Ok(resp.map(|b| idle::Tracked::new(b, busy)))
 }
 
 /// How long a connection accepted just before the stop signal may take to send its first

@@ -49,12 +49,18 @@ pub use upstream::{Target, Wait};
 /// awaits only the call itself. Each async level would hold (and copy, per request) its
 /// child's whole future, so a route-mode request goes from here straight to
 /// [`upstream::call`]; the rare, larger paths (CORS, groups) are boxed.
-pub async fn handle(
-    app: &Arc<App>,
-    conn: &ConnInfo,
+///
+/// `then` maps the ended response to what the connection serves (its own wrapper, its
+/// checks): taking it here, with owned arguments, makes this the connection's whole
+/// per-request future rather than one a wrapper future holds (and copies) again.
+pub async fn handle<R>(
+    app: Arc<App>,
+    conn: ConnInfo,
     violation: Option<Violation>,
     req: Request<Incoming>,
-) -> Response<ProxyBody> {
+    then: impl FnOnce(Response<ProxyBody>) -> R,
+) -> R {
+    let (app, conn) = (&app, &conn);
     let mut ex = Exchange::new(app, conn, &req);
     forwarding::note_client(app, conn, &mut ex, req.headers());
     let resp = match plan(app, conn, &mut ex, violation, &req) {
@@ -78,7 +84,7 @@ pub async fn handle(
         }
         Plan::Route(Err(err)) => ex.fail(err),
     };
-    ex.finish(resp)
+    then(ex.finish(resp))
 }
 
 /// What [`handle`] does with a request, decided before anything is awaited.
