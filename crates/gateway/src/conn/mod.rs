@@ -16,6 +16,7 @@ pub mod fds;
 pub mod idle;
 pub mod limits;
 pub use limits::ServerLimits;
+mod h1_after;
 mod prefixed;
 pub mod shutdown;
 pub mod sni;
@@ -29,9 +30,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::header::{CONNECTION, UPGRADE};
-use http::{HeaderValue, Method, Request, Response, StatusCode};
-use http_body::Body as _;
+use http::header::UPGRADE;
+use http::{Request, StatusCode};
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
@@ -43,11 +43,11 @@ use gangway_pool::rt::{TokioExecutor, TokioIo, TokioTimer};
 
 use crate::app::{App, ConnInfo, Mode};
 use crate::reload::Live;
-use crate::request::inbound::BodyEnd;
+use crate::request;
 use crate::request::tunnel::TunnelHold;
-use crate::request::{self, ProxyBody};
-use crate::strict::{check_h2, Violation};
+use crate::strict::check_h2;
 
+use h1_after::H1After;
 use shutdown::Shutdown;
 use strict_io::{StrictConn, StrictIo};
 use workers::Balance;
@@ -390,50 +390,6 @@ impl Conn {
                 Watchdog { expired, h2: false },
             )
             .await;
-        }
-    }
-}
-
-/// What an HTTP/1 request's response needs from its connection (applied by the mapping
-/// [`request::handle`] ends with): a response that turns
-/// the connection into a tunnel stops the checking, and one given before the request body
-/// was read to its end says `Connection: close` (hyper closes after it).
-struct H1After {
-    strict: Arc<StrictConn>,
-    connect: bool,
-    /// Only a request with a body can be answered before its body ended.
-    end: Option<BodyEnd>,
-}
-
-impl H1After {
-    /// Taken before the request is handled (it flags the request's body end).
-    fn new(
-        strict: Arc<StrictConn>,
-        violation: Option<Violation>,
-        req: &mut Request<Incoming>,
-    ) -> Self {
-        let connect = req.method() == Method::CONNECT;
-        // The common bodiless request skips the flag (and the extension map it would
-        // allocate).
-        let end = (violation.is_none() && !req.body().is_end_stream()).then(BodyEnd::default);
-        if let Some(end) = &end {
-            req.extensions_mut().insert(end.clone());
-        }
-        Self {
-            strict,
-            connect,
-            end,
-        }
-    }
-
-    fn apply(self, resp: &mut Response<ProxyBody>) {
-        let status = resp.status();
-        if status == StatusCode::SWITCHING_PROTOCOLS || (self.connect && status.is_success()) {
-            self.strict.tunnel();
-        } else if self.end.is_some_and(|end| !end.ended()) {
-            // Answered before the body was read: hyper closes after this response; say so.
-            resp.headers_mut()
-                .insert(CONNECTION, HeaderValue::from_static("close"));
         }
     }
 }
