@@ -16,6 +16,7 @@ pub mod fds;
 pub mod idle;
 pub mod limits;
 pub use limits::ServerLimits;
+mod h1_after;
 mod prefixed;
 pub mod shutdown;
 pub mod sni;
@@ -29,9 +30,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::header::{CONNECTION, UPGRADE};
-use http::{HeaderValue, Method, Request, Response, StatusCode};
-use http_body::Body as _;
+use http::header::UPGRADE;
+use http::{Request, StatusCode};
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
@@ -43,11 +43,11 @@ use gangway_pool::rt::{TokioExecutor, TokioIo, TokioTimer};
 
 use crate::app::{App, ConnInfo, Mode};
 use crate::reload::Live;
-use crate::request::inbound::BodyEnd;
+use crate::request;
 use crate::request::tunnel::TunnelHold;
-use crate::request::{self, ProxyBody};
-use crate::strict::{check_h2, Violation};
+use crate::strict::check_h2;
 
+use h1_after::H1After;
 use shutdown::Shutdown;
 use strict_io::{StrictConn, StrictIo};
 use workers::Balance;
@@ -312,12 +312,11 @@ impl Conn {
                 // Once per request: a reload applies to the next request, on every connection.
                 let app = live.load();
                 let busy = streams.begin();
-                async move {
-                    // Refused (this stream only) when a field breaks the rules.
-                    let violation = check_h2(req.headers()).err();
-                    let resp = request::handle(&app, &info, violation, req).await;
+                // Refused (this stream only) when a field breaks the rules.
+                let violation = check_h2(req.headers()).err();
+                request::handle(app, info, violation, req, move |resp| {
                     Ok::<_, Infallible>(resp.map(|b| idle::Tracked::new(b, busy)))
-                }
+                })
             });
             let mut builder = http2::Builder::new(TokioExecutor);
             builder
@@ -354,14 +353,21 @@ impl Conn {
                     // A tunnel this request may become keeps the connection's permit.
                     req.extensions_mut().insert(Arc::clone(&hold));
                 }
-                let (app, strict) = (live.load(), Arc::clone(&strict));
+                let after = H1After::new(Arc::clone(&strict), violation, &mut req);
+                let app = live.load();
                 // Boxed per request: hyper keeps room for the service's future in a box of
                 // its own for the connection's whole life, idle or not; a pointer there
                 // instead of the future's kilobytes keeps an idle keep-alive connection small.
-                Box::pin(async move {
-                    let resp = serve_h1(&app, &info, &strict, violation, req).await;
-                    Ok::<_, Infallible>(resp.map(|b| idle::Tracked::new(b, busy)))
-                })
+                Box::pin(request::handle(
+                    app,
+                    info,
+                    violation,
+                    req,
+                    move |mut resp| {
+                        after.apply(&mut resp);
+                        Ok::<_, Infallible>(resp.map(|b| idle::Tracked::new(b, busy)))
+                    },
+                ))
             });
             let conn = http1::Builder::new()
                 .timer(TokioTimer)
@@ -386,35 +392,6 @@ impl Conn {
             .await;
         }
     }
-}
-
-/// Serves one HTTP/1 request: a response that turns the connection into a tunnel stops
-/// the checking, and one given before the request body was read to its end says
-/// `Connection: close` (hyper closes after it).
-async fn serve_h1(
-    app: &Arc<App>,
-    info: &ConnInfo,
-    strict: &StrictConn,
-    violation: Option<Violation>,
-    mut req: Request<Incoming>,
-) -> Response<ProxyBody> {
-    let connect = req.method() == Method::CONNECT;
-    // Only a request with a body can be answered before its body ended; the common
-    // bodiless request skips the flag (and the extension map it would allocate).
-    let end = (violation.is_none() && !req.body().is_end_stream()).then(BodyEnd::default);
-    if let Some(end) = &end {
-        req.extensions_mut().insert(end.clone());
-    }
-    let mut resp = request::handle(app, info, violation, req).await;
-    let status = resp.status();
-    if status == StatusCode::SWITCHING_PROTOCOLS || (connect && status.is_success()) {
-        strict.tunnel();
-    } else if end.is_some_and(|end| !end.ended()) {
-        // Answered before the body was read: hyper closes after this response; say so.
-        resp.headers_mut()
-            .insert(CONNECTION, HeaderValue::from_static("close"));
-    }
-    resp
 }
 
 /// How long a connection accepted just before the stop signal may take to send its first

@@ -42,7 +42,10 @@ enum Kind {
 struct Streamed {
     inner: ResponseBody,
     limits: StreamLimits,
+    /// The idle timer, made on the first wait and reset (not remade) after progress.
     sleep: Option<Pin<Box<dyn Sleep>>>,
+    /// A frame passed since `sleep` was last armed: re-arm it before the next wait.
+    moved: bool,
     deadline: Option<Pin<Box<dyn Sleep>>>,
     sent: u64,
     /// Ended (once) when the body ends; held inline, the body is boxed already.
@@ -94,6 +97,7 @@ impl ProxyBody {
                 deadline: limits.deadline.map(|d| TokioTimer.sleep_until(d)),
                 limits,
                 sleep: None,
+                moved: false,
                 sent: 0,
                 exchange: None,
                 failed: None,
@@ -177,7 +181,9 @@ impl Body for ProxyBody {
         }
         match Pin::new(&mut s.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
-                s.sleep = None;
+                // Only flagged: the timer is re-armed if the next poll waits (a boxed
+                // timer made afresh after every frame cost an allocation per frame).
+                s.moved = true;
                 // Trailers are filtered like headers: a hop-by-hop or connection-specific
                 // field would make an HTTP/2 response malformed and abort a good response.
                 let frame = match frame.into_trailers() {
@@ -220,7 +226,18 @@ impl Body for ProxyBody {
                 let Some(idle) = s.limits.idle else {
                     return Poll::Pending;
                 };
-                let sleep = s.sleep.get_or_insert_with(|| TokioTimer.sleep(idle));
+                let sleep = match &mut s.sleep {
+                    Some(sleep) => {
+                        if std::mem::take(&mut s.moved) {
+                            TokioTimer.reset(sleep, TokioTimer.now() + idle);
+                        }
+                        sleep
+                    }
+                    None => {
+                        s.moved = false;
+                        s.sleep.insert(TokioTimer.sleep(idle))
+                    }
+                };
                 ready!(sleep.as_mut().poll(cx));
                 tracing::warn!(
                     idle_ms = crate::observe::log_fmt::millis(idle),

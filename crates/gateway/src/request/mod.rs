@@ -44,16 +44,70 @@ pub use upstream::{Target, Wait};
 
 /// Serves one request: refused with `violation` when the strict checker found one, else
 /// the health check, else the listener's mode.
-pub async fn handle(
-    app: &Arc<App>,
-    conn: &ConnInfo,
+///
+/// Everything up to the upstream call is decided synchronously ([`plan`]); this future
+/// awaits only the call itself. Each async level would hold (and copy, per request) its
+/// child's whole future, so a route-mode request goes from here straight to
+/// [`upstream::call`]; the rare, larger paths (CORS, groups) are boxed.
+///
+/// `then` maps the ended response to what the connection serves (its own wrapper, its
+/// checks): taking it here, with owned arguments, makes this the connection's whole
+/// per-request future rather than one a wrapper future holds (and copies) again.
+pub async fn handle<R>(
+    app: Arc<App>,
+    conn: ConnInfo,
     violation: Option<Violation>,
     req: Request<Incoming>,
-) -> Response<ProxyBody> {
+    then: impl FnOnce(Response<ProxyBody>) -> R,
+) -> R {
+    let (app, conn) = (&app, &conn);
     let mut ex = Exchange::new(app, conn, &req);
     forwarding::note_client(app, conn, &mut ex, req.headers());
+    let resp = match plan(app, conn, &mut ex, violation, &req) {
+        Plan::Answer(resp) => resp,
+        // Boxed: the CORS path's future is the larger of the two, and an unboxed branch
+        // would size (and copy, per request) every route-mode request's future with it.
+        Plan::Cors(cors) => Box::pin(cors_mode::handle(app, cors, conn, &mut ex, req)).await,
+        Plan::Route(Ok(route_mode::Next::Answer(resp))) => resp,
+        Plan::Route(Ok(route_mode::Next::Forward(target, group))) => {
+            let rules = target.headers.clone();
+            let sent = match group {
+                None => upstream::call(app, conn, &mut ex, req, target, |_| ()).await,
+                // Boxed: the group path's future is larger, and single-URL routes keep
+                // today's size.
+                Some(group) => Box::pin(group::call(app, conn, &mut ex, req, target, &group)).await,
+            };
+            match sent {
+                Ok(resp) => route_rules::on_response(rules.as_ref(), resp),
+                Err(err) => ex.fail(err),
+            }
+        }
+        Plan::Route(Err(err)) => ex.fail(err),
+    };
+    then(ex.finish(resp))
+}
+
+/// What [`handle`] does with a request, decided before anything is awaited.
+enum Plan<'a> {
+    /// Answered by the gateway (a refusal, the health or readiness check).
+    Answer(Response<ProxyBody>),
+    /// A CORS-mode listener's request.
+    Cors(&'a crate::app::CorsMode),
+    /// A route-mode listener's request, routed.
+    Route(Result<route_mode::Next<'a>, GatewayError>),
+}
+
+/// The strict checker's verdict, the request form, SNI, the health and readiness checks,
+/// then the listener's mode (and in route mode, the route).
+fn plan<'a>(
+    app: &'a Arc<App>,
+    conn: &ConnInfo,
+    ex: &mut Exchange,
+    violation: Option<Violation>,
+    req: &Request<Incoming>,
+) -> Plan<'a> {
     let resp = if let Some(violation) = violation {
-        refuse(app, conn, &mut ex, &req, violation)
+        refuse(app, conn, ex, req, violation)
     } else if let Err(err) = guard::request_form(req.method(), req.uri()) {
         let mut resp = ex.fail(err);
         if req.version() < Version::HTTP_2 {
@@ -85,16 +139,12 @@ pub async fn handle(
         ex.count_in(app.metrics.gateway());
         ready(app)
     } else {
-        match (conn.mode, &app.cors) {
-            // Boxed: the CORS path's future is the larger of the two, and an unboxed branch
-            // would size (and copy, per request) every route-mode request's future with it.
-            (Mode::Cors, Some(cors)) => {
-                Box::pin(cors_mode::handle(app, cors, conn, &mut ex, req)).await
-            }
-            _ => route_mode::handle(app, conn, &mut ex, req).await,
-        }
+        return match (conn.mode, &app.cors) {
+            (Mode::Cors, Some(cors)) => Plan::Cors(cors),
+            _ => Plan::Route(route_mode::target(app, conn, ex, req)),
+        };
     };
-    ex.finish(resp)
+    Plan::Answer(resp)
 }
 
 /// The health check answer.

@@ -1,10 +1,11 @@
 //! Route mode: the request's limits, then the longest matching prefix → a [`Target`] for
-//! the shared upstream leg. The upstream's own statuses pass through untouched.
-
-use std::sync::Arc;
+//! the shared upstream leg (which `super::handle` awaits itself: no async level here).
+//! The upstream's own statuses pass through untouched.
 
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
+
+use std::sync::Arc;
 
 use crate::app::{App, ConnInfo};
 use crate::upstream::Group;
@@ -12,39 +13,10 @@ use crate::upstream::Group;
 use super::body::ProxyBody;
 use super::error::{Fault, GatewayError};
 use super::exchange::Exchange;
-use super::group;
-use super::upstream::{self, Target, Wait};
-
-/// Serves one request on a route-mode listener.
-pub async fn handle(
-    app: &Arc<App>,
-    conn: &ConnInfo,
-    ex: &mut Exchange,
-    req: Request<Incoming>,
-) -> Response<ProxyBody> {
-    match target(app, conn, ex, &req) {
-        Ok(Next::Answer(resp)) => resp,
-        Ok(Next::Forward(target, None)) => {
-            let rules = target.headers.clone();
-            match upstream::call(app, conn, ex, req, target, |_| ()).await {
-                Ok(resp) => super::route_rules::on_response(rules.as_ref(), resp),
-                Err(err) => ex.fail(err),
-            }
-        }
-        // Boxed: the group path's future is larger, and single-URL routes keep today's size.
-        Ok(Next::Forward(target, Some(group))) => {
-            let rules = target.headers.clone();
-            match Box::pin(group::call(app, conn, ex, req, target, &group)).await {
-                Ok(resp) => super::route_rules::on_response(rules.as_ref(), resp),
-                Err(err) => ex.fail(err),
-            }
-        }
-        Err(err) => ex.fail(err),
-    }
-}
+use super::upstream::{Target, Wait};
 
 /// What a route does with a request.
-enum Next<'a> {
+pub(super) enum Next<'a> {
     /// Forward to the upstream (through the route's group, when it names one).
     Forward(Target<'a>, Option<std::borrow::Cow<'a, Arc<Group>>>),
     /// The route answers itself (405, `respond`, `redirect`): no upstream connection.
@@ -53,7 +25,7 @@ enum Next<'a> {
 
 /// Picks the route: 414 for an over-long target, 404/400 from the router, 413 for a
 /// declared body over the limit. With the route's upstream group, if it names one.
-fn target<'a>(
+pub(super) fn target<'a>(
     app: &'a App,
     conn: &ConnInfo,
     ex: &mut Exchange,

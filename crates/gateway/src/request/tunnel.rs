@@ -117,6 +117,20 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Activity<T> {
         Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
     }
 
+    // Forwarded, not defaulted: the default writes only the first slice per call, so a
+    // vectored writer underneath would see one small write per slice.
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_flush(cx)
     }

@@ -90,14 +90,16 @@ pub async fn call(
     // Pinned here, not inside `response_within`: a future passed by value to an async fn
     // and pinned there is stored twice in its state (the argument and the pinned local).
     let request = pin!(target.client.request(Request::from_parts(parts, body)));
-    let deadline = match target.wait {
-        Wait::Head(_) => None,
-        Wait::Total(total) => Some(ex.started() + total),
+    // One await for both kinds of wait: the request future lives across a single suspend
+    // point, so it is not stored in the part of this future every state shares.
+    let (deadline, first, extend) = match target.wait {
+        Wait::Head(t) => (None, tokio::time::Instant::now() + t, Some((&progress, t))),
+        Wait::Total(total) => {
+            let at = ex.started() + total;
+            (Some(at), at.into(), None)
+        }
     };
-    let sent = match (target.wait, deadline) {
-        (Wait::Total(_), Some(at)) => tokio::time::timeout_at(at.into(), request).await,
-        (Wait::Head(t) | Wait::Total(t), _) => response_within(request, t, &progress).await,
-    };
+    let sent = response_by(request, first, extend).await;
     let resp = match sent {
         Ok(Ok(resp)) => resp,
         Ok(Err(e)) => {
@@ -274,16 +276,30 @@ pub(super) fn timed_out(wait: Wait) -> GatewayError {
 /// sent: the clock restarts whenever the request body moves on, so a slow upload is not
 /// taken for a slow upstream, while an upstream that stops reading the body (no movement)
 /// or answers nothing after it (no movement either) still times out.
-pub(super) async fn response_within<F: Future>(
-    mut fut: Pin<&mut F>,
+pub(super) fn response_within<'a, F: Future>(
+    fut: Pin<&'a mut F>,
     timeout: Duration,
-    progress: &Progress,
+    progress: &'a Progress,
+) -> impl Future<Output = Result<F::Output, tokio::time::error::Elapsed>> + 'a {
+    let first = tokio::time::Instant::now() + timeout;
+    response_by(fut, first, Some((progress, timeout)))
+}
+
+/// Awaits `fut` until `first`; with `extend`, a deadline that passes after the body moved
+/// on moves to the last movement + its timeout (see [`response_within`]).
+async fn response_by<F: Future>(
+    mut fut: Pin<&mut F>,
+    first: tokio::time::Instant,
+    extend: Option<(&Progress, Duration)>,
 ) -> Result<F::Output, tokio::time::error::Elapsed> {
-    let mut deadline = tokio::time::Instant::now() + timeout;
+    let mut deadline = first;
     loop {
         match tokio::time::timeout_at(deadline, fut.as_mut()).await {
             Ok(out) => return Ok(out),
             Err(elapsed) => {
+                let Some((progress, timeout)) = extend else {
+                    return Err(elapsed);
+                };
                 let next = tokio::time::Instant::from_std(progress.last()) + timeout;
                 if next <= deadline {
                     return Err(elapsed);
