@@ -11,6 +11,7 @@
 pub mod bodyless;
 pub mod forwarded;
 pub mod h2_to_h1;
+mod host_value;
 pub mod upgrade_check;
 
 use std::fmt;
@@ -147,8 +148,9 @@ pub fn rewrite_request(
         (Some(host), true) => host.clone(),
         // Without a client host (HTTP/1.0) there is nothing to preserve; an HTTP/1.1
         // upstream still needs one.
-        _ => HeaderValue::from_str(ctx.upstream_authority.as_str())
-            .map_err(|_| RewriteError::BadHeader("host"))?,
+        _ => {
+            host_value::host_value(ctx.upstream_authority).ok_or(RewriteError::BadHeader("host"))?
+        }
     };
     headers.insert(HOST, host);
 
