@@ -325,7 +325,7 @@ fn retarget(
             .is_some_and(|h| h.as_bytes() == prev.as_str().as_bytes())
     });
     if named_previous {
-        if let Ok(host) = http::HeaderValue::from_str(server.authority.as_str()) {
+        if let Some(host) = crate::rewrite::host_value::host_value(&server.authority) {
             headers.insert(http::header::HOST, host);
         }
     }

@@ -11,7 +11,7 @@
 pub mod bodyless;
 pub mod forwarded;
 pub mod h2_to_h1;
-mod host_value;
+pub(crate) mod host_value;
 pub mod upgrade_check;
 
 use std::fmt;
