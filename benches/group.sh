@@ -79,7 +79,9 @@ for route in single group; do REQS[$route]=0; CPU[$route]=0; done
 # Warm-up: connections to every server exist before anything is measured.
 for route in single group; do wrk -t 2 -c "$CONC" -d 1s "http://127.0.0.1:$GW/$route" >/dev/null; done
 for run in $(seq 1 "$RUNS"); do
-  for route in single group; do
+  # Alternating which route runs first, so neither always gets the quieter half of a round.
+  order="single group"; [ $((run % 2)) = 0 ] && order="group single"
+  for route in $order; do
     before=$(cpu_ticks)
     out=$(wrk -t 2 -c "$CONC" -d "${DURATION}s" "http://127.0.0.1:$GW/$route")
     after=$(cpu_ticks)
@@ -89,6 +91,7 @@ for run in $(seq 1 "$RUNS"); do
     REQS[$route]=$((REQS[$route] + n))
     CPU[$route]=$((CPU[$route] + after - before))
     echo "run $run $route: $n requests, $((after - before)) ticks" >&2
+    echo "$run $route $n $((after - before))" >> "$WORK/raw"
   done
 done
 printf '\n%-8s %12s %10s %14s\n' route requests cpu_s "cpu_us/request"
@@ -98,3 +101,17 @@ for route in single group; do
 done
 awk -v ns="${REQS[single]}" -v ts="${CPU[single]}" -v ng="${REQS[group]}" -v tg="${CPU[group]}" -v hz="$TICK" \
   'BEGIN { printf "group - single: %+.2f us CPU per request (h1, c='"$CONC"', '"$THREADS"' worker)\n", ((tg / hz) * 1e6 / ng) - ((ts / hz) * 1e6 / ns) }'
+# Each run's two routes ran back to back, so their difference cancels most of what the
+# machine was doing at the time: the median of those paired differences is the steadier
+# figure on a shared machine (the pooled one above weighs a busy run as much as a quiet one).
+python3 - "$WORK/raw" "$TICK" <<'PY'
+import sys, statistics
+runs = {}
+for line in open(sys.argv[1]):
+    run, route, n, ticks = line.split()
+    runs.setdefault(run, {})[route] = int(ticks) / int(sys.argv[2]) * 1e6 / max(int(n), 1)
+diffs = sorted(r["group"] - r["single"] for r in runs.values() if len(r) == 2)
+if diffs:
+    print(f"group - single, median of {len(diffs)} paired runs: {statistics.median(diffs):+.2f} us "
+          f"(runs: {', '.join(f'{d:+.2f}' for d in diffs)})")
+PY

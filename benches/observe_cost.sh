@@ -125,14 +125,16 @@ measure() { # name run → appends "name run requests seconds cpu_seconds" to $W
 }
 
 : > "$WORK/raw"
+ORDERS=("off log trace" "log trace off" "trace off log")
 for run in $(seq 1 "$RUNS"); do
-  for name in off log trace; do
+  # The order rotates per run, so no configuration always runs first (or last) in a round.
+  for name in ${ORDERS[$(( (run - 1) % 3 ))]}; do
     measure "$name" "$run"
   done
 done
 
 python3 - "$WORK/raw" "$TCK" "$THREADS" "$CONNS" "$DURATION" "$RUNS" <<'PY' | tee "$OUT"
-import sys, collections
+import sys, collections, statistics
 raw, tck, threads, conns, duration, runs = sys.argv[1], int(sys.argv[2]), *sys.argv[3:]
 rows = collections.defaultdict(list)
 for line in open(raw):
@@ -149,12 +151,24 @@ labels = {"off": "no access log, no tracing",
 print(f"h1, wrk -c{conns}, {threads} worker(s), {runs} run(s) × {duration} s each; "
       "CPU = gateway utime+stime from /proc")
 print()
-print("| configuration | req/s | CPU µs/request | vs off |")
-print("|---|---:|---:|---:|")
+# Paired: each run measured off, log and trace back to back, so a run's differences cancel
+# most of what the shared machine was doing then; their median is the steadier figure.
+def paired(name):
+    diffs = []
+    for i, s in enumerate(rows[name]):
+        if i < len(rows["off"]):
+            (r, _, c), (r0, _, c0) = s, rows["off"][i]
+            diffs.append(c * 1e6 / r - c0 * 1e6 / r0)
+    return sorted(diffs)
+print("| configuration | req/s | CPU µs/request | vs off (pooled) | vs off (median of paired runs) | paired runs |")
+print("|---|---:|---:|---:|---:|---|")
 for name in ("off", "log", "trace"):
     if not rows[name]:
         continue
     us, rps = per_request(rows[name])
-    print(f"| {labels[name]} | {rps:,.0f} | {us:.2f} | {us - base:+.2f} |")
+    d = paired(name)
+    med = f"{statistics.median(d):+.2f}" if d and name != "off" else ""
+    runs_text = ", ".join(f"{x:+.2f}" for x in d) if name != "off" else ""
+    print(f"| {labels[name]} | {rps:,.0f} | {us:.2f} | {us - base:+.2f} | {med} | {runs_text} |")
 PY
 echo "(table also in $OUT)" >&2
