@@ -160,14 +160,12 @@ pub fn rewrite_request(
     let xff = if headers.contains_key(&X_FORWARDED_FOR) {
         let mut xff = join_list(headers, &X_FORWARDED_FOR);
         let _ = write!(xff, "{client_ip}");
-        HeaderValue::from_bytes(&xff)
+        HeaderValue::from_bytes(&xff).map_err(|_| RewriteError::BadHeader("x-forwarded-for"))
     } else {
-        // The common first hop: format on the stack, one copy into the value.
-        let mut buf = [0u8; 64];
-        let len = format_ip(&mut buf, client_ip);
-        HeaderValue::from_bytes(buf.get(..len).unwrap_or_default())
-    }
-    .map_err(|_| RewriteError::BadHeader("x-forwarded-for"))?;
+        // The common first hop: the peer's value, made once per thread and address.
+        host_value::client_ip_value(client_ip, |buf| format_ip(buf, client_ip))
+            .ok_or(RewriteError::BadHeader("x-forwarded-for"))
+    }?;
     headers.insert(X_FORWARDED_FOR.clone(), xff);
     let proto = if ctx.inbound_tls { &HTTPS } else { &HTTP };
     headers.insert(X_FORWARDED_PROTO.clone(), proto.clone());
