@@ -168,14 +168,13 @@ pub async fn call(
         let (first, extend) = deadline(ex, wait, now, &progress);
         response_by(request, first, extend).await
     };
-    let settled = settle(group, &handle, policy.on_5xx, wait, sent, now);
-    let first = handle.index();
-    // The server's in-flight count covers the wait for the response head, which is what
-    // `least_requests` weighs (a slow server is slow to answer).
-    drop(handle);
-    let resp = match settled? {
-        Ok(resp) => resp,
-        Err(failed) => {
+    let resp = match sent {
+        // The common case, settled here: only a failure enters the retry loop.
+        Ok(Ok(resp)) if !(policy.on_5xx && is_gateway_error(resp.status())) => {
+            answered(&handle, resp.status(), now, Instant::now());
+            resp
+        }
+        sent => {
             let state = failover::Failover {
                 app,
                 conn,
@@ -190,7 +189,7 @@ pub async fn call(
                 spare,
                 idempotent,
             };
-            Box::pin(failover::run(state, ex, &mut asked, first, failed)).await?
+            Box::pin(failover::run(state, ex, &mut asked, handle, sent, now)).await?
         }
     };
     let deadline = match wait {
@@ -249,7 +248,6 @@ type Sent = Result<
 /// sorts it: `Ok(Ok(resp))` to pass on, `Ok(Err(failed))` for the retry rules, `Err` for a
 /// failure of the client's own body (nothing to hold against the server, never retried).
 fn settle(
-    group: &Group,
     handle: &ServerHandle<'_>,
     on_5xx: bool,
     wait: Wait,
@@ -260,27 +258,14 @@ fn settle(
     let timed_out_now = sent.is_err();
     let (failure, error, resp, back) = match sent {
         Ok(Ok(resp)) => {
-            if let Some(server) = handle.server() {
-                server
-                    .stats()
-                    .record_head(now.saturating_duration_since(sent_at));
+            let status = resp.status();
+            if !(on_5xx && is_gateway_error(status)) {
+                answered(handle, status, sent_at, now);
+                return Ok(Ok(resp));
             }
-            match resp.status().as_u16() {
-                s @ 502..=504 if on_5xx => {
-                    let error = GatewayError::new(resp.status(), Fault::Upstream, "upstream error");
-                    (Failure::Status(s), error, Some(resp), None)
-                }
-                s => {
-                    // A gateway error from the server counts against its health even when
-                    // it is passed on as it is.
-                    if (502..=504).contains(&s) {
-                        group.report_failure(handle, FailureKind::Status, now);
-                    } else {
-                        group.report(handle, Outcome::Success, now);
-                    }
-                    return Ok(Ok(resp));
-                }
-            }
+            record_head(handle, sent_at, now);
+            let error = GatewayError::new(status, Fault::Upstream, "upstream error");
+            (Failure::Status(status.as_u16()), error, Some(resp), None)
         }
         Ok(Err(mut e)) => {
             let error = GatewayError::from_call(&e);
@@ -292,7 +277,7 @@ fn settle(
         }
         Err(_) => (Failure::Other, timed_out(wait), None, None),
     };
-    group.report_failure(handle, FailureKind::of(failure, timed_out_now), now);
+    handle.report_failure(FailureKind::of(failure, timed_out_now), now);
     Ok(Err(Failed {
         failure,
         error,
@@ -300,6 +285,31 @@ fn settle(
         back,
         now,
     }))
+}
+
+/// A response head that is passed on, sent at `sent_at` and arrived at `now`: the
+/// server's time-to-head and its health (a gateway error from the server counts against
+/// it even when it is passed on as it is).
+fn answered(handle: &ServerHandle<'_>, status: StatusCode, sent_at: Instant, now: Instant) {
+    record_head(handle, sent_at, now);
+    if is_gateway_error(status) {
+        handle.report_failure(FailureKind::Status, now);
+    } else {
+        handle.report(Outcome::Success, now);
+    }
+}
+
+fn record_head(handle: &ServerHandle<'_>, sent_at: Instant, now: Instant) {
+    if let Some(server) = handle.server() {
+        server
+            .stats()
+            .record_head(now.saturating_duration_since(sent_at));
+    }
+}
+
+/// 502, 503, 504: what `retry_on = ["5xx"]` retries and passive health counts.
+fn is_gateway_error(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 502..=504)
 }
 
 /// What the retry rules see of a pool error. The pool already retried what it safely

@@ -7,6 +7,7 @@
 //! spare head after a 5xx answer (rewritten afresh).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::uri::PathAndQuery;
@@ -17,13 +18,13 @@ use crate::app::{App, ConnInfo};
 use crate::config::MAX_RETRIES;
 use crate::route::headers::Bound;
 use crate::upstream::retry::{self, Decision};
-use crate::upstream::{Group, RequestKeyInput, Server};
+use crate::upstream::{Group, RequestKeyInput, Server, ServerHandle};
 
 use super::super::error::GatewayError;
 use super::super::exchange::Exchange;
 use super::super::inbound::Progress;
 use super::super::upstream::{prepare_head, response_by, Leg, Wait};
-use super::{deadline, no_server, server_uri, settle, Failed};
+use super::{deadline, no_server, server_uri, settle, Sent};
 
 /// A copy of the client's head, kept for a retry after a 5xx answer (which consumes the
 /// request), with the route's path and query for the next server's URI.
@@ -52,14 +53,16 @@ pub(super) struct Failover<'a> {
     pub idempotent: bool,
 }
 
-/// Retries the request that failed on server `first` (`failed`) per the group's policy;
-/// `asked` is the upgrade the sent head asks for (rewritten again with a spare head).
+/// Settles the first attempt (sent to `handle`'s server at `sent_at`, with the result
+/// `sent`) and retries it per the group's policy; `asked` is the upgrade the sent head asks
+/// for (rewritten again with a spare head).
 pub(super) async fn run(
     state: Failover<'_>,
     ex: &mut Exchange,
     asked: &mut HeaderMap,
-    first: usize,
-    mut failed: Failed,
+    handle: ServerHandle<'_>,
+    sent: Sent,
+    sent_at: Instant,
 ) -> Result<Response<gangway_pool::ResponseBody>, GatewayError> {
     let Failover {
         app,
@@ -76,6 +79,12 @@ pub(super) async fn run(
         idempotent,
     } = state;
     let policy = group.settings().retry;
+    let first = handle.index();
+    let mut failed = match settle(&handle, policy.on_5xx, wait, sent, sent_at)? {
+        Ok(resp) => return Ok(resp),
+        Err(failed) => failed,
+    };
+    drop(handle);
     // At most `MAX_RETRIES + 1` attempts: a fixed array, no allocation.
     let mut tried = [first; MAX_RETRIES as usize + 1];
     let mut attempts = 1usize;
@@ -174,7 +183,7 @@ pub(super) async fn run(
             let (first, extend) = deadline(ex, wait, now, progress);
             response_by(request, first, extend).await
         };
-        match settle(group, &handle, policy.on_5xx, wait, sent, now)? {
+        match settle(&handle, policy.on_5xx, wait, sent, now)? {
             Ok(resp) => return Ok(resp),
             Err(next) => failed = next,
         }
