@@ -106,31 +106,25 @@ pub async fn call(
     let now = if unread { ex.started() } else { Instant::now() };
     group.budget().record_request(now);
 
-    let Target {
-        client,
-        uri: route_uri,
-        preserve_host,
-        upgrades,
-        wait,
-        max_response_bytes,
-        headers: rules,
-        ..
-    } = target;
-    let path = route_uri.into_parts().path_and_query;
+    // Fields of `target` are used in place, not moved to locals: every local that lives
+    // across the await below grows this future, which the connection moves per request.
+    let path = target.uri.into_parts().path_and_query;
+    let replayable = replay.is_some();
     // The one case where a retry has no request given back is a 5xx answer
     // (`retry_on = ["5xx"]`): the response consumed the request, so a copy of the client's
     // head is kept, taken before the rewrite, when that retry can happen (boxed: rare).
-    let spare = (policy.on_5xx
-        && idempotent
-        && replay.is_some()
-        && policy.retries > 0
-        && group.servers().len() > 1)
-        .then(|| {
-            Box::new(failover::Spare {
+    let spare = match replay {
+        Some(body)
+            if policy.on_5xx && idempotent && policy.retries > 0 && group.servers().len() > 1 =>
+        {
+            Some(Box::new(failover::Spare {
                 parts: parts.clone(),
                 path: path.clone(),
-            })
-        });
+                body,
+            }))
+        }
+        _ => None,
+    };
 
     let input = RequestKeyInput {
         headers: &parts.headers,
@@ -149,11 +143,12 @@ pub async fn call(
     let uri = server_uri(path, upstream)?;
     let leg = Leg {
         authority: &upstream.authority,
-        preserve_host,
-        upgrades,
+        preserve_host: target.preserve_host,
+        upgrades: target.upgrades,
     };
+    let rules = target.headers.as_ref();
     let mut asked = prepare_head(app, conn, ex, &mut parts, uri, leg, |h| {
-        if let Some(rules) = &rules {
+        if let Some(rules) = rules {
             rules.on_request(h);
         }
     })?;
@@ -164,13 +159,13 @@ pub async fn call(
     }
     ex.sending(&upstream.authority, &progress);
     let sent = {
-        let request = std::pin::pin!(client.request(Request::from_parts(parts, body)));
-        let (first, extend) = deadline(ex, wait, now, &progress);
+        let request = std::pin::pin!(target.client.request(Request::from_parts(parts, body)));
+        let (first, extend) = deadline(ex, target.wait, now, &progress);
         response_by(request, first, extend).await
     };
     let resp = match sent {
         // The common case, settled here: only a failure enters the retry loop.
-        Ok(Ok(resp)) if !(policy.on_5xx && is_gateway_error(resp.status())) => {
+        Ok(Ok(resp)) if !(group.settings().retry.on_5xx && is_gateway_error(resp.status())) => {
             answered(&handle, resp.status(), now, Instant::now());
             resp
         }
@@ -178,28 +173,28 @@ pub async fn call(
             let state = failover::Failover {
                 app,
                 conn,
-                client,
-                wait,
-                preserve_host,
-                upgrades,
-                rules: rules.as_ref(),
+                client: target.client,
+                wait: target.wait,
+                preserve_host: target.preserve_host,
+                upgrades: target.upgrades,
+                rules: target.headers.as_ref(),
                 group,
                 progress: &progress,
-                replay,
+                replayable,
                 spare,
                 idempotent,
             };
             Box::pin(failover::run(state, ex, &mut asked, handle, sent, now)).await?
         }
     };
-    let deadline = match wait {
+    let deadline = match target.wait {
         Wait::Head(_) => None,
         Wait::Total(total) => Some(ex.started() + total),
     };
     super::upstream::respond(
         app,
         ex,
-        max_response_bytes,
+        target.max_response_bytes,
         resp,
         &asked,
         client_upgrade,

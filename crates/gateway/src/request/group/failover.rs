@@ -33,6 +33,8 @@ pub(super) struct Spare {
     pub parts: http::request::Parts,
     /// The route's upstream path and query.
     pub path: Option<PathAndQuery>,
+    /// The request body, read in full.
+    pub body: Bytes,
 }
 
 /// What the retry loop needs of the request and its route.
@@ -47,8 +49,9 @@ pub(super) struct Failover<'a> {
     pub rules: Option<&'a Bound<'a>>,
     pub group: &'a Group,
     pub progress: &'a Progress,
-    /// The body every retry sends again; `None`: it streamed once, to the first server.
-    pub replay: Option<Bytes>,
+    /// The body was read in full (a retry sends it again); `false`: it streamed once, to
+    /// the first server.
+    pub replayable: bool,
     pub spare: Option<Box<Spare>>,
     pub idempotent: bool,
 }
@@ -74,7 +77,7 @@ pub(super) async fn run(
         rules,
         group,
         progress,
-        replay,
+        replayable,
         spare,
         idempotent,
     } = state;
@@ -94,7 +97,7 @@ pub(super) async fn run(
         let now = failed.now;
         let request = retry::Request {
             idempotent,
-            body_replayable: replay.is_some(),
+            body_replayable: replayable,
             response_started: false,
         };
         let so_far = retry::Progress {
@@ -141,14 +144,14 @@ pub(super) async fn run(
             .get(handle.index())
             .ok_or_else(|| no_server(group))?;
         let upstream = &server.upstream;
-        let request = match (failed.back.take(), &spare, &replay) {
-            (Some(mut back), _, _) => {
+        let request = match (failed.back.take(), &spare) {
+            (Some(mut back), _) => {
                 let uri = server_uri(back.uri().path_and_query().cloned(), upstream)?;
                 *back.uri_mut() = uri;
                 retarget(ex, &mut back, previous, server);
                 back.map(Either::Right)
             }
-            (None, Some(spare), Some(bytes)) => {
+            (None, Some(spare)) => {
                 let mut attempt = spare.parts.clone();
                 let uri = server_uri(spare.path.clone(), upstream)?;
                 let leg = Leg {
@@ -161,15 +164,14 @@ pub(super) async fn run(
                         rules.on_request(h);
                     }
                 })?;
-                let body = Full::new(bytes.clone());
+                let body = Full::new(spare.body.clone());
                 crate::rewrite::bodyless::frame_body(&attempt.method, &mut attempt.headers, &body);
                 if let Some(addr) = server.connect_to {
                     attempt.extensions.insert(gangway_pool::ConnectTo(addr));
                 }
                 Request::from_parts(attempt, Either::Left(body))
             }
-            // A spare is kept only with a replayable body; be safe.
-            _ => return Err(no_server(group)),
+            (None, None) => return Err(no_server(group)),
         };
         ex.retrying(&upstream.authority);
         group.stats().record_retry();
