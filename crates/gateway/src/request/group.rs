@@ -1,7 +1,7 @@
 //! Route mode for a route that names an upstream group: each attempt picks a server
 //! through [`Group::pick`], its outcome is reported for passive health
 //! ([`Group::report`]), and a failed attempt is tried again on a server not yet tried when
-//! [`retry::decide`] says so (which spends the group's retry budget).
+//! [`retry::decide`](crate::upstream::retry::decide) says so (which spends the group's retry budget).
 //!
 //! What may be sent twice, and what never is:
 //! - nothing once a response head was passed on (a retry is decided on the head only);
@@ -17,24 +17,25 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::uri::Uri;
+use http::uri::{PathAndQuery, Uri};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Either, Full};
 use hyper::body::Incoming;
 
 use crate::app::{App, ConnInfo};
-use crate::config::MAX_RETRIES;
 use crate::upstream::outlier::Outcome;
-use crate::upstream::retry::{self, Decision, Failure};
+use crate::upstream::retry::Failure;
 use crate::upstream::stats::FailureKind;
-use crate::upstream::{Group, RequestKeyInput};
+use crate::upstream::{Group, RequestKeyInput, ServerHandle};
 
 use super::body::ProxyBody;
 use super::error::{Fault, GatewayError};
 use super::exchange::Exchange;
-use super::inbound::{BodyEnd, InboundBody, InboundError, Progress};
+use super::inbound::{BodyEnd, InboundError, Progress};
 use super::upgrade;
-use super::upstream::{prepare_head, response_within, timed_out, Leg, Target, Wait};
+use super::upstream::{prepare_head, response_by, timed_out, Leg, Target, Wait};
+
+mod failover;
 
 /// Largest request body held in memory so that it can be sent to another server: 64 KiB
 /// covers API calls (JSON, forms) while bounding the memory a burst of uploads can pin
@@ -42,26 +43,13 @@ use super::upstream::{prepare_head, response_within, timed_out, Leg, Target, Wai
 /// buffer, 16 KiB by default).
 pub const REPLAY_BODY_LIMIT: u64 = 64 * 1024;
 
-/// The request body as the attempts see it.
-enum Held {
-    /// Read in full: every attempt sends a copy (a `Bytes` clone, no byte copy).
-    Replay(Bytes),
-    /// Streamed: the first attempt takes it.
-    Once(Option<InboundBody>),
-}
-
-/// What the next attempt sends.
-enum Next {
-    /// The client's head, not yet rewritten: the first attempt.
-    First(http::request::Parts),
-    /// The request the pool gave back with the previous attempt's error: rewritten
-    /// already, to be re-targeted.
-    Back(Request<gangway_pool::RequestBody>),
-    /// A copy of the spare head (a retry after a 5xx answer).
-    Spare,
-}
-
 /// Sends `req` to a server of `group`, failing over per the group's retry policy.
+///
+/// Most requests succeed on the first server, so the first attempt is a straight line like
+/// [`super::upstream::call`]: the client's head rewritten in place, one
+/// `Request::from_parts`, one await. Only a failed attempt enters the retry loop
+/// (`failover`), boxed: its state (the tried servers, the request to re-target, a second
+/// pool future) would otherwise size, and be copied with, every request's future.
 pub async fn call(
     app: &Arc<App>,
     conn: &ConnInfo,
@@ -79,13 +67,19 @@ pub async fn call(
     let end = parts.extensions.remove::<BodyEnd>();
     // Whether nothing was awaited since the request arrived (no body to read).
     let unread = empty && end.is_none();
-    let (mut held, progress) = if unread {
+    // `replay`: what a retry sends again (`None`: the body streams once, to the first server).
+    let (body, replay, progress) = if unread {
         // Nothing to read and nothing to mark read (the connection puts a `BodyEnd` only
         // on a request with a body): every attempt sends an empty body, no collect.
-        (Held::Replay(Bytes::new()), Progress::fixed())
+        let replay = Bytes::new();
+        (
+            Either::Left(Full::new(replay.clone())),
+            Some(replay),
+            Progress::fixed(),
+        )
     } else {
         let (inbound, progress) = super::upstream::inbound(app, body, end, target.max_body_bytes);
-        let held = if empty || small {
+        if empty || small {
             // Read to its end (an empty body in one poll): that also marks it read for the
             // connection, which keeps it alive after the response.
             let bytes = inbound
@@ -93,202 +87,106 @@ pub async fn call(
                 .await
                 .map_err(|e| body_error(e.as_ref()))?
                 .to_bytes();
-            Held::Replay(bytes)
+            (
+                Either::Left(Full::new(bytes.clone())),
+                Some(bytes),
+                progress,
+            )
         } else {
-            Held::Once(Some(inbound))
-        };
-        (held, progress)
+            (Either::Right(inbound), None, progress)
+        }
     };
-    let replayable = matches!(held, Held::Replay(_));
     let idempotent = is_idempotent(&parts.method);
     let policy = group.settings().retry;
     // One clock reading serves the budget, the first pick and the first attempt's
-    // time-to-head (they are microseconds apart); a failure takes a new one. Without a body
-    // to read, the request's arrival is that reading (routing took microseconds), as the
-    // exchange's own time-to-head counts from it too; a body read first takes a new one.
-    let mut now = if unread { ex.started() } else { Instant::now() };
+    // deadline and time-to-head (they are microseconds apart); a failure takes a new one.
+    // Without a body to read, the request's arrival is that reading (routing took
+    // microseconds), as the exchange's own time-to-head counts from it too; a body read
+    // first takes a new one.
+    let now = if unread { ex.started() } else { Instant::now() };
     group.budget().record_request(now);
 
-    // The first attempt sends the client's head itself (no copy, and its header map keeps
-    // the spare room hyper gave it for the headers the rewrite adds). A failure that
-    // another server may take hands the request back in the pool's error
-    // (`take_request`), rewritten already: a retry only re-targets it. The one case where
-    // nothing comes back is a 5xx answer (`retry_on = ["5xx"]`): the response consumed the
-    // request, so a copy is kept, taken before the rewrite, when that retry can happen.
-    let spare = (policy.on_5xx
-        && idempotent
-        && replayable
-        && policy.retries > 0
-        && group.servers().len() > 1)
-        .then(|| parts.clone());
-    let mut next = Next::First(parts);
+    // Fields of `target` are used in place, not moved to locals: every local that lives
+    // across the await below grows this future, which the connection moves per request.
+    let path = target.uri.into_parts().path_and_query;
+    let replayable = replay.is_some();
+    // The one case where a retry has no request given back is a 5xx answer
+    // (`retry_on = ["5xx"]`): the response consumed the request, so a copy of the client's
+    // head is kept, taken before the rewrite, when that retry can happen (boxed: rare).
+    let spare = match replay {
+        Some(body)
+            if policy.on_5xx && idempotent && policy.retries > 0 && group.servers().len() > 1 =>
+        {
+            Some(Box::new(failover::Spare {
+                parts: parts.clone(),
+                path: path.clone(),
+                body,
+            }))
+        }
+        _ => None,
+    };
 
-    // At most `MAX_RETRIES + 1` attempts: a fixed array, no allocation per request.
-    let mut tried = [0usize; MAX_RETRIES as usize + 1];
-    let mut attempts = 0usize;
-    let mut asked = http::HeaderMap::new();
-    // The server of the previous attempt, whose name a given-back request's `Host` has.
-    let mut previous: Option<http::uri::Authority> = None;
-    let (handle, resp) = loop {
-        let headers = match &next {
-            Next::First(parts) => &parts.headers,
-            Next::Back(req) => req.headers(),
-            Next::Spare => match &spare {
-                Some(spare) => &spare.headers,
-                None => return Err(no_server(group)),
-            },
-        };
-        let input = RequestKeyInput {
-            headers,
-            client_ip: conn.peer.ip(),
-        };
-        let Some(handle) = group.pick(&input, &tried[..attempts], now) else {
-            return Err(no_server(group));
-        };
-        let Some(server) = handle.server() else {
-            return Err(no_server(group));
-        };
-        let upstream = &server.upstream;
-        let uri = server_uri(&target.uri, upstream)?;
-        let request = match std::mem::replace(&mut next, Next::Spare) {
-            Next::Back(mut req) => {
-                retarget(
-                    ex,
-                    &mut req,
-                    uri,
-                    previous.as_ref(),
-                    upstream,
-                    server.connect_to,
-                );
-                req.map(Either::Right)
-            }
-            first_or_spare => {
-                let mut attempt = match (first_or_spare, &spare) {
-                    (Next::First(parts), _) => parts,
-                    (_, Some(spare)) => spare.clone(),
-                    (_, None) => return Err(no_server(group)),
-                };
-                let leg = Leg {
-                    authority: &upstream.authority,
-                    preserve_host: target.preserve_host,
-                    upgrades: target.upgrades,
-                };
-                asked = prepare_head(app, conn, ex, &mut attempt, uri, leg, |h| {
-                    if let Some(rules) = &target.headers {
-                        rules.on_request(h);
-                    }
-                })?;
-                let body = match &mut held {
-                    Held::Replay(bytes) => Either::Left(Full::new(bytes.clone())),
-                    Held::Once(body) => match body.take() {
-                        Some(body) => Either::Right(body),
-                        // decide() never retries an unreplayable body that was taken; be safe.
-                        None => return Err(no_server(group)),
-                    },
-                };
-                crate::rewrite::bodyless::frame_body(&attempt.method, &mut attempt.headers, &body);
-                if let Some(addr) = server.connect_to {
-                    // One address of a host name: the URI keeps the name (Host, SNI,
-                    // verification).
-                    attempt.extensions.insert(gangway_pool::ConnectTo(addr));
-                }
-                Request::from_parts(attempt, Either::Left(body))
-            }
-        };
-        if attempts == 0 {
-            ex.sending(&upstream.authority, &progress);
-        } else {
-            ex.retrying(&upstream.authority);
-            group.stats().record_retry();
+    let input = RequestKeyInput {
+        headers: &parts.headers,
+        client_ip: conn.peer.ip(),
+    };
+    let handle = group
+        .pick(&input, &[], now)
+        .ok_or_else(|| no_server(group))?;
+    // Borrowed from the group, not the handle: the handle is dropped when the head arrives.
+    let server = group
+        .servers()
+        .get(handle.index())
+        .ok_or_else(|| no_server(group))?;
+    let upstream = &server.upstream;
+    // The server's URI, built once: the route's path with the server's scheme and authority.
+    let uri = server_uri(path, upstream)?;
+    let leg = Leg {
+        authority: &upstream.authority,
+        preserve_host: target.preserve_host,
+        upgrades: target.upgrades,
+    };
+    let rules = target.headers.as_ref();
+    let mut asked = prepare_head(app, conn, ex, &mut parts, uri, leg, |h| {
+        if let Some(rules) = rules {
+            rules.on_request(h);
         }
-        if let Some(slot) = tried.get_mut(attempts) {
-            *slot = handle.index();
+    })?;
+    crate::rewrite::bodyless::frame_body(&parts.method, &mut parts.headers, &body);
+    if let Some(addr) = server.connect_to {
+        // One address of a host name: the URI keeps the name (Host, SNI, verification).
+        parts.extensions.insert(gangway_pool::ConnectTo(addr));
+    }
+    ex.sending(&upstream.authority, &progress);
+    let sent = {
+        let request = std::pin::pin!(target.client.request(Request::from_parts(parts, body)));
+        let (first, extend) = deadline(ex, target.wait, now, &progress);
+        response_by(request, first, extend).await
+    };
+    let resp = match sent {
+        // The common case, settled here: only a failure enters the retry loop.
+        Ok(Ok(resp)) if !(group.settings().retry.on_5xx && is_gateway_error(resp.status())) => {
+            answered(&handle, resp.status(), now, Instant::now());
+            resp
         }
-        attempts += 1;
-
-        let sent_at = now;
-        let request = std::pin::pin!(target.client.request(request));
-        let sent = match target.wait {
-            Wait::Total(total) => {
-                tokio::time::timeout_at((ex.started() + total).into(), request).await
-            }
-            Wait::Head(t) => response_within(request, t, &progress).await,
-        };
-        let timed_out_now = sent.is_err();
-        now = Instant::now();
-        if let Ok(Ok(_)) = &sent {
-            server
-                .stats()
-                .record_head(now.saturating_duration_since(sent_at));
-        }
-        let (failure, error, resp) = match sent {
-            Ok(Ok(resp)) => match resp.status().as_u16() {
-                s @ 502..=504 if policy.on_5xx => (
-                    Failure::Status(s),
-                    GatewayError::new(resp.status(), Fault::Upstream, "upstream error"),
-                    Some(resp),
-                ),
-                s => {
-                    // A gateway error from the server counts against its health even when
-                    // it is passed on as it is.
-                    if (502..=504).contains(&s) {
-                        group.report_failure(&handle, FailureKind::Status, now);
-                    } else {
-                        group.report(&handle, Outcome::Success, now);
-                    }
-                    break (handle, resp);
-                }
-            },
-            Ok(Err(mut e)) => {
-                let error = GatewayError::from_call(&e);
-                if error.fault() == Fault::Client {
-                    // The client's body failed: nothing to hold against the server.
-                    return Err(error);
-                }
-                if let Some(back) = e.take_request() {
-                    next = Next::Back(back);
-                }
-                (classify(&e), error, None)
-            }
-            Err(_) => (Failure::Other, timed_out(target.wait), None),
-        };
-        group.report_failure(&handle, FailureKind::of(failure, timed_out_now), now);
-        let request = retry::Request {
-            idempotent,
-            body_replayable: replayable,
-            response_started: false,
-        };
-        let progress_so_far = retry::Progress {
-            attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-            untried: group.untried(&tried[..attempts], now),
-        };
-        let decision = retry::decide(failure, request, policy, progress_so_far, || {
-            let allowed = group.budget().try_retry(now);
-            if !allowed {
-                group.stats().record_budget_refusal();
-            }
-            allowed
-        });
-        // Retried only with a request to send: the one given back, or the spare copy.
-        let sendable = matches!(next, Next::Back(_)) || spare.is_some();
-        match (decision, resp) {
-            (Decision::Retry, _) if attempts < tried.len() && sendable => {
-                previous = Some(upstream.authority.clone());
-                ex.attempt_failed(failure);
-                tracing::debug!(group = %group.name(), server = %upstream, ?failure, "retrying on another server");
-            }
-            (_, Some(resp)) => break (handle, resp),
-            (Decision::Stop(stop), None) => {
-                tracing::debug!(group = %group.name(), server = %upstream, ?failure, stop = stop.as_str(), "not retried");
-                return Err(error);
-            }
-            (Decision::Retry, None) => return Err(error),
+        sent => {
+            let state = failover::Failover {
+                app,
+                conn,
+                client: target.client,
+                wait: target.wait,
+                preserve_host: target.preserve_host,
+                upgrades: target.upgrades,
+                rules: target.headers.as_ref(),
+                group,
+                progress: &progress,
+                replayable,
+                spare,
+                idempotent,
+            };
+            Box::pin(failover::run(state, ex, &mut asked, handle, sent, now)).await?
         }
     };
-    // The server's in-flight count covers the wait for the response head, which is what
-    // `least_requests` weighs (a slow server is slow to answer).
-    drop(handle);
-
     let deadline = match target.wait {
         Wait::Head(_) => None,
         Wait::Total(total) => Some(ex.started() + total),
@@ -304,36 +202,109 @@ pub async fn call(
     )
 }
 
-/// Points a request the pool gave back (rewritten for `previous`) at `server`: its URI,
-/// its `Host` where it named the previous server (not a preserved client `Host`, not one
-/// a header rule set), the attempt's `traceparent`, the address to connect to. Nothing
-/// else of the rewrite depends on the server, so it is not run again (it would add a
-/// second `X-Forwarded-For` value, for one).
-fn retarget(
-    ex: &mut Exchange,
-    req: &mut Request<gangway_pool::RequestBody>,
-    uri: Uri,
-    previous: Option<&http::uri::Authority>,
-    server: &crate::route::Upstream,
-    connect_to: Option<std::net::SocketAddr>,
+/// The first deadline for an attempt sent at `now`, and how the wait for its head is
+/// extended while the request body moves on (see `response_by`).
+fn deadline<'p>(
+    ex: &Exchange,
+    wait: Wait,
+    now: Instant,
+    progress: &'p Progress,
+) -> (
+    tokio::time::Instant,
+    Option<(&'p Progress, std::time::Duration)>,
 ) {
-    *req.uri_mut() = uri;
-    let headers = req.headers_mut();
-    let named_previous = previous.is_some_and(|prev| {
-        headers
-            .get(http::header::HOST)
-            .is_some_and(|h| h.as_bytes() == prev.as_str().as_bytes())
-    });
-    if named_previous {
-        if let Some(host) = crate::rewrite::host_value::host_value(&server.authority) {
-            headers.insert(http::header::HOST, host);
-        }
+    match wait {
+        // The attempt's clock reading, not a new one.
+        Wait::Head(t) => (tokio::time::Instant::from_std(now) + t, Some((progress, t))),
+        Wait::Total(total) => ((ex.started() + total).into(), None),
     }
-    ex.trace_attempt(headers, &server.authority);
-    match connect_to {
-        Some(addr) => req.extensions_mut().insert(gangway_pool::ConnectTo(addr)),
-        None => req.extensions_mut().remove::<gangway_pool::ConnectTo>(),
+}
+
+/// A failed attempt, as the retry loop needs it.
+struct Failed {
+    failure: Failure,
+    /// What the client gets when it is not retried (and no 5xx answer is passed on).
+    error: GatewayError,
+    /// A 502/503/504 answer that `retry_on = ["5xx"]` may retry; passed on when not.
+    resp: Option<Response<gangway_pool::ResponseBody>>,
+    /// The request the pool gave back with its error: rewritten already, to be re-targeted.
+    back: Option<Request<gangway_pool::RequestBody>>,
+    /// The clock reading after the attempt.
+    now: Instant,
+}
+
+/// What the pool's call (or its deadline) gave, as [`response_by`] returns it.
+type Sent = Result<
+    Result<Response<gangway_pool::ResponseBody>, gangway_pool::Error>,
+    tokio::time::error::Elapsed,
+>;
+
+/// Reports an attempt's outcome for passive health and the server's time-to-head, and
+/// sorts it: `Ok(Ok(resp))` to pass on, `Ok(Err(failed))` for the retry rules, `Err` for a
+/// failure of the client's own body (nothing to hold against the server, never retried).
+fn settle(
+    handle: &ServerHandle<'_>,
+    on_5xx: bool,
+    wait: Wait,
+    sent: Sent,
+    sent_at: Instant,
+) -> Result<Result<Response<gangway_pool::ResponseBody>, Failed>, GatewayError> {
+    let now = Instant::now();
+    let timed_out_now = sent.is_err();
+    let (failure, error, resp, back) = match sent {
+        Ok(Ok(resp)) => {
+            let status = resp.status();
+            if !(on_5xx && is_gateway_error(status)) {
+                answered(handle, status, sent_at, now);
+                return Ok(Ok(resp));
+            }
+            record_head(handle, sent_at, now);
+            let error = GatewayError::new(status, Fault::Upstream, "upstream error");
+            (Failure::Status(status.as_u16()), error, Some(resp), None)
+        }
+        Ok(Err(mut e)) => {
+            let error = GatewayError::from_call(&e);
+            if error.fault() == Fault::Client {
+                return Err(error);
+            }
+            let back = e.take_request();
+            (classify(&e), error, None, back)
+        }
+        Err(_) => (Failure::Other, timed_out(wait), None, None),
     };
+    handle.report_failure(FailureKind::of(failure, timed_out_now), now);
+    Ok(Err(Failed {
+        failure,
+        error,
+        resp,
+        back,
+        now,
+    }))
+}
+
+/// A response head that is passed on, sent at `sent_at` and arrived at `now`: the
+/// server's time-to-head and its health (a gateway error from the server counts against
+/// it even when it is passed on as it is).
+fn answered(handle: &ServerHandle<'_>, status: StatusCode, sent_at: Instant, now: Instant) {
+    record_head(handle, sent_at, now);
+    if is_gateway_error(status) {
+        handle.report_failure(FailureKind::Status, now);
+    } else {
+        handle.report(Outcome::Success, now);
+    }
+}
+
+fn record_head(handle: &ServerHandle<'_>, sent_at: Instant, now: Instant) {
+    if let Some(server) = handle.server() {
+        server
+            .stats()
+            .record_head(now.saturating_duration_since(sent_at));
+    }
+}
+
+/// 502, 503, 504: what `retry_on = ["5xx"]` retries and passive health counts.
+fn is_gateway_error(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 502..=504)
 }
 
 /// What the retry rules see of a pool error. The pool already retried what it safely
@@ -358,14 +329,16 @@ pub fn is_idempotent(method: &Method) -> bool {
     )
 }
 
-/// The route's upstream URI with `server`'s scheme and authority (a group's servers have
-/// no base path, so the path is the route's). Only the path is taken from the route's URI:
-/// cloning its scheme and authority to drop them again would cost as much as the rest.
-fn server_uri(route_uri: &Uri, server: &crate::route::Upstream) -> Result<Uri, GatewayError> {
+/// `server`'s URI for the route's path and query (a group's servers have no base path, so
+/// the path is the route's): built once per attempt, from parts already owned.
+fn server_uri(
+    path: Option<PathAndQuery>,
+    server: &crate::route::Upstream,
+) -> Result<Uri, GatewayError> {
     let mut parts = http::uri::Parts::default();
     parts.scheme = Some(server.scheme());
     parts.authority = Some(server.authority.clone());
-    parts.path_and_query = route_uri.path_and_query().cloned();
+    parts.path_and_query = path;
     Uri::from_parts(parts).map_err(|e| {
         GatewayError::new(
             StatusCode::BAD_GATEWAY,

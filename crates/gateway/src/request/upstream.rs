@@ -272,22 +272,12 @@ pub(super) fn timed_out(wait: Wait) -> GatewayError {
     GatewayError::new(StatusCode::GATEWAY_TIMEOUT, Fault::Upstream, message)
 }
 
-/// Awaits the upstream's response head, allowing `timeout` from the moment the request was
-/// sent: the clock restarts whenever the request body moves on, so a slow upload is not
-/// taken for a slow upstream, while an upstream that stops reading the body (no movement)
-/// or answers nothing after it (no movement either) still times out.
-pub(super) fn response_within<'a, F: Future>(
-    fut: Pin<&'a mut F>,
-    timeout: Duration,
-    progress: &'a Progress,
-) -> impl Future<Output = Result<F::Output, tokio::time::error::Elapsed>> + 'a {
-    let first = tokio::time::Instant::now() + timeout;
-    response_by(fut, first, Some((progress, timeout)))
-}
-
 /// Awaits `fut` until `first`; with `extend`, a deadline that passes after the body moved
-/// on moves to the last movement + its timeout (see [`response_within`]).
-async fn response_by<F: Future>(
+/// on moves to the last movement + its timeout. So the wait for a response head counts
+/// from the request *sent*: a slow upload is not taken for a slow upstream, while an
+/// upstream that stops reading the body (no movement) or answers nothing after it (no
+/// movement either) still times out.
+pub(super) async fn response_by<F: Future>(
     mut fut: Pin<&mut F>,
     first: tokio::time::Instant,
     extend: Option<(&Progress, Duration)>,

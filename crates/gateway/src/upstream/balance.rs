@@ -234,8 +234,19 @@ impl Balancer {
             .is_some_and(|t| *t <= u64::from(u32::MAX))
         {
             let r = rng();
-            let (a, b) = (self.draw(r & u64::from(u32::MAX)), self.draw(r >> 32));
-            if a != b && view.usable(a) && view.usable(b) {
+            let a = self.draw(r & u64::from(u32::MAX));
+            let mut b = self.draw(r >> 32);
+            if b == a && self.weights.len() > 1 {
+                // The same server twice (a third of the time with three equal servers):
+                // up to two more draws for `b`, from one more random number, as the path
+                // below would make, without drawing `a` again nor going through it.
+                let r = rng();
+                b = self.draw(r & u64::from(u32::MAX));
+                if b == a {
+                    b = self.draw(r >> 32);
+                }
+            }
+            if view.usable(a) && view.usable(b) {
                 return Some(self.lighter(view, a, b));
             }
         }

@@ -99,6 +99,16 @@ impl ServerHandle<'_> {
     pub fn server(&self) -> Option<&Server> {
         self.group.servers.get(self.index)
     }
+
+    /// [`Group::report`] for this server (the handle knows its group).
+    pub fn report(&self, outcome: outlier::Outcome, now: Instant) -> Option<outlier::Event> {
+        self.group.report(self, outcome, now)
+    }
+
+    /// [`Group::report_failure`] for this server.
+    pub fn report_failure(&self, kind: stats::FailureKind, now: Instant) -> Option<outlier::Event> {
+        self.group.report_failure(self, kind, now)
+    }
 }
 
 impl Drop for ServerHandle<'_> {
