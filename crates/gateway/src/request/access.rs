@@ -21,7 +21,8 @@ pub(super) struct Line<'a> {
     pub elapsed: Duration,
     pub client: SocketAddr,
     pub method: &'a Method,
-    pub host: Option<&'a str>,
+    /// Header bytes as received: the renderer checks UTF-8 only where a byte needs it.
+    pub host: Option<&'a [u8]>,
     pub path: &'a str,
     pub version: Version,
     pub status: u16,
@@ -33,8 +34,8 @@ pub(super) struct Line<'a> {
     pub reused: bool,
     pub outcome: Outcome,
     pub fault: Option<Fault>,
-    pub request_id: &'a str,
-    pub user_agent: Option<&'a str>,
+    pub request_id: &'a [u8],
+    pub user_agent: Option<&'a [u8]>,
 }
 
 /// Writes `line` to `log`.

@@ -286,7 +286,7 @@ impl Exchange {
                     elapsed,
                     client: detail.client,
                     method: &self.method,
-                    host: detail.host.as_ref().and_then(utf8),
+                    host: detail.host.as_ref().map(HeaderValue::as_bytes),
                     path,
                     version: self.version,
                     status,
@@ -298,8 +298,8 @@ impl Exchange {
                     reused: self.reused,
                     outcome,
                     fault,
-                    request_id: utf8(&self.request_id).unwrap_or("-"),
-                    user_agent: detail.user_agent.as_ref().and_then(utf8),
+                    request_id: self.request_id.as_bytes(),
+                    user_agent: detail.user_agent.as_ref().map(HeaderValue::as_bytes),
                 },
             );
         } else if let Some(err) = self.error.as_ref().filter(|e| e.fault() != Fault::Upstream) {
@@ -309,13 +309,6 @@ impl Exchange {
             tracing::info!(%method, path, status, reason = err.message(), "request refused");
         }
     }
-}
-
-/// A header value as text for the access line, which escapes what needs it: UTF-8 is
-/// checked (fast for ASCII), not `to_str`'s stricter per-byte visible-ASCII test, so an
-/// `obs-text` user agent that is valid UTF-8 is logged rather than dropped.
-fn utf8(value: &HeaderValue) -> Option<&str> {
-    std::str::from_utf8(value.as_bytes()).ok()
 }
 
 impl Drop for Exchange {
