@@ -322,6 +322,7 @@ impl Exchange {
             access::write(
                 log,
                 &Line {
+                    started: self.started,
                     elapsed,
                     client: detail.client,
                     method: &self.method,
