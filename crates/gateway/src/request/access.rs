@@ -4,9 +4,8 @@
 //! thread: the worker never writes to the destination, so a stalled stdout drops lines
 //! (counted) instead of stalling requests.
 
-use std::cell::Cell;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::uri::Authority;
 use http::{Method, Version};
@@ -19,8 +18,6 @@ use super::error::Fault;
 
 /// What one access line says.
 pub(super) struct Line<'a> {
-    /// When the request arrived (the line's `time`).
-    pub started: Instant,
     pub elapsed: Duration,
     pub client: SocketAddr,
     pub method: &'a Method,
@@ -43,7 +40,9 @@ pub(super) struct Line<'a> {
 
 /// Writes `line` to `log`.
 pub(super) fn write(log: &AccessLog, line: &Line<'_>) {
-    let time = wall_clock(line.started);
+    let time = SystemTime::now()
+        .checked_sub(line.elapsed)
+        .unwrap_or(UNIX_EPOCH);
     log.write(&AccessRecord {
         time,
         client: Some(line.client),
@@ -65,34 +64,6 @@ pub(super) fn write(log: &AccessLog, line: &Line<'_>) {
         user_agent: line.user_agent,
         referer: None,
     });
-}
-
-/// A per-thread anchor's greatest age: how stale a line's wall-clock mapping may be.
-const ANCHOR_AGE: Duration = Duration::from_secs(1);
-
-/// The wall-clock time of `at`, from a per-thread anchor (a `SystemTime` and the `Instant`
-/// it was read at) renewed once `at` is [`ANCHOR_AGE`] past it: one wall-clock read per
-/// second and thread instead of one per line. A line's time is then off by at most the
-/// two clocks' drift over a second, and a step of the wall clock shows within a second.
-fn wall_clock(at: Instant) -> SystemTime {
-    thread_local! {
-        static ANCHOR: Cell<Option<(Instant, SystemTime)>> = const { Cell::new(None) };
-    }
-    ANCHOR.with(|anchor| {
-        let (instant, wall) = match anchor.get() {
-            Some(fresh) if at.saturating_duration_since(fresh.0) < ANCHOR_AGE => fresh,
-            _ => {
-                let fresh = (Instant::now(), SystemTime::now());
-                anchor.set(Some(fresh));
-                fresh
-            }
-        };
-        match at.checked_duration_since(instant) {
-            Some(after) => wall.checked_add(after),
-            None => wall.checked_sub(instant.saturating_duration_since(at)),
-        }
-        .unwrap_or(UNIX_EPOCH)
-    })
 }
 
 fn protocol(version: Version) -> &'static str {

@@ -322,7 +322,6 @@ impl Exchange {
             access::write(
                 log,
                 &Line {
-                    started: self.started,
                     elapsed,
                     client: detail.client,
                     method: &self.method,
