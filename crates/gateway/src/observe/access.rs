@@ -291,9 +291,8 @@ fn json_str_from(bytes: &[u8], clean: usize, out: &mut Vec<u8>) {
     out.push(b'"');
     let mut start = 0;
     let mut from = clean;
-    while let Some(offset) = bytes[from..]
-        .iter()
-        .position(|&b| CLASS[usize::from(b)] & JSON_ESCAPE != 0)
+    while let Some(offset) =
+        scan::first_escape(&bytes[from..], |b| CLASS[usize::from(b)] & JSON_ESCAPE != 0)
     {
         let i = from + offset;
         let b = bytes[i];
@@ -404,6 +403,12 @@ fn push_u64(mut n: u64, out: &mut Vec<u8>) {
         out.extend_from_slice(&PAIRS[pair..pair + 2]);
         return;
     }
+    if n < 1000 {
+        // Every status code.
+        let pair = n as usize % 100 * 2;
+        out.extend_from_slice(&[b'0' + (n / 100) as u8, PAIRS[pair], PAIRS[pair + 1]]);
+        return;
+    }
     // Two digits per division: half the loop turns of one digit at a time.
     let mut digits = [0u8; 20];
     let mut i = digits.len();
@@ -426,13 +431,21 @@ fn push_u64(mut n: u64, out: &mut Vec<u8>) {
 
 /// Milliseconds with three decimals (microsecond resolution): `12.345`.
 fn push_ms(d: Duration, out: &mut Vec<u8>) {
-    let micros = d.as_micros().min(u128::from(u64::MAX)) as u64;
+    // In u64 (saturating: 584 000 years), not `as_micros`'s u128 arithmetic.
+    let micros = d
+        .as_secs()
+        .saturating_mul(1_000_000)
+        .saturating_add(u64::from(d.subsec_micros()));
     push_u64(micros / 1000, out);
-    out.push(b'.');
-    let frac = micros % 1000;
-    out.push(b'0' + (frac / 100) as u8);
-    out.push(b'0' + (frac / 10 % 10) as u8);
-    out.push(b'0' + (frac % 10) as u8);
+    let frac = (micros % 1000) as usize;
+    let pair = frac % 100 * 2;
+    // The fraction in one copy rather than four pushes.
+    out.extend_from_slice(&[
+        b'.',
+        b'0' + (frac / 100) as u8,
+        PAIRS[pair],
+        PAIRS[pair + 1],
+    ]);
 }
 
 /// `ip:port`; IPv4 by hand (the common case, and `Display` goes through the formatter

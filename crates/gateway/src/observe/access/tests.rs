@@ -269,6 +269,11 @@ fn first_special_of(s: &[u8]) -> Option<usize> {
     scan::first_special(s, special)
 }
 
+/// The bytes a JSON string escapes.
+fn escaped(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\' || b == 0x7f
+}
+
 #[test]
 fn scan_finds_every_byte_at_every_word_position() {
     for len in [1, 7, 8, 9, 15, 16, 17, 24, 31, 33] {
@@ -278,6 +283,9 @@ fn scan_finds_every_byte_at_every_word_position() {
                 s[at] = b;
                 let want = special(b).then_some(at);
                 assert_eq!(first_special_of(&s), want, "len {len} byte {b:#x} at {at}");
+                let want = escaped(b).then_some(at);
+                let found = scan::first_escape(&s, escaped);
+                assert_eq!(found, want, "json: len {len} byte {b:#x} at {at}");
             }
         }
     }
@@ -310,6 +318,8 @@ fn scan_reports_the_first_of_several_hits() {
             .collect();
         let want = s.iter().position(|&b| special(b));
         assert_eq!(first_special_of(&s), want, "{s:?}");
+        let want = s.iter().position(|&b| escaped(b));
+        assert_eq!(scan::first_escape(&s, escaped), want, "json: {s:?}");
     }
 }
 
