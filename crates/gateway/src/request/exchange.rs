@@ -16,7 +16,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http::header::{HOST, USER_AGENT};
 use http::uri::{Authority, PathAndQuery};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, Version};
 
@@ -125,12 +124,13 @@ impl Exchange {
             ex.trace = Some(Box::new(RequestTrace::start(tracer, req.headers())));
         }
         if let Some(detail) = &mut ex.detail {
-            detail.host = req.headers().get(HOST).cloned().or_else(|| {
+            let (host, user_agent) = access::host_and_user_agent(req.headers());
+            detail.host = host.cloned().or_else(|| {
                 // HTTP/2 carries it as `:authority`.
                 let authority = req.uri().authority()?;
                 HeaderValue::from_str(authority.as_str()).ok()
             });
-            detail.user_agent = req.headers().get(USER_AGENT).cloned();
+            detail.user_agent = user_agent.cloned();
         }
         ex
     }
