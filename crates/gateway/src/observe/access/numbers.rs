@@ -77,61 +77,9 @@ pub(super) fn push_ms(d: Duration, out: &mut Vec<u8>) {
 /// `ip:port`; IPv4 by hand (the common case, and `Display` goes through the formatter
 /// machinery once per octet), IPv6 through `Display`.
 pub(super) fn push_addr(addr: SocketAddr, out: &mut Vec<u8>) {
-    match addr {
-        SocketAddr::V4(v4) => {
-            // `ip:port`, at most 21 bytes, assembled on the stack and copied once.
-            let mut text = [0u8; 24];
-            let mut len = put_v4(v4.ip().octets(), &mut text);
-            text[len] = b':';
-            len += 1;
-            len += put_u16(v4.port(), &mut text[len..]);
-            out.extend_from_slice(&text[..len]);
-        }
-        SocketAddr::V6(_) => {
-            push_ip(addr, true, out);
-            out.push(b':');
-            push_u64(u64::from(addr.port()), out);
-        }
-    }
-}
-
-/// Writes the dotted quad at the start of `text` (room for 15 bytes); returns its length.
-fn put_v4(octets: [u8; 4], text: &mut [u8; 24]) -> usize {
-    let mut len = 0;
-    for octet in octets {
-        let n = usize::from(octet);
-        if n >= 100 {
-            text[len] = b'0' + (n / 100) as u8;
-            len += 1;
-        }
-        if n >= 10 {
-            let pair = n % 100 * 2;
-            text[len..len + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
-            len += 2;
-        } else {
-            text[len] = b'0' + n as u8;
-            len += 1;
-        }
-        text[len] = b'.';
-        len += 1;
-    }
-    len - 1
-}
-
-/// Writes `n`'s digits at the start of `slot` (room for 5); returns how many.
-fn put_u16(mut n: u16, slot: &mut [u8]) -> usize {
-    let digits = match n {
-        0..=9 => 1,
-        10..=99 => 2,
-        100..=999 => 3,
-        1000..=9999 => 4,
-        _ => 5,
-    };
-    for digit in slot[..digits].iter_mut().rev() {
-        *digit = b'0' + (n % 10) as u8;
-        n /= 10;
-    }
-    digits
+    push_ip(addr, true, out);
+    out.push(b':');
+    push_u64(u64::from(addr.port()), out);
 }
 
 /// The address's IP; IPv6 in brackets when a port follows.
@@ -139,9 +87,26 @@ pub(super) fn push_ip(addr: SocketAddr, brackets: bool, out: &mut Vec<u8>) {
     match addr {
         SocketAddr::V4(v4) => {
             // Up to 15 bytes assembled on the stack, then one copy.
-            let mut text = [0u8; 24];
-            let len = put_v4(v4.ip().octets(), &mut text);
-            out.extend_from_slice(&text[..len]);
+            let mut text = [0u8; 16];
+            let mut len = 0;
+            for octet in v4.ip().octets() {
+                let n = usize::from(octet);
+                if n >= 100 {
+                    text[len] = b'0' + (n / 100) as u8;
+                    len += 1;
+                }
+                if n >= 10 {
+                    let pair = n % 100 * 2;
+                    text[len..len + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+                    len += 2;
+                } else {
+                    text[len] = b'0' + n as u8;
+                    len += 1;
+                }
+                text[len] = b'.';
+                len += 1;
+            }
+            out.extend_from_slice(&text[..len - 1]);
         }
         SocketAddr::V6(v6) => {
             use std::io::Write as _;
