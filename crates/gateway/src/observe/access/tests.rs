@@ -390,7 +390,7 @@ fn invalid_utf8_header_values_are_absent() {
         outcome: r.outcome,
         fault: r.fault,
     };
-    let mut absent = r.clone();
+    let mut absent = r;
     absent.host = None;
     absent.user_agent = None;
     for format in [
