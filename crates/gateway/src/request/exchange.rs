@@ -89,7 +89,8 @@ impl Detail {
             upstream: None,
             upstream_head: None,
         };
-        match SPARES.with(|spares| spares.try_borrow_mut().ok()?.pop()) {
+        let spare = SPARES.try_with(|spares| spares.try_borrow_mut().ok()?.pop());
+        match spare.ok().flatten() {
             Some(mut spare) => {
                 *spare = fresh;
                 spare
