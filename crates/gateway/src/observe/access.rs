@@ -23,8 +23,14 @@ pub enum AccessFormat {
 }
 
 /// Everything one access line says. Borrowed: building one copies nothing.
-#[derive(Debug, Clone)]
-pub struct AccessRecord<'a> {
+///
+/// `T` is the type of the values copied from request headers (`host`, `request_id`,
+/// `user_agent`, `referer`): `str`, or `[u8]` for header bytes as they arrived, so that the
+/// common all-ASCII value is never validated as UTF-8 — the logfmt scan that looks for
+/// bytes to quote also finds any byte `>= 0x80`, and only then is the value checked. A
+/// header value that is not valid UTF-8 is logged as absent (`-`, `null`).
+#[derive(Debug)]
+pub struct AccessRecord<'a, T: ?Sized = str> {
     /// When the request arrived.
     pub time: SystemTime,
     /// The client's address and port.
@@ -33,7 +39,7 @@ pub struct AccessRecord<'a> {
     /// is, without an escape scan.
     pub method: &'a str,
     /// `Host` (or `:authority`).
-    pub host: Option<&'a str>,
+    pub host: Option<&'a T>,
     /// Path with query, as received.
     pub path: &'a str,
     /// `HTTP/1.1`, `HTTP/2.0`, … (a token: written as it is).
@@ -60,15 +66,34 @@ pub struct AccessRecord<'a> {
     /// The failure class, when it failed.
     pub fault: Option<&'a str>,
     /// The request id.
-    pub request_id: &'a str,
+    pub request_id: &'a T,
     /// `User-Agent`.
-    pub user_agent: Option<&'a str>,
+    pub user_agent: Option<&'a T>,
     /// `Referer`: only the `combined` format shows it.
-    pub referer: Option<&'a str>,
+    pub referer: Option<&'a T>,
+}
+
+// By hand: a derive would ask `T: Clone`, which `str` and `[u8]` are not.
+impl<T: ?Sized> Clone for AccessRecord<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: ?Sized> Copy for AccessRecord<'_, T> {}
+
+/// A header-sourced value as text for the JSON and combined formats: `None` when it is not
+/// valid UTF-8 (logged as absent).
+fn text<T: AsRef<[u8]> + ?Sized>(value: Option<&T>) -> Option<&str> {
+    std::str::from_utf8(value?.as_ref()).ok()
 }
 
 /// Appends one line (ending in `\n`) for `record` in `format` to `out`.
-pub fn render(format: AccessFormat, record: &AccessRecord<'_>, out: &mut Vec<u8>) {
+pub fn render<T: AsRef<[u8]> + ?Sized>(
+    format: AccessFormat,
+    record: &AccessRecord<'_, T>,
+    out: &mut Vec<u8>,
+) {
     match format {
         AccessFormat::Json => render_json(record, out),
         AccessFormat::Text => render_logfmt(record, out),
@@ -76,7 +101,7 @@ pub fn render(format: AccessFormat, record: &AccessRecord<'_>, out: &mut Vec<u8>
     }
 }
 
-fn render_json(r: &AccessRecord<'_>, out: &mut Vec<u8>) {
+fn render_json<T: AsRef<[u8]> + ?Sized>(r: &AccessRecord<'_, T>, out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"time\":\"");
     rfc3339_ms(r.time, out);
     out.extend_from_slice(b"\",\"client\":");
@@ -91,7 +116,7 @@ fn render_json(r: &AccessRecord<'_>, out: &mut Vec<u8>) {
     out.extend_from_slice(b",\"method\":");
     json_token(r.method, out);
     out.extend_from_slice(b",\"host\":");
-    json_opt(r.host, out);
+    json_opt(text(r.host), out);
     out.extend_from_slice(b",\"path\":");
     json_str(r.path, out);
     out.extend_from_slice(b",\"protocol\":");
@@ -123,13 +148,13 @@ fn render_json(r: &AccessRecord<'_>, out: &mut Vec<u8>) {
     out.extend_from_slice(b",\"fault\":");
     json_opt(r.fault, out);
     out.extend_from_slice(b",\"request_id\":");
-    json_str(r.request_id, out);
+    json_str(text(Some(r.request_id)).unwrap_or("-"), out);
     out.extend_from_slice(b",\"user_agent\":");
-    json_opt(r.user_agent, out);
+    json_opt(text(r.user_agent), out);
     out.extend_from_slice(b"}\n");
 }
 
-fn render_logfmt(r: &AccessRecord<'_>, out: &mut Vec<u8>) {
+fn render_logfmt<T: AsRef<[u8]> + ?Sized>(r: &AccessRecord<'_, T>, out: &mut Vec<u8>) {
     out.extend_from_slice(b"time=");
     rfc3339_ms(r.time, out);
     out.extend_from_slice(b" client=");
@@ -140,9 +165,9 @@ fn render_logfmt(r: &AccessRecord<'_>, out: &mut Vec<u8>) {
     out.extend_from_slice(b" method=");
     logfmt_token(r.method, out);
     out.extend_from_slice(b" host=");
-    logfmt_value(r.host, out);
+    logfmt_value(r.host.map(AsRef::as_ref), out);
     out.extend_from_slice(b" path=");
-    logfmt_value(Some(r.path), out);
+    logfmt_value(Some(r.path.as_bytes()), out);
     out.extend_from_slice(b" protocol=");
     logfmt_token(r.protocol, out);
     out.extend_from_slice(b" status=");
@@ -154,7 +179,7 @@ fn render_logfmt(r: &AccessRecord<'_>, out: &mut Vec<u8>) {
     out.extend_from_slice(b" duration_ms=");
     push_ms(r.duration, out);
     out.extend_from_slice(b" upstream=");
-    logfmt_value(r.upstream, out);
+    logfmt_value(r.upstream.map(str::as_bytes), out);
     out.extend_from_slice(b" upstream_ms=");
     match r.upstream_time {
         Some(d) => push_ms(d, out),
@@ -170,17 +195,17 @@ fn render_logfmt(r: &AccessRecord<'_>, out: &mut Vec<u8>) {
     out.extend_from_slice(b" outcome=");
     logfmt_token(r.outcome, out);
     out.extend_from_slice(b" fault=");
-    logfmt_value(r.fault, out);
+    logfmt_value(r.fault.map(str::as_bytes), out);
     out.extend_from_slice(b" request_id=");
-    logfmt_value(Some(r.request_id), out);
+    logfmt_value(Some(r.request_id.as_ref()), out);
     out.extend_from_slice(b" user_agent=");
-    logfmt_value(r.user_agent, out);
+    logfmt_value(r.user_agent.map(AsRef::as_ref), out);
     out.push(b'\n');
 }
 
 /// `$remote_addr - - [$time_local] "$request" $status $body_bytes_sent "$http_referer"
 /// "$http_user_agent" "$request_id" $duration_ms`
-fn render_combined(r: &AccessRecord<'_>, out: &mut Vec<u8>) {
+fn render_combined<T: AsRef<[u8]> + ?Sized>(r: &AccessRecord<'_, T>, out: &mut Vec<u8>) {
     match r.client {
         Some(addr) => push_ip(addr, false, out),
         None => out.push(b'-'),
@@ -197,7 +222,8 @@ fn render_combined(r: &AccessRecord<'_>, out: &mut Vec<u8>) {
     push_u64(u64::from(r.status), out);
     out.push(b' ');
     push_u64(r.bytes_out, out);
-    for value in [r.referer, r.user_agent, Some(r.request_id)] {
+    let request_id = text(Some(r.request_id));
+    for value in [text(r.referer), text(r.user_agent), request_id] {
         out.extend_from_slice(b" \"");
         clf_escape(value.unwrap_or("-"), out);
         out.push(b'"');
@@ -209,24 +235,12 @@ fn render_combined(r: &AccessRecord<'_>, out: &mut Vec<u8>) {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// `00` to `99`, for two digits at a time.
-static PAIRS: [u8; 200] = pairs();
-
-const fn pairs() -> [u8; 200] {
-    let mut table = [0u8; 200];
-    let mut i = 0;
-    while i < 100 {
-        table[2 * i] = b'0' + (i / 10) as u8;
-        table[2 * i + 1] = b'0' + (i % 10) as u8;
-        i += 1;
-    }
-    table
-}
-
 /// [`CLASS`] bit: the byte is escaped in a JSON string.
 const JSON_ESCAPE: u8 = 1;
 /// [`CLASS`] bit: the byte makes a logfmt value quoted.
 const LOGFMT_QUOTE: u8 = 2;
+/// [`CLASS`] bit: a byte `>= 0x80`: the value must be checked for UTF-8.
+const HIGH: u8 = 4;
 
 /// What each byte needs, looked up once per byte: one load and a test instead of a chain
 /// of comparisons (scanning values is most of a line's cost).
@@ -244,6 +258,9 @@ const fn classes() -> [u8; 256] {
         if b <= b' ' || b == b'=' || special {
             table[i] |= LOGFMT_QUOTE;
         }
+        if b >= 0x80 {
+            table[i] |= HIGH;
+        }
         i += 1;
     }
     table
@@ -251,19 +268,17 @@ const fn classes() -> [u8; 256] {
 
 /// A JSON string: `"`, `\` and control characters escaped; other bytes (UTF-8) as they are.
 fn json_str(s: &str, out: &mut Vec<u8>) {
-    json_str_from(s, 0, out);
+    json_str_from(s.as_bytes(), 0, out);
 }
 
-/// [`json_str`] when the first `clean` bytes of `s` are known to need no escape (a logfmt
+/// [`json_str`] for UTF-8 bytes whose first `clean` are known to need no escape (a logfmt
 /// scan stopped there): they are not scanned again.
-fn json_str_from(s: &str, clean: usize, out: &mut Vec<u8>) {
+fn json_str_from(bytes: &[u8], clean: usize, out: &mut Vec<u8>) {
     out.push(b'"');
-    let bytes = s.as_bytes();
     let mut start = 0;
     let mut from = clean;
-    while let Some(offset) = bytes[from..]
-        .iter()
-        .position(|&b| CLASS[usize::from(b)] & JSON_ESCAPE != 0)
+    while let Some(offset) =
+        scan::first_escape(&bytes[from..], |b| CLASS[usize::from(b)] & JSON_ESCAPE != 0)
     {
         let i = from + offset;
         let b = bytes[i];
@@ -314,21 +329,39 @@ fn json_opt(s: Option<&str>, out: &mut Vec<u8>) {
 }
 
 /// A logfmt value: bare when it is non-empty and has no space, `=`, `"` or control byte;
-/// otherwise quoted with `"`, `\` and control bytes escaped. Absent = `-`.
-fn logfmt_value(s: Option<&str>, out: &mut Vec<u8>) {
+/// otherwise quoted with `"`, `\` and control bytes escaped. Absent, or not valid UTF-8,
+/// = `-`.
+fn logfmt_value(s: Option<&[u8]>, out: &mut Vec<u8>) {
     let Some(s) = s else {
         out.push(b'-');
         return;
     };
-    // One scan: the bytes before the first one that forces quoting need no JSON escape
-    // either (every escaped byte also forces quoting), so quoting resumes from there.
-    match s
-        .bytes()
-        .position(|b| CLASS[usize::from(b)] & LOGFMT_QUOTE != 0)
-    {
-        None if !s.is_empty() => out.extend_from_slice(s.as_bytes()),
+    // One scan for both questions (quote it? check its UTF-8?): a plain ASCII value, the
+    // common case, is copied as it is.
+    match scan::first_special(s, |b| CLASS[usize::from(b)] & (LOGFMT_QUOTE | HIGH) != 0) {
+        None if !s.is_empty() => out.extend_from_slice(s),
         None => out.extend_from_slice(b"\"\""),
-        Some(clean) => json_str_from(s, clean, out),
+        Some(at) => logfmt_special(s, at, out),
+    }
+}
+
+/// [`logfmt_value`] from the first byte that is a quoting reason or `>= 0x80`, at `at`
+/// (the bytes before it are plain ASCII).
+fn logfmt_special(s: &[u8], at: usize, out: &mut Vec<u8>) {
+    let rest = &s[at..];
+    // After an ASCII prefix, `s` is UTF-8 exactly when `rest` is.
+    if !rest.is_ascii() && std::str::from_utf8(rest).is_err() {
+        out.push(b'-');
+        return;
+    }
+    // The bytes before the first one that forces quoting need no JSON escape either
+    // (every escaped byte also forces quoting), so quoting resumes from there.
+    match rest
+        .iter()
+        .position(|&b| CLASS[usize::from(b)] & LOGFMT_QUOTE != 0)
+    {
+        None => out.extend_from_slice(s),
+        Some(clean) => json_str_from(s, at + clean, out),
     }
 }
 
@@ -345,94 +378,10 @@ fn clf_escape(s: &str, out: &mut Vec<u8>) {
     }
 }
 
-fn push_u64(mut n: u64, out: &mut Vec<u8>) {
-    if n < 10 {
-        // Most counts in a line (attempts, bytes_in, octets' last digits) are one digit.
-        out.push(b'0' + n as u8);
-        return;
-    }
-    if n < 100 {
-        let pair = n as usize * 2;
-        out.extend_from_slice(&PAIRS[pair..pair + 2]);
-        return;
-    }
-    // Two digits per division: half the loop turns of one digit at a time.
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    while n >= 100 {
-        let pair = (n % 100) as usize * 2;
-        n /= 100;
-        i -= 2;
-        digits[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
-    }
-    if n >= 10 {
-        let pair = n as usize * 2;
-        i -= 2;
-        digits[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
-    } else {
-        i -= 1;
-        digits[i] = b'0' + n as u8;
-    }
-    out.extend_from_slice(&digits[i..]);
-}
-
-/// Milliseconds with three decimals (microsecond resolution): `12.345`.
-fn push_ms(d: Duration, out: &mut Vec<u8>) {
-    let micros = d.as_micros().min(u128::from(u64::MAX)) as u64;
-    push_u64(micros / 1000, out);
-    out.push(b'.');
-    let frac = micros % 1000;
-    out.push(b'0' + (frac / 100) as u8);
-    out.push(b'0' + (frac / 10 % 10) as u8);
-    out.push(b'0' + (frac % 10) as u8);
-}
-
-/// `ip:port`; IPv4 by hand (the common case, and `Display` goes through the formatter
-/// machinery once per octet), IPv6 through `Display`.
-fn push_addr(addr: SocketAddr, out: &mut Vec<u8>) {
-    push_ip(addr, true, out);
-    out.push(b':');
-    push_u64(u64::from(addr.port()), out);
-}
-
-/// The address's IP; IPv6 in brackets when a port follows.
-fn push_ip(addr: SocketAddr, brackets: bool, out: &mut Vec<u8>) {
-    match addr {
-        SocketAddr::V4(v4) => {
-            // Up to 15 bytes assembled on the stack, then one copy.
-            let mut text = [0u8; 16];
-            let mut len = 0;
-            for octet in v4.ip().octets() {
-                let n = usize::from(octet);
-                if n >= 100 {
-                    text[len] = b'0' + (n / 100) as u8;
-                    len += 1;
-                }
-                if n >= 10 {
-                    let pair = n % 100 * 2;
-                    text[len..len + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
-                    len += 2;
-                } else {
-                    text[len] = b'0' + n as u8;
-                    len += 1;
-                }
-                text[len] = b'.';
-                len += 1;
-            }
-            out.extend_from_slice(&text[..len - 1]);
-        }
-        SocketAddr::V6(v6) => {
-            use std::io::Write as _;
-            if brackets {
-                let _ = write!(out, "[{}]", v6.ip());
-            } else {
-                let _ = write!(out, "{}", v6.ip());
-            }
-        }
-    }
-}
-
+mod numbers;
+mod scan;
 mod time;
+use numbers::{push_addr, push_ip, push_ms, push_u64};
 use time::clf_time;
 pub use time::rfc3339_ms;
 

@@ -71,7 +71,7 @@ impl AccessLog {
     }
 
     /// Renders and queues one line; never blocks on the destination.
-    pub fn write(&self, record: &AccessRecord<'_>) {
+    pub fn write<T: AsRef<[u8]> + ?Sized>(&self, record: &AccessRecord<'_, T>) {
         self.writer
             .with_line(|buf| render(self.format, record, buf));
     }

@@ -7,8 +7,9 @@
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use http::header::{HOST, USER_AGENT};
 use http::uri::Authority;
-use http::{Method, Version};
+use http::{HeaderMap, HeaderValue, Method, Version};
 
 use crate::observe::access::AccessRecord;
 use crate::observe::sink::AccessLog;
@@ -21,7 +22,8 @@ pub(super) struct Line<'a> {
     pub elapsed: Duration,
     pub client: SocketAddr,
     pub method: &'a Method,
-    pub host: Option<&'a str>,
+    /// Header bytes as received: the renderer checks UTF-8 only where a byte needs it.
+    pub host: Option<&'a [u8]>,
     pub path: &'a str,
     pub version: Version,
     pub status: u16,
@@ -33,8 +35,8 @@ pub(super) struct Line<'a> {
     pub reused: bool,
     pub outcome: Outcome,
     pub fault: Option<Fault>,
-    pub request_id: &'a str,
-    pub user_agent: Option<&'a str>,
+    pub request_id: &'a [u8],
+    pub user_agent: Option<&'a [u8]>,
 }
 
 /// Writes `line` to `log`.
@@ -63,6 +65,28 @@ pub(super) fn write(log: &AccessLog, line: &Line<'_>) {
         user_agent: line.user_agent,
         referer: None,
     });
+}
+
+/// Up to this many header values, [`host_and_user_agent`] walks them once instead of making
+/// two hashed lookups (each costs about as much as comparing a handful of names).
+const WALK_HEADERS: usize = 8;
+
+/// The first `Host` and `User-Agent` values, as `HeaderMap::get` finds them.
+pub(super) fn host_and_user_agent(
+    headers: &HeaderMap,
+) -> (Option<&HeaderValue>, Option<&HeaderValue>) {
+    if headers.len() > WALK_HEADERS {
+        return (headers.get(HOST), headers.get(USER_AGENT));
+    }
+    let (mut host, mut user_agent) = (None, None);
+    for (name, value) in headers {
+        if *name == HOST {
+            host = host.or(Some(value));
+        } else if *name == USER_AGENT {
+            user_agent = user_agent.or(Some(value));
+        }
+    }
+    (host, user_agent)
 }
 
 fn protocol(version: Version) -> &'static str {

@@ -259,3 +259,151 @@ fn render_cost() {
         println!("{format:?}: {:?} per line", start.elapsed() / n);
     }
 }
+
+/// The per-byte definition the word-wide scan must match.
+fn special(b: u8) -> bool {
+    b <= b' ' || b == b'"' || b == b'=' || b == b'\\' || b >= 0x7f
+}
+
+fn first_special_of(s: &[u8]) -> Option<usize> {
+    scan::first_special(s, special)
+}
+
+/// The bytes a JSON string escapes.
+fn escaped(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\' || b == 0x7f
+}
+
+#[test]
+fn scan_finds_every_byte_at_every_word_position() {
+    for len in [1, 7, 8, 9, 15, 16, 17, 24, 31, 33] {
+        for at in 0..len {
+            for b in 0..=255u8 {
+                let mut s = vec![b'a'; len];
+                s[at] = b;
+                let want = special(b).then_some(at);
+                assert_eq!(first_special_of(&s), want, "len {len} byte {b:#x} at {at}");
+                let want = escaped(b).then_some(at);
+                let found = scan::first_escape(&s, escaped);
+                assert_eq!(found, want, "json: len {len} byte {b:#x} at {at}");
+            }
+        }
+    }
+}
+
+#[test]
+fn scan_reports_the_first_of_several_hits() {
+    // A borrow can flag bytes above a hit in the same word: the lowest one must win. A
+    // small deterministic generator over an alphabet rich in hits and near misses.
+    let alphabet = [
+        0u8, 1, b' ', b'!', b'"', b'#', b'<', b'=', b'>', b'[', b'\\', b']', 0x7e, 0x7f, 0x80,
+        0xc3, 0xff, b'a', b'z', b'0',
+    ];
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..20_000 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let len = (seed % 40) as usize;
+        let s: Vec<u8> = (0..len)
+            .map(|i| {
+                let pick = (seed >> (i % 60)) as usize;
+                // Mostly plain bytes, so hits land anywhere in the value.
+                if pick % 5 == 0 {
+                    alphabet[pick / 5 % alphabet.len()]
+                } else {
+                    b'a' + (pick % 26) as u8
+                }
+            })
+            .collect();
+        let want = s.iter().position(|&b| special(b));
+        assert_eq!(first_special_of(&s), want, "{s:?}");
+        let want = s.iter().position(|&b| escaped(b));
+        assert_eq!(scan::first_escape(&s, escaped), want, "json: {s:?}");
+    }
+}
+
+#[test]
+fn scan_plain_values() {
+    for s in [
+        &b""[..],
+        b"a",
+        b"127.0.0.1:3000",
+        b"0af7651916cd43dd8448eb211c80319c",
+        b"!#$%&'()*+,-./09:;<>?@AZ[]^_`az{|}~",
+    ] {
+        assert_eq!(first_special_of(s), None, "{s:?}");
+    }
+}
+
+fn logfmt(value: &[u8]) -> String {
+    let mut out = Vec::new();
+    logfmt_value(Some(value), &mut out);
+    String::from_utf8(out).expect("utf-8")
+}
+
+#[test]
+fn logfmt_values_with_high_bytes() {
+    let cases: [(&[u8], &str); 10] = [
+        (b"plain", "plain"),
+        (b"", "\"\""),
+        ("naïve".as_bytes(), "naïve"),
+        ("é ünïcode".as_bytes(), "\"é ünïcode\""),
+        (
+            "long-ascii-prefix-then-é".as_bytes(),
+            "long-ascii-prefix-then-é",
+        ),
+        ("a=é".as_bytes(), "\"a=é\""),
+        (b"\xff\xfe", "-"),
+        (b"Mozilla/5.0 \xc3", "-"),
+        (b"ascii prefix then \x80", "-"),
+        (b"tab\there", "\"tab\\there\""),
+    ];
+    for (value, want) in cases {
+        assert_eq!(logfmt(value), want, "{value:?}");
+    }
+}
+
+/// Header bytes that are not UTF-8 are logged as absent in every format, as the `str`
+/// record with that value missing would be.
+#[test]
+fn invalid_utf8_header_values_are_absent() {
+    let r = record();
+    let bytes = AccessRecord::<[u8]> {
+        host: Some(b"bad\xffhost"),
+        request_id: r.request_id.as_bytes(),
+        user_agent: Some(b"\xc3("),
+        referer: None,
+        time: r.time,
+        client: r.client,
+        method: r.method,
+        path: r.path,
+        protocol: r.protocol,
+        status: r.status,
+        bytes_in: r.bytes_in,
+        bytes_out: r.bytes_out,
+        duration: r.duration,
+        upstream: r.upstream,
+        upstream_time: r.upstream_time,
+        attempts: r.attempts,
+        reused: r.reused,
+        outcome: r.outcome,
+        fault: r.fault,
+    };
+    let mut absent = r;
+    absent.host = None;
+    absent.user_agent = None;
+    for format in [
+        AccessFormat::Json,
+        AccessFormat::Text,
+        AccessFormat::Combined,
+    ] {
+        let mut out = Vec::new();
+        render(format, &bytes, &mut out);
+        assert_eq!(
+            String::from_utf8(out).expect("utf-8"),
+            line(format, &absent),
+            "{format:?}"
+        );
+    }
+}

@@ -17,3 +17,32 @@ fn rfc3339_with_milliseconds() {
         assert_eq!(String::from_utf8_lossy(&out), want, "{secs}");
     }
 }
+
+#[test]
+fn host_and_user_agent_match_header_map_get() {
+    use http::header::{ACCEPT, HOST, USER_AGENT};
+    use http::{HeaderMap, HeaderValue};
+
+    use super::host_and_user_agent;
+
+    let value = HeaderValue::from_static;
+    let few = [(HOST, "a.example"), (ACCEPT, "*/*"), (USER_AGENT, "ua/1")];
+    let repeated = [
+        (HOST, "first"),
+        (USER_AGENT, "u1"),
+        (HOST, "second"),
+        (USER_AGENT, "u2"),
+    ];
+    let neither = [(ACCEPT, "*/*")];
+    let mut many: Vec<_> = (0..12).map(|_| (ACCEPT, "x")).collect();
+    many.extend([(USER_AGENT, "late-ua"), (HOST, "late-host")]);
+    for headers in [&few[..], &repeated[..], &neither[..], &many[..], &[]] {
+        let mut map = HeaderMap::new();
+        for (name, v) in headers {
+            map.append(name.clone(), value(v));
+        }
+        let (host, user_agent) = host_and_user_agent(&map);
+        assert_eq!(host, map.get(HOST), "{headers:?}");
+        assert_eq!(user_agent, map.get(USER_AGENT), "{headers:?}");
+    }
+}

@@ -1,0 +1,120 @@
+//! Numbers and addresses for the access line, written without the formatter machinery:
+//! digits two at a time from a table, assembled on the stack and copied once.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// `00` to `99`, for two digits at a time.
+static PAIRS: [u8; 200] = pairs();
+
+const fn pairs() -> [u8; 200] {
+    let mut table = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        table[2 * i] = b'0' + (i / 10) as u8;
+        table[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    table
+}
+
+pub(super) fn push_u64(mut n: u64, out: &mut Vec<u8>) {
+    if n < 10 {
+        // Most counts in a line (attempts, bytes_in, octets' last digits) are one digit.
+        out.push(b'0' + n as u8);
+        return;
+    }
+    if n < 100 {
+        let pair = n as usize * 2;
+        out.extend_from_slice(&PAIRS[pair..pair + 2]);
+        return;
+    }
+    if n < 1000 {
+        // Every status code.
+        let pair = n as usize % 100 * 2;
+        out.extend_from_slice(&[b'0' + (n / 100) as u8, PAIRS[pair], PAIRS[pair + 1]]);
+        return;
+    }
+    // Two digits per division: half the loop turns of one digit at a time.
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    while n >= 100 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        digits[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if n >= 10 {
+        let pair = n as usize * 2;
+        i -= 2;
+        digits[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else {
+        i -= 1;
+        digits[i] = b'0' + n as u8;
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// Milliseconds with three decimals (microsecond resolution): `12.345`.
+pub(super) fn push_ms(d: Duration, out: &mut Vec<u8>) {
+    // In u64 (saturating: 584 000 years), not `as_micros`'s u128 arithmetic.
+    let micros = d
+        .as_secs()
+        .saturating_mul(1_000_000)
+        .saturating_add(u64::from(d.subsec_micros()));
+    push_u64(micros / 1000, out);
+    let frac = (micros % 1000) as usize;
+    let pair = frac % 100 * 2;
+    // The fraction in one copy rather than four pushes.
+    out.extend_from_slice(&[
+        b'.',
+        b'0' + (frac / 100) as u8,
+        PAIRS[pair],
+        PAIRS[pair + 1],
+    ]);
+}
+
+/// `ip:port`; IPv4 by hand (the common case, and `Display` goes through the formatter
+/// machinery once per octet), IPv6 through `Display`.
+pub(super) fn push_addr(addr: SocketAddr, out: &mut Vec<u8>) {
+    push_ip(addr, true, out);
+    out.push(b':');
+    push_u64(u64::from(addr.port()), out);
+}
+
+/// The address's IP; IPv6 in brackets when a port follows.
+pub(super) fn push_ip(addr: SocketAddr, brackets: bool, out: &mut Vec<u8>) {
+    match addr {
+        SocketAddr::V4(v4) => {
+            // Up to 15 bytes assembled on the stack, then one copy.
+            let mut text = [0u8; 16];
+            let mut len = 0;
+            for octet in v4.ip().octets() {
+                let n = usize::from(octet);
+                if n >= 100 {
+                    text[len] = b'0' + (n / 100) as u8;
+                    len += 1;
+                }
+                if n >= 10 {
+                    let pair = n % 100 * 2;
+                    text[len..len + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+                    len += 2;
+                } else {
+                    text[len] = b'0' + n as u8;
+                    len += 1;
+                }
+                text[len] = b'.';
+                len += 1;
+            }
+            out.extend_from_slice(&text[..len - 1]);
+        }
+        SocketAddr::V6(v6) => {
+            use std::io::Write as _;
+            if brackets {
+                let _ = write!(out, "[{}]", v6.ip());
+            } else {
+                let _ = write!(out, "{}", v6.ip());
+            }
+        }
+    }
+}
