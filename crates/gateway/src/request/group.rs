@@ -26,7 +26,7 @@ use crate::app::{App, ConnInfo};
 use crate::upstream::outlier::Outcome;
 use crate::upstream::retry::Failure;
 use crate::upstream::stats::FailureKind;
-use crate::upstream::{Group, RequestKeyInput, ServerHandle};
+use crate::upstream::{Group, RequestKeyInput, Server, ServerHandle};
 
 use super::body::ProxyBody;
 use super::error::{Fault, GatewayError};
@@ -126,18 +126,7 @@ pub async fn call(
         _ => None,
     };
 
-    let input = RequestKeyInput {
-        headers: &parts.headers,
-        client_ip: conn.peer.ip(),
-    };
-    let handle = group
-        .pick(&input, &[], now)
-        .ok_or_else(|| no_server(group))?;
-    // Borrowed from the group, not the handle: the handle is dropped when the head arrives.
-    let server = group
-        .servers()
-        .get(handle.index())
-        .ok_or_else(|| no_server(group))?;
+    let (handle, server) = pick(group, &parts.headers, conn, &[], now)?;
     let upstream = &server.upstream;
     // The server's URI, built once: the route's path with the server's scheme and authority.
     let uri = server_uri(path, upstream)?;
@@ -346,6 +335,31 @@ fn server_uri(
             format!("bad upstream URI: {e}"),
         )
     })
+}
+
+/// A server of `group` for an attempt (not one in `tried`): its in-flight handle, and the
+/// server itself, borrowed from the group rather than the handle (the handle is dropped
+/// when the head arrives).
+#[inline]
+fn pick<'g>(
+    group: &'g Group,
+    headers: &http::HeaderMap,
+    conn: &ConnInfo,
+    tried: &[usize],
+    now: Instant,
+) -> Result<(ServerHandle<'g>, &'g Server), GatewayError> {
+    let input = RequestKeyInput {
+        headers,
+        client_ip: conn.peer.ip(),
+    };
+    let handle = group
+        .pick(&input, tried, now)
+        .ok_or_else(|| no_server(group))?;
+    let server = group
+        .servers()
+        .get(handle.index())
+        .ok_or_else(|| no_server(group))?;
+    Ok((handle, server))
 }
 
 fn no_server(group: &Group) -> GatewayError {

@@ -18,13 +18,13 @@ use crate::app::{App, ConnInfo};
 use crate::config::MAX_RETRIES;
 use crate::route::headers::Bound;
 use crate::upstream::retry::{self, Decision};
-use crate::upstream::{Group, RequestKeyInput, Server, ServerHandle};
+use crate::upstream::{Group, Server, ServerHandle};
 
 use super::super::error::GatewayError;
 use super::super::exchange::Exchange;
 use super::super::inbound::Progress;
 use super::super::upstream::{prepare_head, response_by, Leg, Wait};
-use super::{deadline, no_server, server_uri, settle, Sent};
+use super::{deadline, no_server, pick, server_uri, settle, Sent};
 
 /// A copy of the client's head, kept for a retry after a 5xx answer (which consumes the
 /// request), with the route's path and query for the next server's URI.
@@ -132,17 +132,7 @@ pub(super) async fn run(
             (None, Some(spare)) => &spare.parts.headers,
             (None, None) => return Err(no_server(group)),
         };
-        let input = RequestKeyInput {
-            headers,
-            client_ip: conn.peer.ip(),
-        };
-        let handle = group
-            .pick(&input, &tried[..attempts], now)
-            .ok_or_else(|| no_server(group))?;
-        let server = group
-            .servers()
-            .get(handle.index())
-            .ok_or_else(|| no_server(group))?;
+        let (handle, server) = pick(group, headers, conn, &tried[..attempts], now)?;
         let upstream = &server.upstream;
         let request = match (failed.back.take(), &spare) {
             (Some(mut back), _) => {
