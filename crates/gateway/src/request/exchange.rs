@@ -224,10 +224,10 @@ impl Exchange {
         self.attempts = self.attempts.saturating_add(1);
     }
 
-    /// The upstream's response head arrived, on a reused connection or not.
-    pub fn answered(&mut self, reused: bool) {
+    /// The upstream's response head arrived at `at`, on a reused connection or not.
+    pub fn answered(&mut self, reused: bool, at: Instant) {
         if let Some(detail) = &mut self.detail {
-            detail.upstream_head = Some(self.started.elapsed());
+            detail.upstream_head = Some(at.saturating_duration_since(self.started));
         }
         self.reused = reused;
     }
@@ -242,10 +242,10 @@ impl Exchange {
 
     /// The upstream's response head arrived with `status`: observed in the route's
     /// time-to-head histogram, and the attempt's span (with tracing on) ends there.
-    pub(super) fn head_arrived(&mut self, status: http::StatusCode) {
+    pub(super) fn head_arrived(&mut self, status: http::StatusCode, at: Instant) {
         self.app
             .metrics
-            .observe_head(self.slot, self.started.elapsed());
+            .observe_head(self.slot, at.saturating_duration_since(self.started));
         if let (Some(trace), Some(tracer)) = (&mut self.trace, &self.app.tracer) {
             trace.answered(tracer, self.method.as_str(), self.reused, status.as_u16());
         }

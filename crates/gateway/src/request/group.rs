@@ -152,11 +152,12 @@ pub async fn call(
         let (first, extend) = deadline(ex, target.wait, now, &progress);
         response_by(request, first, extend).await
     };
-    let resp = match sent {
+    let (resp, head_at) = match sent {
         // The common case, settled here: only a failure enters the retry loop.
         Ok(Ok(resp)) if !(group.settings().retry.on_5xx && is_gateway_error(resp.status())) => {
-            answered(&handle, resp.status(), now, Instant::now());
-            resp
+            let head_at = Instant::now();
+            answered(&handle, resp.status(), now, head_at);
+            (resp, head_at)
         }
         sent => {
             let state = failover::Failover {
@@ -173,7 +174,8 @@ pub async fn call(
                 spare,
                 idempotent,
             };
-            Box::pin(failover::run(state, ex, &mut asked, handle, sent, now)).await?
+            let resp = Box::pin(failover::run(state, ex, &mut asked, handle, sent, now)).await?;
+            (resp, Instant::now())
         }
     };
     let deadline = match target.wait {
@@ -185,6 +187,7 @@ pub async fn call(
         ex,
         target.max_response_bytes,
         resp,
+        head_at,
         &asked,
         client_upgrade,
         deadline,

@@ -120,6 +120,7 @@ pub async fn call(
         ex,
         target.max_response_bytes,
         resp,
+        Instant::now(),
         &asked,
         client_upgrade,
         deadline,
@@ -201,19 +202,23 @@ pub(super) fn inbound(
 }
 
 /// The response half both legs share (single server here, a group in `group.rs`): size
-/// limit, the 101 check, the response rewrite, the splice, the streamed body.
+/// limit, the 101 check, the response rewrite, the splice, the streamed body. `head_at` is
+/// the clock reading taken when the head arrived: one reading serves the access line's and
+/// the histogram's time to head (and a group's server statistics).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn respond(
     app: &Arc<App>,
     ex: &mut Exchange,
     max_response_bytes: Option<u64>,
     resp: Response<gangway_pool::ResponseBody>,
+    head_at: Instant,
     asked: &http::HeaderMap,
     client_upgrade: Option<upgrade::ClientSide>,
     deadline: Option<Instant>,
 ) -> Result<Response<ProxyBody>, GatewayError> {
     let (mut parts, body) = resp.into_parts();
-    ex.answered(body.is_reused());
-    ex.head_arrived(parts.status);
+    ex.answered(body.is_reused(), head_at);
+    ex.head_arrived(parts.status, head_at);
     if let (Some(max), Some(len)) = (
         max_response_bytes,
         http_body::Body::size_hint(&body).exact(),

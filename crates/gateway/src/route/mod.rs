@@ -218,7 +218,9 @@ pub struct RouteMatch<'a> {
     pub route: &'a Route,
     /// Its position in [`Router::routes`] (what per-route metrics and groups are keyed by).
     pub index: usize,
-    /// Absolute URI to send upstream: scheme, authority, base path, path, query.
+    /// Absolute URI to send upstream: scheme, authority, base path, path, query. For a
+    /// route to an `[[upstream]]` group, the path and query only (origin form): the server
+    /// picked for each attempt supplies the rest.
     pub upstream_uri: Uri,
 }
 
@@ -373,12 +375,18 @@ impl Router {
                 PathAndQuery::try_from(target).map_err(|_| RouteError::BadPath)?
             }
         };
-        let upstream_uri = Uri::builder()
-            .scheme(route.upstream.scheme())
-            .authority(route.upstream.authority.clone())
-            .path_and_query(target)
-            .build()
-            .map_err(|_| RouteError::BadPath)?;
+        let upstream_uri = if route.group.is_some() {
+            // A group's server is picked per attempt, which supplies the scheme and
+            // authority: building them here would be thrown away on every request.
+            Uri::from(target)
+        } else {
+            Uri::builder()
+                .scheme(route.upstream.scheme())
+                .authority(route.upstream.authority.clone())
+                .path_and_query(target)
+                .build()
+                .map_err(|_| RouteError::BadPath)?
+        };
         Ok(RouteMatch {
             route,
             index,
