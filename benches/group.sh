@@ -74,6 +74,7 @@ GPID=$!; PIDS+=($GPID)
 for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$GW") 2>/dev/null && break; sleep 0.1; done
 TICK=$(getconf CLK_TCK)
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$GPID/stat"; }
+user_ticks() { awk '{ print $14 }' "/proc/$GPID/stat"; }
 declare -A REQS CPU
 for route in single group; do REQS[$route]=0; CPU[$route]=0; done
 # Warm-up: connections to every server exist before anything is measured.
@@ -82,16 +83,16 @@ for run in $(seq 1 "$RUNS"); do
   # Alternating which route runs first, so neither always gets the quieter half of a round.
   order="single group"; [ $((run % 2)) = 0 ] && order="group single"
   for route in $order; do
-    before=$(cpu_ticks)
+    before=$(cpu_ticks); ubefore=$(user_ticks)
     out=$(wrk -t 2 -c "$CONC" -d "${DURATION}s" "http://127.0.0.1:$GW/$route")
-    after=$(cpu_ticks)
+    after=$(cpu_ticks); uafter=$(user_ticks)
     n=$(awk '/requests in/ { print $1 }' <<<"$out")
     bad=$(awk '/Non-2xx/ { print $NF }' <<<"$out")
     if [ -n "$bad" ]; then echo "run $run $route: $bad non-2xx responses" >&2; fi
     REQS[$route]=$((REQS[$route] + n))
     CPU[$route]=$((CPU[$route] + after - before))
     echo "run $run $route: $n requests, $((after - before)) ticks" >&2
-    echo "$run $route $n $((after - before))" >> "$WORK/raw"
+    echo "$run $route $n $((after - before)) $((uafter - ubefore))" >> "$WORK/raw"
   done
 done
 printf '\n%-8s %12s %10s %14s\n' route requests cpu_s "cpu_us/request"
@@ -106,12 +107,25 @@ awk -v ns="${REQS[single]}" -v ts="${CPU[single]}" -v ng="${REQS[group]}" -v tg=
 # figure on a shared machine (the pooled one above weighs a busy run as much as a quiet one).
 python3 - "$WORK/raw" "$TICK" <<'PY'
 import sys, statistics
-runs = {}
+runs, users = {}, {}
+totals = {}
 for line in open(sys.argv[1]):
-    run, route, n, ticks = line.split()
-    runs.setdefault(run, {})[route] = int(ticks) / int(sys.argv[2]) * 1e6 / max(int(n), 1)
-diffs = sorted(r["group"] - r["single"] for r in runs.values() if len(r) == 2)
-if diffs:
-    print(f"group - single, median of {len(diffs)} paired runs: {statistics.median(diffs):+.2f} us "
-          f"(runs: {', '.join(f'{d:+.2f}' for d in diffs)})")
+    run, route, n, ticks, uticks = line.split()
+    hz, n = int(sys.argv[2]), max(int(n), 1)
+    runs.setdefault(run, {})[route] = int(ticks) / hz * 1e6 / n
+    users.setdefault(run, {})[route] = int(uticks) / hz * 1e6 / n
+    t = totals.setdefault(route, [0, 0])
+    t[0] += n; t[1] += int(uticks) / hz
+for name, table in (("CPU (user+sys)", runs), ("user CPU only", users)):
+    diffs = sorted(r["group"] - r["single"] for r in table.values() if len(r) == 2)
+    if diffs:
+        print(f"group - single, {name}, median of {len(diffs)} paired runs: "
+              f"{statistics.median(diffs):+.2f} us (runs: {', '.join(f'{d:+.2f}' for d in diffs)})")
+# A group adds no system call per request (the same connections, spread over three
+# ports), so its price is user time; the kernel's share, which moves most with the
+# machine's load, is left out here.
+if len(totals) == 2:
+    u = {r: t[1] * 1e6 / t[0] for r, t in totals.items()}
+    print(f"group - single, user CPU only, pooled: {u['group'] - u['single']:+.2f} us "
+          f"(single {u['single']:.2f}, group {u['group']:.2f} us/request)")
 PY
