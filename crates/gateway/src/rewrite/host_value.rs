@@ -13,25 +13,48 @@ use std::net::IpAddr;
 use http::uri::Authority;
 use http::HeaderValue;
 
-/// Upstreams remembered per thread: a group of a few servers, picked in turn, fits.
+/// Values remembered per thread and kind: a group of a few servers, picked in turn, fits.
 const SLOTS: usize = 4;
 
-#[derive(Default)]
-struct Memo {
-    slots: [Option<(Authority, HeaderValue)>; SLOTS],
+/// The last few `(input, value)` pairs made on this thread; a miss replaces the oldest.
+struct Memo<K> {
+    slots: [Option<(K, HeaderValue)>; SLOTS],
     /// The slot the next miss replaces.
     next: usize,
 }
 
-thread_local! {
-    static MEMO: RefCell<Memo> = RefCell::new(Memo::default());
-    static IPS: RefCell<IpMemo> = RefCell::new(IpMemo::default());
+impl<K> Memo<K> {
+    const fn new() -> Self {
+        Memo {
+            slots: [const { None }; SLOTS],
+            next: 0,
+        }
+    }
+
+    /// The value remembered for the input `is` recognises, else `make`'s (remembered).
+    fn get_or_make(
+        &mut self,
+        is: impl Fn(&K) -> bool,
+        make: impl FnOnce() -> Option<(K, HeaderValue)>,
+    ) -> Option<HeaderValue> {
+        for (known, value) in self.slots.iter().flatten() {
+            if is(known) {
+                return Some(value.clone());
+            }
+        }
+        let (key, value) = make()?;
+        let slot = self.next;
+        self.next = (slot + 1) % SLOTS;
+        if let Some(entry) = self.slots.get_mut(slot) {
+            *entry = Some((key, value.clone()));
+        }
+        Some(value)
+    }
 }
 
-#[derive(Default)]
-struct IpMemo {
-    slots: [Option<(IpAddr, HeaderValue)>; SLOTS],
-    next: usize,
+thread_local! {
+    static HOSTS: RefCell<Memo<Authority>> = const { RefCell::new(Memo::new()) };
+    static IPS: RefCell<Memo<IpAddr>> = const { RefCell::new(Memo::new()) };
 }
 
 /// `ip` as header text (`X-Forwarded-For`'s hop): `make` writes it into a buffer and
@@ -41,42 +64,30 @@ pub fn client_ip_value(
     make: impl FnOnce(&mut [u8; 64]) -> usize,
 ) -> Option<HeaderValue> {
     IPS.with(|memo| {
-        let mut memo = memo.borrow_mut();
-        for (known, value) in memo.slots.iter().flatten() {
-            if *known == ip {
-                return Some(value.clone());
-            }
-        }
-        let mut buf = [0u8; 64];
-        let len = make(&mut buf);
-        let value = HeaderValue::from_bytes(buf.get(..len)?).ok()?;
-        let slot = memo.next;
-        memo.next = (slot + 1) % SLOTS;
-        if let Some(entry) = memo.slots.get_mut(slot) {
-            *entry = Some((ip, value.clone()));
-        }
-        Some(value)
+        memo.borrow_mut().get_or_make(
+            |known| *known == ip,
+            || {
+                let mut buf = [0u8; 64];
+                let len = make(&mut buf);
+                Some((ip, HeaderValue::from_bytes(buf.get(..len)?).ok()?))
+            },
+        )
     })
 }
 
 /// `authority` as a `Host` value; `None` if it is not a valid header value (it always is:
 /// an `Authority` holds only characters a header value may carry).
 pub fn host_value(authority: &Authority) -> Option<HeaderValue> {
-    MEMO.with(|memo| {
-        let mut memo = memo.borrow_mut();
-        for (known, value) in memo.slots.iter().flatten() {
-            // Compared as text: one upstream always has the same authority text.
-            if known.as_str() == authority.as_str() {
-                return Some(value.clone());
-            }
-        }
-        let value = HeaderValue::from_str(authority.as_str()).ok()?;
-        let slot = memo.next;
-        memo.next = (slot + 1) % SLOTS;
-        if let Some(entry) = memo.slots.get_mut(slot) {
-            *entry = Some((authority.clone(), value.clone()));
-        }
-        Some(value)
+    HOSTS.with(|memo| {
+        memo.borrow_mut().get_or_make(
+            // Compared as text (`Authority`'s own `==` ignores case): one upstream always
+            // has the same authority text.
+            |known| known.as_str() == authority.as_str(),
+            || {
+                let value = HeaderValue::from_str(authority.as_str()).ok()?;
+                Some((authority.clone(), value))
+            },
+        )
     })
 }
 
