@@ -128,24 +128,12 @@ pub async fn call(
 
     let (handle, server) = pick(group, &parts.headers, conn, &[], now)?;
     let upstream = &server.upstream;
-    // The server's URI, built once: the route's path with the server's scheme and authority.
-    let uri = server_uri(path, upstream)?;
-    let leg = Leg {
-        authority: &upstream.authority,
+    let how = Rewrite {
         preserve_host: target.preserve_host,
         upgrades: target.upgrades,
+        rules: target.headers.as_ref(),
     };
-    let rules = target.headers.as_ref();
-    let mut asked = prepare_head(app, conn, ex, &mut parts, uri, leg, |h| {
-        if let Some(rules) = rules {
-            rules.on_request(h);
-        }
-    })?;
-    crate::rewrite::bodyless::frame_body(&parts.method, &mut parts.headers, &body);
-    if let Some(addr) = server.connect_to {
-        // One address of a host name: the URI keeps the name (Host, SNI, verification).
-        parts.extensions.insert(gangway_pool::ConnectTo(addr));
-    }
+    let mut asked = how.prepare(app, conn, ex, &mut parts, path, server, &body)?;
     ex.sending(&upstream.authority, &progress);
     let sent = {
         let request = std::pin::pin!(target.client.request(Request::from_parts(parts, body)));
@@ -165,9 +153,11 @@ pub async fn call(
                 conn,
                 client: target.client,
                 wait: target.wait,
-                preserve_host: target.preserve_host,
-                upgrades: target.upgrades,
-                rules: target.headers.as_ref(),
+                rewrite: Rewrite {
+                    preserve_host: target.preserve_host,
+                    upgrades: target.upgrades,
+                    rules: target.headers.as_ref(),
+                },
                 group,
                 progress: &progress,
                 replayable,
@@ -178,10 +168,6 @@ pub async fn call(
             (resp, Instant::now())
         }
     };
-    let deadline = match target.wait {
-        Wait::Head(_) => None,
-        Wait::Total(total) => Some(ex.started() + total),
-    };
     super::upstream::respond(
         app,
         ex,
@@ -190,8 +176,55 @@ pub async fn call(
         head_at,
         &asked,
         client_upgrade,
-        deadline,
+        target.wait,
     )
+}
+
+/// How a group route rewrites a head for whichever server an attempt goes to.
+#[derive(Clone, Copy)]
+pub(super) struct Rewrite<'a> {
+    pub preserve_host: bool,
+    pub upgrades: bool,
+    /// The route's `request_headers`.
+    pub rules: Option<&'a crate::route::headers::Bound<'a>>,
+}
+
+impl Rewrite<'_> {
+    /// `parts`, the client's head, made the head of an attempt to `server`: the route's
+    /// `path` on the server's URI, the proxy rewrite and the route's header rules, framing
+    /// for `body`, and the address to connect to. Returns the upgrade the head asks for.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    fn prepare<B: http_body::Body>(
+        self,
+        app: &App,
+        conn: &ConnInfo,
+        ex: &mut Exchange,
+        parts: &mut http::request::Parts,
+        path: Option<PathAndQuery>,
+        server: &Server,
+        body: &B,
+    ) -> Result<http::HeaderMap, GatewayError> {
+        let upstream = &server.upstream;
+        let uri = server_uri(path, upstream)?;
+        let leg = Leg {
+            authority: &upstream.authority,
+            preserve_host: self.preserve_host,
+            upgrades: self.upgrades,
+        };
+        let rules = self.rules;
+        let asked = prepare_head(app, conn, ex, parts, uri, leg, |h| {
+            if let Some(rules) = rules {
+                rules.on_request(h);
+            }
+        })?;
+        crate::rewrite::bodyless::frame_body(&parts.method, &mut parts.headers, body);
+        if let Some(addr) = server.connect_to {
+            // One address of a host name: the URI keeps the name (Host, SNI, verification).
+            parts.extensions.insert(gangway_pool::ConnectTo(addr));
+        }
+        Ok(asked)
+    }
 }
 
 /// The first deadline for an attempt sent at `now`, and how the wait for its head is

@@ -92,12 +92,9 @@ pub async fn call(
     let request = pin!(target.client.request(Request::from_parts(parts, body)));
     // One await for both kinds of wait: the request future lives across a single suspend
     // point, so it is not stored in the part of this future every state shares.
-    let (deadline, first, extend) = match target.wait {
-        Wait::Head(t) => (None, tokio::time::Instant::now() + t, Some((&progress, t))),
-        Wait::Total(total) => {
-            let at = ex.started() + total;
-            (Some(at), at.into(), None)
-        }
+    let (first, extend) = match target.wait {
+        Wait::Head(t) => (tokio::time::Instant::now() + t, Some((&progress, t))),
+        Wait::Total(total) => ((ex.started() + total).into(), None),
     };
     let sent = response_by(request, first, extend).await;
     let resp = match sent {
@@ -123,7 +120,7 @@ pub async fn call(
         Instant::now(),
         &asked,
         client_upgrade,
-        deadline,
+        target.wait,
     )
 }
 
@@ -204,7 +201,8 @@ pub(super) fn inbound(
 /// The response half both legs share (single server here, a group in `group.rs`): size
 /// limit, the 101 check, the response rewrite, the splice, the streamed body. `head_at` is
 /// the clock reading taken when the head arrived: one reading serves the access line's and
-/// the histogram's time to head (and a group's server statistics).
+/// the histogram's time to head (and a group's server statistics). With `Wait::Total`,
+/// the body must end by the exchange's start + that total.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn respond(
     app: &Arc<App>,
@@ -214,8 +212,12 @@ pub(super) fn respond(
     head_at: Instant,
     asked: &http::HeaderMap,
     client_upgrade: Option<upgrade::ClientSide>,
-    deadline: Option<Instant>,
+    wait: Wait,
 ) -> Result<Response<ProxyBody>, GatewayError> {
+    let deadline = match wait {
+        Wait::Head(_) => None,
+        Wait::Total(total) => Some(ex.started() + total),
+    };
     let (mut parts, body) = resp.into_parts();
     ex.answered(body.is_reused(), head_at);
     ex.head_arrived(parts.status, head_at);

@@ -16,15 +16,14 @@ use http_body_util::{Either, Full};
 
 use crate::app::{App, ConnInfo};
 use crate::config::MAX_RETRIES;
-use crate::route::headers::Bound;
 use crate::upstream::retry::{self, Decision};
 use crate::upstream::{Group, Server, ServerHandle};
 
 use super::super::error::GatewayError;
 use super::super::exchange::Exchange;
 use super::super::inbound::Progress;
-use super::super::upstream::{prepare_head, response_by, Leg, Wait};
-use super::{deadline, no_server, pick, server_uri, settle, Sent};
+use super::super::upstream::{response_by, Wait};
+use super::{deadline, no_server, pick, server_uri, settle, Rewrite, Sent};
 
 /// A copy of the client's head, kept for a retry after a 5xx answer (which consumes the
 /// request), with the route's path and query for the next server's URI.
@@ -43,10 +42,8 @@ pub(super) struct Failover<'a> {
     pub conn: &'a ConnInfo,
     pub client: &'a gangway_pool::Client,
     pub wait: Wait,
-    pub preserve_host: bool,
-    pub upgrades: bool,
-    /// The route's `request_headers`, applied to a spare head's rewrite.
-    pub rules: Option<&'a Bound<'a>>,
+    /// How a spare head is rewritten.
+    pub rewrite: Rewrite<'a>,
     pub group: &'a Group,
     pub progress: &'a Progress,
     /// The body was read in full (a retry sends it again); `false`: it streamed once, to
@@ -72,9 +69,7 @@ pub(super) async fn run(
         conn,
         client,
         wait,
-        preserve_host,
-        upgrades,
-        rules,
+        rewrite,
         group,
         progress,
         replayable,
@@ -143,22 +138,16 @@ pub(super) async fn run(
             }
             (None, Some(spare)) => {
                 let mut attempt = spare.parts.clone();
-                let uri = server_uri(spare.path.clone(), upstream)?;
-                let leg = Leg {
-                    authority: &upstream.authority,
-                    preserve_host,
-                    upgrades,
-                };
-                *asked = prepare_head(app, conn, ex, &mut attempt, uri, leg, |h| {
-                    if let Some(rules) = rules {
-                        rules.on_request(h);
-                    }
-                })?;
                 let body = Full::new(spare.body.clone());
-                crate::rewrite::bodyless::frame_body(&attempt.method, &mut attempt.headers, &body);
-                if let Some(addr) = server.connect_to {
-                    attempt.extensions.insert(gangway_pool::ConnectTo(addr));
-                }
+                *asked = rewrite.prepare(
+                    app,
+                    conn,
+                    ex,
+                    &mut attempt,
+                    spare.path.clone(),
+                    server,
+                    &body,
+                )?;
                 Request::from_parts(attempt, Either::Left(body))
             }
             (None, None) => return Err(no_server(group)),
