@@ -36,16 +36,22 @@ impl RequestIdPolicy {
     /// The id for a request with these headers: the incoming one when trusted and sane,
     /// else a new one. The value is visible ASCII, so `to_str()` on it always succeeds.
     pub fn choose(&self, headers: &HeaderMap) -> HeaderValue {
+        self.choose_marked(headers).0
+    }
+
+    /// [`choose`](Self::choose), and whether the id was made here (then it is 32 hex
+    /// digits, which a log line writes without looking for bytes to quote or escape).
+    pub fn choose_marked(&self, headers: &HeaderMap) -> (HeaderValue, bool) {
         if self.trust_incoming {
             // Exactly one value: two ids in one request is not an id we can trust.
             let mut values = headers.get_all(&self.header).iter();
             if let (Some(value), None) = (values.next(), values.next()) {
                 if is_sane(value.as_bytes()) {
-                    return value.clone();
+                    return (value.clone(), false);
                 }
             }
         }
-        generate()
+        (generate(), true)
     }
 }
 

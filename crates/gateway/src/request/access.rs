@@ -36,14 +36,17 @@ pub(super) struct Line<'a> {
     pub outcome: Outcome,
     pub fault: Option<Fault>,
     pub request_id: &'a [u8],
+    pub request_id_made: bool,
     pub user_agent: Option<&'a [u8]>,
 }
 
 /// Writes `line` to `log`.
 pub(super) fn write(log: &AccessLog, line: &Line<'_>) {
+    // One conversion of the clock reading: the line's time is a `Duration` since the epoch.
     let time = SystemTime::now()
-        .checked_sub(line.elapsed)
-        .unwrap_or(UNIX_EPOCH);
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .saturating_sub(line.elapsed);
     log.write(&AccessRecord {
         time,
         client: Some(line.client),
@@ -62,6 +65,7 @@ pub(super) fn write(log: &AccessLog, line: &Line<'_>) {
         outcome: outcome(line.outcome),
         fault: line.fault.map(Fault::as_str),
         request_id: line.request_id,
+        request_id_plain: line.request_id_made,
         user_agent: line.user_agent,
         referer: None,
     });

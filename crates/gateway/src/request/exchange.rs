@@ -50,6 +50,8 @@ pub struct Exchange {
     error: Option<GatewayError>,
     /// Kept from the client or made here; sent upstream, returned, logged.
     request_id: HeaderValue,
+    /// The id was made here: hex, logged as it is.
+    request_id_made: bool,
     /// `Some` only when spans are exported (`[tracing] otlp_endpoint`).
     /// Boxed: inline, it would make every request's exchange larger to move, traced or not.
     trace: Option<Box<RequestTrace>>,
@@ -60,8 +62,12 @@ pub struct Exchange {
 #[derive(Debug)]
 struct Detail {
     client: SocketAddr,
-    host: Option<HeaderValue>,
-    user_agent: Option<HeaderValue>,
+    /// `Host` (or `:authority`) and `User-Agent`, copied into buffers the recycled box keeps:
+    /// a copy of a few dozen bytes costs less than holding the header values, whose
+    /// reference counts are taken here and released at the line (often the last release of
+    /// the connection's read buffer, which then frees it here instead of in hyper).
+    host: Copied,
+    user_agent: Copied,
     upstream: Option<Authority>,
     /// From the start to the upstream's response head.
     upstream_head: Option<Duration>,
@@ -80,31 +86,63 @@ thread_local! {
     static SPARES: RefCell<Vec<Box<Detail>>> = const { RefCell::new(Vec::new()) };
 }
 
-impl Detail {
-    fn boxed(client: SocketAddr) -> Box<Detail> {
-        let fresh = Detail {
-            client,
-            host: None,
-            user_agent: None,
-            upstream: None,
-            upstream_head: None,
-        };
-        let spare = SPARES.try_with(|spares| spares.try_borrow_mut().ok()?.pop());
-        match spare.ok().flatten() {
-            Some(mut spare) => {
-                *spare = fresh;
-                spare
-            }
-            None => Box::new(fresh),
+/// Largest [`Copied`] buffer a spare box keeps.
+const KEEP_COPIED: usize = 1024;
+
+/// An optional header value's bytes, in a buffer kept from request to request.
+#[derive(Debug, Default)]
+struct Copied {
+    bytes: Vec<u8>,
+    present: bool,
+}
+
+impl Copied {
+    fn set(&mut self, value: Option<&[u8]>) {
+        if let Some(value) = value {
+            self.bytes.extend_from_slice(value);
+            self.present = true;
         }
     }
 
-    /// Keeps `detail`'s box for the next exchange on this thread; its header values are
-    /// released now (they hold on to the connection's read buffer).
+    fn get(&self) -> Option<&[u8]> {
+        self.present.then_some(self.bytes.as_slice())
+    }
+
+    fn clear(&mut self) {
+        // A rare huge value does not stay with a spare box for the thread's life.
+        if self.bytes.capacity() > KEEP_COPIED {
+            self.bytes = Vec::new();
+        }
+        self.bytes.clear();
+        self.present = false;
+    }
+}
+
+impl Detail {
+    fn boxed(client: SocketAddr) -> Box<Detail> {
+        let spare = SPARES.try_with(|spares| spares.try_borrow_mut().ok()?.pop());
+        match spare.ok().flatten() {
+            // The spare's buffers keep their capacity; `recycle` emptied everything else.
+            Some(mut spare) => {
+                spare.client = client;
+                spare
+            }
+            None => Box::new(Detail {
+                client,
+                host: Copied::default(),
+                user_agent: Copied::default(),
+                upstream: None,
+                upstream_head: None,
+            }),
+        }
+    }
+
+    /// Keeps `detail`'s box (and its buffers) for the next exchange on this thread.
     fn recycle(mut detail: Box<Detail>) {
-        detail.host = None;
-        detail.user_agent = None;
+        detail.host.clear();
+        detail.user_agent.clear();
         detail.upstream = None;
+        detail.upstream_head = None;
         // During thread teardown the spares are gone: the box is then just freed.
         let _ = SPARES.try_with(|spares| {
             if let Ok(mut spares) = spares.try_borrow_mut() {
@@ -119,8 +157,9 @@ impl Detail {
 impl Exchange {
     /// Starts the exchange for `req`, counted as unrouted until a path says otherwise.
     pub fn new<B>(app: &Arc<App>, conn: &ConnInfo, req: &Request<B>) -> Self {
-        let request_id = app.request_id.choose(req.headers());
+        let (request_id, made) = app.request_id.choose_marked(req.headers());
         let mut ex = Self::blank(app, conn, req.method().clone(), request_id);
+        ex.request_id_made = made;
         ex.version = req.version();
         ex.target = req.uri().path_and_query().cloned();
         if let Some(tracer) = &app.tracer {
@@ -128,12 +167,12 @@ impl Exchange {
         }
         if let Some(detail) = &mut ex.detail {
             let (host, user_agent) = access::host_and_user_agent(req.headers());
-            detail.host = host.cloned().or_else(|| {
-                // HTTP/2 carries it as `:authority`.
-                let authority = req.uri().authority()?;
-                HeaderValue::from_str(authority.as_str()).ok()
-            });
-            detail.user_agent = user_agent.cloned();
+            // HTTP/2 carries the host as `:authority`.
+            let authority = || Some(req.uri().authority()?.as_str().as_bytes());
+            detail
+                .host
+                .set(host.map(HeaderValue::as_bytes).or_else(authority));
+            detail.user_agent.set(user_agent.map(HeaderValue::as_bytes));
         }
         ex
     }
@@ -146,6 +185,7 @@ impl Exchange {
         let method = Method::from_bytes(b"-").unwrap_or_default();
         let request_id = crate::observe::request_id::generate();
         let mut ex = Self::blank(app, conn, method, request_id);
+        ex.request_id_made = true;
         ex.status = status.as_u16();
         ex.error = Some(GatewayError::new(
             status,
@@ -172,6 +212,7 @@ impl Exchange {
             bytes_in: None,
             error: None,
             request_id,
+            request_id_made: false,
             trace: None,
             done: false,
         }
@@ -224,14 +265,6 @@ impl Exchange {
         self.attempts = self.attempts.saturating_add(1);
     }
 
-    /// The upstream's response head arrived at `at`, on a reused connection or not.
-    pub fn answered(&mut self, reused: bool, at: Instant) {
-        if let Some(detail) = &mut self.detail {
-            detail.upstream_head = Some(at.saturating_duration_since(self.started));
-        }
-        self.reused = reused;
-    }
-
     /// An upstream attempt to `server` starts: with tracing on, its `traceparent` (and
     /// `tracestate`) go into the upstream request's `headers`.
     pub(super) fn trace_attempt(&mut self, headers: &mut HeaderMap, server: &Authority) {
@@ -240,12 +273,17 @@ impl Exchange {
         }
     }
 
-    /// The upstream's response head arrived with `status`: observed in the route's
-    /// time-to-head histogram, and the attempt's span (with tracing on) ends there.
-    pub(super) fn head_arrived(&mut self, status: http::StatusCode, at: Instant) {
-        self.app
-            .metrics
-            .observe_head(self.slot, at.saturating_duration_since(self.started));
+    /// The upstream's response head arrived at `at` with `status`, on a reused connection or
+    /// not: observed in the route's time-to-head histogram and kept for the access line; the
+    /// attempt's span (with tracing on) ends there.
+    pub(super) fn head_arrived(&mut self, status: http::StatusCode, reused: bool, at: Instant) {
+        // One conversion of the clock reading for the histogram and the line.
+        let to_head = at.saturating_duration_since(self.started);
+        self.reused = reused;
+        self.app.metrics.observe_head(self.slot, to_head);
+        if let Some(detail) = &mut self.detail {
+            detail.upstream_head = Some(to_head);
+        }
         if let (Some(trace), Some(tracer)) = (&mut self.trace, &self.app.tracer) {
             trace.answered(tracer, self.method.as_str(), self.reused, status.as_u16());
         }
@@ -328,7 +366,7 @@ impl Exchange {
                     elapsed,
                     client: detail.client,
                     method: &self.method,
-                    host: detail.host.as_ref().map(HeaderValue::as_bytes),
+                    host: detail.host.get(),
                     path,
                     version: self.version,
                     status,
@@ -341,7 +379,8 @@ impl Exchange {
                     outcome,
                     fault,
                     request_id: self.request_id.as_bytes(),
-                    user_agent: detail.user_agent.as_ref().map(HeaderValue::as_bytes),
+                    request_id_made: self.request_id_made,
+                    user_agent: detail.user_agent.get(),
                 },
             );
         } else if let Some(err) = self.error.as_ref().filter(|e| e.fault() != Fault::Upstream) {

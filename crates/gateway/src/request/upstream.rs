@@ -219,8 +219,7 @@ pub(super) fn respond(
         Wait::Total(total) => Some(ex.started() + total),
     };
     let (mut parts, body) = resp.into_parts();
-    ex.answered(body.is_reused(), head_at);
-    ex.head_arrived(parts.status, head_at);
+    ex.head_arrived(parts.status, body.is_reused(), head_at);
     if let (Some(max), Some(len)) = (
         max_response_bytes,
         http_body::Body::size_hint(&body).exact(),

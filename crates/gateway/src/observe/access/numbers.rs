@@ -18,24 +18,38 @@ const fn pairs() -> [u8; 200] {
     table
 }
 
-pub(super) fn push_u64(mut n: u64, out: &mut Vec<u8>) {
+/// `n` in decimal. The one- to three-digit numbers most of a line's are (status, attempts,
+/// small byte counts, milliseconds) are written inline at the caller, with fixed-size copies.
+#[inline(always)]
+pub(super) fn push_u64(n: u64, out: &mut Vec<u8>) {
     if n < 10 {
-        // Most counts in a line (attempts, bytes_in, octets' last digits) are one digit.
         out.push(b'0' + n as u8);
-        return;
-    }
-    if n < 100 {
+    } else if n < 100 {
         let pair = n as usize * 2;
-        out.extend_from_slice(&PAIRS[pair..pair + 2]);
-        return;
-    }
-    if n < 1000 {
+        out.extend_from_slice(&[PAIRS[pair], PAIRS[pair + 1]]);
+    } else if n < 1000 {
         // Every status code.
         let pair = n as usize % 100 * 2;
         out.extend_from_slice(&[b'0' + (n / 100) as u8, PAIRS[pair], PAIRS[pair + 1]]);
+    } else {
+        push_large(n, out);
+    }
+}
+
+/// [`push_u64`] from 1000 up: four and five digits (ports, body sizes) as fixed-size copies,
+/// longer numbers two digits per division.
+#[inline(never)]
+fn push_large(mut n: u64, out: &mut Vec<u8>) {
+    if n < 100_000 {
+        let low = (n % 10_000) as usize;
+        let (a, b) = (low / 100 * 2, low % 100 * 2);
+        let four = [PAIRS[a], PAIRS[a + 1], PAIRS[b], PAIRS[b + 1]];
+        if n >= 10_000 {
+            out.push(b'0' + (n / 10_000) as u8);
+        }
+        out.extend_from_slice(&four);
         return;
     }
-    // Two digits per division: half the loop turns of one digit at a time.
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     while n >= 100 {

@@ -3,7 +3,7 @@
 //! change once a second.
 
 use std::cell::RefCell;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Per-thread cache of the second-resolution parts of both timestamp styles.
 struct TimeCache {
@@ -41,11 +41,6 @@ impl TimeCache {
         }
     }
 
-    fn with<R>(time: SystemTime, f: impl FnOnce(&TimeCache) -> R) -> R {
-        let second = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        Self::at_second(second, f)
-    }
-
     fn at_second<R>(second: u64, f: impl FnOnce(&TimeCache) -> R) -> R {
         TIME.with(|cell| {
             let mut cache = cell.borrow_mut();
@@ -69,8 +64,11 @@ fn put2(slot: &mut [u8], n: u32) {
 
 /// RFC 3339 UTC with milliseconds: `2026-11-29T04:22:07.123Z`.
 pub fn rfc3339_ms(time: SystemTime, out: &mut Vec<u8>) {
-    // One subtraction for both the second and the milliseconds.
-    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    rfc3339_ms_since(time.duration_since(UNIX_EPOCH).unwrap_or_default(), out);
+}
+
+/// [`rfc3339_ms`] for a time given since the Unix epoch.
+pub(super) fn rfc3339_ms_since(since: Duration, out: &mut Vec<u8>) {
     TimeCache::at_second(since.as_secs(), |cache| {
         out.extend_from_slice(&cache.rfc3339)
     });
@@ -84,9 +82,10 @@ pub fn rfc3339_ms(time: SystemTime, out: &mut Vec<u8>) {
     ]);
 }
 
-/// Common Log Format time in UTC: `29/Nov/2026:04:22:07 +0000`.
-pub(super) fn clf_time(time: SystemTime, out: &mut Vec<u8>) {
-    TimeCache::with(time, |cache| out.extend_from_slice(&cache.clf));
+/// Common Log Format time in UTC: `29/Nov/2026:04:22:07 +0000`, for a time since the Unix
+/// epoch.
+pub(super) fn clf_time(since: Duration, out: &mut Vec<u8>) {
+    TimeCache::at_second(since.as_secs(), |cache| out.extend_from_slice(&cache.clf));
 }
 
 struct Civil {
