@@ -1,7 +1,8 @@
 //! Numbers and addresses for the access line, written without the formatter machinery:
 //! digits two at a time from a table, assembled on the stack and copied once.
 
-use std::net::SocketAddr;
+use std::cell::RefCell;
+use std::net::{SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
 /// `00` to `99`, for two digits at a time.
@@ -90,10 +91,99 @@ pub(super) fn push_ms(d: Duration, out: &mut Vec<u8>) {
 
 /// `ip:port`; IPv4 by hand (the common case, and `Display` goes through the formatter
 /// machinery once per octet), IPv6 through `Display`.
+///
+/// An IPv4 client's text is kept per thread in a small table indexed by its port: a
+/// keep-alive connection's requests reuse it (one comparison and one copy instead of
+/// formatting five numbers), and a new connection overwrites its slot.
 pub(super) fn push_addr(addr: SocketAddr, out: &mut Vec<u8>) {
-    push_ip(addr, true, out);
-    out.push(b':');
-    push_u64(u64::from(addr.port()), out);
+    let SocketAddr::V4(v4) = addr else {
+        push_ip(addr, true, out);
+        out.push(b':');
+        push_u64(u64::from(addr.port()), out);
+        return;
+    };
+    let copied = ADDRS.try_with(|cell| {
+        let Ok(mut table) = cell.try_borrow_mut() else {
+            return false;
+        };
+        let slot = &mut table[usize::from(v4.port()) % ADDR_SLOTS];
+        if slot.addr != Some(v4) {
+            *slot = AddrText::of(v4);
+        }
+        out.extend_from_slice(&slot.text[..usize::from(slot.len)]);
+        true
+    });
+    if copied != Ok(true) {
+        let text = AddrText::of(v4);
+        out.extend_from_slice(&text.text[..usize::from(text.len)]);
+    }
+}
+
+/// Slots in the per-thread table of client address texts (about 2 KiB).
+const ADDR_SLOTS: usize = 64;
+
+/// `a.b.c.d:port`, at most 21 bytes.
+#[derive(Clone, Copy)]
+struct AddrText {
+    addr: Option<SocketAddrV4>,
+    len: u8,
+    text: [u8; 21],
+}
+
+thread_local! {
+    static ADDRS: RefCell<[AddrText; ADDR_SLOTS]> = const { RefCell::new([AddrText::EMPTY; ADDR_SLOTS]) };
+}
+
+impl AddrText {
+    const EMPTY: AddrText = AddrText {
+        addr: None,
+        len: 0,
+        text: [0; 21],
+    };
+
+    /// Formatted on the stack: a new connection's first line allocates nothing either.
+    fn of(v4: SocketAddrV4) -> AddrText {
+        let mut text = [0u8; 21];
+        let mut len = 0;
+        for octet in v4.ip().octets() {
+            let n = usize::from(octet);
+            if n >= 100 {
+                text[len] = b'0' + (n / 100) as u8;
+                len += 1;
+            }
+            if n >= 10 {
+                let pair = n % 100 * 2;
+                text[len..len + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+                len += 2;
+            } else {
+                text[len] = b'0' + n as u8;
+                len += 1;
+            }
+            text[len] = b'.';
+            len += 1;
+        }
+        // The last octet's `.` becomes the `:` before the port.
+        text[len - 1] = b':';
+        let mut port = v4.port();
+        let mut digits = [0u8; 5];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (port % 10) as u8;
+            port /= 10;
+            if port == 0 {
+                break;
+            }
+        }
+        let n = digits.len() - i;
+        text[len..len + n].copy_from_slice(&digits[i..]);
+        len += n;
+        AddrText {
+            addr: Some(v4),
+            len: len as u8,
+            text,
+        }
+    }
 }
 
 /// The address's IP; IPv6 in brackets when a port follows.

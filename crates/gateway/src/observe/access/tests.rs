@@ -429,3 +429,26 @@ fn a_plain_request_id_renders_as_a_scanned_one() {
         assert_eq!(line(format, &plain), line(format, &scanned), "{format:?}");
     }
 }
+
+/// The per-thread table of client texts is indexed by port: addresses sharing a slot
+/// (ports 64 apart, or the same port on another IP) never show each other's text.
+#[test]
+fn client_texts_sharing_a_slot_stay_apart() {
+    let addrs = [
+        "10.0.0.1:1000",
+        "10.0.0.1:1064",
+        "10.0.0.2:1000",
+        "10.0.0.1:1000",
+        "192.168.100.200:1128",
+        "1.2.3.4:0",
+        "1.2.3.4:64",
+    ];
+    for _ in 0..2 {
+        for addr in addrs {
+            let mut r = record();
+            r.client = Some(addr.parse().expect("addr"));
+            let text = line(AccessFormat::Text, &r);
+            assert!(text.contains(&format!(" client={addr} ")), "{text}");
+        }
+    }
+}
