@@ -214,7 +214,12 @@ fn render_logfmt<T: AsRef<[u8]> + ?Sized>(r: &AccessRecord<'_, T>, out: &mut Vec
         }
     }
     if r.request_id_plain {
-        out.extend_from_slice(r.request_id.as_ref());
+        // The gateway's ids are 32 hex digits: a fixed-size copy.
+        let id = r.request_id.as_ref();
+        match <&[u8; 32]>::try_from(id) {
+            Ok(id) => out.extend_from_slice(id),
+            Err(_) => out.extend_from_slice(id),
+        }
     } else {
         logfmt_value(Some(r.request_id.as_ref()), out);
     }
@@ -342,7 +347,20 @@ fn logfmt_token(s: &str, out: &mut Vec<u8>) {
     if s.is_empty() {
         out.push(b'-');
     } else {
-        out.extend_from_slice(s.as_bytes());
+        push_short(s.as_bytes(), out);
+    }
+}
+
+/// Appends `s`, as fixed-size copies (a few moves) for the lengths of the common methods
+/// and outcomes, instead of a `memcpy` call for a slice of unknown length.
+#[inline(always)]
+fn push_short(s: &[u8], out: &mut Vec<u8>) {
+    if let Ok(three) = <&[u8; 3]>::try_from(s) {
+        out.extend_from_slice(three);
+    } else if let Ok(eight) = <&[u8; 8]>::try_from(s) {
+        out.extend_from_slice(eight);
+    } else {
+        out.extend_from_slice(s);
     }
 }
 
@@ -384,7 +402,11 @@ fn logfmt_special(s: &[u8], at: usize, out: &mut Vec<u8>) {
         return;
     }
     // The bytes before the first one that forces quoting need no JSON escape either
-    // (every escaped byte also forces quoting), so quoting resumes from there.
+    // (every escaped byte also forces quoting), so quoting resumes from there. Most often
+    // (a space in a user agent) that is the byte the first scan stopped at.
+    if CLASS[usize::from(rest[0])] & LOGFMT_QUOTE != 0 {
+        return json_str_from(s, at, out);
+    }
     match rest
         .iter()
         .position(|&b| CLASS[usize::from(b)] & LOGFMT_QUOTE != 0)

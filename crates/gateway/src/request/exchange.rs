@@ -23,7 +23,9 @@ use crate::app::{App, ConnInfo};
 use crate::observe::metrics::Slot;
 use crate::observe::span::RequestTrace;
 
-use super::access::{self, Line};
+use crate::observe::access::AccessRecord;
+
+use super::access;
 use super::body::{Outcome, ProxyBody};
 use super::error::{Fault, GatewayError};
 use super::inbound::Progress;
@@ -360,29 +362,29 @@ impl Exchange {
         }
         let path = self.target.as_ref().map_or("", PathAndQuery::as_str);
         if let (Some(detail), Some(log)) = (&self.detail, &self.app.access) {
-            access::write(
-                log,
-                &Line {
-                    elapsed,
-                    client: detail.client,
-                    method: &self.method,
-                    host: detail.host.get(),
-                    path,
-                    version: self.version,
-                    status,
-                    bytes_in: self.bytes_in.as_ref().map_or(0, Progress::bytes),
-                    bytes_out,
-                    upstream: detail.upstream.as_ref(),
-                    upstream_head: detail.upstream_head,
-                    attempts: self.attempts,
-                    reused: self.reused,
-                    outcome,
-                    fault,
-                    request_id: self.request_id.as_bytes(),
-                    request_id_made: self.request_id_made,
-                    user_agent: detail.user_agent.get(),
-                },
-            );
+            // Built here, in the record's own terms: no intermediate copy of the fields.
+            log.write(&AccessRecord::<[u8]> {
+                time: access::arrival(elapsed),
+                client: Some(detail.client),
+                method: self.method.as_str(),
+                host: detail.host.get(),
+                path,
+                protocol: access::protocol(self.version),
+                status,
+                bytes_in: self.bytes_in.as_ref().map_or(0, Progress::bytes),
+                bytes_out,
+                duration: elapsed,
+                upstream: detail.upstream.as_ref().map(Authority::as_str),
+                upstream_time: detail.upstream_head,
+                attempts: self.attempts,
+                reused: self.reused,
+                outcome: access::outcome(outcome),
+                fault: fault.map(Fault::as_str),
+                request_id: self.request_id.as_bytes(),
+                request_id_plain: self.request_id_made,
+                user_agent: detail.user_agent.get(),
+                referer: None,
+            });
         } else if let Some(err) = self.error.as_ref().filter(|e| e.fault() != Fault::Upstream) {
             // Without access lines, a refusal still gets its one line. Upstream failures
             // are logged where they happen, under flood control (`request::upstream`).

@@ -72,13 +72,15 @@ fn push_large(mut n: u64, out: &mut Vec<u8>) {
 
 /// Milliseconds with three decimals (microsecond resolution): `12.345`.
 pub(super) fn push_ms(d: Duration, out: &mut Vec<u8>) {
-    // In u64 (saturating: 584 000 years), not `as_micros`'s u128 arithmetic.
-    let micros = d
+    // Whole milliseconds and the microseconds past them from the parts `Duration` keeps,
+    // in u64 (saturating: 584 000 years), not `as_micros`'s u128 arithmetic.
+    let nanos = d.subsec_nanos();
+    let ms = d
         .as_secs()
-        .saturating_mul(1_000_000)
-        .saturating_add(u64::from(d.subsec_micros()));
-    push_u64(micros / 1000, out);
-    let frac = (micros % 1000) as usize;
+        .saturating_mul(1000)
+        .saturating_add(u64::from(nanos / 1_000_000));
+    push_u64(ms, out);
+    let frac = (nanos / 1000 % 1000) as usize;
     let pair = frac % 100 * 2;
     // The fraction in one copy rather than four pushes.
     out.extend_from_slice(&[
