@@ -1,0 +1,128 @@
+//! The whole-line fast path's scanners: a request line or a field line that lies whole in
+//! the received bytes and breaks no rule is recognised in one pass, eight bytes at a time
+//! where the bytes are many (values, targets). They only ever say "clean, and here are its
+//! parts" or "not sure" (`None`): anything else — a violation, a line cut by the end of a
+//! read, an unusual shape — goes to the general path (`Checker::head_run` and the per-byte
+//! path), which decides the verdict exactly as before. So a scanner may decline more than
+//! it must, but must never accept what the general path refuses.
+//!
+//! Why a fused scan: the general path finds the line end (a vector search), then splits
+//! the field and walks its value again for controls. A value's CR *is* a control, so one
+//! scan for "a control other than HTAB" finds both the end of a clean value and any bad
+//! byte in it; for a small GET this halves the checker's instructions.
+
+use crate::syntax::{is_tchar, trim_ows};
+
+const LO: u64 = u64::from_le_bytes([0x01; 8]);
+const HI: u64 = u64::from_le_bytes([0x80; 8]);
+
+/// Flags (the high bit of the byte) the bytes of `x` below `n` (`n ≤ 0x80`). The lowest
+/// flag is exact; flags above a flagged byte may be false (the subtraction's borrow), so
+/// only the lowest is ever used.
+fn below(x: u64, n: u8) -> u64 {
+    x.wrapping_sub(LO * u64::from(n)) & !x & HI
+}
+
+/// Flags the bytes of `x` equal to `b`, with `below`'s caveat.
+fn equal(x: u64, b: u8) -> u64 {
+    below(x ^ (LO * u64::from(b)), 1)
+}
+
+/// The index (≥ `i`) of the first byte of `bytes` that `hit` flags, or `bytes.len()`.
+/// `hit` flags a whole word at once (lowest flag exact); `one` is the same test on a byte
+/// for the last few bytes.
+#[inline(always)]
+fn first(bytes: &[u8], mut i: usize, hit: impl Fn(u64) -> u64, one: impl Fn(u8) -> bool) -> usize {
+    while let Some(word) = bytes.get(i..).and_then(|rest| rest.first_chunk::<8>()) {
+        let flags = hit(u64::from_le_bytes(*word));
+        if flags != 0 {
+            // Little-endian: the lowest flag is the earliest byte.
+            return i + (flags.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&b) = bytes.get(i) {
+        if one(b) {
+            return i;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// The index (≥ `i`) of the first control other than HTAB (`< 0x20`, CR and LF included)
+/// or DEL: the end of a field value that holds no forbidden byte. `bytes.len()` if none.
+pub(super) fn value_end(bytes: &[u8], mut i: usize) -> usize {
+    loop {
+        i = first(
+            bytes,
+            i,
+            |x| below(x, 0x20) | equal(x, 0x7f),
+            |b| b < 0x20 || b == 0x7f,
+        );
+        // HTAB is allowed in a value: rare, so it costs a restart rather than a third test
+        // on every word.
+        if bytes.get(i) != Some(&b'\t') {
+            return i;
+        }
+        i += 1;
+    }
+}
+
+/// The index (≥ `i`) of the first byte outside `0x21..=0x7e` (a request target's bytes):
+/// the end of a clean target. `bytes.len()` if none.
+pub(super) fn target_end(bytes: &[u8], i: usize) -> usize {
+    first(
+        bytes,
+        i,
+        |x| below(x, 0x21) | equal(x, 0x7f) | (x & HI),
+        |b| !(0x21..0x7f).contains(&b),
+    )
+}
+
+/// The length of the run of token characters at the start of `bytes`.
+fn token_len(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .position(|b| !is_tchar(*b))
+        .unwrap_or(bytes.len())
+}
+
+/// A clean request line at the start of `bytes`: `token SP target SP HTTP/1.x CRLF` with a
+/// target of 1..=`max_uri` visible bytes. Gives whether it is HTTP/1.0 and the line's
+/// length with its CRLF.
+pub(super) fn request_line(bytes: &[u8], max_uri: usize) -> Option<(bool, usize)> {
+    let method = token_len(bytes);
+    if method == 0 || bytes.get(method) != Some(&b' ') {
+        return None;
+    }
+    let start = method + 1;
+    let end = target_end(bytes, start);
+    if end == start || end - start > max_uri || bytes.get(end) != Some(&b' ') {
+        return None;
+    }
+    let http10 = match bytes.get(end + 1..end + 11)? {
+        b"HTTP/1.1\r\n" => false,
+        b"HTTP/1.0\r\n" => true,
+        _ => return None,
+    };
+    Some((http10, end + 11))
+}
+
+/// A clean field line at the start of `bytes`: a token, `:`, a value without controls
+/// (HTAB aside) or DEL, CRLF. Gives the name, the value without its surrounding
+/// whitespace (what `rules::split_field` gives) and the line's length with its CRLF.
+pub(super) fn field_line(bytes: &[u8]) -> Option<(&[u8], &[u8], usize)> {
+    let colon = token_len(bytes);
+    if colon == 0 || bytes.get(colon) != Some(&b':') {
+        return None;
+    }
+    let end = value_end(bytes, colon + 1);
+    if bytes.get(end..end + 2) != Some(b"\r\n") {
+        return None;
+    }
+    Some((&bytes[..colon], trim_ows(&bytes[colon + 1..end]), end + 2))
+}
+
+#[cfg(test)]
+mod tests;
