@@ -156,19 +156,21 @@ impl Checker {
     /// Consumes a prefix of `bytes` (at least one byte) in the current state.
     fn step(&mut self, bytes: &[u8]) -> Result<usize, Violation> {
         let b = bytes[0];
+        if self.state == State::Idle && !self.cr && b != b'\r' && b != b'\n' {
+            // A request line begins: straight on to the arm below (one step for the usual
+            // head, and one call site for `whole_lines`, which then inlines).
+            self.state = State::RequestLine;
+            self.used = 0;
+            self.head = Head::default();
+        }
         match self.state {
             State::Idle => {
                 match (self.cr, b) {
                     (true, b'\n') => self.cr = false,
                     (true, _) => return Err(Violation::BareCr),
                     (false, b'\r') => self.cr = true,
-                    (false, b'\n') => return Err(Violation::BareLf),
-                    (false, _) => {
-                        self.state = State::RequestLine;
-                        self.used = 0;
-                        self.head = Head::default();
-                        return Ok(0);
-                    }
+                    // The only bytes left here: anything else began a request line above.
+                    (false, _) => return Err(Violation::BareLf),
                 }
                 Ok(1)
             }
@@ -415,31 +417,46 @@ impl Checker {
     }
 
     /// A field of the head, its line already found clean.
+    #[inline(always)]
     fn field_parts(&mut self, name: &[u8], value: &[u8]) -> Result<(), Violation> {
         let head = &mut self.head;
         head.fields += 1;
         if head.fields > self.limits.max_headers {
             return Err(Violation::TooManyFields);
         }
-        if name.eq_ignore_ascii_case(b"host") {
-            head.hosts += 1;
-        } else if name.eq_ignore_ascii_case(b"content-length") {
-            let n = parse_decimal(value).ok_or(Violation::BadContentLength)?;
-            if head.length.is_some_and(|prev| prev != n) {
-                return Err(Violation::ConflictingContentLength);
+        // Only three names matter: the length decides whether to compare at all.
+        match name.len() {
+            4 if is_host(name) => head.hosts += 1,
+            14 if name.eq_ignore_ascii_case(b"content-length") => self.content_length(value)?,
+            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+                self.transfer_encoding(value)?;
             }
-            head.length = Some(n);
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            head.te = true;
-            for element in value.split(|b| *b == b',') {
-                let coding = trim_ows(element);
-                if coding.is_empty() || !coding.iter().all(|b| is_tchar(*b)) {
-                    return Err(Violation::BadTransferEncoding);
-                }
-                head.te_elements += 1;
-                head.te_last_chunked = coding.eq_ignore_ascii_case(b"chunked");
-                head.te_chunked += usize::from(head.te_last_chunked);
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn content_length(&mut self, value: &[u8]) -> Result<(), Violation> {
+        let head = &mut self.head;
+        let n = parse_decimal(value).ok_or(Violation::BadContentLength)?;
+        if head.length.is_some_and(|prev| prev != n) {
+            return Err(Violation::ConflictingContentLength);
+        }
+        head.length = Some(n);
+        Ok(())
+    }
+
+    fn transfer_encoding(&mut self, value: &[u8]) -> Result<(), Violation> {
+        let head = &mut self.head;
+        head.te = true;
+        for element in value.split(|b| *b == b',') {
+            let coding = trim_ows(element);
+            if coding.is_empty() || !coding.iter().all(|b| is_tchar(*b)) {
+                return Err(Violation::BadTransferEncoding);
             }
+            head.te_elements += 1;
+            head.te_last_chunked = coding.eq_ignore_ascii_case(b"chunked");
+            head.te_chunked += usize::from(head.te_last_chunked);
         }
         Ok(())
     }
@@ -483,6 +500,15 @@ impl Checker {
         }
         State::Idle
     }
+}
+
+/// `name` is `Host` in any case, as one word: `| 0x20` lowers an ASCII letter and maps
+/// nothing else onto one (a byte `b` with `b | 0x20 == c` for a lower-case letter `c` is
+/// `c` or its upper case), so this is `eq_ignore_ascii_case(b"host")` for any bytes.
+fn is_host(name: &[u8]) -> bool {
+    name.first_chunk::<4>().is_some_and(|w| {
+        name.len() == 4 && u32::from_le_bytes(*w) | 0x2020_2020 == u32::from_le_bytes(*b"host")
+    })
 }
 
 #[cfg(test)]

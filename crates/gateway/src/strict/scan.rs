@@ -11,10 +11,12 @@
 //! scan for "a control other than HTAB" finds both the end of a clean value and any bad
 //! byte in it; for a small GET this halves the checker's instructions.
 
-use crate::syntax::{is_tchar, trim_ows};
+use crate::syntax::{is_ows, is_tchar};
 
 const LO: u64 = u64::from_le_bytes([0x01; 8]);
 const HI: u64 = u64::from_le_bytes([0x80; 8]);
+const HTTP_11: u64 = u64::from_le_bytes(*b"HTTP/1.1");
+const HTTP_10: u64 = u64::from_le_bytes(*b"HTTP/1.0");
 
 /// Flags (the high bit of the byte) the bytes of `x` below `n` (`n ≤ 0x80`). The lowest
 /// flag is exact; flags above a flagged byte may be false (the subtraction's borrow), so
@@ -101,9 +103,14 @@ pub(super) fn request_line(bytes: &[u8], max_uri: usize) -> Option<(bool, usize)
     if end == start || end - start > max_uri || bytes.get(end) != Some(&b' ') {
         return None;
     }
-    let http10 = match bytes.get(end + 1..end + 11)? {
-        b"HTTP/1.1\r\n" => false,
-        b"HTTP/1.0\r\n" => true,
+    // The version as one word: two compares instead of two 10-byte slice compares.
+    let (version, crlf) = bytes.get(end + 1..)?.split_first_chunk::<8>()?;
+    if !crlf.starts_with(b"\r\n") {
+        return None;
+    }
+    let http10 = match u64::from_le_bytes(*version) {
+        HTTP_11 => false,
+        HTTP_10 => true,
         _ => return None,
     };
     Some((http10, end + 11))
@@ -121,7 +128,18 @@ pub(super) fn field_line(bytes: &[u8]) -> Option<(&[u8], &[u8], usize)> {
     if bytes.get(end..end + 2) != Some(b"\r\n") {
         return None;
     }
-    Some((&bytes[..colon], trim_ows(&bytes[colon + 1..end]), end + 2))
+    // OWS around the value; a plain loop (one space before, none after, is the usual).
+    let mut start = colon + 1;
+    while bytes.get(start).is_some_and(|b| is_ows(*b)) {
+        start += 1;
+    }
+    // `end` is at a CR, never OWS: `start <= end`.
+    let mut stop = end.max(start);
+    while stop > start && bytes.get(stop - 1).is_some_and(|b| is_ows(*b)) {
+        stop -= 1;
+    }
+    let value = bytes.get(start..stop)?;
+    Some((&bytes[..colon], value, end + 2))
 }
 
 #[cfg(test)]
