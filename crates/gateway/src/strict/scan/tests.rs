@@ -4,6 +4,11 @@
 
 use super::*;
 
+/// A line and what a scanner should make of it.
+type Case<'a, T> = (&'a [u8], Option<T>);
+/// A field line's name, value and length.
+type Field<'a> = (&'a [u8], &'a [u8], usize);
+
 fn value_end_ref(bytes: &[u8], i: usize) -> usize {
     (i..bytes.len())
         .find(|&j| (bytes[j] < 0x20 && bytes[j] != b'\t') || bytes[j] == 0x7f)
@@ -74,7 +79,7 @@ fn htab_does_not_end_a_value() {
 #[test]
 fn field_lines() {
     #[rustfmt::skip]
-    let cases: &[(&[u8], Option<(&[u8], &[u8], usize)>)] = &[
+    let cases: &[Case<Field>] = &[
         (b"Host: a\r\n", Some((b"Host", b"a", 9))),
         (b"Host:a\r\nX: y\r\n", Some((b"Host", b"a", 8))),
         (b"X: \t a b \t\r\n", Some((b"X", b"a b", 12))),
@@ -109,7 +114,7 @@ fn field_lines() {
 #[test]
 fn request_lines() {
     #[rustfmt::skip]
-    let cases: &[(&[u8], Option<(bool, usize)>)] = &[
+    let cases: &[Case<(bool, usize)>] = &[
         (b"GET / HTTP/1.1\r\n", Some((false, 16))),
         (b"GET / HTTP/1.0\r\nHost: a\r\n", Some((true, 16))),
         (b"GET /0123456789 HTTP/1.1\r\n", Some((false, 26))),
