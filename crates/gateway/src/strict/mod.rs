@@ -29,6 +29,12 @@
 //! re-emits it as `5`, see `rewrite.rs`), identical repeated `Content-Length` lines (sent
 //! upstream once), and empty lines (CRLF) before a request line (RFC 9112 §2.2).
 //!
+//! A line that lies whole in the bytes received (the usual case: a whole head in one
+//! read) is first offered to `scan`, which recognises a clean request line or field line
+//! in one pass (a value's CR is found by the same word-at-a-time scan that looks for
+//! controls) and declines anything else; the general path below then decides, so the
+//! verdicts are those of the general path alone (`tests.rs` compares both).
+//!
 //! A line that arrives in pieces is not copied whole: `partial` keeps a short stand-in
 //! that gets the same verdict (hyper's buffer already holds the bytes; a stalled 60 KB
 //! head cost twice its size with a copy here).
@@ -224,59 +230,6 @@ impl Checker {
         }
     }
 
-    /// The fastest path, for the head of a request: clean lines that lie whole in `bytes`
-    /// (the usual case: a whole head in one read), each recognised in one pass by `scan`
-    /// and applied as `complete_line` would, as many as follow each other. Declines
-    /// (`None`) at the first line `scan` is not sure of, before consuming it, so the
-    /// general path below judges that line (and gives its verdict) as before.
-    fn whole_lines(&mut self, bytes: &[u8]) -> Result<Option<usize>, Violation> {
-        if self.cr || !self.partial.is_empty() {
-            return Ok(None);
-        }
-        let max = self.limits.max_header_bytes;
-        let mut done = 0;
-        loop {
-            let rest = &bytes[done..];
-            let n = match self.state {
-                State::RequestLine => {
-                    let Some((http10, n)) = scan::request_line(rest, self.limits.max_uri_bytes)
-                    else {
-                        break;
-                    };
-                    if self.used + n > max {
-                        break;
-                    }
-                    self.head.http10 = http10;
-                    self.state = State::Fields;
-                    n
-                }
-                State::Fields if rest.starts_with(b"\r\n") => {
-                    if self.used + 2 > max {
-                        break;
-                    }
-                    self.used += 2;
-                    self.end_head()?;
-                    // The head is done: a body or the next request is the general path's.
-                    return Ok(Some(done + 2));
-                }
-                State::Fields => {
-                    let Some((name, value, n)) = scan::field_line(rest) else {
-                        break;
-                    };
-                    if self.used + n > max {
-                        break;
-                    }
-                    self.field_parts(name, value)?;
-                    n
-                }
-                _ => break,
-            };
-            self.used += n;
-            done += n;
-        }
-        Ok((done > 0).then_some(done))
-    }
-
     /// The fast path for head and trailer lines: the bytes up to the next CR or LF in one
     /// step instead of one at a time, and a line that arrives whole (the usual case) is
     /// checked where it lies, without copying it into `line`. Declines (`None`) whenever the
@@ -426,7 +379,7 @@ impl Checker {
         }
         // Only three names matter: the length decides whether to compare at all.
         match name.len() {
-            4 if is_host(name) => head.hosts += 1,
+            4 if scan::is_host(name) => head.hosts += 1,
             14 if name.eq_ignore_ascii_case(b"content-length") => self.content_length(value)?,
             17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
                 self.transfer_encoding(value)?;
@@ -500,15 +453,6 @@ impl Checker {
         }
         State::Idle
     }
-}
-
-/// `name` is `Host` in any case, as one word: `| 0x20` lowers an ASCII letter and maps
-/// nothing else onto one (a byte `b` with `b | 0x20 == c` for a lower-case letter `c` is
-/// `c` or its upper case), so this is `eq_ignore_ascii_case(b"host")` for any bytes.
-fn is_host(name: &[u8]) -> bool {
-    name.first_chunk::<4>().is_some_and(|w| {
-        name.len() == 4 && u32::from_le_bytes(*w) | 0x2020_2020 == u32::from_le_bytes(*b"host")
-    })
 }
 
 #[cfg(test)]

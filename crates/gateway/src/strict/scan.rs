@@ -11,6 +11,7 @@
 //! scan for "a control other than HTAB" finds both the end of a clean value and any bad
 //! byte in it; for a small GET this halves the checker's instructions.
 
+use super::{Checker, State, Violation};
 use crate::syntax::{is_ows, is_tchar};
 
 const LO: u64 = u64::from_le_bytes([0x01; 8]);
@@ -140,6 +141,69 @@ pub(super) fn field_line(bytes: &[u8]) -> Option<(&[u8], &[u8], usize)> {
     }
     let value = bytes.get(start..stop)?;
     Some((&bytes[..colon], value, end + 2))
+}
+
+impl Checker {
+    /// The fastest path, for the head of a request: clean lines that lie whole in `bytes`
+    /// (the usual case: a whole head in one read), each recognised in one pass by `scan`
+    /// and applied as `complete_line` would, as many as follow each other. Declines
+    /// (`None`) at the first line `scan` is not sure of, before consuming it, so the
+    /// general path below judges that line (and gives its verdict) as before.
+    pub(super) fn whole_lines(&mut self, bytes: &[u8]) -> Result<Option<usize>, Violation> {
+        if self.cr || !self.partial.is_empty() {
+            return Ok(None);
+        }
+        let max = self.limits.max_header_bytes;
+        let mut done = 0;
+        loop {
+            let rest = &bytes[done..];
+            let n = match self.state {
+                State::RequestLine => {
+                    let Some((http10, n)) = request_line(rest, self.limits.max_uri_bytes) else {
+                        break;
+                    };
+                    if self.used + n > max {
+                        break;
+                    }
+                    self.head.http10 = http10;
+                    self.state = State::Fields;
+                    n
+                }
+                State::Fields if rest.starts_with(b"\r\n") => {
+                    if self.used + 2 > max {
+                        break;
+                    }
+                    self.used += 2;
+                    self.end_head()?;
+                    // The head is done: a body or the next request is the general path's.
+                    return Ok(Some(done + 2));
+                }
+                State::Fields => {
+                    let Some((name, value, n)) = field_line(rest) else {
+                        break;
+                    };
+                    if self.used + n > max {
+                        break;
+                    }
+                    self.field_parts(name, value)?;
+                    n
+                }
+                _ => break,
+            };
+            self.used += n;
+            done += n;
+        }
+        Ok((done > 0).then_some(done))
+    }
+}
+
+/// `name` is `Host` in any case, as one word: `| 0x20` lowers an ASCII letter and maps
+/// nothing else onto one (a byte `b` with `b | 0x20 == c` for a lower-case letter `c` is
+/// `c` or its upper case), so this is `eq_ignore_ascii_case(b"host")` for any bytes.
+pub(super) fn is_host(name: &[u8]) -> bool {
+    name.first_chunk::<4>().is_some_and(|w| {
+        name.len() == 4 && u32::from_le_bytes(*w) | 0x2020_2020 == u32::from_le_bytes(*b"host")
+    })
 }
 
 #[cfg(test)]

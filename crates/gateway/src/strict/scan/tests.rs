@@ -142,3 +142,33 @@ fn request_lines() {
         );
     }
 }
+
+#[test]
+fn is_host_is_a_case_insensitive_compare() {
+    for name in [&b"host"[..], b"HOST", b"hOsT", b"Host"] {
+        assert!(is_host(name), "{name:?}");
+    }
+    for name in [
+        &b"hosts"[..],
+        b"hos",
+        b"",
+        b"h0st",
+        b"hos\x14",
+        b"H\x0fST",
+        b"ho-t",
+    ] {
+        assert!(!is_host(name), "{name:?}");
+    }
+    // Against the reference for every byte in every position.
+    for at in 0..4 {
+        for b in 0..=255u8 {
+            let mut name = *b"host";
+            name[at] = b;
+            assert_eq!(
+                is_host(&name),
+                name.eq_ignore_ascii_case(b"host"),
+                "{name:?}"
+            );
+        }
+    }
+}
