@@ -195,3 +195,46 @@ fn h2_fields() {
     }
     assert_eq!(ok(&[("te", b"gzip")]), Err(H2ConnectionField));
 }
+
+/// The whole-line fast path (`scan`) against the general path: fed byte by byte, no line
+/// is ever whole in one piece, so `check_bytewise` is the general path alone. Every byte of
+/// a few heads replaced by each byte that matters to some rule must get the same verdict.
+#[test]
+fn whole_lines_agree_with_the_general_path() {
+    let heads: &[&[u8]] = &[
+        b"GET /a/b?c=d HTTP/1.1\r\nHost: example.com:80\r\nUser-Agent: h2load nghttp2/1.52.0\r\nAccept: */*\r\n\r\nGET / HTTP/1.0\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\nhost: b\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+        b"\r\nPOST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX: y\r\n\r\n",
+    ];
+    let bytes_that_matter = [
+        0x00, b'\t', b'\n', b'\r', b' ', b':', b',', b';', b'0', b'a', b'A', 0x7f, 0x80, 0xff,
+    ];
+    let tight = Limits {
+        max_header_bytes: 64,
+        max_headers: 2,
+        max_uri_bytes: 4,
+    };
+    for head in heads {
+        for at in 0..head.len() {
+            for b in bytes_that_matter {
+                let mut bytes = head.to_vec();
+                bytes[at] = b;
+                for limits in [LIMITS, tight] {
+                    let mut whole = Checker::new(limits);
+                    whole.feed(&bytes);
+                    let mut bytewise = Checker::new(limits);
+                    for b in &bytes {
+                        bytewise.feed(std::slice::from_ref(b));
+                    }
+                    assert_eq!(
+                        whole.verdict(),
+                        bytewise.verdict(),
+                        "{:?} {limits:?}",
+                        String::from_utf8_lossy(&bytes)
+                    );
+                }
+            }
+        }
+    }
+}
