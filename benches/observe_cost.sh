@@ -10,8 +10,16 @@
 #   benches/observe_cost.sh                 ≈ 2 min: 3 configurations × 2 runs × 15 s
 #   DURATION=5 RUNS=1 benches/observe_cost.sh   a quick look
 #   GANGWAY_BIN=path benches/observe_cost.sh    measure that binary (no build)
+#   RATE=12000 benches/observe_cost.sh      open loop: h2load offers that many requests/s in
+#                                           total instead of wrk's closed loop (see below)
 #
 # Load: wrk, HTTP/1.1, 64 connections, against one nginx upstream answering a short body.
+# wrk is a closed loop: each configuration runs as fast as it can, and on this shared 2-core
+# host CPU per request moves with the throughput a run happens to reach (fewer requests per
+# wake-up at a lower rate), so a configuration that is a little slower also looks dearer
+# per request. With RATE, h2load offers the same fixed rate (below saturation) to every
+# configuration over the same 64 connections: each does the same work per second, and the
+# difference in CPU per request is the configuration's own.
 # CPU: user + system time of the gateway process from /proc/PID/stat (utime + stime) over
 # the measured window, divided by the requests wrk completed in it. Each configuration is a
 # fresh gangway process (THREADS workers, default nproc), run one after the other and
@@ -30,6 +38,7 @@ OUT=${OUT:-$ROOT/target/observe_cost.md}
 
 missing=()
 command -v wrk >/dev/null || missing+=(wrk)
+[ -z "${RATE:-}" ] || command -v h2load >/dev/null || missing+=(nghttp2-client)
 [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 command -v python3 >/dev/null || missing+=(python3)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -109,17 +118,29 @@ measure() { # name run → appends "name run requests seconds cpu_seconds" to $W
   "$GANGWAY_BIN" --config "$WORK/$name.toml" >/dev/null 2>"$WORK/$name.err" &
   local gw=$!
   wait_port "$PORT_GW"
-  wrk -t2 -c"$CONNS" -d2s "http://127.0.0.1:$PORT_GW/" >/dev/null   # warm-up
-  local before after
-  before=$(cpu_ticks "$gw")
-  wrk -t2 -c"$CONNS" -d"${DURATION}s" "http://127.0.0.1:$PORT_GW/" > "$WORK/wrk.txt"
-  after=$(cpu_ticks "$gw")
-  kill "$gw"; wait "$gw" 2>/dev/null || true
-  local requests
-  requests=$(awk '/requests in/ { print $1 }' "$WORK/wrk.txt")
-  if grep -q "Non-2xx\|Socket errors" "$WORK/wrk.txt"; then
-    echo "warning: $name run $run had errors:" >&2; grep "Non-2xx\|Socket errors" "$WORK/wrk.txt" >&2
+  local before after requests
+  if [ -n "${RATE:-}" ]; then
+    local rps=$(( RATE / CONNS ))
+    h2load --h1 -c"$CONNS" --rps "$rps" -D 2 "http://127.0.0.1:$PORT_GW/" >/dev/null   # warm-up
+    before=$(cpu_ticks "$gw")
+    h2load --h1 -c"$CONNS" --rps "$rps" -D "$DURATION" "http://127.0.0.1:$PORT_GW/" > "$WORK/load.txt"
+    after=$(cpu_ticks "$gw")
+    # "requests: N total, N started, N done, N succeeded, N failed, …"
+    requests=$(awk '/^requests:/ { print $8 }' "$WORK/load.txt")
+    if ! grep -q " 0 failed" "$WORK/load.txt"; then
+      echo "warning: $name run $run had failures:" >&2; grep "^requests:" "$WORK/load.txt" >&2
+    fi
+  else
+    wrk -t2 -c"$CONNS" -d2s "http://127.0.0.1:$PORT_GW/" >/dev/null   # warm-up
+    before=$(cpu_ticks "$gw")
+    wrk -t2 -c"$CONNS" -d"${DURATION}s" "http://127.0.0.1:$PORT_GW/" > "$WORK/load.txt"
+    after=$(cpu_ticks "$gw")
+    requests=$(awk '/requests in/ { print $1 }' "$WORK/load.txt")
+    if grep -q "Non-2xx\|Socket errors" "$WORK/load.txt"; then
+      echo "warning: $name run $run had errors:" >&2; grep "Non-2xx\|Socket errors" "$WORK/load.txt" >&2
+    fi
   fi
+  kill "$gw"; wait "$gw" 2>/dev/null || true
   echo "$name $run $requests $DURATION $(( after - before ))" >> "$WORK/raw"
   printf '  %-5s run %s: %s requests\n' "$name" "$run" "$requests" >&2
 }
@@ -133,9 +154,9 @@ for run in $(seq 1 "$RUNS"); do
   done
 done
 
-python3 - "$WORK/raw" "$TCK" "$THREADS" "$CONNS" "$DURATION" "$RUNS" <<'PY' | tee "$OUT"
+python3 - "$WORK/raw" "$TCK" "$THREADS" "$CONNS" "$DURATION" "$RUNS" "${RATE:-}" <<'PY' | tee "$OUT"
 import sys, collections, statistics
-raw, tck, threads, conns, duration, runs = sys.argv[1], int(sys.argv[2]), *sys.argv[3:]
+raw, tck, threads, conns, duration, runs, rate = sys.argv[1], int(sys.argv[2]), *sys.argv[3:]
 rows = collections.defaultdict(list)
 for line in open(raw):
     name, run, requests, seconds, ticks = line.split()
@@ -148,7 +169,8 @@ base, _ = per_request(rows["off"])
 labels = {"off": "no access log, no tracing",
           "log": "default access log (text, stdout)",
           "trace": "tracing, sample_ratio 0.01, OTLP sink"}
-print(f"h1, wrk -c{conns}, {threads} worker(s), {runs} run(s) × {duration} s each; "
+load = f"h2load -c{conns} at {rate} requests/s (open loop)" if rate else f"wrk -c{conns}"
+print(f"h1, {load}, {threads} worker(s), {runs} run(s) × {duration} s each; "
       "CPU = gateway utime+stime from /proc")
 print()
 # Paired: each run measured off, log and trace back to back, so a run's differences cancel
