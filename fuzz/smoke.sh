@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${FUZZ_SMOKE_SECONDS:-8}
-targets=${FUZZ_SMOKE_TARGETS:-"rewrite cors_url config"}
+targets=${FUZZ_SMOKE_TARGETS:-"rewrite cors_url config strict"}
 started=$(date +%s)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
