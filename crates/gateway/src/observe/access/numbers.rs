@@ -146,24 +146,7 @@ impl AddrText {
     /// Formatted on the stack: a new connection's first line allocates nothing either.
     fn of(v4: SocketAddrV4) -> AddrText {
         let mut text = [0u8; 21];
-        let mut len = 0;
-        for octet in v4.ip().octets() {
-            let n = usize::from(octet);
-            if n >= 100 {
-                text[len] = b'0' + (n / 100) as u8;
-                len += 1;
-            }
-            if n >= 10 {
-                let pair = n % 100 * 2;
-                text[len..len + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
-                len += 2;
-            } else {
-                text[len] = b'0' + n as u8;
-                len += 1;
-            }
-            text[len] = b'.';
-            len += 1;
-        }
+        let mut len = ipv4_dotted(*v4.ip(), &mut text);
         // The last octet's `.` becomes the `:` before the port.
         text[len - 1] = b':';
         let mut port = v4.port();
@@ -188,30 +171,37 @@ impl AddrText {
     }
 }
 
+/// Writes `ip` as `a.b.c.d.` (each octet followed by a dot) at the start of `text`, which
+/// holds at least 16 bytes; returns the length written, the last dot included.
+fn ipv4_dotted(ip: std::net::Ipv4Addr, text: &mut [u8]) -> usize {
+    let mut len = 0;
+    for octet in ip.octets() {
+        let n = usize::from(octet);
+        if n >= 100 {
+            text[len] = b'0' + (n / 100) as u8;
+            len += 1;
+        }
+        if n >= 10 {
+            let pair = n % 100 * 2;
+            text[len..len + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+            len += 2;
+        } else {
+            text[len] = b'0' + n as u8;
+            len += 1;
+        }
+        text[len] = b'.';
+        len += 1;
+    }
+    len
+}
+
 /// The address's IP; IPv6 in brackets when a port follows.
 pub(super) fn push_ip(addr: SocketAddr, brackets: bool, out: &mut Vec<u8>) {
     match addr {
         SocketAddr::V4(v4) => {
             // Up to 15 bytes assembled on the stack, then one copy.
             let mut text = [0u8; 16];
-            let mut len = 0;
-            for octet in v4.ip().octets() {
-                let n = usize::from(octet);
-                if n >= 100 {
-                    text[len] = b'0' + (n / 100) as u8;
-                    len += 1;
-                }
-                if n >= 10 {
-                    let pair = n % 100 * 2;
-                    text[len..len + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
-                    len += 2;
-                } else {
-                    text[len] = b'0' + n as u8;
-                    len += 1;
-                }
-                text[len] = b'.';
-                len += 1;
-            }
+            let len = ipv4_dotted(*v4.ip(), &mut text);
             out.extend_from_slice(&text[..len - 1]);
         }
         SocketAddr::V6(v6) => {
