@@ -3,7 +3,7 @@
 //! Callers append a finished line to a shared, bounded byte buffer (a short memcpy under an
 //! uncontended lock) and go on; a dedicated thread swaps the buffer out and writes the whole
 //! batch with one `write_all`. Batches are gathered for up to [`BATCH_INTERVAL`] (sooner
-//! when the buffer is half full): only a line that finds the thread idle wakes it, so under
+//! once [`WRITE_AT`] bytes are queued): only a line that finds the thread idle wakes it, so under
 //! load a line costs no system call at all — waking the thread per line (a futex wake, then
 //! a `write` per line) cost more than formatting the line. When the destination stalls (a pipe nobody drains, a full
 //! disk), that thread blocks — never the caller: the buffer fills up to its capacity and
@@ -245,7 +245,7 @@ impl LogWriter {
         state.buf.extend_from_slice(line);
         state.lines += 1;
         // Wake the thread when it sleeps with nothing to do, or early when the buffer
-        // crosses half its capacity; any other line joins the batch being gathered.
+        // crosses the early-write size; any other line joins the batch being gathered.
         let soon = shared.write_at();
         let wake = std::mem::take(&mut state.idle) || (before < soon && state.buf.len() >= soon);
         drop(state);
