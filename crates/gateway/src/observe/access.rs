@@ -177,11 +177,7 @@ fn render_logfmt<T: AsRef<[u8]> + ?Sized>(r: &AccessRecord<'_, T>, out: &mut Vec
     out.extend_from_slice(b" path=");
     logfmt_value(Some(r.path.as_bytes()), out);
     out.extend_from_slice(b" protocol=");
-    // Every protocol name is 8 bytes (`HTTP/1.1`): a fixed-size copy, no `memcpy` call.
-    match <&[u8; 8]>::try_from(r.protocol.as_bytes()) {
-        Ok(name) => out.extend_from_slice(name),
-        Err(_) => logfmt_token(r.protocol, out),
-    }
+    logfmt_token(r.protocol, out);
     out.extend_from_slice(b" status=");
     push_u64(u64::from(r.status), out);
     out.extend_from_slice(b" bytes_in=");
@@ -214,12 +210,7 @@ fn render_logfmt<T: AsRef<[u8]> + ?Sized>(r: &AccessRecord<'_, T>, out: &mut Vec
         }
     }
     if r.request_id_plain {
-        // The gateway's ids are 32 hex digits: a fixed-size copy.
-        let id = r.request_id.as_ref();
-        match <&[u8; 32]>::try_from(id) {
-            Ok(id) => out.extend_from_slice(id),
-            Err(_) => out.extend_from_slice(id),
-        }
+        out.extend_from_slice(r.request_id.as_ref());
     } else {
         logfmt_value(Some(r.request_id.as_ref()), out);
     }
@@ -347,20 +338,7 @@ fn logfmt_token(s: &str, out: &mut Vec<u8>) {
     if s.is_empty() {
         out.push(b'-');
     } else {
-        push_short(s.as_bytes(), out);
-    }
-}
-
-/// Appends `s`, as fixed-size copies (a few moves) for the lengths of the common methods
-/// and outcomes, instead of a `memcpy` call for a slice of unknown length.
-#[inline(always)]
-fn push_short(s: &[u8], out: &mut Vec<u8>) {
-    if let Ok(three) = <&[u8; 3]>::try_from(s) {
-        out.extend_from_slice(three);
-    } else if let Ok(eight) = <&[u8; 8]>::try_from(s) {
-        out.extend_from_slice(eight);
-    } else {
-        out.extend_from_slice(s);
+        out.extend_from_slice(s.as_bytes());
     }
 }
 

@@ -153,11 +153,7 @@ pub async fn call(
                 conn,
                 client: target.client,
                 wait: target.wait,
-                rewrite: Rewrite {
-                    preserve_host: target.preserve_host,
-                    upgrades: target.upgrades,
-                    rules: target.headers.as_ref(),
-                },
+                rewrite: how,
                 group,
                 progress: &progress,
                 replayable,
