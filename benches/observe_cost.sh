@@ -12,6 +12,11 @@
 #   GANGWAY_BIN=path benches/observe_cost.sh    measure that binary (no build)
 #   RATE=12000 benches/observe_cost.sh      open loop: h2load offers that many requests/s in
 #                                           total instead of wrk's closed loop (see below)
+#   REQUESTS=150000 benches/observe_cost.sh closed loop, h2load sends that many requests per
+#                                           run (a count, not a duration: the same work each)
+#   CONFIGS="off log" benches/observe_cost.sh   only these configurations
+#   THREADS=1 CONNS=8 RUNS=10 REQUESTS=150000 CONFIGS="off log" benches/observe_cost.sh
+#                                           the one-worker pairs of BENCHMARKS.md (≈ 4 min)
 #
 # Load: wrk, HTTP/1.1, 64 connections, against one nginx upstream answering a short body.
 # wrk is a closed loop: each configuration runs as fast as it can, and on this shared 2-core
@@ -38,7 +43,7 @@ OUT=${OUT:-$ROOT/target/observe_cost.md}
 
 missing=()
 command -v wrk >/dev/null || missing+=(wrk)
-[ -z "${RATE:-}" ] || command -v h2load >/dev/null || missing+=(nghttp2-client)
+[ -z "${RATE:-}${REQUESTS:-}" ] || command -v h2load >/dev/null || missing+=(nghttp2-client)
 [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 command -v python3 >/dev/null || missing+=(python3)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -119,7 +124,21 @@ measure() { # name run → appends "name run requests seconds cpu_seconds" to $W
   local gw=$!
   wait_port "$PORT_GW"
   local before after requests
-  if [ -n "${RATE:-}" ]; then
+  if [ -n "${REQUESTS:-}" ]; then
+    h2load --h1 -c"$CONNS" -n 20000 "http://127.0.0.1:$PORT_GW/" >/dev/null   # warm-up
+    local t0 t1
+    before=$(cpu_ticks "$gw"); t0=$(date +%s.%N)
+    h2load --h1 -c"$CONNS" -n "$REQUESTS" "http://127.0.0.1:$PORT_GW/" > "$WORK/load.txt"
+    after=$(cpu_ticks "$gw"); t1=$(date +%s.%N)
+    requests=$(awk '/^requests:/ { print $8 }' "$WORK/load.txt")
+    if ! grep -q " 0 failed" "$WORK/load.txt"; then
+      echo "warning: $name run $run had failures:" >&2; grep "^requests:" "$WORK/load.txt" >&2
+    fi
+    kill "$gw"; wait "$gw" 2>/dev/null || true
+    echo "$name $run $requests $(awk "BEGIN { print $t1 - $t0 }") $(( after - before ))" >> "$WORK/raw"
+    printf '  %-5s run %s: %s requests\n' "$name" "$run" "$requests" >&2
+    return
+  elif [ -n "${RATE:-}" ]; then
     local rps=$(( RATE / CONNS ))
     h2load --h1 -c"$CONNS" --rps "$rps" -D 2 "http://127.0.0.1:$PORT_GW/" >/dev/null   # warm-up
     before=$(cpu_ticks "$gw")
@@ -146,16 +165,17 @@ measure() { # name run → appends "name run requests seconds cpu_seconds" to $W
 }
 
 : > "$WORK/raw"
-ORDERS=("off log trace" "log trace off" "trace off log")
+read -r -a CONFS <<< "${CONFIGS:-off log trace}"
 for run in $(seq 1 "$RUNS"); do
   # The order rotates per run, so no configuration always runs first (or last) in a round.
-  for name in ${ORDERS[$(( (run - 1) % 3 ))]}; do
-    measure "$name" "$run"
+  n=${#CONFS[@]}
+  for i in $(seq 0 $((n - 1))); do
+    measure "${CONFS[$(( (i + run - 1) % n ))]}" "$run"
   done
 done
 
 python3 - "$WORK/raw" "$TCK" "$THREADS" "$CONNS" "$DURATION" "$RUNS" "${RATE:-}" <<'PY' | tee "$OUT"
-import sys, collections, statistics
+import os, sys, collections, statistics
 raw, tck, threads, conns, duration, runs, rate = sys.argv[1], int(sys.argv[2]), *sys.argv[3:]
 rows = collections.defaultdict(list)
 for line in open(raw):
@@ -169,7 +189,9 @@ base, _ = per_request(rows["off"])
 labels = {"off": "no access log, no tracing",
           "log": "default access log (text, stdout)",
           "trace": "tracing, sample_ratio 0.01, OTLP sink"}
-load = f"h2load -c{conns} at {rate} requests/s (open loop)" if rate else f"wrk -c{conns}"
+requests_per_run = os.environ.get("REQUESTS", "")
+load = (f"h2load -c{conns}, {requests_per_run} requests per run (closed loop)" if requests_per_run
+        else f"h2load -c{conns} at {rate} requests/s (open loop)" if rate else f"wrk -c{conns}")
 print(f"h1, {load}, {threads} worker(s), {runs} run(s) × {duration} s each; "
       "CPU = gateway utime+stime from /proc")
 print()
