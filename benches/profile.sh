@@ -9,6 +9,11 @@
 #                                        to a closed loopback port and fail, off the workers)
 #   GROUP=1 benches/profile.sh      the route goes to a 3-server upstream group (the same
 #                                   nginx on 3 ports) instead of one server
+#   PROXY=floor benches/profile.sh  profile another proxy under the same load instead:
+#     floor       hyper's HTTP/1 server and client connections and nothing else, one
+#                 current-thread runtime (gwbench floor-proxy): what hyper costs anywhere
+#     floor-pool  the same with gangway-pool's Client as the upstream side
+#     hyper-util  the comparison proxy of benches/run.sh (TOKIO_WORKER_THREADS=1)
 #
 # One nginx upstream, gangway with one worker under `valgrind --tool=callgrind
 # --instr-atstart=no`, 2 000 warm-up requests, then instrumentation on for REQUESTS
@@ -26,10 +31,20 @@ command -v h2load >/dev/null || missing+=(nghttp2-client)
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 fi
-if [ -z "${GANGWAY_BIN:-}" ]; then
-  cargo build --release -p gangway >&2
-  GANGWAY_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/gangway"
-fi
+PROXY=${PROXY:-gangway}
+case "$PROXY" in
+  gangway)
+    if [ -z "${GANGWAY_BIN:-}" ]; then
+      cargo build --release -p gangway >&2
+      GANGWAY_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/gangway"
+    fi ;;
+  floor|floor-pool|hyper-util)
+    PY=$(command -v python3)
+    GWB=${GWBENCH_BIN:-$(cargo bench -p gangway-benches --no-run --message-format=json 2>/dev/null \
+          | "$PY" "$ROOT/benches/report.py" executable gwbench)}
+    [ -x "$GWB" ] || { echo "ERROR: gwbench executable not found" >&2; exit 1; } ;;
+  *) echo "PROXY: gangway, floor, floor-pool or hyper-util, not '$PROXY'" >&2; exit 2 ;;
+esac
 WORK=$(mktemp -d /tmp/gangway-profile.XXXXXX)
 PORT_UP=${BASE_PORT:-29080}; PORT_GW=$((PORT_UP + 1))
 PIDS=()
@@ -77,8 +92,14 @@ CONF
 if [ -n "${TRACE_RATIO:-}" ]; then
   printf '[tracing]\notlp_endpoint = "http://127.0.0.1:9"\nsample_ratio = %s\n' "$TRACE_RATIO" >> "$WORK/gangway.toml"
 fi
+case "$PROXY" in
+  gangway) CMD=("$GANGWAY_BIN" --config "$WORK/gangway.toml") ;;
+  floor) CMD=("$GWB" floor-proxy --listen "127.0.0.1:$PORT_GW" --upstream "http://127.0.0.1:$PORT_UP") ;;
+  floor-pool) CMD=("$GWB" floor-proxy --mode pool --listen "127.0.0.1:$PORT_GW" --upstream "http://127.0.0.1:$PORT_UP") ;;
+  hyper-util) export TOKIO_WORKER_THREADS=1; CMD=("$GWB" hyperutil-proxy --listen "127.0.0.1:$PORT_GW" --upstream "http://127.0.0.1:$PORT_UP") ;;
+esac
 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$WORK/callgrind.out.%p" \
-  "$GANGWAY_BIN" --config "$WORK/gangway.toml" >"$WORK/gangway.log" 2>&1 &
+  "${CMD[@]}" >"$WORK/gangway.log" 2>&1 &
 VG=$!; PIDS+=($VG)
 for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT_GW") 2>/dev/null && break; sleep 0.2; done
 h2load --h1 -n 2000 -c 8 "http://127.0.0.1:$PORT_GW/" >/dev/null
@@ -92,4 +113,4 @@ F=$(ls -S "$WORK"/callgrind.out.* | head -1)
 OUT=${OUT:-$ROOT/target/callgrind.out}
 cp "$F" "$OUT"
 TOTAL=$(callgrind_annotate "$OUT" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')
-echo "gangway: $((TOTAL / N)) instructions per proxied request ($N requests; profile: $OUT)"
+echo "$PROXY: $((TOTAL / N)) instructions per proxied request ($N requests; profile: $OUT)"

@@ -3,6 +3,9 @@
 //! ```text
 //! gwbench hyperutil-proxy --listen ADDR --upstream http://HOST:PORT
 //!     a reverse proxy on hyper-util's legacy Client (the comparison row "hyper-util")
+//! gwbench floor-proxy --listen ADDR --upstream http://IP:PORT [--mode conn|pool]
+//!     the least a proxy on hyper's connection types does (one current-thread runtime):
+//!     `benches/profile.sh` measures it as the floor under gangway's instructions
 //! gwbench client --system gangway-pool|hyper-util|reqwest --url URL [--h2]
 //!               --concurrency N --duration SECS [--warmup SECS]
 //!     the pool as a client library: N tasks sending GETs for SECS; one JSON line
@@ -17,6 +20,7 @@
 //! numbers are reported, and compared only with others from the same run.
 
 mod client;
+mod floor;
 mod idle;
 mod proxy;
 mod stream;
@@ -110,7 +114,7 @@ fn main() -> ExitCode {
     // `cargo bench` passes `--bench`; accept and ignore it.
     let argv: Vec<String> = argv.into_iter().filter(|a| a != "--bench").collect();
     let Some((cmd, rest)) = argv.split_first() else {
-        eprintln!("usage: gwbench hyperutil-proxy|client|stream|idle --help (see src/main.rs)");
+        eprintln!("usage: gwbench hyperutil-proxy|floor-proxy|client|stream|idle --help (see src/main.rs)");
         return ExitCode::from(2);
     };
     let args = match Args::parse(rest) {
@@ -120,10 +124,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // The floor proxy runs like one gangway worker: one thread, a current-thread runtime.
+    let mut builder = if cmd == "floor-proxy" {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("gwbench: runtime: {e}");
@@ -133,6 +140,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cmd.as_str() {
             "hyperutil-proxy" => proxy::run(&args).await,
+            "floor-proxy" => floor::run(&args).await,
             "client" => client::run(&args).await,
             "stream" => stream::run(&args).await,
             "idle" => idle::run(&args).await,
