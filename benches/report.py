@@ -18,7 +18,9 @@ BEGIN = "<!-- bench:begin -->"
 END = "<!-- bench:end -->"
 # gangway and nginx twice: with their access logs off, and in their default configurations
 # (gangway's JSON access line to stdout, nginx's combined access log to a file).
-SYSTEMS = ["direct", "gangway", "gangway-log", "nginx", "nginx-log", "haproxy", "hyper-util", "node"]
+# hyper-floor: hyper's HTTP/1 server and client connections and nothing else (gwbench
+# floor-proxy), the floor under any proxy built on them, gangway included.
+SYSTEMS = ["direct", "gangway", "gangway-log", "nginx", "nginx-log", "haproxy", "hyper-util", "hyper-floor", "node"]
 CLIENTS = ["gangway-pool", "hyper-util", "reqwest"]
 COLORS = {
     "direct": "#9e9e9e",
@@ -28,6 +30,7 @@ COLORS = {
     "nginx-log": "#81c784",
     "haproxy": "#ef6c00",
     "hyper-util": "#6a1b9a",
+    "hyper-floor": "#ce93d8",
     "node": "#558b2f",
 }
 

@@ -154,6 +154,7 @@ NGL_H1=$((BASE + 22)); NGL_H2=$((BASE + 23))
 HA_H1=$((BASE + 30)); HA_H2=$((BASE + 31))
 HU=$((BASE + 40))
 NODE_PORT=$((BASE + 50))
+FLOOR_PORT=$((BASE + 55))
 
 wait_port() {
   local port=$1 i
@@ -272,6 +273,13 @@ start_hyperutil() {
   HYPERUTIL_PID=$LAST_PID
   wait_port "$HU"
 }
+start_floor() {
+  # Not a proxy to run: hyper's HTTP/1 server and client connections and nothing else
+  # (benches/src/floor.rs), the floor under any proxy built on them. HTTP/1.1 only.
+  start floor "${SUT[@]}" "$GWB" floor-proxy --threads "$THREADS" --listen "127.0.0.1:$FLOOR_PORT" --upstream "http://127.0.0.1:$UP_H1"
+  FLOOR_PID=$LAST_PID
+  wait_port "$FLOOR_PORT"
+}
 start_node() {
   # Node's core http proxy (benches/node_proxy.js): HTTP/1.1 only, one process.
   if [ -z "$NODE" ]; then NODE_PID=; return; fi
@@ -338,7 +346,7 @@ EOF
   wait_port "$HA_H1"; wait_port "$HA_H2"
 }
 
-read -r -a SYSTEMS <<< "${SYSTEMS:-direct gangway gangway-log nginx nginx-log haproxy hyper-util node}"
+read -r -a SYSTEMS <<< "${SYSTEMS:-direct gangway gangway-log nginx nginx-log haproxy hyper-util hyper-floor node}"
 port_of() { # port_of SYSTEM PROTO
   case "$1:$2" in
     direct:h1) echo "$UP_H1" ;; direct:h2c) echo "$UP_H2" ;;
@@ -348,6 +356,8 @@ port_of() { # port_of SYSTEM PROTO
     nginx-log:h1) echo "$NGL_H1" ;; nginx-log:h2c) echo "$NGL_H2" ;;
     haproxy:h1) echo "$HA_H1" ;; haproxy:h2c) echo "$HA_H2" ;;
     hyper-util:*) echo "$HU" ;;
+    hyper-floor:h1) echo "$FLOOR_PORT" ;;
+    hyper-floor:*) ;;   # HTTP/1.1 only
     node:h1) if [ -n "$NODE" ]; then echo "$NODE_PORT"; fi ;;
     node:*) ;;   # no h2c in Node's core http server
   esac
@@ -362,6 +372,7 @@ pid_of() { # pid_of SYSTEM: the process whose CPU time is the system's (children
     nginx-log) echo "$NGINX_LOG_PID" ;;
     haproxy) echo "$HAPROXY_PID" ;;
     hyper-util) echo "$HYPERUTIL_PID" ;;
+    hyper-floor) echo "$FLOOR_PID" ;;
     node) echo "${NODE_PID:-}" ;;
   esac
 }
@@ -399,7 +410,7 @@ if has proxy || has churn; then
   start_nginx_proxy ng "$NG_H1" "$NG_H2" "access_log off;"; NGINX_PID=$LAST_PID
   # nginx's default: the combined format to a file, one write per request.
   start_nginx_proxy ngl "$NGL_H1" "$NGL_H2" "access_log $WORK/ngl/access.log;"; NGINX_LOG_PID=$LAST_PID
-  start_haproxy; start_hyperutil; start_node
+  start_haproxy; start_hyperutil; start_floor; start_node
   for s in "${SYSTEMS[@]}"; do
     p=$(port_of "$s" h1 || true); [ -n "$p" ] && load h1 64 "$p" 1 >/dev/null
   done   # warm-up

@@ -1,8 +1,9 @@
 //! The floor: the least a proxy built on hyper's connection types can do per request, to
 //! tell what gangway's own code costs from what hyper's costs wherever it runs.
 //!
-//! One current-thread runtime (like one gangway worker), hyper's HTTP/1 server connection
-//! per client connection, and for the upstream side one of:
+//! One current-thread runtime per thread, like gangway's workers (`--threads N`, default 1:
+//! N listeners on the same port with `SO_REUSEPORT`, which the kernel balances), hyper's
+//! HTTP/1 server connection per client connection, and for the upstream side one of:
 //!
 //! - `--mode conn` (default): one `hyper::client::conn::http1` connection per client
 //!   connection, opened on its first request and reused for the next ones, driven by a
@@ -58,10 +59,46 @@ pub(crate) async fn run(args: &Args) -> Result<(), String> {
         "pool" => Upstream::Pool(gangway_pool::Client::new(), authority),
         other => return Err(format!("--mode: conn or pool, not {other:?}")),
     });
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| format!("bind {listen}: {e}"))?;
-    eprintln!("floor-proxy listening on {listen}");
+    let threads: usize = args.opt("threads", 1)?;
+    let addr: SocketAddr = listen
+        .parse()
+        .map_err(|e| format!("--listen {listen}: {e}"))?;
+    let mut listeners = Vec::new();
+    for _ in 0..threads.max(1) {
+        let socket = tokio::net::TcpSocket::new_v4().map_err(|e| e.to_string())?;
+        socket.set_reuseport(true).map_err(|e| e.to_string())?;
+        socket.set_reuseaddr(true).map_err(|e| e.to_string())?;
+        socket
+            .bind(addr)
+            .map_err(|e| format!("bind {listen}: {e}"))?;
+        listeners.push(socket.listen(1024).map_err(|e| e.to_string())?);
+    }
+    eprintln!(
+        "floor-proxy listening on {listen} ({} threads)",
+        listeners.len()
+    );
+    let first = listeners.remove(0);
+    for listener in listeners {
+        let upstream = Arc::clone(&upstream);
+        let std_listener = listener.into_std().map_err(|e| e.to_string())?;
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            if let Ok(runtime) = runtime {
+                runtime.block_on(async move {
+                    if let Ok(listener) = tokio::net::TcpListener::from_std(std_listener) {
+                        serve(listener, upstream).await;
+                    }
+                });
+            }
+        });
+    }
+    serve(first, upstream).await;
+    Ok(())
+}
+
+async fn serve(listener: tokio::net::TcpListener, upstream: Arc<Upstream>) {
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(pair) => pair,

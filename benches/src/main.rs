@@ -3,8 +3,8 @@
 //! ```text
 //! gwbench hyperutil-proxy --listen ADDR --upstream http://HOST:PORT
 //!     a reverse proxy on hyper-util's legacy Client (the comparison row "hyper-util")
-//! gwbench floor-proxy --listen ADDR --upstream http://IP:PORT [--mode conn|pool]
-//!     the least a proxy on hyper's connection types does (one current-thread runtime):
+//! gwbench floor-proxy --listen ADDR --upstream http://IP:PORT [--mode conn|pool] [--threads N]
+//!     the least a proxy on hyper's connection types does (current-thread runtimes):
 //!     `benches/profile.sh` measures it as the floor under gangway's instructions
 //! gwbench client --system gangway-pool|hyper-util|reqwest --url URL [--h2]
 //!               --concurrency N --duration SECS [--warmup SECS]
