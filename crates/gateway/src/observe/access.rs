@@ -407,6 +407,7 @@ fn clf_escape(s: &str, out: &mut Vec<u8>) {
     }
 }
 
+pub mod frame;
 mod numbers;
 mod scan;
 mod time;

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::config::{Log, LogFormat};
 
-use super::access::{render, AccessFormat, AccessRecord};
+use super::access::{frame, render, AccessFormat, AccessRecord};
 use super::writer::{Destination, LogWriter, Reopen, WriterGuard, WriterOptions};
 
 /// A running access log.
@@ -41,6 +41,7 @@ impl AccessLog {
         };
         let options = WriterOptions {
             thread_name: "gangway-access".to_owned(),
+            render: Some(render_frame),
             ..WriterOptions::default()
         };
         let (writer, guard, reopen) = LogWriter::start(destination, options)?;
@@ -70,10 +71,11 @@ impl AccessLog {
         self.format
     }
 
-    /// Renders and queues one line; never blocks on the destination.
-    pub fn write<T: AsRef<[u8]> + ?Sized>(&self, record: &AccessRecord<'_, T>) {
+    /// Queues one line; never blocks on the destination. The writer thread renders it: the
+    /// caller only copies the record's fields (see `access::frame`).
+    pub fn write(&self, record: &AccessRecord<'_, [u8]>) {
         self.writer
-            .with_line(|buf| render(self.format, record, buf));
+            .with_frame(|buf| frame::encode(self.format, record, buf));
     }
 
     /// Reopens the destination (`SIGUSR1`).
@@ -84,6 +86,17 @@ impl AccessLog {
     /// Lines dropped so far.
     pub fn dropped(&self) -> u64 {
         self.writer.dropped()
+    }
+}
+
+/// The writer thread's half of [`AccessLog::write`]: one frame into its line.
+fn render_frame(bytes: &[u8], out: &mut Vec<u8>) -> bool {
+    match frame::decode(bytes) {
+        Some((format, record)) => {
+            render(format, &record, out);
+            true
+        }
+        None => false,
     }
 }
 

@@ -171,7 +171,16 @@ pub struct WriterOptions {
     pub warn_on_drop: bool,
     /// The writer thread's name. Default `gangway-log`.
     pub thread_name: String,
+    /// Default `None`: what is queued is finished lines, written as they are. `Some`: what
+    /// is queued is frames from [`LogWriter::with_frame`], and the writer thread turns each
+    /// into its line with this function (false: the frame is dropped and counted), so the
+    /// formatting runs in batches on the writer thread, not on the callers' (see
+    /// `access::frame` for why).
+    pub render: Option<Render>,
 }
+
+/// Turns one frame's payload into a line appended to the buffer; false when it cannot.
+pub type Render = fn(&[u8], &mut Vec<u8>) -> bool;
 
 impl Default for WriterOptions {
     fn default() -> Self {
@@ -179,6 +188,7 @@ impl Default for WriterOptions {
             capacity: DEFAULT_CAPACITY,
             warn_on_drop: true,
             thread_name: "gangway-log".to_owned(),
+            render: None,
         }
     }
 }
@@ -213,10 +223,11 @@ impl LogWriter {
         });
         let (done_tx, done) = mpsc::channel();
         let thread_shared = Arc::clone(&shared);
+        let render = options.render;
         std::thread::Builder::new()
             .name(options.thread_name)
             .spawn(move || {
-                run(&thread_shared, reopenable.as_ref(), &mut out);
+                run(&thread_shared, reopenable.as_ref(), &mut out, render);
                 let _ = done_tx.send(());
             })?;
         let reopen = Reopen {
@@ -257,20 +268,25 @@ impl LogWriter {
     /// Formats a line into this thread's reusable buffer with `format`, then queues it: no
     /// allocation per line once the buffer has grown.
     pub fn with_line(&self, format: impl FnOnce(&mut Vec<u8>)) {
-        thread_local! {
-            static LINE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-        }
-        LINE.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut buf) => {
-                buf.clear();
-                format(&mut buf);
-                self.write_line(&buf);
-            }
-            // Re-entered from inside `format` (it logged): use a fresh buffer.
-            Err(_) => {
-                let mut buf = Vec::new();
-                format(&mut buf);
-                self.write_line(&buf);
+        with_scratch(|buf| {
+            format(buf);
+            self.write_line(buf);
+        });
+    }
+
+    /// Queues one frame that `fill` appends to a reusable buffer, for a writer started with
+    /// [`WriterOptions::render`]: the writer thread renders it. Dropped and counted, like a
+    /// line, when the buffer is full.
+    pub fn with_frame(&self, fill: impl FnOnce(&mut Vec<u8>)) {
+        with_scratch(|buf| {
+            buf.extend_from_slice(&[0; 4]);
+            fill(buf);
+            match u32::try_from(buf.len() - 4) {
+                Ok(len) => {
+                    buf[..4].copy_from_slice(&len.to_le_bytes());
+                    self.write_line(buf);
+                }
+                Err(_) => self.note_dropped(1),
             }
         });
     }
@@ -284,6 +300,21 @@ impl LogWriter {
     fn note_dropped(&self, lines: u64) {
         self.shared.note_dropped(lines);
     }
+}
+
+/// Runs `f` with this thread's reusable, empty byte buffer.
+fn with_scratch(f: impl FnOnce(&mut Vec<u8>)) {
+    thread_local! {
+        static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            f(&mut buf);
+        }
+        // Re-entered from inside `f` (it logged): use a fresh buffer.
+        Err(_) => f(&mut Vec::new()),
+    });
 }
 
 impl Shared {
@@ -316,9 +347,15 @@ impl Shared {
     }
 }
 
-/// The writer thread: swap the buffer out, write it in one call, repeat.
-fn run(shared: &Shared, destination: Option<&Destination>, out: &mut Box<dyn Write + Send>) {
+/// The writer thread: swap the buffer out, (render its frames,) write it in one call, repeat.
+fn run(
+    shared: &Shared,
+    destination: Option<&Destination>,
+    out: &mut Box<dyn Write + Send>,
+    render: Option<Render>,
+) {
     let mut batch = Vec::new();
+    let mut rendered = Vec::new();
     loop {
         let (lines, closed, reopen) = {
             let mut state = shared.state.lock();
@@ -340,13 +377,25 @@ fn run(shared: &Shared, destination: Option<&Destination>, out: &mut Box<dyn Wri
             (lines, state.closed, reopen)
         };
         if !batch.is_empty() {
-            if out.write_all(&batch).and_then(|()| out.flush()).is_err() {
+            let (bytes, lines) = match render {
+                None => (&batch, lines),
+                Some(render) => {
+                    let failed = render_frames(&batch, &mut rendered, render);
+                    if failed > 0 {
+                        shared.note_dropped(failed);
+                    }
+                    (&rendered, lines.saturating_sub(failed))
+                }
+            };
+            if out.write_all(bytes).and_then(|()| out.flush()).is_err() {
                 shared.note_dropped(lines);
             }
-            batch.clear();
             // Do not keep a huge buffer around after a burst.
-            if batch.capacity() > 4 * 1024 * 1024 {
-                batch = Vec::new();
+            for buf in [&mut batch, &mut rendered] {
+                buf.clear();
+                if buf.capacity() > 4 * 1024 * 1024 {
+                    *buf = Vec::new();
+                }
             }
         }
         if let Some(destination) = destination.filter(|_| reopen) {
@@ -365,6 +414,23 @@ fn run(shared: &Shared, destination: Option<&Destination>, out: &mut Box<dyn Wri
             }
         }
     }
+}
+
+/// Renders every frame of `batch` (a `u32` length, then the payload) into `out`; returns
+/// how many could not be rendered.
+fn render_frames(mut batch: &[u8], out: &mut Vec<u8>, render: Render) -> u64 {
+    let mut failed = 0;
+    while let Some((len, rest)) = batch.split_first_chunk::<4>() {
+        let Some((frame, rest)) = rest.split_at_checked(u32::from_le_bytes(*len) as usize) else {
+            // Cannot happen (frames are queued whole); count the rest as one.
+            return failed + 1;
+        };
+        if !render(frame, out) {
+            failed += 1;
+        }
+        batch = rest;
+    }
+    failed
 }
 
 impl Drop for WriterGuard {

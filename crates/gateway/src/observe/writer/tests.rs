@@ -182,3 +182,41 @@ fn queue_cost() {
     );
     drop(guard);
 }
+
+/// A writer started with a `render` function: frames are turned into lines on its thread,
+/// in order; a frame the function refuses is dropped and counted, the others still arrive.
+#[test]
+fn frames_are_rendered_on_the_writer_thread() {
+    fn upper(frame: &[u8], out: &mut Vec<u8>) -> bool {
+        if frame == b"bad" {
+            return false;
+        }
+        out.extend(frame.iter().map(u8::to_ascii_uppercase));
+        out.push(b'\n');
+        true
+    }
+    let dir = std::env::temp_dir().join(format!("gangway-frames-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("frames.log");
+    let _ = std::fs::remove_file(&path);
+    let options = WriterOptions {
+        render: Some(upper),
+        ..WriterOptions::default()
+    };
+    let (writer, guard, _) =
+        LogWriter::start(Destination::File(path.clone()), options).expect("start");
+    for i in 0..300 {
+        writer.with_frame(|buf| buf.extend_from_slice(format!("frame {i}").as_bytes()));
+        if i == 100 {
+            writer.with_frame(|buf| buf.extend_from_slice(b"bad"));
+        }
+    }
+    writer.with_frame(|_| {});
+    drop(guard);
+    let text = std::fs::read_to_string(&path).expect("read");
+    let mut expected: String = (0..300).map(|i| format!("FRAME {i}\n")).collect();
+    expected.push('\n');
+    assert_eq!(text, expected);
+    assert_eq!(writer.dropped(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
