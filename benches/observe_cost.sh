@@ -17,6 +17,11 @@
 #   CONFIGS="off log" benches/observe_cost.sh   only these configurations
 #   THREADS=1 CONNS=8 RUNS=10 REQUESTS=150000 CONFIGS="off log" benches/observe_cost.sh
 #                                           the one-worker pairs of BENCHMARKS.md (≈ 4 min)
+#   TOGETHER=1 CONFIGS="off log" benches/observe_cost.sh
+#                                           the configurations run at the same time, each
+#                                           its own gangway and its own wrk (see below)
+#   PIN=1 …                                 gangway on CPU 0, nginx and the load on CPU 1
+#                                           (taskset): the steadiest figures on this host
 #
 # Load: wrk, HTTP/1.1, 64 connections, against one nginx upstream answering a short body.
 # wrk is a closed loop: each configuration runs as fast as it can, and on this shared 2-core
@@ -29,6 +34,13 @@
 # the measured window, divided by the requests wrk completed in it. Each configuration is a
 # fresh gangway process (THREADS workers, default nproc), run one after the other and
 # interleaved across runs, so a busy moment of the machine does not favour one of them.
+# TOGETHER=1: one after the other, two runs of the same configuration on this VM differ by
+# more (±2–10 µs per request: other guests, frequency, where the scheduler puts threads)
+# than the log costs. Run at the same time, every configuration meets the same moment of
+# the machine, so what the moment adds cancels in the difference. Each round starts every
+# configuration's gangway on its own port and loads them all at once (wrk, or h2load with
+# RATE or REQUESTS); the ports and the start order rotate between rounds, so neither a port
+# nor being started first favours a configuration.
 # Not a test: run it on a quiet machine. Prints one table (markdown), also written to
 # $OUT (default target/observe_cost.md).
 set -euo pipefail
@@ -40,6 +52,7 @@ THREADS=${THREADS:-$(nproc)}
 CONNS=${CONNS:-64}
 BASE=${BASE_PORT:-29480}
 OUT=${OUT:-$ROOT/target/observe_cost.md}
+if [ "${PIN:-0}" = 1 ]; then GW_CPU=(taskset -c 0); LOAD_CPU=(taskset -c 1); else GW_CPU=(); LOAD_CPU=(); fi
 
 missing=()
 command -v wrk >/dev/null || missing+=(wrk)
@@ -73,7 +86,7 @@ http {
   server { listen 127.0.0.1:$PORT_UP; location / { return 200 "hello from the upstream\n"; } }
 }
 CONF
-/usr/sbin/nginx -p "$WORK" -c "$WORK/nginx.conf" -e "$WORK/nginx-error.log" & PIDS+=($!)
+"${LOAD_CPU[@]}" /usr/sbin/nginx -p "$WORK" -c "$WORK/nginx.conf" -e "$WORK/nginx-error.log" & PIDS+=($!)
 
 # The OTLP sink: answers every POST 200 after reading its body, keeps nothing.
 cat > "$WORK/otlp_sink.py" <<'PY'
@@ -90,7 +103,7 @@ class Sink(BaseHTTPRequestHandler):
         pass
 ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()
 PY
-python3 "$WORK/otlp_sink.py" "$PORT_OTLP" & PIDS+=($!)
+"${LOAD_CPU[@]}" python3 "$WORK/otlp_sink.py" "$PORT_OTLP" & PIDS+=($!)
 
 wait_port() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
 wait_port "$PORT_UP"; wait_port "$PORT_OTLP"
@@ -120,15 +133,15 @@ TCK=$(getconf CLK_TCK)
 measure() { # name run → appends "name run requests seconds cpu_seconds" to $WORK/raw
   local name=$1 run=$2
   config "$name" > "$WORK/$name.toml"
-  "$GANGWAY_BIN" --config "$WORK/$name.toml" >/dev/null 2>"$WORK/$name.err" &
+  "${GW_CPU[@]}" "$GANGWAY_BIN" --config "$WORK/$name.toml" >/dev/null 2>"$WORK/$name.err" &
   local gw=$!
   wait_port "$PORT_GW"
   local before after requests
   if [ -n "${REQUESTS:-}" ]; then
-    h2load --h1 -c"$CONNS" -n 20000 "http://127.0.0.1:$PORT_GW/" >/dev/null   # warm-up
+    "${LOAD_CPU[@]}" h2load --h1 -c"$CONNS" -n 20000 "http://127.0.0.1:$PORT_GW/" >/dev/null   # warm-up
     local t0 t1
     before=$(cpu_ticks "$gw"); t0=$(date +%s.%N)
-    h2load --h1 -c"$CONNS" -n "$REQUESTS" "http://127.0.0.1:$PORT_GW/" > "$WORK/load.txt"
+    "${LOAD_CPU[@]}" h2load --h1 -c"$CONNS" -n "$REQUESTS" "http://127.0.0.1:$PORT_GW/" > "$WORK/load.txt"
     after=$(cpu_ticks "$gw"); t1=$(date +%s.%N)
     requests=$(awk '/^requests:/ { print $8 }' "$WORK/load.txt")
     if ! grep -q " 0 failed" "$WORK/load.txt"; then
@@ -140,9 +153,9 @@ measure() { # name run → appends "name run requests seconds cpu_seconds" to $W
     return
   elif [ -n "${RATE:-}" ]; then
     local rps=$(( RATE / CONNS ))
-    h2load --h1 -c"$CONNS" --rps "$rps" -D 2 "http://127.0.0.1:$PORT_GW/" >/dev/null   # warm-up
+    "${LOAD_CPU[@]}" h2load --h1 -c"$CONNS" --rps "$rps" -D 2 "http://127.0.0.1:$PORT_GW/" >/dev/null   # warm-up
     before=$(cpu_ticks "$gw")
-    h2load --h1 -c"$CONNS" --rps "$rps" -D "$DURATION" "http://127.0.0.1:$PORT_GW/" > "$WORK/load.txt"
+    "${LOAD_CPU[@]}" h2load --h1 -c"$CONNS" --rps "$rps" -D "$DURATION" "http://127.0.0.1:$PORT_GW/" > "$WORK/load.txt"
     after=$(cpu_ticks "$gw")
     # "requests: N total, N started, N done, N succeeded, N failed, …"
     requests=$(awk '/^requests:/ { print $8 }' "$WORK/load.txt")
@@ -150,9 +163,9 @@ measure() { # name run → appends "name run requests seconds cpu_seconds" to $W
       echo "warning: $name run $run had failures:" >&2; grep "^requests:" "$WORK/load.txt" >&2
     fi
   else
-    wrk -t2 -c"$CONNS" -d2s "http://127.0.0.1:$PORT_GW/" >/dev/null   # warm-up
+    "${LOAD_CPU[@]}" wrk -t2 -c"$CONNS" -d2s "http://127.0.0.1:$PORT_GW/" >/dev/null   # warm-up
     before=$(cpu_ticks "$gw")
-    wrk -t2 -c"$CONNS" -d"${DURATION}s" "http://127.0.0.1:$PORT_GW/" > "$WORK/load.txt"
+    "${LOAD_CPU[@]}" wrk -t2 -c"$CONNS" -d"${DURATION}s" "http://127.0.0.1:$PORT_GW/" > "$WORK/load.txt"
     after=$(cpu_ticks "$gw")
     requests=$(awk '/requests in/ { print $1 }' "$WORK/load.txt")
     if grep -q "Non-2xx\|Socket errors" "$WORK/load.txt"; then
@@ -164,9 +177,60 @@ measure() { # name run → appends "name run requests seconds cpu_seconds" to $W
   printf '  %-5s run %s: %s requests\n' "$name" "$run" "$requests" >&2
 }
 
+load_cmd() { # port warmup|measure → the load command for one gangway, on stdout
+  local port=$1 phase=$2
+  if [ -n "${REQUESTS:-}" ]; then
+    if [ "$phase" = warmup ]; then echo "h2load --h1 -c$CONNS -n 20000 http://127.0.0.1:$port/"
+    else echo "h2load --h1 -c$CONNS -n $REQUESTS http://127.0.0.1:$port/"; fi
+  elif [ -n "${RATE:-}" ]; then
+    local d=$DURATION; [ "$phase" = warmup ] && d=2
+    echo "h2load --h1 -c$CONNS --rps $(( RATE / CONNS )) -D $d http://127.0.0.1:$port/"
+  else
+    local d=$DURATION; [ "$phase" = warmup ] && d=2
+    echo "wrk -t1 -c$CONNS -d${d}s http://127.0.0.1:$port/"
+  fi
+}
+
+measure_together() { # run → one line per configuration in $WORK/raw
+  local run=$1 n=${#CONFS[@]} i name port
+  local -a names=() pids=() loads=() before=()
+  for i in $(seq 0 $((n - 1))); do
+    name=${CONFS[$(( (i + run - 1) % n ))]}; port=$((PORT_GW + 10 + i))
+    config "$name" | sed "s/127.0.0.1:$PORT_GW\"/127.0.0.1:$port\"/" > "$WORK/$name.toml"
+    "${GW_CPU[@]}" "$GANGWAY_BIN" --config "$WORK/$name.toml" >/dev/null 2>"$WORK/$name.err" &
+    names+=("$name"); pids+=($!)
+    wait_port "$port"
+  done
+  for i in "${!names[@]}"; do "${LOAD_CPU[@]}" $(load_cmd $((PORT_GW + 10 + i)) warmup) >/dev/null & loads+=($!); done
+  wait "${loads[@]}"; loads=()
+  local t0 t1
+  t0=$(date +%s.%N)
+  for i in "${!names[@]}"; do
+    before+=("$(cpu_ticks "${pids[$i]}")")
+    "${LOAD_CPU[@]}" $(load_cmd $((PORT_GW + 10 + i)) measure) > "$WORK/load-$i.txt" & loads+=($!)
+  done
+  wait "${loads[@]}"
+  t1=$(date +%s.%N)
+  for i in "${!names[@]}"; do
+    local after requests
+    after=$(cpu_ticks "${pids[$i]}")
+    if [ -n "${REQUESTS:-}${RATE:-}" ]; then
+      requests=$(awk '/^requests:/ { print $8 }' "$WORK/load-$i.txt")
+      grep -q " 0 failed" "$WORK/load-$i.txt" || echo "warning: ${names[$i]} run $run had failures" >&2
+    else
+      requests=$(awk '/requests in/ { print $1 }' "$WORK/load-$i.txt")
+      ! grep -q "Non-2xx\|Socket errors" "$WORK/load-$i.txt" || echo "warning: ${names[$i]} run $run had errors" >&2
+    fi
+    kill "${pids[$i]}"; wait "${pids[$i]}" 2>/dev/null || true
+    echo "${names[$i]} $run $requests $(awk "BEGIN { print $t1 - $t0 }") $(( after - before[i] ))" >> "$WORK/raw"
+    printf '  %-5s run %s: %s requests (together)\n' "${names[$i]}" "$run" "$requests" >&2
+  done
+}
+
 : > "$WORK/raw"
 read -r -a CONFS <<< "${CONFIGS:-off log trace}"
 for run in $(seq 1 "$RUNS"); do
+  if [ "${TOGETHER:-0}" = 1 ]; then measure_together "$run"; continue; fi
   # The order rotates per run, so no configuration always runs first (or last) in a round.
   n=${#CONFS[@]}
   for i in $(seq 0 $((n - 1))); do
@@ -190,10 +254,13 @@ labels = {"off": "no access log, no tracing",
           "log": "default access log (text, stdout)",
           "trace": "tracing, sample_ratio 0.01, OTLP sink"}
 requests_per_run = os.environ.get("REQUESTS", "")
+together = os.environ.get("TOGETHER", "0") == "1"
 load = (f"h2load -c{conns}, {requests_per_run} requests per run (closed loop)" if requests_per_run
         else f"h2load -c{conns} at {rate} requests/s (open loop)" if rate else f"wrk -c{conns}")
-print(f"h1, {load}, {threads} worker(s), {runs} run(s) × {duration} s each; "
-      "CPU = gateway utime+stime from /proc")
+print(f"h1, {load}, {threads} worker(s), {runs} run(s) × {duration} s each"
+      + (", the configurations at the same time" if together else "")
+      + (", gangway pinned to CPU 0, nginx and the load to CPU 1" if os.environ.get("PIN") == "1" else "")
+      + "; CPU = gateway utime+stime from /proc")
 print()
 # Paired: each run measured off, log and trace back to back, so a run's differences cancel
 # most of what the shared machine was doing then; their median is the steadier figure.
