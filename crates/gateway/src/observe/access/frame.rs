@@ -8,8 +8,9 @@
 //! copies; the writer thread renders a whole batch at once, with everything hot.
 //!
 //! The layout is private to this process (never stored, never sent): little-endian fixed
-//! fields, then each text field as a `u32` length and its bytes. [`decode`] refuses anything
-//! [`encode`] did not write.
+//! fields; the lengths of the six `str` fields, then their bytes together (so that the
+//! writer thread checks them as UTF-8 in one call, not six); then each header-sourced field
+//! as a `u32` length and its bytes. [`decode`] refuses anything [`encode`] did not write.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -27,6 +28,10 @@ const FAULT: u16 = 1 << 6;
 const ID_PLAIN: u16 = 1 << 7;
 const USER_AGENT: u16 = 1 << 8;
 const REFERER: u16 = 1 << 9;
+
+/// The fixed part's largest size: format, flags, status, attempts, time, duration,
+/// upstream time, bytes in and out, an IPv6 client, the six `str` lengths.
+const HEAD: usize = 1 + 2 + 2 + 4 + 12 + 8 + 8 + 8 + 8 + 18 + 6 * 4;
 
 /// Appends `record`, to be rendered in `format`, to `out`.
 pub fn encode(format: AccessFormat, r: &AccessRecord<'_, [u8]>, out: &mut Vec<u8>) {
@@ -46,48 +51,63 @@ pub fn encode(format: AccessFormat, r: &AccessRecord<'_, [u8]>, out: &mut Vec<u8
     set(r.request_id_plain, ID_PLAIN);
     set(r.user_agent.is_some(), USER_AGENT);
     set(r.referer.is_some(), REFERER);
-    out.push(match format {
+    let strs = [
+        r.method,
+        r.path,
+        r.protocol,
+        r.outcome,
+        r.upstream.unwrap_or(""),
+        r.fault.unwrap_or(""),
+    ];
+    // The fixed part is assembled on the stack and appended with one copy.
+    let mut head = [0u8; HEAD];
+    let mut at = 0;
+    let mut put = |bytes: &[u8]| {
+        head[at..at + bytes.len()].copy_from_slice(bytes);
+        at += bytes.len();
+    };
+    put(&[match format {
         AccessFormat::Json => 0,
         AccessFormat::Text => 1,
         AccessFormat::Combined => 2,
-    });
-    out.extend_from_slice(&flags.to_le_bytes());
-    out.extend_from_slice(&r.status.to_le_bytes());
-    out.extend_from_slice(&r.attempts.to_le_bytes());
-    out.extend_from_slice(&r.time.as_secs().to_le_bytes());
-    out.extend_from_slice(&r.time.subsec_nanos().to_le_bytes());
-    out.extend_from_slice(&nanos(r.duration).to_le_bytes());
-    out.extend_from_slice(&nanos(r.upstream_time.unwrap_or_default()).to_le_bytes());
-    out.extend_from_slice(&r.bytes_in.to_le_bytes());
-    out.extend_from_slice(&r.bytes_out.to_le_bytes());
+    }]);
+    put(&flags.to_le_bytes());
+    put(&r.status.to_le_bytes());
+    put(&r.attempts.to_le_bytes());
+    put(&r.time.as_secs().to_le_bytes());
+    put(&r.time.subsec_nanos().to_le_bytes());
+    put(&nanos(r.duration).to_le_bytes());
+    put(&nanos(r.upstream_time.unwrap_or_default()).to_le_bytes());
+    put(&r.bytes_in.to_le_bytes());
+    put(&r.bytes_out.to_le_bytes());
     match r.client {
         Some(SocketAddr::V4(a)) => {
-            out.extend_from_slice(&a.ip().octets());
-            out.extend_from_slice(&a.port().to_le_bytes());
+            put(&a.ip().octets());
+            put(&a.port().to_le_bytes());
         }
         Some(SocketAddr::V6(a)) => {
-            out.extend_from_slice(&a.ip().octets());
-            out.extend_from_slice(&a.port().to_le_bytes());
+            put(&a.ip().octets());
+            put(&a.port().to_le_bytes());
         }
         None => {}
     }
-    text(out, r.method.as_bytes());
-    text(out, r.path.as_bytes());
-    text(out, r.protocol.as_bytes());
-    text(out, r.outcome.as_bytes());
+    for s in strs {
+        put(&len32(s.as_bytes()).to_le_bytes());
+    }
+    out.extend_from_slice(&head[..at]);
+    for s in strs {
+        out.extend_from_slice(&s.as_bytes()[..len32(s.as_bytes()) as usize]);
+    }
     text(out, r.request_id);
-    for value in [
-        r.host,
-        r.upstream.map(str::as_bytes),
-        r.fault.map(str::as_bytes),
-        r.user_agent,
-        r.referer,
-    ]
-    .into_iter()
-    .flatten()
-    {
+    for value in [r.host, r.user_agent, r.referer].into_iter().flatten() {
         text(out, value);
     }
+}
+
+/// A field's length as stored: lengths come from one request's head, far below 4 GiB;
+/// clamped rather than wrapped.
+fn len32(value: &[u8]) -> u32 {
+    u32::try_from(value.len()).unwrap_or(u32::MAX)
 }
 
 /// Durations as whole nanoseconds (a `u64` holds 584 years).
@@ -96,8 +116,7 @@ fn nanos(d: Duration) -> u64 {
 }
 
 fn text(out: &mut Vec<u8>, value: &[u8]) {
-    // Lengths come from one request's head, far below 4 GiB; clamp rather than wrap.
-    let len = u32::try_from(value.len()).unwrap_or(u32::MAX);
+    let len = len32(value);
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(&value[..len as usize]);
 }
@@ -136,14 +155,27 @@ pub fn decode(bytes: &[u8]) -> Option<(AccessFormat, AccessRecord<'_, [u8]>)> {
             u16::from_le_bytes(c.take()?),
         ))
     };
-    let method = std::str::from_utf8(c.text()?).ok()?;
-    let path = std::str::from_utf8(c.text()?).ok()?;
-    let protocol = std::str::from_utf8(c.text()?).ok()?;
-    let outcome = std::str::from_utf8(c.text()?).ok()?;
+    let mut lens = [0usize; 6];
+    for len in &mut lens {
+        *len = u32::from_le_bytes(c.take()?) as usize;
+    }
+    let total = lens
+        .iter()
+        .try_fold(0usize, |sum, &len| sum.checked_add(len))?;
+    let mut strs = std::str::from_utf8(c.bytes(total)?).ok()?;
+    let mut next = |len: usize| {
+        let (s, rest) = strs.split_at_checked(len)?;
+        strs = rest;
+        Some(s)
+    };
+    let [method, path, protocol, outcome, upstream, fault] = lens.map(&mut next);
+    let (method, path, protocol, outcome) = (method?, path?, protocol?, outcome?);
+    let upstream = upstream?;
+    let upstream = (flags & UPSTREAM != 0).then_some(upstream);
+    let fault = fault?;
+    let fault = (flags & FAULT != 0).then_some(fault);
     let request_id = c.text()?;
     let host = c.text_if(flags & HOST != 0)?;
-    let upstream = c.str_if(flags & UPSTREAM != 0)?;
-    let fault = c.str_if(flags & FAULT != 0)?;
     let user_agent = c.text_if(flags & USER_AGENT != 0)?;
     let referer = c.text_if(flags & REFERER != 0)?;
     if !c.0.is_empty() || subsec >= 1_000_000_000 {
@@ -185,11 +217,15 @@ impl<'a> Cursor<'a> {
         Some(*head)
     }
 
-    fn text(&mut self) -> Option<&'a [u8]> {
-        let len = u32::from_le_bytes(self.take()?) as usize;
+    fn bytes(&mut self, len: usize) -> Option<&'a [u8]> {
         let (value, rest) = self.0.split_at_checked(len)?;
         self.0 = rest;
         Some(value)
+    }
+
+    fn text(&mut self) -> Option<&'a [u8]> {
+        let len = u32::from_le_bytes(self.take()?) as usize;
+        self.bytes(len)
     }
 
     /// A present optional field's bytes; `Some(None)` when absent, `None` when short.
@@ -198,13 +234,6 @@ impl<'a> Cursor<'a> {
             self.text().map(Some)
         } else {
             Some(None)
-        }
-    }
-
-    fn str_if(&mut self, present: bool) -> Option<Option<&'a str>> {
-        match self.text_if(present)? {
-            Some(bytes) => std::str::from_utf8(bytes).ok().map(Some),
-            None => Some(None),
         }
     }
 }
