@@ -100,15 +100,7 @@ pub(crate) async fn run(args: &Args) -> Result<(), String> {
 
 async fn serve(listener: tokio::net::TcpListener, upstream: Arc<Upstream>) {
     loop {
-        let (stream, _) = match listener.accept().await {
-            Ok(pair) => pair,
-            Err(e) => {
-                eprintln!("accept: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
+        let stream = crate::accept(&listener).await;
         let upstream = Arc::clone(&upstream);
         tokio::spawn(async move {
             // HTTP/1 serves one request at a time, so the connection's upstream sender is

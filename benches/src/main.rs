@@ -75,6 +75,23 @@ impl Args {
     }
 }
 
+/// The next accepted connection, with `TCP_NODELAY` set; a failed accept (out of file
+/// descriptors, say) is reported and retried after 50 ms rather than ending the proxy.
+pub(crate) async fn accept(listener: &tokio::net::TcpListener) -> tokio::net::TcpStream {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                let _ = stream.set_nodelay(true);
+                return stream;
+            }
+            Err(e) => {
+                eprintln!("accept: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
 /// A process's memory figures from `/proc/PID/status`, in KiB.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Mem {

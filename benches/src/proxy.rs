@@ -36,15 +36,7 @@ pub(crate) async fn run(args: &Args) -> Result<(), String> {
     let client: ProxyClient = Client::builder(TokioExecutor::new()).build(connector);
     eprintln!("hyperutil-proxy listening on {listen} -> {upstream}");
     loop {
-        let (stream, _) = match listener.accept().await {
-            Ok(pair) => pair,
-            Err(e) => {
-                eprintln!("accept: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
+        let stream = crate::accept(&listener).await;
         let client = client.clone();
         let upstream = Arc::clone(&upstream);
         tokio::spawn(async move {
