@@ -1,5 +1,5 @@
 //! A running access log: a started [`LogWriter`] (stdout or `[log] access_log_path`) and
-//! the line format. Held by [`App`](crate::app::App); imports nothing above `config` and
+//! the line format. Requests queue their records as frames; the writer thread renders them. Held by [`App`](crate::app::App); imports nothing above `config` and
 //! `observe`'s own leaves, so `app` can hold it without a cycle.
 //!
 //! The format is the `App`'s; the writer is shared: a reload that keeps the destination

@@ -10,6 +10,11 @@
 //! further lines are dropped and counted ([`LogWriter::dropped`], exported as
 //! `gangway_log_lines_dropped_total`), with at most one warning per 10 s.
 //!
+//! A writer started with [`WriterOptions::render`] queues frames instead of lines
+//! ([`LogWriter::with_frame`]) and turns them into lines itself, a batch at a time: the
+//! access log's callers only copy a record's fields, and the formatting runs where its code
+//! stays hot (see `access::frame`).
+//!
 //! The same writer serves the error log through [`tracing_subscriber::fmt::MakeWriter`], so
 //! neither log can block a worker.
 
