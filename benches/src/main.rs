@@ -141,7 +141,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // The floor proxy runs like one gangway worker: one thread, a current-thread runtime.
+    // The floor proxy runs like gangway's workers: current-thread runtimes, one per thread.
     let mut builder = if cmd == "floor-proxy" {
         tokio::runtime::Builder::new_current_thread()
     } else {

@@ -17,7 +17,8 @@ use std::time::Duration;
 
 use super::{AccessFormat, AccessRecord};
 
-// Flags: which optional fields are present, and two booleans.
+// Flags: which optional fields are present, and three booleans (an IPv6 client, `reused`,
+// a plain request id).
 const CLIENT: u16 = 1;
 const CLIENT_V6: u16 = 1 << 1;
 const HOST: u16 = 1 << 2;
