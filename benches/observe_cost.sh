@@ -22,6 +22,10 @@
 #                                           its own gangway and its own wrk (see below)
 #   PIN=1 …                                 gangway on CPU 0, nginx and the load on CPU 1
 #                                           (taskset): the steadiest figures on this host
+#   CONFIGS="log=/tmp/gw-old log=/tmp/gw-new" …   a configuration may name its own binary
+#                                           (KIND=PATH, no spaces): two builds compared in
+#                                           the same configuration. Differences are always
+#                                           against the first configuration listed.
 #
 # Load: wrk, HTTP/1.1, 64 connections, against one nginx upstream answering a short body.
 # wrk is a closed loop: each configuration runs as fast as it can, and on this shared 2-core
@@ -127,13 +131,19 @@ CONF
   esac
 }
 
+# A configuration is KIND (off, log, trace) or KIND=PATH (that binary instead of GANGWAY_BIN).
+kind_of() { echo "${1%%=*}"; }
+bin_of() { case "$1" in *=*) echo "${1#*=}" ;; *) echo "$GANGWAY_BIN" ;; esac; }
+file_of() { echo "$WORK/$(echo "$1" | tr -c 'A-Za-z0-9\n' '_')"; }
+
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 TCK=$(getconf CLK_TCK)
 
 measure() { # name run → appends "name run requests seconds cpu_seconds" to $WORK/raw
   local name=$1 run=$2
-  config "$name" > "$WORK/$name.toml"
-  "${GW_CPU[@]}" "$GANGWAY_BIN" --config "$WORK/$name.toml" >/dev/null 2>"$WORK/$name.err" &
+  local f; f=$(file_of "$name")
+  config "$(kind_of "$name")" > "$f.toml"
+  "${GW_CPU[@]}" "$(bin_of "$name")" --config "$f.toml" >/dev/null 2>"$f.err" &
   local gw=$!
   wait_port "$PORT_GW"
   local before after requests
@@ -196,8 +206,9 @@ measure_together() { # run → one line per configuration in $WORK/raw
   local -a names=() pids=() loads=() before=()
   for i in $(seq 0 $((n - 1))); do
     name=${CONFS[$(( (i + run - 1) % n ))]}; port=$((PORT_GW + 10 + i))
-    config "$name" | sed "s/127.0.0.1:$PORT_GW\"/127.0.0.1:$port\"/" > "$WORK/$name.toml"
-    "${GW_CPU[@]}" "$GANGWAY_BIN" --config "$WORK/$name.toml" >/dev/null 2>"$WORK/$name.err" &
+    local f; f=$(file_of "$name")
+    config "$(kind_of "$name")" | sed "s/127.0.0.1:$PORT_GW\"/127.0.0.1:$port\"/" > "$f.toml"
+    "${GW_CPU[@]}" "$(bin_of "$name")" --config "$f.toml" >/dev/null 2>"$f.err" &
     names+=("$name"); pids+=($!)
     wait_port "$port"
   done
@@ -238,9 +249,10 @@ for run in $(seq 1 "$RUNS"); do
   done
 done
 
-python3 - "$WORK/raw" "$TCK" "$THREADS" "$CONNS" "$DURATION" "$RUNS" "${RATE:-}" <<'PY' | tee "$OUT"
+python3 - "$WORK/raw" "$TCK" "$THREADS" "$CONNS" "$DURATION" "$RUNS" "${RATE:-}" "${CONFS[@]}" <<'PY' | tee "$OUT"
 import os, sys, collections, statistics
-raw, tck, threads, conns, duration, runs, rate = sys.argv[1], int(sys.argv[2]), *sys.argv[3:]
+raw, tck, threads, conns, duration, runs, rate = sys.argv[1], int(sys.argv[2]), *sys.argv[3:8]
+confs = list(dict.fromkeys(sys.argv[8:]))
 rows = collections.defaultdict(list)
 for line in open(raw):
     name, run, requests, seconds, ticks = line.split()
@@ -249,10 +261,14 @@ def per_request(samples):
     req = sum(r for r, _, _ in samples)
     cpu = sum(c for _, _, c in samples)
     return cpu * 1e6 / req if req else float("nan"), req / sum(s for _, s, _ in samples)
-base, _ = per_request(rows["off"])
+first = confs[0]
+base, _ = per_request(rows[first])
 labels = {"off": "no access log, no tracing",
           "log": "default access log (text, stdout)",
           "trace": "tracing, sample_ratio 0.01, OTLP sink"}
+def label(conf):
+    kind, _, path = conf.partition("=")
+    return labels.get(kind, kind) + (f", `{path}`" if path else "")
 requests_per_run = os.environ.get("REQUESTS", "")
 together = os.environ.get("TOGETHER", "0") == "1"
 load = (f"h2load -c{conns}, {requests_per_run} requests per run (closed loop)" if requests_per_run
@@ -267,19 +283,20 @@ print()
 def paired(name):
     diffs = []
     for i, s in enumerate(rows[name]):
-        if i < len(rows["off"]):
-            (r, _, c), (r0, _, c0) = s, rows["off"][i]
+        if i < len(rows[first]):
+            (r, _, c), (r0, _, c0) = s, rows[first][i]
             diffs.append(c * 1e6 / r - c0 * 1e6 / r0)
     return sorted(diffs)
-print("| configuration | req/s | CPU µs/request | vs off (pooled) | vs off (median of paired runs) | paired runs |")
+vs = "off" if first == "off" else "the first"
+print(f"| configuration | req/s | CPU µs/request | vs {vs} (pooled) | vs {vs} (median of paired runs) | paired runs |")
 print("|---|---:|---:|---:|---:|---|")
-for name in ("off", "log", "trace"):
+for name in confs:
     if not rows[name]:
         continue
     us, rps = per_request(rows[name])
     d = paired(name)
-    med = f"{statistics.median(d):+.2f}" if d and name != "off" else ""
-    runs_text = ", ".join(f"{x:+.2f}" for x in d) if name != "off" else ""
-    print(f"| {labels[name]} | {rps:,.0f} | {us:.2f} | {us - base:+.2f} | {med} | {runs_text} |")
+    med = f"{statistics.median(d):+.2f}" if d and name != first else ""
+    runs_text = ", ".join(f"{x:+.2f}" for x in d) if name != first else ""
+    print(f"| {label(name)} | {rps:,.0f} | {us:.2f} | {us - base:+.2f} | {med} | {runs_text} |")
 PY
 echo "(table also in $OUT)" >&2
