@@ -65,7 +65,12 @@ pub(crate) async fn run(args: &Args) -> Result<(), String> {
         .map_err(|e| format!("--listen {listen}: {e}"))?;
     let mut listeners = Vec::new();
     for _ in 0..threads.max(1) {
-        let socket = tokio::net::TcpSocket::new_v4().map_err(|e| e.to_string())?;
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()
+        } else {
+            tokio::net::TcpSocket::new_v6()
+        }
+        .map_err(|e| e.to_string())?;
         socket.set_reuseport(true).map_err(|e| e.to_string())?;
         socket.set_reuseaddr(true).map_err(|e| e.to_string())?;
         socket
@@ -82,16 +87,19 @@ pub(crate) async fn run(args: &Args) -> Result<(), String> {
         let upstream = Arc::clone(&upstream);
         let std_listener = listener.into_std().map_err(|e| e.to_string())?;
         std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
+            let runtime = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
-                .build();
-            if let Ok(runtime) = runtime {
-                runtime.block_on(async move {
-                    if let Ok(listener) = tokio::net::TcpListener::from_std(std_listener) {
-                        serve(listener, upstream).await;
-                    }
-                });
-            }
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(e) => return eprintln!("floor-proxy: a thread's runtime: {e}"),
+            };
+            runtime.block_on(async move {
+                match tokio::net::TcpListener::from_std(std_listener) {
+                    Ok(listener) => serve(listener, upstream).await,
+                    Err(e) => eprintln!("floor-proxy: a thread's listener: {e}"),
+                }
+            });
         });
     }
     serve(first, upstream).await;

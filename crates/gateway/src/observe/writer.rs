@@ -270,15 +270,6 @@ impl LogWriter {
         }
     }
 
-    /// Formats a line into this thread's reusable buffer with `format`, then queues it: no
-    /// allocation per line once the buffer has grown.
-    pub fn with_line(&self, format: impl FnOnce(&mut Vec<u8>)) {
-        with_scratch(|buf| {
-            format(buf);
-            self.write_line(buf);
-        });
-    }
-
     /// Queues one frame that `fill` appends to a reusable buffer, for a writer started with
     /// [`WriterOptions::render`]: the writer thread renders it. Dropped and counted, like a
     /// line, when the buffer is full.

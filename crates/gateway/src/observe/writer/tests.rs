@@ -23,7 +23,7 @@ fn stalled_pipe_drops_and_counts_without_blocking() {
     let w = writer.clone();
     std::thread::spawn(move || {
         for i in 0..3_000 {
-            w.with_line(|buf| buf.extend_from_slice(&line(i)));
+            w.write_line(&line(i));
         }
         let _ = done_tx.send(());
     });
@@ -173,7 +173,7 @@ fn queue_cost() {
     let n = 1_000_000u32;
     let start = std::time::Instant::now();
     for _ in 0..n {
-        writer.with_line(|buf| buf.extend_from_slice(&text));
+        writer.write_line(&text);
     }
     println!(
         "{:?} per line, {} of {n} dropped",
