@@ -1,8 +1,10 @@
 //! Span export over OTLP/HTTP protobuf (`POST {endpoint}/v1/traces`), through gangway-pool.
 //!
-//! Spans are built only for sampled requests, directly as the SDK's `SpanData` with the ids
-//! [`super::trace`] chose (no tracer, no context propagation machinery on the hot path), and
-//! handed to the SDK's `BatchSpanProcessor`: a bounded queue (spans dropped, not callers
+//! Spans are recorded only for sampled requests, as plain [`SpanRecord`]s with the ids
+//! [`super::trace`] chose (no tracer, no context propagation machinery on the hot path),
+//! queued without waking anyone, and moved every 200 ms by the exporter's runtime thread
+//! into the SDK's `BatchSpanProcessor` as `SpanData` (see `record.rs` for why the SDK's
+//! spans are not built on the workers): a bounded queue (spans dropped, not callers
 //! blocked, when it is full) drained by its own thread, which batches and exports.
 //!
 //! That thread drives the export future with a plain executor, while gangway-pool needs a
@@ -11,26 +13,24 @@
 //! With no endpoint configured nothing here is started: [`OtlpExporter::start`] is simply
 //! not called.
 
-use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
-use std::time::{Duration, SystemTime};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full, Limited};
-use opentelemetry::trace::{
-    SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
-};
-use opentelemetry::{InstrumentationScope, KeyValue};
+use opentelemetry::InstrumentationScope;
 use opentelemetry_http::{HttpClient, HttpError};
 use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
-use opentelemetry_sdk::trace::{
-    BatchSpanProcessor, SpanData, SpanEvents, SpanLinks, SpanProcessor,
-};
+use opentelemetry_sdk::trace::{BatchSpanProcessor, SpanProcessor};
 use opentelemetry_sdk::Resource;
+use parking_lot::Mutex;
 
-use super::trace::TraceContext;
+mod record;
+pub use record::{Attempt, SpanRecord};
 
 /// Largest collector response read (it is only checked for its status).
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
@@ -110,9 +110,51 @@ impl OtlpSettings {
 /// A running exporter: the batch processor's thread and the runtime thread for the pool.
 #[derive(Debug)]
 pub struct OtlpExporter {
+    handover: Arc<Handover>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// Spans queued by the workers, moved into the batch processor by the runtime thread every
+/// [`HANDOVER_EVERY`] (and by [`OtlpExporter::flush`] and the shutdown): a worker only
+/// pushes a plain record under a lock that no one holds for longer than a swap of two
+/// vectors, and wakes no thread.
+#[derive(Debug)]
+struct Handover {
+    queued: Mutex<Vec<SpanRecord>>,
     processor: BatchSpanProcessor,
     scope: InstrumentationScope,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    dropped: AtomicU64,
+}
+
+/// How often queued spans move into the batch processor (which exports every 5 s or per
+/// 512 spans).
+const HANDOVER_EVERY: Duration = Duration::from_millis(200);
+
+/// Spans queued at most between two handovers; more are dropped and counted (the batch
+/// processor's own queue holds 2 048).
+const MAX_QUEUED: usize = 4096;
+
+impl Handover {
+    fn push(&self, span: SpanRecord) {
+        let mut queued = self.queued.lock();
+        if queued.len() < MAX_QUEUED {
+            queued.push(span);
+            return;
+        }
+        drop(queued);
+        if self.dropped.fetch_add(1, Ordering::Relaxed) == 0 {
+            tracing::warn!("OTLP: spans are dropped, the exporter does not keep up");
+        }
+    }
+
+    /// Moves the queued spans into the batch processor, built as the SDK's spans here.
+    fn hand_over(&self, spare: &mut Vec<SpanRecord>) {
+        std::mem::swap(&mut *self.queued.lock(), spare);
+        for span in spare.drain(..) {
+            self.processor
+                .on_end(span.into_span_data(self.scope.clone()));
+        }
+    }
 }
 
 /// Why the exporter could not start.
@@ -155,13 +197,13 @@ impl OtlpExporter {
                 let _ = runtime.block_on(stop_rx);
             })
             .map_err(|e| OtlpError(e.to_string()))?;
-        let runtime = handle_rx
+        let runtime: tokio::runtime::Handle = handle_rx
             .recv()
             .map_err(|e| OtlpError(e.to_string()))?
             .map_err(OtlpError)?;
         let http = PoolHttpClient {
             client,
-            runtime,
+            runtime: runtime.clone(),
             timeout: settings.timeout,
         };
         let exporter = opentelemetry_otlp::SpanExporter::builder()
@@ -178,24 +220,41 @@ impl OtlpExporter {
                 .with_service_name(settings.service_name.clone())
                 .build(),
         );
-        Ok(OtlpExporter {
+        let handover = Arc::new(Handover {
+            queued: Mutex::new(Vec::new()),
             processor,
             scope: InstrumentationScope::builder("gangway")
                 .with_version(env!("CARGO_PKG_VERSION"))
                 .build(),
+            dropped: AtomicU64::new(0),
+        });
+        let periodic = Arc::clone(&handover);
+        runtime.spawn(async move {
+            let mut spare = Vec::new();
+            let mut tick = tokio::time::interval(HANDOVER_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                periodic.hand_over(&mut spare);
+            }
+        });
+        Ok(OtlpExporter {
+            handover,
             stop: Some(stop),
         })
     }
 
-    /// Queues a finished span; never blocks (a full queue drops it).
+    /// Queues a finished span; never blocks (a full queue drops it, counted and warned
+    /// about once).
     pub fn export(&self, span: SpanRecord) {
-        self.processor
-            .on_end(span.into_span_data(self.scope.clone()));
+        self.handover.push(span);
     }
 
     /// Exports what is queued, waiting for it (call it off the workers: it blocks).
     pub fn flush(&self) -> Result<(), OtlpError> {
-        self.processor
+        self.handover.hand_over(&mut Vec::new());
+        self.handover
+            .processor
             .force_flush()
             .map_err(|e| OtlpError(e.to_string()))
     }
@@ -203,172 +262,18 @@ impl OtlpExporter {
 
 impl Drop for OtlpExporter {
     fn drop(&mut self) {
-        // Shut the processor down first (it exports what is queued, through the runtime),
-        // then the runtime.
-        let _ = self.processor.shutdown_with_timeout(Duration::from_secs(5));
+        // Hand the last spans over and shut the processor down first (it exports what is
+        // queued, through the runtime), then the runtime.
+        self.handover.hand_over(&mut Vec::new());
+        let _ = self
+            .handover
+            .processor
+            .shutdown_with_timeout(Duration::from_secs(5));
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
     }
 }
 
-/// A finished span, in gangway's terms.
-#[derive(Debug, Clone)]
-pub struct SpanRecord {
-    /// The trace.
-    pub trace_id: [u8; 16],
-    /// This span.
-    pub span_id: [u8; 8],
-    /// The parent span, if any.
-    pub parent_id: Option<[u8; 8]>,
-    /// Whether the parent is in another process (the client's span).
-    pub parent_is_remote: bool,
-    /// Server (the request) or client (an upstream attempt).
-    pub kind: SpanKind,
-    /// Span name (`GET /api`, `GET`).
-    pub name: Cow<'static, str>,
-    /// Start.
-    pub start: SystemTime,
-    /// End.
-    pub end: SystemTime,
-    /// Attributes.
-    pub attributes: Vec<KeyValue>,
-    /// The span failed (a 5xx answer or an upstream error).
-    pub error: bool,
-}
-
-impl SpanRecord {
-    /// The request's server span: `ctx.span_id`, child of the client's span if continued;
-    /// `route` is the matched route's name, empty when none matched.
-    pub fn server(
-        ctx: &TraceContext,
-        start: SystemTime,
-        end: SystemTime,
-        method: &str,
-        route: &str,
-        status: u16,
-    ) -> SpanRecord {
-        let mut attributes = vec![
-            KeyValue::new("http.request.method", method.to_owned()),
-            KeyValue::new("http.response.status_code", i64::from(status)),
-        ];
-        if !route.is_empty() {
-            attributes.push(KeyValue::new("http.route", route.to_owned()));
-        }
-        SpanRecord {
-            trace_id: ctx.trace_id,
-            span_id: ctx.span_id,
-            parent_id: ctx.parent_id,
-            parent_is_remote: ctx.parent_id.is_some(),
-            kind: SpanKind::Server,
-            // A request no route matched is named by its method alone.
-            name: Cow::Owned(if route.is_empty() {
-                method.to_owned()
-            } else {
-                format!("{method} {route}")
-            }),
-            start,
-            end,
-            attributes,
-            error: status >= 500,
-        }
-    }
-
-    /// One upstream attempt: a client span with its own id (the one sent upstream in
-    /// `traceparent`), child of the server span.
-    pub fn attempt(ctx: &TraceContext, span_id: [u8; 8], a: &Attempt<'_>) -> SpanRecord {
-        let Attempt {
-            start,
-            end,
-            method,
-            server,
-            attempt,
-            retry_reason,
-            reused,
-            status,
-        } = *a;
-        let mut attributes = vec![
-            KeyValue::new("http.request.method", method.to_owned()),
-            KeyValue::new("server.address", server.host().to_owned()),
-            KeyValue::new("server.port", i64::from(server.port_u16().unwrap_or(0))),
-            KeyValue::new(
-                "http.request.resend_count",
-                i64::from(attempt.saturating_sub(1)),
-            ),
-            KeyValue::new("gangway.pool.reused", reused),
-        ];
-        if let Some(reason) = retry_reason {
-            attributes.push(KeyValue::new("gangway.retry_reason", reason.to_owned()));
-        }
-        if let Some(status) = status {
-            attributes.push(KeyValue::new(
-                "http.response.status_code",
-                i64::from(status),
-            ));
-        }
-        SpanRecord {
-            trace_id: ctx.trace_id,
-            span_id,
-            parent_id: Some(ctx.span_id),
-            parent_is_remote: false,
-            kind: SpanKind::Client,
-            name: Cow::Owned(method.to_owned()),
-            start,
-            end,
-            attributes,
-            error: status.is_none_or(|s| s >= 500),
-        }
-    }
-
-    fn into_span_data(self, scope: InstrumentationScope) -> SpanData {
-        SpanData {
-            span_context: SpanContext::new(
-                TraceId::from_bytes(self.trace_id),
-                SpanId::from_bytes(self.span_id),
-                TraceFlags::SAMPLED,
-                false,
-                TraceState::NONE,
-            ),
-            parent_span_id: self.parent_id.map_or(SpanId::INVALID, SpanId::from_bytes),
-            parent_span_is_remote: self.parent_is_remote,
-            span_kind: self.kind,
-            name: self.name,
-            start_time: self.start,
-            end_time: self.end,
-            attributes: self.attributes,
-            dropped_attributes_count: 0,
-            events: SpanEvents::default(),
-            links: SpanLinks::default(),
-            status: if self.error {
-                Status::error("")
-            } else {
-                Status::Unset
-            },
-            instrumentation_scope: scope,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests;
-
-/// What one upstream attempt's span records (see [`SpanRecord::attempt`]).
-#[derive(Debug, Clone, Copy)]
-pub struct Attempt<'a> {
-    /// When the attempt started.
-    pub start: SystemTime,
-    /// When its response head arrived (or it failed).
-    pub end: SystemTime,
-    /// The request method.
-    pub method: &'a str,
-    /// The server (`host:port`).
-    pub server: &'a http::uri::Authority,
-    /// 1 for the first attempt.
-    pub attempt: u32,
-    /// Why this attempt is a retry, if it is one.
-    pub retry_reason: Option<&'a str>,
-    /// Sent on a pooled connection.
-    pub reused: bool,
-    /// The response status, if one arrived.
-    pub status: Option<u16>,
-}

@@ -15,7 +15,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use http::header::{HeaderMap, HeaderName};
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::uri::Authority;
 
 use super::otlp::{Attempt, OtlpError, OtlpExporter, OtlpSettings, SpanRecord};
@@ -135,9 +135,9 @@ struct OpenAttempt {
 impl RequestTrace {
     /// Continues the trace of `headers`' `traceparent`, or starts one.
     pub fn start(tracer: &Tracer, headers: &HeaderMap) -> RequestTrace {
-        let state = headers.get(&TRACESTATE);
+        let (parent, state) = trace_headers(headers);
         let ctx = decide(
-            headers.get(&TRACEPARENT).map(|v| v.as_bytes()),
+            parent.map(HeaderValue::as_bytes),
             state,
             tracer.sample_ratio,
             FreshIds::random(),
@@ -245,6 +245,27 @@ impl RequestTrace {
             },
         ));
     }
+}
+
+/// Up to this many header values, [`trace_headers`] walks them once instead of making two
+/// hashed lookups (`traceparent` and `tracestate` are not standard names: each lookup
+/// hashes the name byte by byte).
+const WALK_HEADERS: usize = 8;
+
+/// The first `traceparent` and `tracestate` values, as `HeaderMap::get` finds them.
+fn trace_headers(headers: &HeaderMap) -> (Option<&HeaderValue>, Option<&HeaderValue>) {
+    if headers.len() > WALK_HEADERS {
+        return (headers.get(&TRACEPARENT), headers.get(&TRACESTATE));
+    }
+    let (mut parent, mut state) = (None, None);
+    for (name, value) in headers {
+        if *name == TRACEPARENT {
+            parent = parent.or(Some(value));
+        } else if *name == TRACESTATE {
+            state = state.or(Some(value));
+        }
+    }
+    (parent, state)
 }
 
 /// How a failed attempt's retry is named on the next attempt's span

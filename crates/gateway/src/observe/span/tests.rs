@@ -95,3 +95,34 @@ fn a_tracestate_without_a_traceparent_is_dropped_too() {
     assert!(out.get("traceparent").is_some());
     assert!(out.get("tracestate").is_none(), "no trace to belong to");
 }
+
+#[test]
+fn trace_headers_finds_what_get_finds_walked_or_hashed() {
+    let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let tp2 = "00-00000000000000000000000000000001-0000000000000001-00";
+    let mut cases: Vec<Vec<(&'static str, &'static str)>> = vec![
+        vec![],
+        vec![("host", "a")],
+        vec![("traceparent", tp)],
+        vec![("host", "a"), ("tracestate", "k=v"), ("traceparent", tp)],
+        // Repeated: the first of each, as `get` answers.
+        vec![
+            ("traceparent", tp),
+            ("traceparent", tp2),
+            ("tracestate", "a=1"),
+            ("tracestate", "b=2"),
+        ],
+    ];
+    // Past the walk's limit: hashed lookups.
+    let mut many = vec![("traceparent", tp), ("tracestate", "k=v")];
+    for name in ["a", "b", "c", "d", "e", "f", "g", "h", "i"] {
+        many.push((name, "x"));
+    }
+    cases.push(many);
+    for pairs in cases {
+        let map = headers(&pairs);
+        let (parent, state) = trace_headers(&map);
+        assert_eq!(parent, map.get(&TRACEPARENT), "{pairs:?}");
+        assert_eq!(state, map.get(&TRACESTATE), "{pairs:?}");
+    }
+}
