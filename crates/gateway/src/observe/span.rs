@@ -13,6 +13,7 @@
 //!   reuse) and the request a server span, queued for export when they end. Unsampled
 //!   requests read no clock and queue nothing.
 
+use std::cell::RefCell;
 use std::time::{Duration, SystemTime};
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
@@ -96,6 +97,17 @@ pub fn start_tracer(
     pool.connect_timeout(config.timeouts.upstream_connect);
     let tracer = Tracer::start(&config.tracing, pool.build()?, endpoint)?;
     Ok(Some(tracer))
+}
+
+/// Spare [`RequestTrace`] boxes kept per thread, at most this many (one per request in
+/// flight on a worker, up to a bound of a few KiB).
+const SPARE_TRACES: usize = 64;
+
+thread_local! {
+    /// Boxes of ended requests' traces, reused by the next requests on the same thread.
+    // Boxes, not traces: the point is to keep the allocations.
+    #[allow(clippy::vec_box)]
+    static SPARES: RefCell<Vec<Box<RequestTrace>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// One request's trace (see the module docs). What only a sampled request needs is boxed
@@ -207,9 +219,59 @@ impl RequestTrace {
         self.end_attempt(tracer, method, reused, Some(status));
     }
 
+    /// [`RequestTrace::start`] in a box, reusing one that an ended request on this thread
+    /// gave back ([`RequestTrace::finish_boxed`]): no malloc and free per request.
+    pub fn start_boxed(tracer: &Tracer, headers: &HeaderMap) -> Box<RequestTrace> {
+        let trace = RequestTrace::start(tracer, headers);
+        let spare = SPARES.try_with(|spares| spares.try_borrow_mut().ok()?.pop());
+        match spare.ok().flatten() {
+            Some(mut spare) => {
+                *spare = trace;
+                spare
+            }
+            None => Box::new(trace),
+        }
+    }
+
+    /// [`RequestTrace::finish`] for a boxed trace; the box is kept for the next request on
+    /// this thread.
+    pub fn finish_boxed(
+        mut self: Box<Self>,
+        tracer: &Tracer,
+        method: &str,
+        route: &str,
+        status: u16,
+        elapsed: Duration,
+    ) {
+        self.close(tracer, method, route, status, elapsed);
+        // What the next request does not need goes now: the client's `tracestate` shares
+        // the bytes of its connection's read buffer.
+        self.ctx.tracestate = None;
+        self.spans = None;
+        // During thread teardown the spares are gone: the box is then just freed.
+        let _ = SPARES.try_with(|spares| {
+            if let Ok(mut spares) = spares.try_borrow_mut() {
+                if spares.len() < SPARE_TRACES {
+                    spares.push(self);
+                }
+            }
+        });
+    }
+
     /// The request ended after `elapsed`, answered with `status`: its spans are queued.
     pub fn finish(
         mut self,
+        tracer: &Tracer,
+        method: &str,
+        route: &str,
+        status: u16,
+        elapsed: Duration,
+    ) {
+        self.close(tracer, method, route, status, elapsed);
+    }
+
+    fn close(
+        &mut self,
         tracer: &Tracer,
         method: &str,
         route: &str,

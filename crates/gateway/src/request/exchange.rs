@@ -165,7 +165,7 @@ impl Exchange {
         ex.version = req.version();
         ex.target = req.uri().path_and_query().cloned();
         if let Some(tracer) = &app.tracer {
-            ex.trace = Some(Box::new(RequestTrace::start(tracer, req.headers())));
+            ex.trace = Some(RequestTrace::start_boxed(tracer, req.headers()));
         }
         if let Some(detail) = &mut ex.detail {
             let (host, user_agent) = access::host_and_user_agent(req.headers());
@@ -358,7 +358,7 @@ impl Exchange {
                 .route
                 .and_then(|i| self.app.router.routes().get(i as usize))
                 .map_or("", |r| r.name.as_str());
-            trace.finish(tracer, self.method.as_str(), route, status, elapsed);
+            trace.finish_boxed(tracer, self.method.as_str(), route, status, elapsed);
         }
         let path = self.target.as_ref().map_or("", PathAndQuery::as_str);
         if let (Some(detail), Some(log)) = (&self.detail, &self.app.access) {

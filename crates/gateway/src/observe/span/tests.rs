@@ -126,3 +126,33 @@ fn trace_headers_finds_what_get_finds_walked_or_hashed() {
         assert_eq!(state, map.get(&TRACESTATE), "{pairs:?}");
     }
 }
+
+#[test]
+fn a_reused_box_carries_nothing_of_the_request_before() {
+    let tracer = tracer(0.0);
+    let server = Authority::from_static("127.0.0.1:9");
+    // A continued, sampled trace with a tracestate ends and leaves its box on this thread.
+    let first = headers(&[("traceparent", INCOMING), ("tracestate", "k=v")]);
+    let mut trace = RequestTrace::start_boxed(&tracer, &first);
+    trace.begin_attempt(&tracer, "GET", &mut first.clone(), &server);
+    let first_box: *const RequestTrace = &*trace;
+    trace.finish_boxed(&tracer, "GET", "api", 200, Duration::from_millis(1));
+    // The next request on the thread has neither header.
+    let mut trace = RequestTrace::start_boxed(&tracer, &HeaderMap::new());
+    assert!(std::ptr::eq(first_box, &*trace), "the box is reused");
+    let mut out = HeaderMap::new();
+    trace.begin_attempt(&tracer, "GET", &mut out, &server);
+    let sent = out
+        .get("traceparent")
+        .expect("traceparent")
+        .to_str()
+        .expect("ascii");
+    assert_ne!(&sent[3..35], &INCOMING[3..35], "a trace of its own");
+    assert!(sent.ends_with("-00"), "ratio 0: not sampled ({sent})");
+    assert!(
+        out.get("tracestate").is_none(),
+        "no tracestate carried over"
+    );
+    assert!(trace.spans.is_none());
+    trace.finish_boxed(&tracer, "GET", "", 200, Duration::from_millis(1));
+}
