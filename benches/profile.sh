@@ -9,6 +9,9 @@
 #                                        to a closed loopback port and fail, off the workers)
 #   GROUP=1 benches/profile.sh      the route goes to a 3-server upstream group (the same
 #                                   nginx on 3 ports) instead of one server
+#   LOAD=h2c benches/profile.sh     the load over h2c (prior knowledge), 4 connections × 8
+#                                   streams, instead of HTTP/1.1 over 8 connections
+#                                   (gangway and hyper-util; the floor speaks HTTP/1.1 only)
 #   PROXY=floor benches/profile.sh  profile another proxy under the same load instead:
 #     floor       hyper's HTTP/1 server and client connections and nothing else, one
 #                 current-thread runtime (gwbench floor-proxy): what hyper costs anywhere
@@ -102,9 +105,14 @@ valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$WORK/callgri
   "${CMD[@]}" >"$WORK/gangway.log" 2>&1 &
 VG=$!; PIDS+=($VG)
 for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT_GW") 2>/dev/null && break; sleep 0.2; done
-h2load --h1 -n 2000 -c 8 "http://127.0.0.1:$PORT_GW/" >/dev/null
+case "${LOAD:-h1}" in
+  h1) H2LOAD=(h2load --h1 -c 8) ;;
+  h2c) H2LOAD=(h2load -c 4 -m 8) ;;
+  *) echo "LOAD: h1 or h2c, not '$LOAD'" >&2; exit 2 ;;
+esac
+"${H2LOAD[@]}" -n 2000 "http://127.0.0.1:$PORT_GW/" >/dev/null
 callgrind_control -i on "$VG" >/dev/null
-h2load --h1 -n "$N" -c 8 "http://127.0.0.1:$PORT_GW/" | grep -E '^requests:' >&2
+"${H2LOAD[@]}" -n "$N" "http://127.0.0.1:$PORT_GW/" | grep -E '^requests:' >&2
 callgrind_control -i off "$VG" >/dev/null
 callgrind_control -d "$VG" >/dev/null
 sleep 1

@@ -314,9 +314,12 @@ impl Conn {
                 let busy = streams.begin();
                 // Refused (this stream only) when a field breaks the rules.
                 let violation = check_h2(req.headers()).err();
-                request::handle(app, info, violation, req, move |resp| {
+                // Boxed: hyper spawns each stream's future as a task of its own and moves it
+                // several times on the way (into the task, through the scheduler); a pointer
+                // moves instead of the future's kilobytes.
+                Box::pin(request::handle(app, info, violation, req, move |resp| {
                     Ok::<_, Infallible>(resp.map(|b| idle::Tracked::new(b, busy)))
-                })
+                }))
             });
             let mut builder = http2::Builder::new(TokioExecutor);
             builder
