@@ -22,6 +22,8 @@
 #                                           its own gangway and its own wrk (see below)
 #   PIN=1 …                                 gangway on CPU 0, nginx and the load on CPU 1
 #                                           (taskset): the steadiest figures on this host
+#   H2C=1 …                                 the load over h2c (prior knowledge) instead:
+#                                           h2load, CONNS/4 connections × 4 streams
 #   CONFIGS="log=/tmp/gw-old log=/tmp/gw-new" …   a configuration may name its own binary
 #                                           (KIND=PATH, no spaces): two builds compared in
 #                                           the same configuration. Differences are always
@@ -60,7 +62,7 @@ if [ "${PIN:-0}" = 1 ]; then GW_CPU=(taskset -c 0); LOAD_CPU=(taskset -c 1); els
 
 missing=()
 command -v wrk >/dev/null || missing+=(wrk)
-[ -z "${RATE:-}${REQUESTS:-}" ] || command -v h2load >/dev/null || missing+=(nghttp2-client)
+[ -z "${RATE:-}${REQUESTS:-}${H2C:-}" ] || command -v h2load >/dev/null || missing+=(nghttp2-client)
 [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 command -v python3 >/dev/null || missing+=(python3)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -172,6 +174,15 @@ measure() { # name run → appends "name run requests seconds cpu_seconds" to $W
     if ! grep -q " 0 failed" "$WORK/load.txt"; then
       echo "warning: $name run $run had failures:" >&2; grep "^requests:" "$WORK/load.txt" >&2
     fi
+  elif [ "${H2C:-0}" = 1 ]; then
+    "${LOAD_CPU[@]}" $(load_cmd "$PORT_GW" warmup) >/dev/null
+    before=$(cpu_ticks "$gw")
+    "${LOAD_CPU[@]}" $(load_cmd "$PORT_GW" measure) > "$WORK/load.txt"
+    after=$(cpu_ticks "$gw")
+    requests=$(awk '/^requests:/ { print $8 }' "$WORK/load.txt")
+    if ! grep -q " 0 failed" "$WORK/load.txt"; then
+      echo "warning: $name run $run had failures:" >&2; grep "^requests:" "$WORK/load.txt" >&2
+    fi
   else
     "${LOAD_CPU[@]}" wrk -t2 -c"$CONNS" -d2s "http://127.0.0.1:$PORT_GW/" >/dev/null   # warm-up
     before=$(cpu_ticks "$gw")
@@ -195,6 +206,9 @@ load_cmd() { # port warmup|measure → the load command for one gangway, on stdo
   elif [ -n "${RATE:-}" ]; then
     local d=$DURATION; [ "$phase" = warmup ] && d=2
     echo "h2load --h1 -c$CONNS --rps $(( RATE / CONNS )) -D $d http://127.0.0.1:$port/"
+  elif [ "${H2C:-0}" = 1 ]; then
+    local d=$DURATION; [ "$phase" = warmup ] && d=2
+    echo "h2load -t1 -c$(( (CONNS + 3) / 4 )) -m4 -D $d http://127.0.0.1:$port/"
   else
     local d=$DURATION; [ "$phase" = warmup ] && d=2
     echo "wrk -t1 -c$CONNS -d${d}s http://127.0.0.1:$port/"
@@ -225,7 +239,7 @@ measure_together() { # run → one line per configuration in $WORK/raw
   for i in "${!names[@]}"; do
     local after requests
     after=$(cpu_ticks "${pids[$i]}")
-    if [ -n "${REQUESTS:-}${RATE:-}" ]; then
+    if [ -n "${REQUESTS:-}${RATE:-}${H2C:-}" ]; then
       requests=$(awk '/^requests:/ { print $8 }' "$WORK/load-$i.txt")
       grep -q " 0 failed" "$WORK/load-$i.txt" || echo "warning: ${names[$i]} run $run had failures" >&2
     else
@@ -271,9 +285,11 @@ def label(conf):
     return labels.get(kind, kind) + (f", `{path}`" if path else "")
 requests_per_run = os.environ.get("REQUESTS", "")
 together = os.environ.get("TOGETHER", "0") == "1"
+h2c = os.environ.get("H2C", "0") == "1"
 load = (f"h2load -c{conns}, {requests_per_run} requests per run (closed loop)" if requests_per_run
-        else f"h2load -c{conns} at {rate} requests/s (open loop)" if rate else f"wrk -c{conns}")
-print(f"h1, {load}, {threads} worker(s), {runs} run(s) × {duration} s each"
+        else f"h2load -c{conns} at {rate} requests/s (open loop)" if rate
+        else f"h2load -c{(int(conns) + 3) // 4} -m4" if h2c else f"wrk -c{conns}")
+print(f"{'h2c' if h2c else 'h1'}, {load}, {threads} worker(s), {runs} run(s) × {duration} s each"
       + (", the configurations at the same time" if together else "")
       + (", gangway pinned to CPU 0, nginx and the load to CPU 1" if os.environ.get("PIN") == "1" else "")
       + "; CPU = gateway utime+stime from /proc")
