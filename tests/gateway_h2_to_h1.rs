@@ -2,7 +2,8 @@
 //! bytes HTTP/1 refuses is refused (400) on HTTP/2 too; `cookie` crumbs reach the upstream
 //! joined into one field; the upstream's trailers are filtered like headers (a hop-by-hop
 //! field is removed, never aborting the response), and dropped in CORS mode, where they
-//! would bypass the response-header rules.
+//! would bypass the response-header rules. And the request id goes out as a never-indexed
+//! HPACK literal.
 
 use std::net::SocketAddr;
 
@@ -128,4 +129,125 @@ async fn cors_mode_drops_the_targets_trailers() {
         assert_eq!(&collected.to_bytes()[..], b"ok");
     })
     .await;
+}
+
+/// The request id of each HTTP/2 response is sent as a never-indexed literal: a value that
+/// never repeats would otherwise take an HPACK table entry per response, evicting the ones
+/// that repeat. Read from the raw frames (a decoding client does not show how a field was
+/// coded); every other field of these responses may be indexed, so exactly one field of
+/// each response head is never-indexed.
+#[tokio::test]
+async fn request_ids_are_never_indexed_in_hpack() {
+    init_tracing();
+    within("h2 request id coding", async {
+        let up = Upstream::http1().run().await;
+        let gw = start_gateway(&route("/", &up.url(""))).await;
+        let mut sock = tokio::net::TcpStream::connect(gw.addrs[0])
+            .await
+            .expect("connect");
+        let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+        out.extend(frame(4, 0, 0, &[])); // SETTINGS, all defaults
+        for stream in [1u32, 3, 5] {
+            // :method GET, :scheme http, :path /, :authority "gw.test" (literal, indexed name 1)
+            let mut block = vec![0x82, 0x86, 0x84, 0x01, 7];
+            block.extend_from_slice(b"gw.test");
+            out.extend(frame(1, 0x5, stream, &block)); // HEADERS, END_STREAM | END_HEADERS
+        }
+        sock.write_all(&out).await.expect("write");
+        let mut never_indexed = Vec::new();
+        let mut buf = Vec::new();
+        while never_indexed.len() < 3 {
+            let mut chunk = [0u8; 4096];
+            let n = sock.read(&mut chunk).await.expect("read");
+            assert!(n > 0, "closed before three responses");
+            buf.extend_from_slice(&chunk[..n]);
+            while buf.len() >= 9 {
+                let len =
+                    usize::from(buf[0]) << 16 | usize::from(buf[1]) << 8 | usize::from(buf[2]);
+                if buf.len() < 9 + len {
+                    break;
+                }
+                let (kind, flags) = (buf[3], buf[4]);
+                let payload = buf[9..9 + len].to_vec();
+                buf.drain(..9 + len);
+                if kind == 4 && flags & 1 == 0 {
+                    sock.write_all(&frame(4, 1, 0, &[]))
+                        .await
+                        .expect("settings ack");
+                }
+                if kind == 1 {
+                    assert_ne!(flags & 0x4, 0, "one HEADERS frame per response head");
+                    never_indexed.push(count_never_indexed(&payload));
+                }
+            }
+        }
+        assert_eq!(
+            never_indexed,
+            [1, 1, 1],
+            "the request id, and only it, in each head"
+        );
+        assert_eq!(up.requests_seen(), 3);
+    })
+    .await;
+}
+
+fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(payload.len()).expect("small frame");
+    let mut f = len.to_be_bytes()[1..].to_vec();
+    f.extend([kind, flags]);
+    f.extend(stream.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// Walks an HPACK header block's field representations (RFC 7541 §6) by their lengths
+/// alone, counting the never-indexed literals (`0001xxxx`).
+fn count_never_indexed(block: &[u8]) -> usize {
+    let mut at = 0;
+    let mut count = 0;
+    while at < block.len() {
+        let b = block[at];
+        let (prefix, literal) = match b {
+            _ if b & 0x80 != 0 => (7, false),    // indexed field
+            _ if b & 0xc0 == 0x40 => (6, true),  // literal, incremental indexing
+            _ if b & 0xe0 == 0x20 => (5, false), // table size update
+            _ => (4, true),                      // literal, not or never indexed
+        };
+        if b & 0xf0 == 0x10 {
+            count += 1;
+        }
+        let name_index = integer(block, &mut at, prefix);
+        if literal {
+            if name_index == 0 {
+                skip_string(block, &mut at);
+            }
+            skip_string(block, &mut at);
+        }
+    }
+    count
+}
+
+/// An HPACK integer with an N-bit prefix, starting at `block[*at]`.
+fn integer(block: &[u8], at: &mut usize, prefix: u32) -> usize {
+    let max = (1usize << prefix) - 1;
+    let mut value = usize::from(block[*at]) & max;
+    *at += 1;
+    if value == max {
+        let mut shift = 0;
+        loop {
+            let b = block[*at];
+            *at += 1;
+            value += (usize::from(b) & 0x7f) << shift;
+            shift += 7;
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+    }
+    value
+}
+
+fn skip_string(block: &[u8], at: &mut usize) {
+    let len = integer(block, at, 7);
+    *at += len;
 }

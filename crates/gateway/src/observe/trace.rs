@@ -169,8 +169,11 @@ impl TraceContext {
         text[54] = if self.sampled { b'1' } else { b'0' };
         // 55 visible ASCII bytes are always a valid header value. Copied into the thread's
         // arena: no allocation per attempt.
-        HeaderValue::from_maybe_shared(shared_copy(&text))
-            .unwrap_or_else(|_| HeaderValue::from_static(""))
+        let mut value = HeaderValue::from_maybe_shared(shared_copy(&text))
+            .unwrap_or_else(|_| HeaderValue::from_static(""));
+        // Never repeats: not worth an HPACK table entry (see `Exchange`'s request id).
+        value.set_sensitive(true);
+        value
     }
 }
 

@@ -197,7 +197,12 @@ impl Exchange {
         ex.end(0, Outcome::Complete);
     }
 
-    fn blank(app: &Arc<App>, conn: &ConnInfo, method: Method, request_id: HeaderValue) -> Self {
+    fn blank(app: &Arc<App>, conn: &ConnInfo, method: Method, mut request_id: HeaderValue) -> Self {
+        // A value that never repeats is not worth an HPACK table entry: marked sensitive, an
+        // HTTP/2 encoder sends it as a never-indexed literal instead of inserting it (and
+        // evicting the entries that do repeat, like `via`) and comparing it with every
+        // earlier id still in the table, on every response. HTTP/1 ignores the mark.
+        request_id.set_sensitive(true);
         app.in_flight.fetch_add(1, Ordering::Relaxed);
         Self {
             app: Arc::clone(app),
