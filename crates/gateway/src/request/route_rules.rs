@@ -7,7 +7,7 @@ use http::{Request, Response, StatusCode};
 
 use crate::app::{App, ConnInfo};
 use crate::route::action::{self, Fixed};
-use crate::route::headers::{Bound, Vars};
+use crate::route::headers::{Bound, Var, Vars};
 use crate::route::Route;
 
 use super::body::ProxyBody;
@@ -81,10 +81,14 @@ pub(super) fn bind<'a, B>(
     if route.request_headers.is_empty() && route.response_headers.is_empty() {
         return None;
     }
+    // `{host}` is a copy of the request's bytes: made only for rules that use it.
+    let host = (route.request_headers.uses(Var::Host) || route.response_headers.uses(Var::Host))
+        .then(|| crate::route::request_host(req).and_then(|h| HeaderValue::from_str(h).ok()))
+        .flatten();
     let vars = Vars {
         client_ip: super::forwarding::client_ip(app, conn, req.headers()),
         request_id: ex.request_id().clone(),
-        host: crate::route::request_host(req).and_then(|h| HeaderValue::from_str(h).ok()),
+        host,
         https: conn.tls,
     };
     Some(Bound {

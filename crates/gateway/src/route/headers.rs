@@ -96,6 +96,11 @@ impl Template {
         })
     }
 
+    /// Whether the value uses `var`.
+    pub fn uses(&self, var: Var) -> bool {
+        self.pieces.iter().any(|p| *p == Piece::Var(var))
+    }
+
     /// The value as written.
     pub fn source(&self) -> &str {
         &self.source
@@ -136,7 +141,7 @@ pub struct Vars {
     pub client_ip: IpAddr,
     /// `{request_id}`.
     pub request_id: HeaderValue,
-    /// `{host}`: empty when the request named none.
+    /// `{host}`: empty when the request named none. Gathered only when a rule uses it.
     pub host: Option<HeaderValue>,
     /// `{scheme}`: `https` when true.
     pub https: bool,
@@ -154,6 +159,11 @@ pub struct HeaderRules {
 }
 
 impl HeaderRules {
+    /// Whether any `set` or `add` value uses `var`.
+    pub fn uses(&self, var: Var) -> bool {
+        self.set.iter().chain(&self.add).any(|(_, t)| t.uses(var))
+    }
+
     /// `true` when there is nothing to do.
     pub fn is_empty(&self) -> bool {
         self.set.is_empty() && self.add.is_empty() && self.remove.is_empty()

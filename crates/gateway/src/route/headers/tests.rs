@@ -146,3 +146,29 @@ fn apply_cost() {
         with.saturating_sub(copy)
     );
 }
+
+#[test]
+fn rules_say_which_variables_they_use() {
+    let rules = HeaderRules {
+        set: vec![(
+            HeaderName::from_static("x-a"),
+            Template::parse("{scheme}://{host}").expect("parses"),
+        )],
+        add: vec![(
+            HeaderName::from_static("x-b"),
+            Template::parse("id {request_id}").expect("parses"),
+        )],
+        remove: vec![HeaderName::from_static("x-c")],
+    };
+    for (var, want) in [
+        (Var::Host, true),
+        (Var::Scheme, true),
+        (Var::RequestId, true),
+        (Var::ClientIp, false),
+    ] {
+        assert_eq!(rules.uses(var), want, "{var:?}");
+    }
+    let fixed = Template::parse("no variables").expect("parses");
+    assert!(!fixed.uses(Var::Host));
+    assert!(!HeaderRules::default().uses(Var::Host));
+}
