@@ -98,7 +98,7 @@ impl Template {
 
     /// Whether the value uses `var`.
     pub fn uses(&self, var: Var) -> bool {
-        self.pieces.iter().any(|p| *p == Piece::Var(var))
+        self.pieces.contains(&Piece::Var(var))
     }
 
     /// The value as written.
