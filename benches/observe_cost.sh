@@ -22,6 +22,10 @@
 #                                           its own gangway and its own wrk (see below)
 #   PIN=1 …                                 gangway on CPU 0, nginx and the load on CPU 1
 #                                           (taskset): the steadiest figures on this host
+#   CONFIGS="off trace:0.1 trace:1"        tracing at another sample_ratio (trace = 0.01)
+#   PER_THREAD=1 TOGETHER=1 …               also print each round's CPU per request by thread
+#                                           (/proc/PID/task/*/schedstat, nanoseconds): the
+#                                           worker, the access log's writer, the exporter's
 #   H2C=1 …                                 the load over h2c (prior knowledge) instead:
 #                                           h2load, CONNS/4 connections × 4 streams
 #   CONFIGS="log=/tmp/gw-old log=/tmp/gw-new" …   a configuration may name its own binary
@@ -107,7 +111,10 @@ class Sink(BaseHTTPRequestHandler):
         self.end_headers()
     def log_message(self, *args):
         pass
-ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()
+class Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass  # a gangway killed at the end of a round resets its connection: not news
+Server(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()
 PY
 "${LOAD_CPU[@]}" python3 "$WORK/otlp_sink.py" "$PORT_OTLP" & PIDS+=($!)
 
@@ -130,10 +137,15 @@ CONF
     off) echo "access_log = false" ;;
     log) echo "access_log = true" ;;
     trace) printf 'access_log = false\n[tracing]\notlp_endpoint = "http://127.0.0.1:%s"\nsample_ratio = 0.01\n' "$PORT_OTLP" ;;
+    trace:*) printf 'access_log = false\n[tracing]\notlp_endpoint = "http://127.0.0.1:%s"\nsample_ratio = %s\n' "$PORT_OTLP" "${1#trace:}" ;;
   esac
 }
 
-# A configuration is KIND (off, log, trace) or KIND=PATH (that binary instead of GANGWAY_BIN).
+# Nanoseconds each thread of PID has run, one "name ns" line per thread.
+thread_ns() { for t in /proc/"$1"/task/*; do echo "$(tr ' ' _ < "$t/comm") $(cut -d' ' -f1 "$t/schedstat")"; done 2>/dev/null; }
+
+# A configuration is KIND (off, log, trace, trace:RATIO) or KIND=PATH (that binary instead
+# of GANGWAY_BIN).
 kind_of() { echo "${1%%=*}"; }
 bin_of() { case "$1" in *=*) echo "${1#*=}" ;; *) echo "$GANGWAY_BIN" ;; esac; }
 file_of() { echo "$WORK/$(echo "$1" | tr -c 'A-Za-z0-9\n' '_')"; }
@@ -232,6 +244,7 @@ measure_together() { # run → one line per configuration in $WORK/raw
   t0=$(date +%s.%N)
   for i in "${!names[@]}"; do
     before+=("$(cpu_ticks "${pids[$i]}")")
+    [ "${PER_THREAD:-0}" != 1 ] || thread_ns "${pids[$i]}" > "$WORK/threads-$i.before"
     "${LOAD_CPU[@]}" $(load_cmd $((PORT_GW + 10 + i)) measure) > "$WORK/load-$i.txt" & loads+=($!)
   done
   wait "${loads[@]}"
@@ -239,6 +252,7 @@ measure_together() { # run → one line per configuration in $WORK/raw
   for i in "${!names[@]}"; do
     local after requests
     after=$(cpu_ticks "${pids[$i]}")
+    [ "${PER_THREAD:-0}" != 1 ] || thread_ns "${pids[$i]}" > "$WORK/threads-$i.after"
     if [ -n "${REQUESTS:-}${RATE:-}${H2C:-}" ]; then
       requests=$(awk '/^requests:/ { print $8 }' "$WORK/load-$i.txt")
       grep -q " 0 failed" "$WORK/load-$i.txt" || echo "warning: ${names[$i]} run $run had failures" >&2
@@ -249,11 +263,23 @@ measure_together() { # run → one line per configuration in $WORK/raw
     kill "${pids[$i]}"; wait "${pids[$i]}" 2>/dev/null || true
     echo "${names[$i]} $run $requests $(awk "BEGIN { print $t1 - $t0 }") $(( after - before[i] ))" >> "$WORK/raw"
     printf '  %-5s run %s: %s requests (together)\n' "${names[$i]}" "$run" "$requests" >&2
+    if [ "${PER_THREAD:-0}" = 1 ]; then
+      # Threads of one name summed (the workers are numbered; the writer and exporter not).
+      awk -v n="$requests" 'FNR == NR { b[$1] += $2; next } { a[$1] += $2 }
+        END { for (t in a) if (a[t] - b[t] > 0) printf "        %-22s %7.2f µs/request\n", t, (a[t] - b[t]) / 1000 / n }' \
+        "$WORK/threads-$i.before" "$WORK/threads-$i.after" | sort >&2
+    fi
   done
 }
 
 : > "$WORK/raw"
 read -r -a CONFS <<< "${CONFIGS:-off log trace}"
+for c in "${CONFS[@]}"; do
+  case "$(kind_of "$c")" in
+    off|log|trace|trace:*) ;;
+    *) echo "CONFIGS: '$c' is not off, log, trace or trace:RATIO (optionally =PATH)" >&2; exit 2 ;;
+  esac
+done
 for run in $(seq 1 "$RUNS"); do
   if [ "${TOGETHER:-0}" = 1 ]; then measure_together "$run"; continue; fi
   # The order rotates per run, so no configuration always runs first (or last) in a round.
@@ -282,7 +308,10 @@ labels = {"off": "no access log, no tracing",
           "trace": "tracing, sample_ratio 0.01, OTLP sink"}
 def label(conf):
     kind, _, path = conf.partition("=")
-    return labels.get(kind, kind) + (f", `{path}`" if path else "")
+    text = labels.get(kind, kind)
+    if kind.startswith("trace:"):
+        text = f"tracing, sample_ratio {kind[6:]}, OTLP sink"
+    return text + (f", `{path}`" if path else "")
 requests_per_run = os.environ.get("REQUESTS", "")
 together = os.environ.get("TOGETHER", "0") == "1"
 h2c = os.environ.get("H2C", "0") == "1"
