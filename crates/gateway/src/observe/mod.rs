@@ -15,6 +15,7 @@
 //!   writer, background tasks (flood summaries, `SIGUSR1`), extra `/metrics` families.
 //! - `error_log`: the error log's subscriber, level and format reloadable.
 //! - `log_fmt`: how durations and modes appear in log fields (no Debug forms).
+//! - [`first_values`]: two headers' first values in one walk of a small map.
 
 pub mod access;
 pub mod access_log;
@@ -33,3 +34,32 @@ pub mod sink;
 pub mod span;
 pub mod trace;
 pub mod writer;
+
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+
+/// Up to this many header values, [`first_values`] walks them once instead of making two
+/// hashed lookups (each costs about as much as comparing a handful of names, and a
+/// non-standard name is hashed byte by byte).
+const WALK_HEADERS: usize = 8;
+
+/// The first values of `a` and `b`, as `HeaderMap::get` finds them: what the access line
+/// (`Host`, `User-Agent`) and a request's trace (`traceparent`, `tracestate`) read of every
+/// request.
+pub fn first_values<'h>(
+    headers: &'h HeaderMap,
+    a: &HeaderName,
+    b: &HeaderName,
+) -> (Option<&'h HeaderValue>, Option<&'h HeaderValue>) {
+    if headers.len() > WALK_HEADERS {
+        return (headers.get(a), headers.get(b));
+    }
+    let (mut first_a, mut first_b) = (None, None);
+    for (name, value) in headers {
+        if name == a {
+            first_a = first_a.or(Some(value));
+        } else if name == b {
+            first_b = first_b.or(Some(value));
+        }
+    }
+    (first_a, first_b)
+}

@@ -220,7 +220,7 @@ impl RequestTrace {
     }
 
     /// [`RequestTrace::start`] in a box, reusing one that an ended request on this thread
-    /// gave back ([`RequestTrace::finish_boxed`]): no malloc and free per request.
+    /// gave back ([`RequestTrace::finish`]): no malloc and free per request.
     pub fn start_boxed(tracer: &Tracer, headers: &HeaderMap) -> Box<RequestTrace> {
         let trace = RequestTrace::start(tracer, headers);
         let spare = SPARES.try_with(|spares| spares.try_borrow_mut().ok()?.pop());
@@ -233,45 +233,10 @@ impl RequestTrace {
         }
     }
 
-    /// [`RequestTrace::finish`] for a boxed trace; the box is kept for the next request on
-    /// this thread.
-    pub fn finish_boxed(
-        mut self: Box<Self>,
-        tracer: &Tracer,
-        method: &str,
-        route: &str,
-        status: u16,
-        elapsed: Duration,
-    ) {
-        self.close(tracer, method, route, status, elapsed);
-        // What the next request does not need goes now: the client's `tracestate` shares
-        // the bytes of its connection's read buffer.
-        self.ctx.tracestate = None;
-        self.spans = None;
-        // During thread teardown the spares are gone: the box is then just freed.
-        let _ = SPARES.try_with(|spares| {
-            if let Ok(mut spares) = spares.try_borrow_mut() {
-                if spares.len() < SPARE_TRACES {
-                    spares.push(self);
-                }
-            }
-        });
-    }
-
-    /// The request ended after `elapsed`, answered with `status`: its spans are queued.
+    /// The request ended after `elapsed`, answered with `status`: its spans are queued, and
+    /// the box is kept for the next request on this thread ([`RequestTrace::start_boxed`]).
     pub fn finish(
-        mut self,
-        tracer: &Tracer,
-        method: &str,
-        route: &str,
-        status: u16,
-        elapsed: Duration,
-    ) {
-        self.close(tracer, method, route, status, elapsed);
-    }
-
-    fn close(
-        &mut self,
+        mut self: Box<Self>,
         tracer: &Tracer,
         method: &str,
         route: &str,
@@ -286,6 +251,18 @@ impl RequestTrace {
                 &self.ctx, start, end, method, route, status,
             ));
         }
+        // What the next request does not need goes now: the client's `tracestate` shares
+        // the bytes of its connection's read buffer.
+        self.ctx.tracestate = None;
+        self.spans = None;
+        // During thread teardown the spares are gone: the box is then just freed.
+        let _ = SPARES.try_with(|spares| {
+            if let Ok(mut spares) = spares.try_borrow_mut() {
+                if spares.len() < SPARE_TRACES {
+                    spares.push(self);
+                }
+            }
+        });
     }
 
     fn end_attempt(&mut self, tracer: &Tracer, method: &str, reused: bool, status: Option<u16>) {
@@ -309,25 +286,9 @@ impl RequestTrace {
     }
 }
 
-/// Up to this many header values, [`trace_headers`] walks them once instead of making two
-/// hashed lookups (`traceparent` and `tracestate` are not standard names: each lookup
-/// hashes the name byte by byte).
-const WALK_HEADERS: usize = 8;
-
 /// The first `traceparent` and `tracestate` values, as `HeaderMap::get` finds them.
 fn trace_headers(headers: &HeaderMap) -> (Option<&HeaderValue>, Option<&HeaderValue>) {
-    if headers.len() > WALK_HEADERS {
-        return (headers.get(&TRACEPARENT), headers.get(&TRACESTATE));
-    }
-    let (mut parent, mut state) = (None, None);
-    for (name, value) in headers {
-        if *name == TRACEPARENT {
-            parent = parent.or(Some(value));
-        } else if *name == TRACESTATE {
-            state = state.or(Some(value));
-        }
-    }
-    (parent, state)
+    super::first_values(headers, &TRACEPARENT, &TRACESTATE)
 }
 
 /// How a failed attempt's retry is named on the next attempt's span

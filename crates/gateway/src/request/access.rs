@@ -20,26 +20,11 @@ pub(super) fn arrival(elapsed: Duration) -> Duration {
         .saturating_sub(elapsed)
 }
 
-/// Up to this many header values, [`host_and_user_agent`] walks them once instead of making
-/// two hashed lookups (each costs about as much as comparing a handful of names).
-const WALK_HEADERS: usize = 8;
-
 /// The first `Host` and `User-Agent` values, as `HeaderMap::get` finds them.
 pub(super) fn host_and_user_agent(
     headers: &HeaderMap,
 ) -> (Option<&HeaderValue>, Option<&HeaderValue>) {
-    if headers.len() > WALK_HEADERS {
-        return (headers.get(HOST), headers.get(USER_AGENT));
-    }
-    let (mut host, mut user_agent) = (None, None);
-    for (name, value) in headers {
-        if *name == HOST {
-            host = host.or(Some(value));
-        } else if *name == USER_AGENT {
-            user_agent = user_agent.or(Some(value));
-        }
-    }
-    (host, user_agent)
+    crate::observe::first_values(headers, &HOST, &USER_AGENT)
 }
 
 pub(super) fn protocol(version: Version) -> &'static str {

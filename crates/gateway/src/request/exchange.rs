@@ -363,7 +363,7 @@ impl Exchange {
                 .route
                 .and_then(|i| self.app.router.routes().get(i as usize))
                 .map_or("", |r| r.name.as_str());
-            trace.finish_boxed(tracer, self.method.as_str(), route, status, elapsed);
+            trace.finish(tracer, self.method.as_str(), route, status, elapsed);
         }
         let path = self.target.as_ref().map_or("", PathAndQuery::as_str);
         if let (Some(detail), Some(log)) = (&self.detail, &self.app.access) {

@@ -35,6 +35,14 @@ fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
     map
 }
 
+/// The `traceparent` an attempt put into the upstream request's headers.
+fn sent_traceparent(out: &HeaderMap) -> &str {
+    out.get("traceparent")
+        .expect("traceparent")
+        .to_str()
+        .expect("ascii")
+}
+
 const INCOMING: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 #[test]
@@ -51,11 +59,7 @@ fn a_continued_trace_reaches_the_upstream_with_a_new_parent_per_attempt() {
     for _ in 0..2 {
         let mut out = inbound.clone();
         trace.begin_attempt(&tracer, "GET", &mut out, &server);
-        let sent = out
-            .get("traceparent")
-            .expect("traceparent")
-            .to_str()
-            .expect("ascii");
+        let sent = sent_traceparent(&out);
         assert_eq!(&sent[..36], &INCOMING[..36], "same version and trace id");
         assert_ne!(&sent[36..52], &INCOMING[36..52], "a new parent id");
         assert!(sent.ends_with("-01"));
@@ -63,7 +67,7 @@ fn a_continued_trace_reaches_the_upstream_with_a_new_parent_per_attempt() {
         parents.push(sent[36..52].to_owned());
     }
     assert_ne!(parents[0], parents[1], "each attempt is its own span");
-    trace.finish(&tracer, "GET", "api", 200, Duration::from_millis(1));
+    Box::new(trace).finish(&tracer, "GET", "api", 200, Duration::from_millis(1));
 }
 
 #[test]
@@ -74,11 +78,7 @@ fn without_a_valid_traceparent_a_trace_starts_and_tracestate_is_dropped() {
     assert!(!trace.context().sampled, "ratio 0 samples no new trace");
     let mut out = inbound.clone();
     trace.begin_attempt(&tracer, "GET", &mut out, &Authority::from_static("a:1"));
-    let sent = out
-        .get("traceparent")
-        .expect("traceparent")
-        .to_str()
-        .expect("ascii");
+    let sent = sent_traceparent(&out);
     assert_eq!(sent.len(), 55);
     assert!(sent.ends_with("-00"), "unsampled: {sent}");
     assert!(out.get("tracestate").is_none());
@@ -136,17 +136,13 @@ fn a_reused_box_carries_nothing_of_the_request_before() {
     let mut trace = RequestTrace::start_boxed(&tracer, &first);
     trace.begin_attempt(&tracer, "GET", &mut first.clone(), &server);
     let first_box: *const RequestTrace = &*trace;
-    trace.finish_boxed(&tracer, "GET", "api", 200, Duration::from_millis(1));
+    trace.finish(&tracer, "GET", "api", 200, Duration::from_millis(1));
     // The next request on the thread has neither header.
     let mut trace = RequestTrace::start_boxed(&tracer, &HeaderMap::new());
     assert!(std::ptr::eq(first_box, &*trace), "the box is reused");
     let mut out = HeaderMap::new();
     trace.begin_attempt(&tracer, "GET", &mut out, &server);
-    let sent = out
-        .get("traceparent")
-        .expect("traceparent")
-        .to_str()
-        .expect("ascii");
+    let sent = sent_traceparent(&out);
     assert_ne!(&sent[3..35], &INCOMING[3..35], "a trace of its own");
     assert!(sent.ends_with("-00"), "ratio 0: not sampled ({sent})");
     assert!(
@@ -154,5 +150,5 @@ fn a_reused_box_carries_nothing_of_the_request_before() {
         "no tracestate carried over"
     );
     assert!(trace.spans.is_none());
-    trace.finish_boxed(&tracer, "GET", "", 200, Duration::from_millis(1));
+    trace.finish(&tracer, "GET", "", 200, Duration::from_millis(1));
 }
