@@ -44,7 +44,10 @@ const WALK_HEADERS: usize = 8;
 
 /// The first values of `a` and `b`, as `HeaderMap::get` finds them: what the access line
 /// (`Host`, `User-Agent`) and a request's trace (`traceparent`, `tracestate`) read of every
-/// request.
+/// request. Always inlined: with the names known at the call, each comparison compiles to
+/// what it was when each caller wrote its own walk (callgrind: not inlined, the walk cost
+/// about 35 instructions more per call).
+#[inline(always)]
 pub fn first_values<'h>(
     headers: &'h HeaderMap,
     a: &HeaderName,
