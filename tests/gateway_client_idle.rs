@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use gangway_tests::gateway::{route, start_gateway};
+use gangway_tests::h2wire::{frame, frames, get_headers, Frame, PREFACE};
 use gangway_tests::raw::RawConn;
 use gangway_tests::upstream::Upstream;
 use gangway_tests::{init_tracing, within};
@@ -57,42 +58,6 @@ async fn an_idle_keep_alive_connection_is_closed_after_client_idle() {
     assert_eq!(gw.shutdown().await, 0);
 }
 
-/// One HTTP/2 frame: (type, flags, stream id, payload).
-type Frame = (u8, u8, u32, Vec<u8>);
-
-/// Splits `bytes` into whole frames; returns them and how many bytes they took.
-fn frames(bytes: &[u8]) -> (Vec<Frame>, usize) {
-    let mut out = Vec::new();
-    let mut at = 0;
-    while bytes.len() >= at + 9 {
-        let h = &bytes[at..at + 9];
-        let len = (usize::from(h[0]) << 16) | (usize::from(h[1]) << 8) | usize::from(h[2]);
-        if bytes.len() < at + 9 + len {
-            break;
-        }
-        let id = u32::from_be_bytes([h[5], h[6], h[7], h[8]]) & 0x7fff_ffff;
-        out.push((h[3], h[4], id, bytes[at + 9..at + 9 + len].to_vec()));
-        at += 9 + len;
-    }
-    (out, at)
-}
-
-fn frame(kind: u8, flags: u8, id: u32, payload: &[u8]) -> Vec<u8> {
-    let len = payload.len();
-    let mut f = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
-    f.extend_from_slice(&id.to_be_bytes());
-    f.extend_from_slice(payload);
-    f
-}
-
-/// A GET of `/` with an `:authority`, as an HPACK block of static-table indexes and one
-/// literal (no dynamic table).
-fn get_headers() -> Vec<u8> {
-    let mut block = vec![0x82, 0x86, 0x84, 0x01, 7];
-    block.extend_from_slice(b"gw.test");
-    block
-}
-
 #[tokio::test]
 async fn an_idle_h2_connection_gets_goaway_then_close_after_client_idle() {
     init_tracing();
@@ -104,7 +69,7 @@ async fn an_idle_h2_connection_gets_goaway_then_close_after_client_idle() {
     let gw = start_gateway(&toml).await;
     within("h2 idle", async {
         let mut tcp = TcpStream::connect(gw.addrs[0]).await.expect("connect");
-        let mut hello = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+        let mut hello = PREFACE.to_vec();
         hello.extend(frame(4, 0, 0, &[]));
         // One request (END_STREAM | END_HEADERS), then nothing.
         hello.extend(frame(1, 0x5, 1, &get_headers()));

@@ -8,18 +8,11 @@
 use std::time::Duration;
 
 use gangway_tests::gateway::{gateway_config, route, start_gateway};
+use gangway_tests::h2wire::{frame, PREFACE};
 use gangway_tests::upstream::Upstream;
 use gangway_tests::{init_tracing, wait_until, within};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-fn frame(kind: u8, flags: u8, id: u32, payload: &[u8]) -> Vec<u8> {
-    let len = payload.len();
-    let mut f = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
-    f.extend_from_slice(&id.to_be_bytes());
-    f.extend_from_slice(payload);
-    f
-}
 
 /// Reads one frame: (type, flags, stream id, payload).
 async fn read_frame(tcp: &mut TcpStream) -> (u8, u8, u32, Vec<u8>) {
@@ -43,7 +36,7 @@ async fn one_h2_connection_holds_at_most_its_stream_cap_upstream() {
     let gw = start_gateway(&toml).await;
     within("fan-out", async {
         let mut tcp = TcpStream::connect(gw.addrs[0]).await.expect("connect");
-        let mut hello = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+        let mut hello = PREFACE.to_vec();
         hello.extend(frame(4, 0, 0, &[]));
         tcp.write_all(&hello).await.expect("preface");
         // The server's SETTINGS advertise the cap (SETTINGS_MAX_CONCURRENT_STREAMS = 3).

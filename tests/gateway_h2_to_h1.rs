@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 use gangway_tests::gateway::{route, start_gateway};
+use gangway_tests::h2wire::{frame, frames, get_headers, PREFACE};
 use gangway_tests::raw;
 use gangway_tests::upstream::Upstream;
 use gangway_tests::{init_tracing, within};
@@ -145,13 +146,11 @@ async fn request_ids_are_never_indexed_in_hpack() {
         let mut sock = tokio::net::TcpStream::connect(gw.addrs[0])
             .await
             .expect("connect");
-        let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+        let mut out = PREFACE.to_vec();
         out.extend(frame(4, 0, 0, &[])); // SETTINGS, all defaults
         for stream in [1u32, 3, 5] {
-            // :method GET, :scheme http, :path /, :authority "gw.test" (literal, indexed name 1)
-            let mut block = vec![0x82, 0x86, 0x84, 0x01, 7];
-            block.extend_from_slice(b"gw.test");
-            out.extend(frame(1, 0x5, stream, &block)); // HEADERS, END_STREAM | END_HEADERS
+            // HEADERS, END_STREAM | END_HEADERS
+            out.extend(frame(1, 0x5, stream, &get_headers()));
         }
         sock.write_all(&out).await.expect("write");
         let mut never_indexed = Vec::new();
@@ -161,15 +160,9 @@ async fn request_ids_are_never_indexed_in_hpack() {
             let n = sock.read(&mut chunk).await.expect("read");
             assert!(n > 0, "closed before three responses");
             buf.extend_from_slice(&chunk[..n]);
-            while buf.len() >= 9 {
-                let len =
-                    usize::from(buf[0]) << 16 | usize::from(buf[1]) << 8 | usize::from(buf[2]);
-                if buf.len() < 9 + len {
-                    break;
-                }
-                let (kind, flags) = (buf[3], buf[4]);
-                let payload = buf[9..9 + len].to_vec();
-                buf.drain(..9 + len);
+            let (whole, used) = frames(&buf);
+            buf.drain(..used);
+            for (kind, flags, _, payload) in whole {
                 if kind == 4 && flags & 1 == 0 {
                     sock.write_all(&frame(4, 1, 0, &[]))
                         .await
@@ -189,15 +182,6 @@ async fn request_ids_are_never_indexed_in_hpack() {
         assert_eq!(up.requests_seen(), 3);
     })
     .await;
-}
-
-fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-    let len = u32::try_from(payload.len()).expect("small frame");
-    let mut f = len.to_be_bytes()[1..].to_vec();
-    f.extend([kind, flags]);
-    f.extend(stream.to_be_bytes());
-    f.extend_from_slice(payload);
-    f
 }
 
 /// Walks an HPACK header block's field representations (RFC 7541 §6) by their lengths

@@ -10,12 +10,12 @@
 use std::net::SocketAddr;
 
 use gangway_tests::gateway::{route, start_gateway};
+use gangway_tests::h2wire::{frame, PREFACE};
 use gangway_tests::upstream::Upstream;
 use gangway_tests::{init_tracing, within};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 const HEADERS: u8 = 1;
 const RST_STREAM: u8 = 3;
 const SETTINGS: u8 = 4;
@@ -27,16 +27,6 @@ enum Answer {
     Status(u16),
     Reset(u32),
     GoAway(u32),
-}
-
-fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-    let len = u32::try_from(payload.len())
-        .expect("small frame")
-        .to_be_bytes();
-    let mut out = vec![len[1], len[2], len[3], kind, flags];
-    out.extend_from_slice(&stream.to_be_bytes());
-    out.extend_from_slice(payload);
-    out
 }
 
 fn string(out: &mut Vec<u8>, s: &[u8]) {

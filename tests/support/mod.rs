@@ -9,6 +9,7 @@
 //! | [`tls`] | a throw-away CA + `localhost` leaf, rustls configs (ring), a TLS connect helper |
 //! | [`raw`] | a hand-rolled HTTP/1.1 client, and hyper `client::conn` helpers |
 //! | [`wire`] | the hand-rolled HTTP/1.1 framing shared by [`fault`] and [`raw`] |
+//! | [`h2wire`] | HTTP/2 frames by hand: a writer, a splitter, the preface, a GET's header block |
 //! | [`body`] | the boxed body type, `full`/`empty`, the deterministic byte pattern |
 //! | [`tmpdir`] | a unique scratch directory removed on drop |
 //!
@@ -18,6 +19,7 @@ pub mod access;
 pub mod body;
 pub mod fault;
 pub mod h2fault;
+pub mod h2wire;
 pub mod ledger;
 pub mod raw;
 pub mod tls;
