@@ -1,6 +1,7 @@
 //! A running access log: a started [`LogWriter`] (stdout or `[log] access_log_path`) and
-//! the line format. Requests queue their records as frames; the writer thread renders them. Held by [`App`](crate::app::App); imports nothing above `config` and
-//! `observe`'s own leaves, so `app` can hold it without a cycle.
+//! the line format. Requests queue their records as frames; the writer thread renders them.
+//! Held by [`App`](crate::app::App); imports nothing above `config` and `observe`'s own
+//! leaves, so `app` can hold it without a cycle.
 //!
 //! The format is the `App`'s; the writer is shared: a reload that keeps the destination
 //! ([`AccessLog::carried`]) hands the running writer to the new `App` with the new format,

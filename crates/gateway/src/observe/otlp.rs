@@ -15,7 +15,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -123,14 +123,15 @@ struct Handover {
     queued: Mutex<Vec<SpanRecord>>,
     processor: BatchSpanProcessor,
     scope: InstrumentationScope,
-    dropped: AtomicU64,
+    /// The first dropped span was warned about (once per exporter).
+    warned: AtomicBool,
 }
 
 /// How often queued spans move into the batch processor (which exports every 5 s or per
 /// 512 spans).
 const HANDOVER_EVERY: Duration = Duration::from_millis(200);
 
-/// Spans queued at most between two handovers; more are dropped and counted (the batch
+/// Spans queued at most between two handovers; more are dropped, with one warning (the batch
 /// processor's own queue holds 2 048).
 const MAX_QUEUED: usize = 4096;
 
@@ -142,7 +143,7 @@ impl Handover {
             return;
         }
         drop(queued);
-        if self.dropped.fetch_add(1, Ordering::Relaxed) == 0 {
+        if !self.warned.swap(true, Ordering::Relaxed) {
             tracing::warn!("OTLP: spans are dropped, the exporter does not keep up");
         }
     }
@@ -226,7 +227,7 @@ impl OtlpExporter {
             scope: InstrumentationScope::builder("gangway")
                 .with_version(env!("CARGO_PKG_VERSION"))
                 .build(),
-            dropped: AtomicU64::new(0),
+            warned: AtomicBool::new(false),
         });
         let periodic = Arc::clone(&handover);
         runtime.spawn(async move {
@@ -244,8 +245,8 @@ impl OtlpExporter {
         })
     }
 
-    /// Queues a finished span; never blocks (a full queue drops it, counted and warned
-    /// about once).
+    /// Queues a finished span; never blocks (a full queue drops it, with one warning per
+    /// exporter).
     pub fn export(&self, span: SpanRecord) {
         self.handover.push(span);
     }
