@@ -316,6 +316,7 @@ http {
       proxy_pass http://up;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
+      proxy_max_temp_file_size 0;   # a large body streams through, not via a temp file
     }
   }
 }
@@ -481,21 +482,28 @@ if has client; then
 fi
 
 # ---------------------------------------------------------------- section: stream
+# direct is nginx's sendfile straight into the client's socket; every proxy copies each byte
+# into user space and out again, so the other proxies stream the same file as the yardstick
+# for what a copying proxy reaches on this machine.
+STREAM_SYSTEMS="direct gangway nginx haproxy hyper-util"
 if has stream; then
   start_gangway
-  # Warm-up: the file into the page cache, gangway's buffers sized.
-  "${LOAD[@]}" "$GWB" stream --addr "127.0.0.1:$GW" --path /big >/dev/null
-  for run in $(seq 1 "$RUNS"); do
-    say "stream $STREAM_SIZE direct (run $run)"
-    r=$("${LOAD[@]}" "$GWB" stream --addr "127.0.0.1:$UP_H1" --path /big | tail -n1)
-    echo "$r" >&2
-    record "$r" section=stream system=direct run="$run" size="$STREAM_SIZE"
-    say "stream $STREAM_SIZE gangway (run $run)"
-    r=$("${LOAD[@]}" "$GWB" stream --addr "127.0.0.1:$GW" --path /big --pid "$GANGWAY_PID" | tail -n1)
-    echo "$r" >&2
-    record "$r" section=stream system=gangway run="$run" size="$STREAM_SIZE"
+  start_nginx_proxy ng "$NG_H1" "$NG_H2" "access_log off;"; NGINX_PID=$LAST_PID
+  start_haproxy; start_hyperutil
+  for s in $STREAM_SYSTEMS; do
+    # Warm-up: the file into the page cache, each proxy's buffers sized.
+    "${LOAD[@]}" "$GWB" stream --addr "127.0.0.1:$(port_of "$s" h1)" --path /big >/dev/null
   done
-  stop "$GANGWAY_PID"
+  for run in $(seq 1 "$RUNS"); do
+    for s in $STREAM_SYSTEMS; do
+      say "stream $STREAM_SIZE $s (run $run)"
+      pid=(); [ "$s" = gangway ] && pid=(--pid "$GANGWAY_PID")
+      r=$("${LOAD[@]}" "$GWB" stream --addr "127.0.0.1:$(port_of "$s" h1)" --path /big "${pid[@]}" | tail -n1)
+      echo "$r" >&2
+      record "$r" section=stream system="$s" run="$run" size="$STREAM_SIZE"
+    done
+  done
+  stop "$GANGWAY_PID"; stop "$NGINX_PID"; stop "$HAPROXY_PID"; stop "$HYPERUTIL_PID"
 fi
 
 # ---------------------------------------------------------------- section: idle
