@@ -515,7 +515,8 @@ if has idle; then
     # One request first, so the upstream connection and lazily built state exist.
     curl -s -o /dev/null "http://127.0.0.1:$port/"
     sleep 0.3
-    r=$("${LOAD[@]}" "$GWB" idle --addr "127.0.0.1:$port" --conns "$IDLE_CONNS" --pid "$pid" | tail -n1)
+    # Held 2 s before RSS is read: gangway parks an HTTP/1 connection idle for 1 s.
+    r=$("${LOAD[@]}" "$GWB" idle --addr "127.0.0.1:$port" --conns "$IDLE_CONNS" --pid "$pid" --hold 2 | tail -n1)
     echo "$r" >&2
     record "$r" section=idle system="$s" note="$IDLE_NOTE"
     stop "$pid"

@@ -63,7 +63,11 @@ async fn echo_upstream() -> (SocketAddr, mpsc::UnboundedReceiver<()>) {
 
 /// Opens a tunnel through the gateway and checks one echo.
 async fn open_tunnel(gw: SocketAddr) -> TcpStream {
-    let mut c = TcpStream::connect(gw).await.expect("connect");
+    upgrade_and_echo(TcpStream::connect(gw).await.expect("connect")).await
+}
+
+/// Asks for a websocket upgrade on `c` and checks one echo through the tunnel.
+async fn upgrade_and_echo(mut c: TcpStream) -> TcpStream {
     c.write_all(
         b"GET /ws HTTP/1.1\r\nhost: gateway.test\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n",
     )
@@ -177,4 +181,39 @@ async fn shutdown_waits_for_tunnels_then_closes_them() {
         ended.recv().await.expect("upstream side closed");
     })
     .await;
+}
+
+#[tokio::test]
+async fn an_upgrade_on_a_parked_connection_still_tunnels() {
+    init_tracing();
+    let (up, _ended) = echo_upstream().await;
+    let gw = start_gateway(&route("/", &format!("http://{up}"))).await;
+    within("upgrade after park", async {
+        let mut c = TcpStream::connect(gw.addrs[0]).await.expect("connect");
+        c.write_all(&get("/plain")).await.expect("plain");
+        let mut head = Vec::new();
+        while !head.ends_with(b"ok") {
+            let mut b = [0u8; 1];
+            c.read_exact(&mut b).await.expect("plain response");
+            head.push(b[0]);
+        }
+        assert!(
+            head.starts_with(b"HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&head)
+        );
+        // Idle past the park (see tests/gateway_park.rs), then the upgrade on it.
+        assert!(
+            wait_until(Duration::from_secs(20), || gw
+                .app
+                .render_metrics()
+                .contains("gangway_connections_parked 1\n"))
+            .await,
+            "parked"
+        );
+        let c = upgrade_and_echo(c).await;
+        drop(c);
+    })
+    .await;
+    gw.shutdown().await;
 }

@@ -17,6 +17,11 @@
 //!
 //! [`Activity`] holds the phase; the connection task waits on [`Activity::expired`]
 //! beside the connection and closes it (HTTP/2: GOAWAY first) when it fires.
+//!
+//! A plain HTTP/1 connection idle for [`Budget::park_after`] is first *parked* instead
+//! (see `park`): hyper's connection ends without closing the socket, its buffers are
+//! freed, and a new one is built when the next bytes arrive. While that happens
+//! [`Watched`] keeps hyper from shutting the socket down.
 
 use std::io;
 use std::pin::Pin;
@@ -43,22 +48,42 @@ pub enum Phase {
     Idle,
 }
 
-/// The two limits a connection's [`Phase`] is held to.
+/// The limits a connection's [`Phase`] is held to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budget {
     /// `[timeouts] header_read`.
     pub header_read: Duration,
     /// `[timeouts] client_idle`.
     pub client_idle: Duration,
+    /// An idle connection is parked after this long (`None`: never; HTTP/2 and TLS).
+    pub park_after: Option<Duration>,
 }
 
-/// When a connection that entered `phase` at `since` is to be closed; `None` = not by
-/// these limits.
-pub fn deadline(phase: Phase, since: Instant, budget: Budget) -> Option<Instant> {
+/// What is due when a deadline passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    /// Close the connection: it has been in this phase too long.
+    Close(Phase),
+    /// Park the idle connection outside hyper (its socket stays open).
+    Park,
+}
+
+/// What is due for a connection that entered `phase` at `since`, and when; `None` =
+/// nothing by these limits. `writing` (a response's bytes still wait for the socket)
+/// keeps an idle connection from being parked: hyper would drop them with its buffers.
+pub fn deadline(
+    phase: Phase,
+    since: Instant,
+    budget: Budget,
+    writing: bool,
+) -> Option<(Instant, Due)> {
     match phase {
-        Phase::Head => Some(since + budget.header_read),
+        Phase::Head => Some((since + budget.header_read, Due::Close(phase))),
         Phase::Busy => None,
-        Phase::Idle => Some(since + budget.client_idle),
+        Phase::Idle => match budget.park_after {
+            Some(park) if park < budget.client_idle && !writing => Some((since + park, Due::Park)),
+            _ => Some((since + budget.client_idle, Due::Close(phase))),
+        },
     }
 }
 
@@ -75,6 +100,10 @@ pub struct Activity {
     state: Mutex<State>,
     /// Mirrors `phase == Idle` so that a read checks one atomic, not the lock.
     idle: AtomicBool,
+    /// The last write to the socket would have blocked (HTTP/1: see [`Watched`]).
+    writing: AtomicBool,
+    /// Parking: hyper's shutdown of the socket is skipped (see [`Watched`]).
+    parking: AtomicBool,
     wake: Notify,
 }
 
@@ -83,6 +112,10 @@ struct State {
     phase: Phase,
     since: Instant,
     busy: usize,
+    /// Requests begun so far.
+    begun: u64,
+    /// `begun` when parking started.
+    parking_at: u64,
     /// The task waits for a notification rather than a timer (it saw `Busy`).
     parked: bool,
 }
@@ -95,9 +128,13 @@ impl Activity {
                 phase: Phase::Head,
                 since: accepted,
                 busy: 0,
+                begun: 0,
+                parking_at: 0,
                 parked: false,
             }),
             idle: AtomicBool::new(false),
+            writing: AtomicBool::new(false),
+            parking: AtomicBool::new(false),
             wake: Notify::new(),
         })
     }
@@ -116,6 +153,7 @@ impl Activity {
     pub fn begin(self: &Arc<Self>) -> BusyGuard {
         let mut s = self.state.lock();
         s.busy += 1;
+        s.begun += 1;
         if s.phase != Phase::Busy {
             self.set(&mut s, Phase::Busy);
         }
@@ -150,10 +188,23 @@ impl Activity {
         }
     }
 
-    /// Resolves, with the phase, when the connection has been in it past its deadline.
-    pub async fn expired(&self, budget: Budget) -> Phase {
+    /// Parking is over: hyper's connection ended cleanly, with no request begun since
+    /// [`Due::Park`] was returned. `false`: one slipped in, and hyper answered it with
+    /// `Connection: close`; the socket must close.
+    pub fn parked(&self) -> bool {
+        self.parking.store(false, Ordering::Relaxed);
+        let s = self.state.lock();
+        s.begun == s.parking_at
+    }
+
+    /// Resolves when something is due: the connection has been in its phase past its
+    /// deadline. On [`Due::Park`] parking has begun (see [`Activity::parked`]).
+    pub async fn expired(&self, budget: Budget) -> Due {
         // Any deadline a change after `now` brings is at least this far from `now`.
-        let horizon = budget.header_read.min(budget.client_idle);
+        let mut horizon = budget.header_read.min(budget.client_idle);
+        if let Some(park) = budget.park_after {
+            horizon = horizon.min(park);
+        }
         loop {
             let changed = self.wake.notified();
             let mut changed = std::pin::pin!(changed);
@@ -162,9 +213,16 @@ impl Activity {
             let now = Instant::now();
             let check = {
                 let mut s = self.state.lock();
-                match deadline(s.phase, s.since, budget) {
-                    Some(at) if at <= now => return s.phase,
-                    Some(at) => Some(at.min(now + horizon)),
+                let writing = self.writing.load(Ordering::Relaxed);
+                match deadline(s.phase, s.since, budget, writing) {
+                    Some((at, due)) if at <= now => {
+                        if due == Due::Park {
+                            s.parking_at = s.begun;
+                            self.parking.store(true, Ordering::Relaxed);
+                        }
+                        return due;
+                    }
+                    Some((at, _)) => Some(at.min(now + horizon)),
                     None => {
                         s.parked = true;
                         None
@@ -259,7 +317,12 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.io).poll_write(cx, buf);
+        this.activity
+            .writing
+            .store(r.is_pending(), Ordering::Relaxed);
+        r
     }
 
     fn poll_write_vectored(
@@ -267,7 +330,14 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        // hyper writes until the socket would block or its buffer is empty, so a blocked
+        // last write is the one sign that bytes of a response are still in its buffer.
+        this.activity
+            .writing
+            .store(r.is_pending(), Ordering::Relaxed);
+        r
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -279,7 +349,19 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+        let this = self.get_mut();
+        if this.activity.parking.load(Ordering::Relaxed) {
+            // hyper ends its connection to be parked: the socket stays open.
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.io).poll_shutdown(cx)
+    }
+}
+
+impl<S> Watched<S> {
+    /// The wrapped IO.
+    pub fn get_ref(&self) -> &S {
+        &self.io
     }
 }
 

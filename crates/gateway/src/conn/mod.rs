@@ -16,7 +16,9 @@ pub mod fds;
 pub mod idle;
 pub mod limits;
 pub use limits::ServerLimits;
+mod h1;
 mod h1_after;
+mod park;
 mod prefixed;
 pub mod shutdown;
 pub mod sni;
@@ -30,10 +32,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::header::UPGRADE;
 use http::{Request, StatusCode};
 use hyper::body::Incoming;
-use hyper::server::conn::{http1, http2};
+use hyper::server::conn::http2;
 use hyper::service::service_fn;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -47,9 +48,7 @@ use crate::request;
 use crate::request::tunnel::TunnelHold;
 use crate::strict::check_h2;
 
-use h1_after::H1After;
 use shutdown::Shutdown;
-use strict_io::{StrictConn, StrictIo};
 use workers::Balance;
 
 /// One listening socket and how its connections are served.
@@ -293,12 +292,13 @@ impl Conn {
         activity: Arc<idle::Activity>,
         sni: Option<sni::Chosen>,
     ) where
-        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        S: AsyncRead + AsyncWrite + park::ReadReady + Unpin + Send + 'static,
     {
         let (info, limits) = (self.info, &self.limits);
         let budget = idle::Budget {
             header_read: limits.header_read_timeout,
             client_idle: limits.client_idle,
+            park_after: None,
         };
         if h2 {
             // Past the preface: from now on only client_idle applies, while no stream is open.
@@ -336,63 +336,15 @@ impl Conn {
                 &self.app.load(),
                 &info,
                 &mut self.signals,
-                Watchdog { expired, h2: true },
+                Watchdog {
+                    expired,
+                    h2: true,
+                    activity: &activity,
+                },
             )
             .await;
         } else {
-            // Every byte passes the strict checker before hyper parses it (see `strict_io`).
-            let strict = StrictConn::new(limits.strict());
-            let stream = idle::Watched::new(stream, Arc::clone(&activity));
-            let io = TokioIo::new(StrictIo::new(stream, Arc::clone(&strict)));
-            let live = Arc::clone(&self.app);
-            let hold = Arc::clone(&self.hold);
-            let requests = Arc::clone(&activity);
-            let service = service_fn(move |mut req: Request<Incoming>| {
-                let busy = requests.begin();
-                // Asked when hyper hands the request over, so in request order.
-                let violation = strict.next_request();
-                sni::mark_misdirected(sni.as_ref(), &mut req);
-                if req.headers().contains_key(UPGRADE) {
-                    // A tunnel this request may become keeps the connection's permit.
-                    req.extensions_mut().insert(Arc::clone(&hold));
-                }
-                let after = H1After::new(Arc::clone(&strict), violation, &mut req);
-                let app = live.load();
-                // Boxed per request: hyper keeps room for the service's future in a box of
-                // its own for the connection's whole life, idle or not; a pointer there
-                // instead of the future's kilobytes keeps an idle keep-alive connection small.
-                Box::pin(request::handle(
-                    app,
-                    info,
-                    violation,
-                    req,
-                    move |mut resp| {
-                        after.apply(&mut resp);
-                        Ok::<_, Infallible>(resp.map(|b| idle::Tracked::new(b, busy)))
-                    },
-                ))
-            });
-            let conn = http1::Builder::new()
-                .timer(TokioTimer)
-                // Off: `idle` runs header_read with the sniffing time counted (hyper's timer
-                // would start afresh) and client_idle between requests.
-                .header_read_timeout(None)
-                .max_headers(limits.max_headers)
-                .max_buf_size(limits.max_header_bytes.max(8192))
-                .keep_alive(true)
-                .serve_connection(io, service)
-                .with_upgrades();
-            let mut conn = std::pin::pin!(conn);
-            let expired = activity.expired(budget);
-            drive(
-                conn.as_mut(),
-                |c| c.graceful_shutdown(),
-                &self.app.load(),
-                &info,
-                &mut self.signals,
-                Watchdog { expired, h2: false },
-            )
-            .await;
+            self.serve_h1(stream, activity, sni, budget).await;
         }
     }
 }
@@ -400,6 +352,15 @@ impl Conn {
 /// How long a connection accepted just before the stop signal may take to send its first
 /// bytes before it is closed as idle.
 const LATE_FIRST_BYTES: Duration = Duration::from_millis(500);
+
+/// How [`drive`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Driven {
+    /// The connection is over; dropping it closes the socket.
+    Ended,
+    /// hyper's connection ended with the socket open, to be parked (see `park`).
+    Parked,
+}
 
 /// Serves a connection to its end. On the stop signal it asks the connection to finish
 /// gracefully (HTTP/1.1: after the request in flight; HTTP/2: GOAWAY); on the close signal
@@ -410,11 +371,16 @@ async fn drive<C>(
     app: &Arc<App>,
     info: &ConnInfo,
     signals: &mut Signals,
-    watchdog: Watchdog<impl std::future::Future<Output = idle::Phase>>,
-) where
+    watchdog: Watchdog<'_, impl std::future::Future<Output = idle::Due>>,
+) -> Driven
+where
     C: std::future::Future<Output = Result<(), hyper::Error>>,
 {
-    let Watchdog { expired, h2 } = watchdog;
+    let Watchdog {
+        expired,
+        h2,
+        activity,
+    } = watchdog;
     let mut expired = std::pin::pin!(expired);
     tokio::select! {
         // Connection first: when the stop came before the connection was first polled,
@@ -431,27 +397,45 @@ async fn drive<C>(
                 _ = &mut expired => {}
             }
         }
-        phase = &mut expired => {
-            tracing::debug!(client = %info.peer, ?phase, "client connection timed out; closing");
-            if h2 {
-                // GOAWAY, then the close once the client acknowledged it (its PING) — or
-                // at the bound below for a client that never answers.
+        due = &mut expired => match due {
+            idle::Due::Park => {
+                // hyper ends an idle connection at once; a request that slipped in is
+                // served first (with `Connection: close`: the connection is not parked).
                 graceful(conn.as_mut());
                 tokio::select! {
-                    r = conn.as_mut() => log_end(app, info, r.err()),
-                    _ = tokio::time::sleep(GOAWAY_WAIT) => {}
+                    r = conn.as_mut() => {
+                        if activity.parked() && r.is_ok() {
+                            return Driven::Parked;
+                        }
+                        log_end(app, info, r.err());
+                    }
                     _ = shutdown::signalled(&mut signals.close) => log_closed(info),
                 }
             }
-            // HTTP/1: nothing is in flight (idle) or the head is late: just close.
-        }
+            idle::Due::Close(phase) => {
+                tracing::debug!(client = %info.peer, ?phase, "client connection timed out; closing");
+                if h2 {
+                    // GOAWAY, then the close once the client acknowledged it (its PING) —
+                    // or at the bound below for a client that never answers.
+                    graceful(conn.as_mut());
+                    tokio::select! {
+                        r = conn.as_mut() => log_end(app, info, r.err()),
+                        _ = tokio::time::sleep(GOAWAY_WAIT) => {}
+                        _ = shutdown::signalled(&mut signals.close) => log_closed(info),
+                    }
+                }
+                // HTTP/1: nothing is in flight (idle) or the head is late: just close.
+            }
+        },
     }
+    Driven::Ended
 }
 
 /// What `drive` waits on beside the connection: its `idle` deadline.
-struct Watchdog<F> {
+struct Watchdog<'a, F> {
     expired: F,
     h2: bool,
+    activity: &'a idle::Activity,
 }
 
 /// How long an HTTP/2 connection closed for idleness may take to acknowledge its GOAWAY.

@@ -33,6 +33,16 @@ impl<S> Prefixed<S> {
             inner,
         }
     }
+
+    /// Sniffed bytes not read yet.
+    pub fn has_unread(&self) -> bool {
+        self.start < self.end
+    }
+
+    /// The wrapped IO.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {

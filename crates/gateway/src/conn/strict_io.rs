@@ -118,6 +118,11 @@ impl<T> StrictIo<T> {
             eof: false,
         }
     }
+
+    /// The wrapped IO.
+    pub fn get_ref(&self) -> &T {
+        &self.io
+    }
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for StrictIo<T> {

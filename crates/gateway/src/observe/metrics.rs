@@ -51,6 +51,8 @@ pub struct Metrics {
     /// Upgraded connections (WebSocket and friends) spliced right now.
     tunnels_open: AtomicU64,
     tunnels_total: AtomicU64,
+    /// Idle HTTP/1 connections held outside hyper right now (`conn::park`).
+    connections_parked: AtomicU64,
     /// Time to the upstream's response head, one per route slot.
     heads: Vec<super::histogram::Histogram>,
     /// Connections per listener.
@@ -86,6 +88,7 @@ impl Metrics {
             connections_open: AtomicU64::new(0),
             tunnels_open: AtomicU64::new(0),
             tunnels_total: AtomicU64::new(0),
+            connections_parked: AtomicU64::new(0),
         }
     }
 
@@ -155,6 +158,15 @@ impl Metrics {
     pub fn tunnel_opened(&self) {
         self.tunnels_total.fetch_add(1, Ordering::Relaxed);
         self.tunnels_open.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An idle connection was parked (`true`) or woke up or closed parked (`false`).
+    pub fn connection_parked(&self, parked: bool) {
+        if parked {
+            self.connections_parked.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.connections_parked.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 
     /// A tunnel ended.
@@ -281,6 +293,16 @@ impl Metrics {
             out,
             "gangway_tunnels_open {}",
             self.tunnels_open.load(Ordering::Relaxed)
+        )?;
+        writeln!(
+            out,
+            "# HELP gangway_connections_parked Idle HTTP/1 keep-alive connections held outside the HTTP parser, with its buffers freed, until their next bytes."
+        )?;
+        writeln!(out, "# TYPE gangway_connections_parked gauge")?;
+        writeln!(
+            out,
+            "gangway_connections_parked {}",
+            self.connections_parked.load(Ordering::Relaxed)
         )?;
         self.listeners.render(out);
         super::histogram::render_heads(

@@ -2,23 +2,46 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{deadline, Activity, Budget, Phase};
+use super::{deadline, Activity, Budget, Due, Phase};
 
 const BUDGET: Budget = Budget {
     header_read: Duration::from_secs(3),
     client_idle: Duration::from_secs(75),
+    park_after: None,
 };
 
 #[test]
 fn deadline_per_phase() {
     let t = Instant::now();
+    let s = Duration::from_secs;
+    let park = Budget {
+        park_after: Some(s(1)),
+        ..BUDGET
+    };
+    let late = Budget {
+        park_after: Some(s(80)),
+        ..BUDGET
+    };
+    let close = |phase, secs| Some((t + s(secs), Due::Close(phase)));
+    // (phase, budget, a response still being written, what is due and when)
     let table = [
-        (Phase::Head, Some(t + Duration::from_secs(3))),
-        (Phase::Busy, None),
-        (Phase::Idle, Some(t + Duration::from_secs(75))),
+        (Phase::Head, BUDGET, false, close(Phase::Head, 3)),
+        (Phase::Busy, BUDGET, false, None),
+        (Phase::Idle, BUDGET, false, close(Phase::Idle, 75)),
+        (Phase::Head, park, false, close(Phase::Head, 3)),
+        (Phase::Busy, park, false, None),
+        (Phase::Idle, park, false, Some((t + s(1), Due::Park))),
+        // hyper would drop the response's last bytes with its buffers.
+        (Phase::Idle, park, true, close(Phase::Idle, 75)),
+        // Closed before it would be parked.
+        (Phase::Idle, late, false, close(Phase::Idle, 75)),
     ];
-    for (phase, want) in table {
-        assert_eq!(deadline(phase, t, BUDGET), want, "{phase:?}");
+    for (phase, budget, writing, want) in table {
+        assert_eq!(
+            deadline(phase, t, budget, writing),
+            want,
+            "{phase:?} {budget:?} {writing}"
+        );
     }
 }
 
@@ -56,6 +79,7 @@ async fn expired_fires_only_without_activity() {
     let budget = Budget {
         header_read: Duration::from_millis(20),
         client_idle: Duration::from_millis(30),
+        park_after: None,
     };
     let a = Activity::new(Instant::now());
     // A busy connection is not expired; it becomes idle and then fires in that phase.
@@ -71,5 +95,24 @@ async fn expired_fires_only_without_activity() {
         .await
         .expect("bounded")
         .expect("joined");
-    assert_eq!(fired, Phase::Idle);
+    assert_eq!(fired, Due::Close(Phase::Idle));
+}
+
+#[tokio::test]
+async fn parking_is_clean_only_without_a_request_since() {
+    let budget = Budget {
+        header_read: Duration::from_millis(20),
+        client_idle: Duration::from_secs(60),
+        park_after: Some(Duration::from_millis(10)),
+    };
+    let a = Activity::new(Instant::now());
+    drop(a.begin());
+    assert_eq!(a.expired(budget).await, Due::Park);
+    assert!(a.parked(), "nothing began while parking");
+    // Idle again from the same moment: parking is due again at once.
+    assert_eq!(a.expired(budget).await, Due::Park);
+    // A request slipped in between the decision and hyper's end: its response said
+    // `Connection: close`, so the connection must not be kept.
+    drop(a.begin());
+    assert!(!a.parked());
 }
