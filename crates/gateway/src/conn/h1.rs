@@ -25,7 +25,7 @@ use crate::request;
 impl Conn {
     /// Serves `stream` as HTTP/1.1 to its end.
     pub(super) async fn serve_h1<S>(
-        mut self,
+        &mut self,
         stream: S,
         activity: Arc<Activity>,
         sni: Option<sni::Chosen>,
@@ -88,7 +88,8 @@ impl Conn {
             // Boxed: parked, the task holds none of hyper's state, not even room for it.
             let mut conn = Box::pin(conn);
             let expired = activity.expired(budget);
-            let driven = drive(
+            // Boxed: freed while parked, so the task keeps no room for it.
+            let driven = Box::pin(drive(
                 conn.as_mut(),
                 |c| c.graceful_shutdown(),
                 &self.app.load(),
@@ -99,17 +100,23 @@ impl Conn {
                     h2: false,
                     activity: &activity,
                 },
-            )
+            ))
             .await;
             if driven == Driven::Ended {
                 return;
             }
-            let Some(parts) = Pin::into_inner(conn).into_parts() else {
+            let Some(http1::Parts {
+                io: parts_io,
+                read_buf,
+                service: parts_service,
+                ..
+            }) = Pin::into_inner(conn).into_parts()
+            else {
                 return;
             };
-            io = parts.io.into_inner();
-            io.replay(parts.read_buf);
-            service = parts.service;
+            io = parts_io.into_inner();
+            io.replay(read_buf);
+            service = parts_service;
             tracing::trace!(client = %info.peer, "idle connection parked");
             // Both ends of this park counted in one `App`, whatever a reload does meanwhile.
             let app = self.app.load();
@@ -119,8 +126,9 @@ impl Conn {
                 biased;
                 r = std::future::poll_fn(|cx| io.poll_read_ready(cx)) => r.is_ok(),
                 _ = shutdown::signalled(&mut self.signals.stop) => false,
-                // client_idle, counted from when the connection went idle.
-                _ = activity.expired(parked) => false,
+                // client_idle, counted from when the connection went idle (nothing is
+                // read while parked, so the phase cannot change).
+                _ = tokio::time::sleep_until(activity.idle_until(parked)) => false,
             };
             app.metrics.connection_parked(false);
             if !woke {

@@ -197,6 +197,15 @@ impl Activity {
         s.begun == s.parking_at
     }
 
+    /// When an idle connection is to be closed by `budget` (now, if it is not idle).
+    pub fn idle_until(&self, budget: Budget) -> Instant {
+        let s = self.state.lock();
+        match s.phase {
+            Phase::Idle => s.since + budget.client_idle,
+            Phase::Head | Phase::Busy => Instant::now(),
+        }
+    }
+
     /// Resolves when something is due: the connection has been in its phase past its
     /// deadline. On [`Due::Park`] parking has begun (see [`Activity::parked`]).
     pub async fn expired(&self, budget: Budget) -> Due {

@@ -202,16 +202,23 @@ struct Conn {
 
 impl Conn {
     /// Serves the connection to its end (counted as open meanwhile).
-    async fn run(mut self, stream: TcpStream) {
-        let app = self.app.load();
-        self.limits = Arc::clone(&app.conn_limits);
-        let listener = self.info.local;
-        app.metrics.connection_opened(listener);
-        self.serve(stream).await;
-        app.metrics.connection_closed(listener);
+    ///
+    /// The task's future is allocated whole for the connection's life, idle or not, so its
+    /// size is every idle connection's: the `Conn` is owned here once and lent below (an
+    /// `async fn` taking it by value keeps it twice), and what only one phase needs (the
+    /// sniffer, the TLS handshake, HTTP/2, hyper's connection) is boxed.
+    fn run(mut self, stream: TcpStream) -> impl std::future::Future<Output = ()> + Send {
+        async move {
+            let app = self.app.load();
+            self.limits = Arc::clone(&app.conn_limits);
+            let listener = self.info.local;
+            app.metrics.connection_opened(listener);
+            self.serve(stream).await;
+            app.metrics.connection_closed(listener);
+        }
     }
 
-    async fn serve(mut self, stream: TcpStream) {
+    async fn serve(&mut self, stream: TcpStream) {
         // One header_read budget from the accept: sniffing or the TLS handshake spend it,
         // the first head gets what is left (see `idle`).
         let activity = idle::Activity::new(tokio::time::Instant::now());
@@ -219,28 +226,11 @@ impl Conn {
         let Some(index) = self.tls.take() else {
             let mut stream = stream;
             let mut head = [0u8; prefixed::PREFIX_MAX];
-            let (h2, len) = {
-                let sniff = tokio::time::timeout_at(
-                    head_by,
-                    prefixed::sniff_h2_preface(&mut stream, &mut head),
-                );
-                let mut sniff = std::pin::pin!(sniff);
-                tokio::select! {
-                    biased;
-                    r = &mut sniff => match r {
-                        Ok(Ok(found)) => found,
-                        _ => return,
-                    },
-                    // Nothing arrived yet. A connection accepted just before the stop (a socket
-                    // handed over to another process, a load balancer not yet told) usually has
-                    // its first request in flight: serve it if it comes at once, else close.
-                    _ = shutdown::signalled(&mut self.signals.stop) => {
-                        match tokio::time::timeout(LATE_FIRST_BYTES, &mut sniff).await {
-                            Ok(Ok(Ok(found))) => found,
-                            _ => return,
-                        }
-                    }
-                }
+            // Boxed: the sniffer's timers and futures are needed once, and the task
+            // (allocated whole for the connection's life) must not keep room for them.
+            let sniffed = Box::pin(sniff(&mut stream, &mut head, head_by, &mut self.signals));
+            let Some((h2, len)) = sniffed.await else {
+                return;
             };
             return self
                 .serve_http(
@@ -251,15 +241,25 @@ impl Conn {
                 )
                 .await;
         };
+        // Boxed: the rustls state is large, and a plain connection's task (allocated whole
+        // for every connection, idle ones too) must not carry room for it.
+        Box::pin(self.serve_tls(stream, index, activity, head_by)).await;
+    }
+
+    async fn serve_tls(
+        &mut self,
+        stream: TcpStream,
+        index: usize,
+        activity: Arc<idle::Activity>,
+        head_by: tokio::time::Instant,
+    ) {
         // The certificates serving now: a reload changes them for the next handshake.
         let Some(certs) = self.app.load().tls.get(index).cloned().flatten() else {
             tracing::error!(listener = %self.info.local, "TLS listener without certificates");
             return;
         };
         let acceptor = tokio_rustls::TlsAcceptor::from(certs.config());
-        // Boxed, like the TLS connection below: the rustls state is large, and a plain
-        // connection's task (allocated whole for every connection, idle ones too) must
-        // not carry room for it.
+        // Boxed: the handshake's state is larger than the stream's.
         let handshake = tokio::time::timeout_at(head_by, Box::pin(acceptor.accept(stream)));
         // No request has started yet: on shutdown the connection just closes (it would
         // otherwise hold the drain up to the handshake timeout).
@@ -282,11 +282,11 @@ impl Conn {
         let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
         let names = Arc::clone(certs.names());
         let sni = sni::Chosen::new(names, stream.get_ref().1.server_name());
-        Box::pin(self.serve_http(stream, h2, activity, sni)).await;
+        self.serve_http(stream, h2, activity, sni).await;
     }
 
     async fn serve_http<S>(
-        mut self,
+        &mut self,
         stream: S,
         h2: bool,
         activity: Arc<idle::Activity>,
@@ -294,57 +294,86 @@ impl Conn {
     ) where
         S: AsyncRead + AsyncWrite + park::ReadReady + Unpin + Send + 'static,
     {
-        let (info, limits) = (self.info, &self.limits);
+        let (info, limits) = (self.info, Arc::clone(&self.limits));
         let budget = idle::Budget {
             header_read: limits.header_read_timeout,
             client_idle: limits.client_idle,
             park_after: None,
         };
         if h2 {
-            // Past the preface: from now on only client_idle applies, while no stream is open.
-            activity.waiting();
-            let io = TokioIo::new(stream);
-            let live = Arc::clone(&self.app);
-            let streams = Arc::clone(&activity);
-            let sni = sni.clone();
-            let service = service_fn(move |mut req: Request<Incoming>| {
-                sni::mark_misdirected(sni.as_ref(), &mut req);
-                // Once per request: a reload applies to the next request, on every connection.
-                let app = live.load();
-                let busy = streams.begin();
-                // Refused (this stream only) when a field breaks the rules.
-                let violation = check_h2(req.headers()).err();
-                // Boxed: hyper spawns each stream's future as a task of its own and moves it
-                // several times on the way (into the task, through the scheduler); a pointer
-                // moves instead of the future's kilobytes.
-                Box::pin(request::handle(app, info, violation, req, move |resp| {
-                    Ok::<_, Infallible>(resp.map(|b| idle::Tracked::new(b, busy)))
-                }))
-            });
-            let mut builder = http2::Builder::new(TokioExecutor);
-            builder
-                .timer(TokioTimer)
-                .max_concurrent_streams(limits.h2_max_streams)
-                .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
-                .adaptive_window(true);
-            // Boxed: the HTTP/2 state would otherwise size every HTTP/1 connection's task.
-            let mut conn = Box::pin(builder.serve_connection(io, service));
-            let expired = activity.expired(budget);
-            drive(
-                conn.as_mut(),
-                |c| c.graceful_shutdown(),
-                &self.app.load(),
-                &info,
-                &mut self.signals,
-                Watchdog {
-                    expired,
-                    h2: true,
-                    activity: &activity,
-                },
-            )
+            // Boxed: an HTTP/2 connection's state is large and an HTTP/1 connection's task
+            // (allocated whole, for its whole life, parked or not) must not carry room for it.
+            Box::pin(async move {
+                // Past the preface: from now on only client_idle applies, while no stream is open.
+                activity.waiting();
+                let io = TokioIo::new(stream);
+                let live = Arc::clone(&self.app);
+                let streams = Arc::clone(&activity);
+                let sni = sni.clone();
+                let service = service_fn(move |mut req: Request<Incoming>| {
+                    sni::mark_misdirected(sni.as_ref(), &mut req);
+                    // Once per request: a reload applies to the next request, on every connection.
+                    let app = live.load();
+                    let busy = streams.begin();
+                    // Refused (this stream only) when a field breaks the rules.
+                    let violation = check_h2(req.headers()).err();
+                    // Boxed: hyper spawns each stream's future as a task of its own and moves it
+                    // several times on the way (into the task, through the scheduler); a pointer
+                    // moves instead of the future's kilobytes.
+                    Box::pin(request::handle(app, info, violation, req, move |resp| {
+                        Ok::<_, Infallible>(resp.map(|b| idle::Tracked::new(b, busy)))
+                    }))
+                });
+                let mut builder = http2::Builder::new(TokioExecutor);
+                builder
+                    .timer(TokioTimer)
+                    .max_concurrent_streams(limits.h2_max_streams)
+                    .max_header_list_size(
+                        u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX),
+                    )
+                    .adaptive_window(true);
+                // Boxed: the HTTP/2 state would otherwise size every HTTP/1 connection's task.
+                let mut conn = Box::pin(builder.serve_connection(io, service));
+                let expired = activity.expired(budget);
+                drive(
+                    conn.as_mut(),
+                    |c| c.graceful_shutdown(),
+                    &self.app.load(),
+                    &info,
+                    &mut self.signals,
+                    Watchdog {
+                        expired,
+                        h2: true,
+                        activity: &activity,
+                    },
+                )
+                .await;
+            })
             .await;
         } else {
             self.serve_h1(stream, activity, sni, budget).await;
+        }
+    }
+}
+
+/// Reads the first bytes into `head` until they are the h2c preface or cannot be one:
+/// whether they are and how many were read; `None` when the connection is to close.
+async fn sniff(
+    stream: &mut TcpStream,
+    head: &mut [u8; prefixed::PREFIX_MAX],
+    head_by: tokio::time::Instant,
+    signals: &mut Signals,
+) -> Option<(bool, usize)> {
+    let sniff = tokio::time::timeout_at(head_by, prefixed::sniff_h2_preface(stream, head));
+    let mut sniff = std::pin::pin!(sniff);
+    tokio::select! {
+        biased;
+        r = &mut sniff => r.ok()?.ok(),
+        // Nothing arrived yet. A connection accepted just before the stop (a socket handed
+        // over to another process, a load balancer not yet told) usually has its first
+        // request in flight: serve it if it comes at once, else close.
+        _ = shutdown::signalled(&mut signals.stop) => {
+            tokio::time::timeout(LATE_FIRST_BYTES, &mut sniff).await.ok()?.ok()?.ok()
         }
     }
 }
