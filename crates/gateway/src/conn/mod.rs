@@ -207,6 +207,8 @@ impl Conn {
     /// size is every idle connection's: the `Conn` is owned here once and lent below (an
     /// `async fn` taking it by value keeps it twice), and what only one phase needs (the
     /// sniffer, the TLS handshake, HTTP/2, hyper's connection) is boxed.
+    // Not an `async fn`: its by-value arguments would be stored twice in the future.
+    #[allow(clippy::manual_async_fn)]
     fn run(mut self, stream: TcpStream) -> impl std::future::Future<Output = ()> + Send {
         async move {
             let app = self.app.load();
