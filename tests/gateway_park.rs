@@ -1,5 +1,6 @@
-//! An HTTP/1 keep-alive connection idle for a second is parked: hyper's connection ends
-//! without closing the socket (its buffers freed), and the next bytes build a new one.
+//! An HTTP/1 keep-alive connection idle for `[timeouts] client_park` is parked: hyper's
+//! connection ends without closing the socket (its buffers freed), and the next bytes
+//! build a new one.
 //! Parked connections are counted in `gangway_connections_parked`, serve their next
 //! request (pipelined ones too, and upgrades), close after `client_idle` and on shutdown.
 //!
@@ -51,7 +52,8 @@ async fn a_parked_connection_closes_after_client_idle() {
     init_tracing();
     let up = Upstream::http1().run().await;
     let toml = format!(
-        "{}[timeouts]\nclient_idle = \"3s\"\n",
+        // Parked sooner than the default: the close comes from the parked state.
+        "{}[timeouts]\nclient_idle = \"2s\"\nclient_park = \"100ms\"\n",
         route("/", &up.url(""))
     );
     let gw = start_gateway(&toml).await;

@@ -154,6 +154,7 @@ impl Config {
         w.section("[timeouts]");
         w.kv("header_read", duration(t.header_read));
         w.kv("client_idle", duration(t.client_idle));
+        w.kv("client_park", duration(t.client_park));
         w.kv("client_body_idle", duration(t.client_body_idle));
         w.kv("upstream_connect", duration(t.upstream_connect));
         w.kv("upstream_response", duration(t.upstream_response));

@@ -163,7 +163,7 @@ impl Default for Limits {
     }
 }
 
-/// `[timeouts]`. All but `shutdown_grace` must be greater than zero.
+/// `[timeouts]`. All but `shutdown_grace` and `client_park` must be greater than zero.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Timeouts {
@@ -176,6 +176,11 @@ pub struct Timeouts {
     /// HTTP/2 with no stream open) this long is closed; HTTP/2 gets a GOAWAY first.
     #[serde(deserialize_with = "duration::non_zero")]
     pub client_idle: Duration,
+    /// A plain HTTP/1.1 keep-alive connection idle this long is parked: hyper's buffers
+    /// (16 KiB) are freed until its next bytes, which pay for building them again (see
+    /// `conn::park`). `0s` parks at every idle moment; at or above `client_idle` never.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub client_park: Duration,
     /// Longest pause between two reads of a request body.
     #[serde(deserialize_with = "duration::non_zero")]
     pub client_body_idle: Duration,
@@ -204,6 +209,7 @@ impl Default for Timeouts {
         Timeouts {
             header_read: secs(30),
             client_idle: secs(75),
+            client_park: secs(1),
             client_body_idle: secs(60),
             upstream_connect: secs(10),
             upstream_response: secs(60),

@@ -17,7 +17,7 @@ use gangway_pool::rt::{TokioIo, TokioTimer};
 
 use super::h1_after::H1After;
 use super::idle::{self, Activity, Budget};
-use super::park::{self, ReadReady, Replay};
+use super::park::{ReadReady, Replay};
 use super::strict_io::{StrictConn, StrictIo};
 use super::{drive, shutdown, sni, Conn, Driven, Watchdog};
 use crate::request;
@@ -71,7 +71,7 @@ impl Conn {
             ..budget
         };
         let budget = Budget {
-            park_after: S::PARKS.then_some(park::PARK_AFTER),
+            park_after: S::PARKS.then_some(limits.client_park),
             ..budget
         };
         loop {

@@ -20,6 +20,8 @@ pub struct ServerLimits {
     pub h2_max_streams: u32,
     /// A client connection with nothing in flight this long is closed (see `conn::idle`).
     pub client_idle: Duration,
+    /// A plain HTTP/1 connection idle this long is parked (see `conn::park`).
+    pub client_park: Duration,
 }
 
 impl Default for ServerLimits {
@@ -32,6 +34,7 @@ impl Default for ServerLimits {
             max_uri_bytes: 8 * 1024,
             h2_max_streams: 100,
             client_idle: Duration::from_secs(75),
+            client_park: Duration::from_secs(1),
         }
     }
 }
@@ -55,6 +58,7 @@ impl ServerLimits {
             header_read_timeout: config.timeouts.header_read,
             h2_max_streams: config.limits.max_streams_per_connection,
             client_idle: config.timeouts.client_idle,
+            client_park: config.timeouts.client_park,
             max_headers: config.limits.max_headers,
             max_header_bytes: config.limits.max_header_bytes,
             max_uri_bytes: config.limits.max_uri_bytes,
