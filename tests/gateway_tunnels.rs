@@ -73,12 +73,7 @@ async fn upgrade_and_echo(mut c: TcpStream) -> TcpStream {
     )
     .await
     .expect("send");
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut b = [0u8; 1];
-        c.read_exact(&mut b).await.expect("101 head");
-        head.push(b[0]);
-    }
+    let head = read_until(&mut c, b"\r\n\r\n", "101 head").await;
     assert!(
         head.starts_with(b"HTTP/1.1 101"),
         "{}",
@@ -89,6 +84,17 @@ async fn upgrade_and_echo(mut c: TcpStream) -> TcpStream {
     c.read_exact(&mut buf).await.expect("echo");
     assert_eq!(&buf, b"ping");
     c
+}
+
+/// Reads byte by byte until what was read ends with `end` (nothing past it is consumed).
+async fn read_until(c: &mut TcpStream, end: &[u8], what: &str) -> Vec<u8> {
+    let mut got = Vec::new();
+    while !got.ends_with(end) {
+        let mut b = [0u8; 1];
+        c.read_exact(&mut b).await.expect(what);
+        got.push(b[0]);
+    }
+    got
 }
 
 /// Reads until EOF (or an error such as a reset); the tunnel was closed.
@@ -187,16 +193,15 @@ async fn shutdown_waits_for_tunnels_then_closes_them() {
 async fn an_upgrade_on_a_parked_connection_still_tunnels() {
     init_tracing();
     let (up, _ended) = echo_upstream().await;
-    let gw = start_gateway(&route("/", &format!("http://{up}"))).await;
+    let toml = format!(
+        "{}[timeouts]\nclient_park = \"100ms\"\n",
+        route("/", &format!("http://{up}"))
+    );
+    let gw = start_gateway(&toml).await;
     within("upgrade after park", async {
         let mut c = TcpStream::connect(gw.addrs[0]).await.expect("connect");
         c.write_all(&get("/plain")).await.expect("plain");
-        let mut head = Vec::new();
-        while !head.ends_with(b"ok") {
-            let mut b = [0u8; 1];
-            c.read_exact(&mut b).await.expect("plain response");
-            head.push(b[0]);
-        }
+        let head = read_until(&mut c, b"ok", "plain response").await;
         assert!(
             head.starts_with(b"HTTP/1.1 200"),
             "{}",

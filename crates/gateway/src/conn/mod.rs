@@ -7,12 +7,15 @@
 //! Nothing here knows the modes.
 //!
 //! - `strict_io`: the IO wrapper that shows the strict checker every HTTP/1 byte;
+//! - `h1`: an HTTP/1 connection served, and rebuilt after each `park` (an idle connection
+//!   held outside hyper with its buffers freed); `idle`: the connection's timeouts;
 //! - `sni`: the TLS listeners' certificates, chosen by SNI, and the 421 rule; `workers`: the single-threaded runtimes
 //!   connections are served on; `shutdown`: the stop and close signals; `systemd`:
 //!   socket activation and `sd_notify`.
 
 pub mod admin;
 pub mod fds;
+mod forward;
 pub mod idle;
 pub mod limits;
 pub use limits::ServerLimits;
