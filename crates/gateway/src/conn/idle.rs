@@ -68,6 +68,18 @@ pub enum Due {
     Park,
 }
 
+/// How long [`Activity::expired`] may sleep without looking at the phase again: any
+/// deadline a change after now brings is at least this far away. A park due sooner
+/// (`client_park` near zero) is looked at every 10 ms, not in a busy loop: a park a few
+/// milliseconds late costs nothing.
+pub fn horizon(budget: Budget) -> Duration {
+    let horizon = budget.header_read.min(budget.client_idle);
+    match budget.park_after {
+        Some(park) => horizon.min(park.max(Duration::from_millis(10))),
+        None => horizon,
+    }
+}
+
 /// What is due for a connection that entered `phase` at `since`, and when; `None` =
 /// nothing by these limits. `writing` (a response's bytes still wait for the socket)
 /// keeps an idle connection from being parked: hyper would drop them with its buffers.
@@ -209,11 +221,7 @@ impl Activity {
     /// Resolves when something is due: the connection has been in its phase past its
     /// deadline. On [`Due::Park`] parking has begun (see [`Activity::parked`]).
     pub async fn expired(&self, budget: Budget) -> Due {
-        // Any deadline a change after `now` brings is at least this far from `now`.
-        let mut horizon = budget.header_read.min(budget.client_idle);
-        if let Some(park) = budget.park_after {
-            horizon = horizon.min(park);
-        }
+        let horizon = horizon(budget);
         loop {
             let changed = self.wake.notified();
             let mut changed = std::pin::pin!(changed);

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{deadline, Activity, Budget, Due, Phase};
+use super::{deadline, horizon, Activity, Budget, Due, Phase};
 
 const BUDGET: Budget = Budget {
     header_read: Duration::from_secs(3),
@@ -115,4 +115,25 @@ async fn parking_is_clean_only_without_a_request_since() {
     // `Connection: close`, so the connection must not be kept.
     drop(a.begin());
     assert!(!a.parked());
+}
+
+#[test]
+fn the_watchdog_never_sleeps_for_nothing() {
+    let ms = Duration::from_millis;
+    let park = |d| Budget {
+        park_after: Some(d),
+        ..BUDGET
+    };
+    // (budget, how long the watchdog may sleep between looks)
+    let table = [
+        (BUDGET, Duration::from_secs(3)),
+        (park(Duration::from_secs(1)), Duration::from_secs(1)),
+        (park(ms(50)), ms(50)),
+        // `client_park = "0s"`: not a busy loop.
+        (park(Duration::ZERO), ms(10)),
+        (park(ms(1)), ms(10)),
+    ];
+    for (budget, want) in table {
+        assert_eq!(horizon(budget), want, "{budget:?}");
+    }
 }
