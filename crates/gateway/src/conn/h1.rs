@@ -15,11 +15,12 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use gangway_pool::rt::{TokioIo, TokioTimer};
 
+use super::drive::{drive, Driven, Watchdog};
 use super::h1_after::H1After;
 use super::idle::{self, Activity, Budget};
 use super::park::{ReadReady, Replay};
 use super::strict_io::{StrictConn, StrictIo};
-use super::{drive, shutdown, sni, Conn, Driven, Watchdog};
+use super::{shutdown, sni, Conn};
 use crate::request;
 
 impl Conn {

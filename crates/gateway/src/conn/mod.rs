@@ -9,9 +9,9 @@
 //! - `strict_io`: the IO wrapper that shows the strict checker every HTTP/1 byte;
 //! - `h1`: an HTTP/1 connection served, and rebuilt after each `park` (an idle connection
 //!   held outside hyper with its buffers freed); `idle`: the connection's timeouts;
-//! - `sni`: the TLS listeners' certificates, chosen by SNI, and the 421 rule; `workers`: the single-threaded runtimes
-//!   connections are served on; `shutdown`: the stop and close signals; `systemd`:
-//!   socket activation and `sd_notify`.
+//! - `sni`: the TLS listeners' certificates, chosen by SNI, and the 421 rule; `workers`:
+//!   the single-threaded runtimes connections are served on; `shutdown`: the stop and
+//!   close signals; `systemd`: socket activation and `sd_notify`.
 
 pub mod admin;
 pub mod fds;
@@ -19,6 +19,7 @@ mod forward;
 pub mod idle;
 pub mod limits;
 pub use limits::ServerLimits;
+mod drive;
 mod h1;
 mod h1_after;
 mod park;
@@ -35,7 +36,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{Request, StatusCode};
+use http::Request;
 use hyper::body::Incoming;
 use hyper::server::conn::http2;
 use hyper::service::service_fn;
@@ -45,12 +46,13 @@ use tokio::sync::{watch, Semaphore};
 
 use gangway_pool::rt::{TokioExecutor, TokioIo, TokioTimer};
 
-use crate::app::{App, ConnInfo, Mode};
+use crate::app::{ConnInfo, Mode};
 use crate::reload::Live;
 use crate::request;
 use crate::request::tunnel::TunnelHold;
 use crate::strict::check_h2;
 
+use drive::{drive, Watchdog};
 use shutdown::Shutdown;
 use workers::Balance;
 
@@ -299,7 +301,7 @@ impl Conn {
     ) where
         S: AsyncRead + AsyncWrite + park::ReadReady + Unpin + Send + 'static,
     {
-        let (info, limits) = (self.info, Arc::clone(&self.limits));
+        let limits = &self.limits;
         let budget = idle::Budget {
             header_read: limits.header_read_timeout,
             client_idle: limits.client_idle,
@@ -308,56 +310,65 @@ impl Conn {
         if h2 {
             // Boxed: an HTTP/2 connection's state is large and an HTTP/1 connection's task
             // (allocated whole, for its whole life, parked or not) must not carry room for it.
-            Box::pin(async move {
-                // Past the preface: from now on only client_idle applies, while no stream is open.
-                activity.waiting();
-                let io = TokioIo::new(stream);
-                let live = Arc::clone(&self.app);
-                let streams = Arc::clone(&activity);
-                let sni = sni.clone();
-                let service = service_fn(move |mut req: Request<Incoming>| {
-                    sni::mark_misdirected(sni.as_ref(), &mut req);
-                    // Once per request: a reload applies to the next request, on every connection.
-                    let app = live.load();
-                    let busy = streams.begin();
-                    // Refused (this stream only) when a field breaks the rules.
-                    let violation = check_h2(req.headers()).err();
-                    // Boxed: hyper spawns each stream's future as a task of its own and moves it
-                    // several times on the way (into the task, through the scheduler); a pointer
-                    // moves instead of the future's kilobytes.
-                    Box::pin(request::handle(app, info, violation, req, move |resp| {
-                        Ok::<_, Infallible>(resp.map(|b| idle::Tracked::new(b, busy)))
-                    }))
-                });
-                let mut builder = http2::Builder::new(TokioExecutor);
-                builder
-                    .timer(TokioTimer)
-                    .max_concurrent_streams(limits.h2_max_streams)
-                    .max_header_list_size(
-                        u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX),
-                    )
-                    .adaptive_window(true);
-                // Boxed: the HTTP/2 state would otherwise size every HTTP/1 connection's task.
-                let mut conn = Box::pin(builder.serve_connection(io, service));
-                let expired = activity.expired(budget);
-                drive(
-                    conn.as_mut(),
-                    |c| c.graceful_shutdown(),
-                    &self.app.load(),
-                    &info,
-                    &mut self.signals,
-                    Watchdog {
-                        expired,
-                        h2: true,
-                        activity: &activity,
-                    },
-                )
-                .await;
-            })
-            .await;
+            Box::pin(self.serve_h2(stream, activity, sni, budget)).await;
         } else {
             self.serve_h1(stream, activity, sni, budget).await;
         }
+    }
+
+    /// Serves `stream` as HTTP/2 to its end.
+    async fn serve_h2<S>(
+        &mut self,
+        stream: S,
+        activity: Arc<idle::Activity>,
+        sni: Option<sni::Chosen>,
+        budget: idle::Budget,
+    ) where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (info, limits) = (self.info, Arc::clone(&self.limits));
+        // Past the preface: from now on only client_idle applies, while no stream is open.
+        activity.waiting();
+        let io = TokioIo::new(stream);
+        let live = Arc::clone(&self.app);
+        let streams = Arc::clone(&activity);
+        let sni = sni.clone();
+        let service = service_fn(move |mut req: Request<Incoming>| {
+            sni::mark_misdirected(sni.as_ref(), &mut req);
+            // Once per request: a reload applies to the next request, on every connection.
+            let app = live.load();
+            let busy = streams.begin();
+            // Refused (this stream only) when a field breaks the rules.
+            let violation = check_h2(req.headers()).err();
+            // Boxed: hyper spawns each stream's future as a task of its own and moves it
+            // several times on the way (into the task, through the scheduler); a pointer
+            // moves instead of the future's kilobytes.
+            Box::pin(request::handle(app, info, violation, req, move |resp| {
+                Ok::<_, Infallible>(resp.map(|b| idle::Tracked::new(b, busy)))
+            }))
+        });
+        let mut builder = http2::Builder::new(TokioExecutor);
+        builder
+            .timer(TokioTimer)
+            .max_concurrent_streams(limits.h2_max_streams)
+            .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+            .adaptive_window(true);
+        // Boxed: the HTTP/2 state would otherwise size every HTTP/1 connection's task.
+        let mut conn = Box::pin(builder.serve_connection(io, service));
+        let expired = activity.expired(budget);
+        drive(
+            conn.as_mut(),
+            |c| c.graceful_shutdown(),
+            &self.app.load(),
+            &info,
+            &mut self.signals,
+            Watchdog {
+                expired,
+                h2: true,
+                activity: &activity,
+            },
+        )
+        .await;
     }
 }
 
@@ -386,110 +397,3 @@ async fn sniff(
 /// How long a connection accepted just before the stop signal may take to send its first
 /// bytes before it is closed as idle.
 const LATE_FIRST_BYTES: Duration = Duration::from_millis(500);
-
-/// How [`drive`] ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Driven {
-    /// The connection is over; dropping it closes the socket.
-    Ended,
-    /// hyper's connection ended with the socket open, to be parked (see `park`).
-    Parked,
-}
-
-/// Serves a connection to its end. On the stop signal it asks the connection to finish
-/// gracefully (HTTP/1.1: after the request in flight; HTTP/2: GOAWAY); on the close signal
-/// (the grace period is over) it stops polling, and returning drops the connection.
-async fn drive<C>(
-    mut conn: std::pin::Pin<&mut C>,
-    graceful: impl FnOnce(std::pin::Pin<&mut C>),
-    app: &Arc<App>,
-    info: &ConnInfo,
-    signals: &mut Signals,
-    watchdog: Watchdog<'_, impl std::future::Future<Output = idle::Due>>,
-) -> Driven
-where
-    C: std::future::Future<Output = Result<(), hyper::Error>>,
-{
-    let Watchdog {
-        expired,
-        h2,
-        activity,
-    } = watchdog;
-    let mut expired = std::pin::pin!(expired);
-    tokio::select! {
-        // Connection first: when the stop came before the connection was first polled,
-        // this reads the request already waiting, so the graceful shutdown below finishes
-        // it instead of closing the connection as idle.
-        biased;
-        r = conn.as_mut() => log_end(app, info, r.err()),
-        _ = shutdown::signalled(&mut signals.stop) => {
-            graceful(conn.as_mut());
-            tokio::select! {
-                r = conn.as_mut() => log_end(app, info, r.err()),
-                _ = shutdown::signalled(&mut signals.close) => log_closed(info),
-                // A head still trickling in is not waited for.
-                _ = &mut expired => {}
-            }
-        }
-        due = &mut expired => match due {
-            idle::Due::Park => {
-                // hyper ends an idle connection at once; a request that slipped in is
-                // served first (with `Connection: close`: the connection is not parked).
-                graceful(conn.as_mut());
-                tokio::select! {
-                    r = conn.as_mut() => {
-                        if activity.parked() && r.is_ok() {
-                            return Driven::Parked;
-                        }
-                        log_end(app, info, r.err());
-                    }
-                    _ = shutdown::signalled(&mut signals.close) => log_closed(info),
-                }
-            }
-            idle::Due::Close(phase) => {
-                tracing::debug!(client = %info.peer, ?phase, "client connection timed out; closing");
-                if h2 {
-                    // GOAWAY, then the close once the client acknowledged it (its PING) —
-                    // or at the bound below for a client that never answers.
-                    graceful(conn.as_mut());
-                    tokio::select! {
-                        r = conn.as_mut() => log_end(app, info, r.err()),
-                        _ = tokio::time::sleep(GOAWAY_WAIT) => {}
-                        _ = shutdown::signalled(&mut signals.close) => log_closed(info),
-                    }
-                }
-                // HTTP/1: nothing is in flight (idle) or the head is late: just close.
-            }
-        },
-    }
-    Driven::Ended
-}
-
-/// What `drive` waits on beside the connection: its `idle` deadline.
-struct Watchdog<'a, F> {
-    expired: F,
-    h2: bool,
-    activity: &'a idle::Activity,
-}
-
-/// How long an HTTP/2 connection closed for idleness may take to acknowledge its GOAWAY.
-const GOAWAY_WAIT: Duration = Duration::from_secs(5);
-
-/// Dropping the connection closes the socket and cancels its in-flight request (the
-/// upstream request too: the pool closes an HTTP/1.1 connection whose request was dropped).
-fn log_closed(info: &ConnInfo) {
-    tracing::debug!(client = %info.peer, "grace period over; connection closed");
-}
-
-fn log_end(app: &Arc<App>, info: &ConnInfo, err: Option<hyper::Error>) {
-    if let Some(e) = err {
-        // hyper answered this one itself (431 or 400) and never handed it to the service:
-        // it still gets its access line.
-        if e.is_parse_too_large() {
-            request::Exchange::unparsed(app, info, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
-        } else if e.is_parse() {
-            request::Exchange::unparsed(app, info, StatusCode::BAD_REQUEST);
-        }
-        tracing::debug!(client = %info.peer, error = %e, "connection ended with error");
-    }
-}

@@ -4,10 +4,10 @@
 //! connection's whole life, idle or not, and has no setting to release them. A gateway
 //! with tens of thousands of idle keep-alive clients (browsers, mobile apps, other proxies'
 //! pools) pays that for each. So a plain HTTP/1 connection idle for `[timeouts]
-//! client_park` (1 s by default) is *parked*: hyper's connection is ended without closing the socket (see
-//! `idle::Watched`), its buffers and state are dropped, and the task waits for the
-//! socket to become readable with nothing but the socket, the service and the strict
-//! checker's state. The next bytes build a new hyper connection on the same socket.
+//! client_park` (1 s by default) is *parked*: hyper's connection is ended without closing
+//! the socket (see `idle::Watched`), its buffers and state are dropped, and the task waits
+//! for the socket to become readable with nothing but the socket, the service and the
+//! strict checker's state. The next bytes build a new hyper connection on the same socket.
 //! nginx does the same at every keep-alive wait (`ngx_http_set_keepalive` frees the
 //! request's buffers). Here it waits: the next request after a park costs a timer wake-up
 //! and a new hyper connection, measured at +30–45 µs of CPU for a request after a 150 ms
