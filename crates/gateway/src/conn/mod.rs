@@ -332,7 +332,6 @@ impl Conn {
         let io = TokioIo::new(stream);
         let live = Arc::clone(&self.app);
         let streams = Arc::clone(&activity);
-        let sni = sni.clone();
         let service = service_fn(move |mut req: Request<Incoming>| {
             sni::mark_misdirected(sni.as_ref(), &mut req);
             // Once per request: a reload applies to the next request, on every connection.

@@ -10,9 +10,10 @@
 //! strict checker's state. The next bytes build a new hyper connection on the same socket.
 //! nginx does the same at every keep-alive wait (`ngx_http_set_keepalive` frees the
 //! request's buffers). Here it waits: the next request after a park costs a timer wake-up
-//! and a new hyper connection, measured at +30–45 µs of CPU for a request after a 150 ms
-//! pause (134–139 µs without the park; everything is cold at that pace), so a connection
-//! busy enough to notice never waits long enough to be parked.
+//! and a new hyper connection, measured at +34 to +45 µs of CPU for a request after a
+//! 150 ms pause (about 118 µs without the park; everything is cold at that pace;
+//! `benches/park_cost.sh`), so a connection busy enough to notice never waits long enough
+//! to be parked.
 //!
 //! What hyper had read but not parsed comes back in its `Parts::read_buf` and is given
 //! to the new connection first ([`Replay`]), above the strict checker, which has seen
