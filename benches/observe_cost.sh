@@ -6,6 +6,9 @@
 #   trace    no access log; [tracing] otlp_endpoint set, sample_ratio 0.01, to a loopback
 #            OTLP sink that reads and discards (every request carries trace context; 1 %
 #            of them are exported)
+#   group    no access log; the route goes to a 3-server upstream group (the defaults:
+#            least_requests, passive health) of the same nginx on 3 ports, not one server
+#            (issue #11's price of a group: CONFIGS="off group")
 #
 #   benches/observe_cost.sh                 ≈ 2 min: 3 configurations × 2 runs × 15 s
 #   DURATION=5 RUNS=1 benches/observe_cost.sh   a quick look
@@ -79,6 +82,7 @@ fi
 
 WORK=$(mktemp -d /tmp/gangway-observe.XXXXXX)
 PORT_UP=$BASE; PORT_OTLP=$((BASE + 1)); PORT_GW=$((BASE + 2))
+PORT_UP2=$((BASE + 3)); PORT_UP3=$((BASE + 4))   # the group's other two servers
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
@@ -93,7 +97,10 @@ http {
   access_log off;
   client_body_temp_path $WORK/b; proxy_temp_path $WORK/p; fastcgi_temp_path $WORK/f; uwsgi_temp_path $WORK/u; scgi_temp_path $WORK/s;
   keepalive_requests 1000000;
-  server { listen 127.0.0.1:$PORT_UP; location / { return 200 "hello from the upstream\n"; } }
+  server {
+    listen 127.0.0.1:$PORT_UP; listen 127.0.0.1:$PORT_UP2; listen 127.0.0.1:$PORT_UP3;
+    location / { return 200 "hello from the upstream\n"; }
+  }
 }
 CONF
 "${LOAD_CPU[@]}" /usr/sbin/nginx -p "$WORK" -c "$WORK/nginx.conf" -e "$WORK/nginx-error.log" & PIDS+=($!)
@@ -122,19 +129,25 @@ wait_port() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev
 wait_port "$PORT_UP"; wait_port "$PORT_OTLP"
 
 config() { # name → gangway.toml on stdout
+  local upstream="http://127.0.0.1:$PORT_UP"
+  if [ "$1" = group ]; then
+    upstream=three
+    printf '[[upstream]]\nname = "three"\nservers = ["http://127.0.0.1:%s", "http://127.0.0.1:%s", "http://127.0.0.1:%s"]\n' \
+      "$PORT_UP" "$PORT_UP2" "$PORT_UP3"
+  fi
   cat <<CONF
 [[listener]]
 address = "127.0.0.1:$PORT_GW"
 [[route]]
 prefix = "/"
-upstream = "http://127.0.0.1:$PORT_UP"
+upstream = "$upstream"
 [runtime]
 workers = $THREADS
 [log]
 level = "warn"
 CONF
   case "$1" in
-    off) echo "access_log = false" ;;
+    off|group) echo "access_log = false" ;;
     log) echo "access_log = true" ;;
     trace) printf 'access_log = false\n[tracing]\notlp_endpoint = "http://127.0.0.1:%s"\nsample_ratio = 0.01\n' "$PORT_OTLP" ;;
     trace:*) printf 'access_log = false\n[tracing]\notlp_endpoint = "http://127.0.0.1:%s"\nsample_ratio = %s\n' "$PORT_OTLP" "${1#trace:}" ;;
@@ -276,8 +289,8 @@ measure_together() { # run → one line per configuration in $WORK/raw
 read -r -a CONFS <<< "${CONFIGS:-off log trace}"
 for c in "${CONFS[@]}"; do
   case "$(kind_of "$c")" in
-    off|log|trace|trace:*) ;;
-    *) echo "CONFIGS: '$c' is not off, log, trace or trace:RATIO (optionally =PATH)" >&2; exit 2 ;;
+    off|log|trace|trace:*|group) ;;
+    *) echo "CONFIGS: '$c' is not off, log, trace, trace:RATIO or group (optionally =PATH)" >&2; exit 2 ;;
   esac
 done
 for run in $(seq 1 "$RUNS"); do
@@ -305,7 +318,8 @@ first = confs[0]
 base, _ = per_request(rows[first])
 labels = {"off": "no access log, no tracing",
           "log": "default access log (text, stdout)",
-          "trace": "tracing, sample_ratio 0.01, OTLP sink"}
+          "trace": "tracing, sample_ratio 0.01, OTLP sink",
+          "group": "no access log, a 3-server upstream group"}
 def label(conf):
     kind, _, path = conf.partition("=")
     text = labels.get(kind, kind)
