@@ -1,14 +1,15 @@
 //! The log writer off the hot path.
 //!
-//! Callers append a finished line to a shared, bounded byte buffer (a short memcpy under an
-//! uncontended lock) and go on; a dedicated thread swaps the buffer out and writes the whole
-//! batch with one `write_all`. Batches are gathered for up to [`BATCH_INTERVAL`] (sooner
-//! once [`WRITE_AT`] bytes are queued): only a line that finds the thread idle wakes it, so under
-//! load a line costs no system call at all — waking the thread per line (a futex wake, then
-//! a `write` per line) cost more than formatting the line. When the destination stalls (a pipe nobody drains, a full
-//! disk), that thread blocks — never the caller: the buffer fills up to its capacity and
-//! further lines are dropped and counted ([`LogWriter::dropped`], exported as
-//! `gangway_log_lines_dropped_total`), with at most one warning per 10 s.
+//! Callers append a finished line to their thread's bounded byte queue (a short memcpy under
+//! a lock no other worker takes: see `queue`) and go on; a dedicated thread swaps the queues
+//! out and writes the whole batch. Batches are gathered for up to [`BATCH_INTERVAL`] (sooner
+//! once [`WRITE_AT`] bytes are queued in one queue): only a line that finds the thread idle
+//! wakes it, so under load a line costs no system call at all — waking the thread per line
+//! (a futex wake, then a `write` per line) cost more than formatting the line. When the
+//! destination stalls (a pipe nobody drains, a full disk), that thread blocks — never the
+//! caller: the queues fill up to their capacity and further lines are dropped and counted
+//! ([`LogWriter::dropped`], exported as `gangway_log_lines_dropped_total`), with at most one
+//! warning per 10 s.
 //!
 //! A writer started with [`WriterOptions::render`] queues frames instead of lines
 //! ([`LogWriter::with_frame`]) and turns them into lines itself, a batch at a time: the
@@ -19,17 +20,15 @@
 //! neither log can block a worker.
 
 use std::cell::RefCell;
-use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-/// The default buffer capacity: room for several thousand typical access lines while the
-/// writer thread is in a write.
+/// The default capacity of each thread's queue: room for several thousand typical access
+/// lines while the writer thread is in a write.
 pub const DEFAULT_CAPACITY: usize = 1 << 20;
 
 /// How long the writer thread lets lines gather before writing them: the most a line waits
@@ -49,62 +48,29 @@ pub const WRITE_AT: usize = 64 * 1024;
 /// Dropped-line warnings are rate limited to one per this interval.
 const WARN_EVERY: Duration = Duration::from_secs(10);
 
-/// Where the lines go.
-pub enum Destination {
-    /// The process's standard output (a duplicate of fd 1, written without Rust's stdout lock
-    /// or line buffering).
-    Stdout,
-    /// A file, opened for appending (created if missing) and reopened by [`Reopen::reopen`].
-    File(PathBuf),
-    /// Any writer (tests, pipes); reopening does nothing.
-    Writer(Box<dyn Write + Send>),
-}
+mod destination;
+mod queue;
 
-impl std::fmt::Debug for Destination {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Destination::Stdout => f.write_str("Stdout"),
-            Destination::File(path) => f.debug_tuple("File").field(path).finish(),
-            Destination::Writer(_) => f.write_str("Writer(..)"),
-        }
-    }
-}
+pub use destination::Destination;
 
-impl Destination {
-    fn open(&self) -> io::Result<Option<Box<dyn Write + Send>>> {
-        match self {
-            Destination::Stdout => {
-                #[cfg(unix)]
-                {
-                    use std::os::fd::AsFd;
-                    let fd = io::stdout().as_fd().try_clone_to_owned()?;
-                    Ok(Some(Box::new(File::from(fd))))
-                }
-                #[cfg(not(unix))]
-                {
-                    Ok(Some(Box::new(io::stdout())))
-                }
-            }
-            Destination::File(path) => Ok(Some(Box::new(
-                OpenOptions::new().create(true).append(true).open(path)?,
-            ))),
-            Destination::Writer(_) => Ok(None),
-        }
-    }
-}
+use queue::{Pushed, Queues};
 
-struct State {
-    buf: Vec<u8>,
-    lines: u64,
-    closed: bool,
+/// What the writer thread is asked to do besides writing.
+struct Control {
     reopen: bool,
-    /// The writer thread sleeps until woken (nothing queued): the next line wakes it.
-    idle: bool,
+    /// A queue reached the early-write size: end the batch's gathering now.
+    early: bool,
 }
 
 struct Shared {
-    state: Mutex<State>,
+    control: Mutex<Control>,
     wake: Condvar,
+    /// The writer thread waits with nothing queued: the first line of a queue wakes it.
+    sleeping: AtomicBool,
+    /// Set once, when the [`WriterGuard`] goes: lines are refused (and counted) from then on.
+    closed: AtomicBool,
+    queues: Queues,
+    /// Bytes per queue.
     capacity: usize,
     dropped: AtomicU64,
     /// Milliseconds since `epoch` of the last warning, +1 (0 = never warned).
@@ -158,10 +124,7 @@ impl std::fmt::Debug for Reopen {
 impl Reopen {
     /// Reopens the destination after the batch in progress; a no-op for stdout.
     pub fn reopen(&self) {
-        let mut state = self.shared.state.lock();
-        state.reopen = true;
-        state.idle = false;
-        drop(state);
+        self.shared.control.lock().reopen = true;
         self.shared.wake.notify_one();
     }
 }
@@ -169,7 +132,8 @@ impl Reopen {
 /// Settings for [`LogWriter::start`]; see each field for its default.
 #[derive(Debug, Clone)]
 pub struct WriterOptions {
-    /// Bytes queued before lines are dropped. Default [`DEFAULT_CAPACITY`] (1 MiB).
+    /// Bytes a thread's queue holds before its lines are dropped. Default
+    /// [`DEFAULT_CAPACITY`] (1 MiB).
     pub capacity: usize,
     /// Warn (through `tracing`, at most once per 10 s) when lines are dropped. Default true;
     /// turn it off for the writer behind the error log itself.
@@ -212,14 +176,14 @@ impl LogWriter {
             },
         };
         let shared = Arc::new(Shared {
-            state: Mutex::new(State {
-                buf: Vec::with_capacity(options.capacity.min(64 * 1024)),
-                lines: 0,
-                closed: false,
+            control: Mutex::new(Control {
                 reopen: false,
-                idle: false,
+                early: false,
             }),
             wake: Condvar::new(),
+            sleeping: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            queues: Queues::new(),
             capacity: options.capacity.max(1),
             dropped: AtomicU64::new(0),
             last_warn: AtomicU64::new(0),
@@ -251,22 +215,21 @@ impl LogWriter {
     /// is full. Never blocks on the destination.
     pub fn write_line(&self, line: &[u8]) {
         let shared = &*self.shared;
-        let mut state = shared.state.lock();
-        if state.closed || state.buf.len() + line.len() > shared.capacity {
-            drop(state);
-            self.note_dropped(1);
-            return;
-        }
-        let before = state.buf.len();
-        state.buf.extend_from_slice(line);
-        state.lines += 1;
-        // Wake the thread when it sleeps with nothing to do, or early when the buffer
-        // crosses the early-write size; any other line joins the batch being gathered.
-        let soon = shared.write_at();
-        let wake = std::mem::take(&mut state.idle) || (before < soon && state.buf.len() >= soon);
-        drop(state);
-        if wake {
-            shared.wake.notify_one();
+        let queue = shared.queues.mine();
+        match queue.push(line, shared.capacity, shared.write_at(), &shared.closed) {
+            Pushed::Dropped => self.note_dropped(1),
+            // Wake the thread when it sleeps with nothing to do, or early when the queue
+            // crosses the early-write size; any other line joins the batch being gathered.
+            // Only a queue's first line of a batch looks at `sleeping` (the writer thread
+            // cannot be asleep with lines queued: see `run`).
+            Pushed::Queued { first, crossed } => {
+                if crossed || (first && shared.sleeping.load(Ordering::SeqCst)) {
+                    // Under the lock the writer thread holds from its last look at the
+                    // queues until it waits: the notification cannot fall in between.
+                    shared.control.lock().early |= crossed;
+                    shared.wake.notify_one();
+                }
+            }
         }
     }
 
@@ -343,56 +306,68 @@ impl Shared {
     }
 }
 
-/// The writer thread: swap the buffer out, (render its frames,) write it in one call, repeat.
+/// The writer thread: gather, swap the queues out, (render their frames,) write, repeat.
 fn run(
     shared: &Shared,
     destination: Option<&Destination>,
     out: &mut Box<dyn Write + Send>,
     render: Option<Render>,
 ) {
-    let mut batch = Vec::new();
+    let mut batches: Vec<Vec<u8>> = (0..shared.queues.len()).map(|_| Vec::new()).collect();
     let mut rendered = Vec::new();
+    let closing = || shared.closed.load(Ordering::SeqCst);
     loop {
-        let (lines, closed, reopen) = {
-            let mut state = shared.state.lock();
-            while state.buf.is_empty() && !state.closed && !state.reopen {
-                state.idle = true;
-                shared.wake.wait(&mut state);
+        let reopen = {
+            let mut control = shared.control.lock();
+            // Sleep while nothing is queued. `sleeping` is set before the queues are looked
+            // at, and a queue's first line sets its flag before looking at `sleeping`: one of
+            // the two sides always sees the other.
+            while !closing() && !control.reopen {
+                shared.sleeping.store(true, Ordering::SeqCst);
+                if shared.queues.any_queued() {
+                    break;
+                }
+                shared.wake.wait(&mut control);
             }
-            state.idle = false;
+            shared.sleeping.store(false, Ordering::SeqCst);
             // Let more lines join the batch, unless closing, reopening or filling up.
             let deadline = Instant::now() + BATCH_INTERVAL;
-            while !state.closed && !state.reopen && state.buf.len() < shared.write_at() {
-                if shared.wake.wait_until(&mut state, deadline).timed_out() {
+            while !closing() && !control.reopen && !control.early {
+                if shared.wake.wait_until(&mut control, deadline).timed_out() {
                     break;
                 }
             }
-            std::mem::swap(&mut state.buf, &mut batch);
-            let lines = std::mem::take(&mut state.lines);
-            let reopen = std::mem::take(&mut state.reopen);
-            (lines, state.closed, reopen)
+            control.early = false;
+            std::mem::take(&mut control.reopen)
         };
-        if !batch.is_empty() {
-            let (bytes, lines) = match render {
-                None => (&batch, lines),
+        let closed = closing();
+        let (mut taken, mut rendered_lines) = (0, 0);
+        rendered.clear();
+        for (queue, batch) in shared.queues.iter().zip(&mut batches) {
+            let lines = queue.take(batch);
+            if batch.is_empty() {
+                continue;
+            }
+            taken += lines;
+            match render {
+                // Frames: rendered into one buffer, written below.
                 Some(render) => {
-                    let failed = render_frames(&batch, &mut rendered, render);
+                    let failed = render_frames(batch, &mut rendered, render);
                     if failed > 0 {
                         shared.note_dropped(failed);
                     }
-                    (&rendered, lines.saturating_sub(failed))
+                    rendered_lines += lines.saturating_sub(failed);
                 }
-            };
-            if out.write_all(bytes).and_then(|()| out.flush()).is_err() {
-                shared.note_dropped(lines);
+                // Lines: each queue's batch as it is, in one call.
+                None => write_out(shared, out, batch, lines),
             }
-            // Do not keep a huge buffer around after a burst.
-            for buf in [&mut batch, &mut rendered] {
-                buf.clear();
-                if buf.capacity() > 4 * 1024 * 1024 {
-                    *buf = Vec::new();
-                }
-            }
+            batch.clear();
+            shrink(batch);
+        }
+        if !rendered.is_empty() {
+            // The lines rendered, not the frames taken: failed frames were counted above.
+            write_out(shared, out, &rendered, rendered_lines);
+            shrink(&mut rendered);
         }
         if let Some(destination) = destination.filter(|_| reopen) {
             match destination.open() {
@@ -403,12 +378,26 @@ fn run(
                 }
             }
         }
-        if closed {
-            let state = shared.state.lock();
-            if state.buf.is_empty() {
-                return;
-            }
+        // Closed before this pass began and it found nothing: every line accepted before the
+        // close has been written (later ones were refused under their queue's lock).
+        if closed && taken == 0 {
+            return;
         }
+    }
+}
+
+/// Writes `bytes` (`lines` lines) to `out`; counts them as dropped when it fails.
+fn write_out(shared: &Shared, out: &mut Box<dyn Write + Send>, bytes: &[u8], lines: u64) {
+    if out.write_all(bytes).and_then(|()| out.flush()).is_err() {
+        shared.note_dropped(lines);
+    }
+}
+
+/// Empties `buf`, and does not keep a huge one around after a burst.
+fn shrink(buf: &mut Vec<u8>) {
+    buf.clear();
+    if buf.capacity() > 4 * 1024 * 1024 {
+        *buf = Vec::new();
     }
 }
 
@@ -431,7 +420,10 @@ fn render_frames(mut batch: &[u8], out: &mut Vec<u8>, render: Render) -> u64 {
 
 impl Drop for WriterGuard {
     fn drop(&mut self) {
-        self.shared.state.lock().closed = true;
+        self.shared.closed.store(true, Ordering::SeqCst);
+        // Through the lock, so the notification cannot fall between the writer thread's
+        // look at `closed` and its wait.
+        drop(self.shared.control.lock());
         self.shared.wake.notify_one();
         let _ = self.done.recv_timeout(Duration::from_secs(1));
     }

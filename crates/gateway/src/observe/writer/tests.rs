@@ -58,6 +58,47 @@ fn lines_arrive_in_order_and_whole() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Threads logging at once each use their own queue: every line arrives whole, each
+/// thread's lines in its order, and none accepted before the close is lost.
+#[test]
+fn lines_from_many_threads_all_arrive() {
+    let dir = std::env::temp_dir().join(format!("gangway-threads-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("threads.log");
+    let _ = std::fs::remove_file(&path);
+    let (writer, guard, _) =
+        LogWriter::start(Destination::File(path.clone()), WriterOptions::default()).expect("start");
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let w = writer.clone();
+            std::thread::spawn(move || {
+                for i in 0..2_000 {
+                    w.write_line(format!("{t} {i}\n").as_bytes());
+                    if i % 500 == 0 {
+                        // Let the writer thread fall asleep between some lines.
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("thread");
+    }
+    drop(guard);
+    let text = std::fs::read_to_string(&path).expect("read");
+    let mut next = [0usize; 4];
+    for line in text.lines() {
+        let (t, i) = line.split_once(' ').expect("whole line");
+        let (t, i): (usize, usize) = (t.parse().expect("t"), i.parse().expect("i"));
+        assert_eq!(i, next[t], "thread {t}'s lines in order");
+        next[t] += 1;
+    }
+    assert_eq!(next, [2_000; 4]);
+    assert_eq!(writer.dropped(), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// logrotate: rename the file, ask for a reopen, and the next lines land in a new file at
 /// the old path.
 #[test]
