@@ -39,14 +39,28 @@ fn stalled_pipe_drops_and_counts_without_blocking() {
     drop(guard);
 }
 
-#[test]
-fn lines_arrive_in_order_and_whole() {
-    let dir = std::env::temp_dir().join(format!("gangway-writer-{}", std::process::id()));
+/// A new, empty log file in a directory of its own (removed by the caller), and a file
+/// writer started on it: (directory, path, writer, guard).
+fn file_writer(
+    name: &str,
+) -> (
+    std::path::PathBuf,
+    std::path::PathBuf,
+    LogWriter,
+    WriterGuard,
+) {
+    let dir = std::env::temp_dir().join(format!("gangway-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
-    let path = dir.join("order.log");
+    let path = dir.join(format!("{name}.log"));
     let _ = std::fs::remove_file(&path);
     let (writer, guard, _) =
         LogWriter::start(Destination::File(path.clone()), WriterOptions::default()).expect("start");
+    (dir, path, writer, guard)
+}
+
+#[test]
+fn lines_arrive_in_order_and_whole() {
+    let (dir, path, writer, guard) = file_writer("order");
     for i in 0..500 {
         writer.write_line(format!("line {i}\n").as_bytes());
     }
@@ -62,12 +76,7 @@ fn lines_arrive_in_order_and_whole() {
 /// thread's lines in its order, and none accepted before the close is lost.
 #[test]
 fn lines_from_many_threads_all_arrive() {
-    let dir = std::env::temp_dir().join(format!("gangway-threads-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let path = dir.join("threads.log");
-    let _ = std::fs::remove_file(&path);
-    let (writer, guard, _) =
-        LogWriter::start(Destination::File(path.clone()), WriterOptions::default()).expect("start");
+    let (dir, path, writer, guard) = file_writer("threads");
     let threads: Vec<_> = (0..4)
         .map(|t| {
             let w = writer.clone();
