@@ -18,6 +18,7 @@ missing=()
 [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v make >/dev/null 2>&1 || missing+=(make)   # jemalloc's build (tikv-jemalloc-sys)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]}"
   if [ "$(id -u)" -ne 0 ]; then

@@ -361,7 +361,6 @@ fn run(
                 // Lines: each queue's batch as it is, in one call.
                 None => write_out(shared, out, batch, lines),
             }
-            batch.clear();
             shrink(batch);
         }
         if !rendered.is_empty() {
