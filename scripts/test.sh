@@ -44,6 +44,10 @@ say "doc tests"
 cargo test --workspace --doc 2>&1 | tee "$log"
 doc_passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}' || true)
 
+# Every public item of gangway-pool is documented, and no doc link is broken.
+say "cargo doc (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p gangway-pool -p gangway 2>&1 | tail -n 40
+
 say "cargo nextest run --workspace"
 cargo nextest run --workspace --no-fail-fast 2>&1 | tee "$log"
 passed=$(grep -Eo '[0-9]+ tests run: [0-9]+ passed' "$log" | tail -1 | awk '{print $4}' || true)

@@ -16,6 +16,10 @@ use crate::route::{Route, Router};
 const FLAGS: &str = "command line";
 
 /// `gangway`: an HTTP gateway.
+// The fields' doc comments are the `--help` text, where `[HOST]` means "optional" and
+// `[log] level` names a config table, and a URL is an example: not links, and marking them
+// up would show in `--help`.
+#[allow(rustdoc::broken_intra_doc_links, rustdoc::bare_urls)]
 #[derive(Debug, Clone, Parser)]
 #[command(name = "gangway", version, about)]
 pub struct Cli {

@@ -63,7 +63,7 @@ impl UpstreamGroup {
 pub struct ServerSpec {
     /// Scheme and authority; no path (the route's path is forwarded as it is).
     pub upstream: Upstream,
-    /// Share of requests relative to the others: 1 to [`MAX_WEIGHT`], default 1.
+    /// Share of requests relative to the others: 1 to `MAX_WEIGHT` (10 000), default 1.
     pub weight: u32,
 }
 

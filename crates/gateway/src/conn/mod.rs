@@ -2,7 +2,7 @@
 //! with keep-alive and upgrades, HTTP/2 by prior knowledge (h2c) on plain listeners and by
 //! ALPN on TLS listeners, a cap on concurrent connections, and graceful shutdown.
 //!
-//! A [`Listener`] accepts; each accepted socket becomes a [`Conn`], which serves it and
+//! A [`Listener`] accepts; each accepted socket becomes a `Conn`, which serves it and
 //! hands every request to [`crate::request::handle`] with the strict checker's verdict.
 //! Nothing here knows the modes.
 //!

@@ -1,5 +1,5 @@
 //! Strict request checking wired into a connection: [`StrictIo`] shows the
-//! [`Checker`](crate::strict::Checker) a copy of every byte hyper reads from an HTTP/1
+//! [`Checker`] a copy of every byte hyper reads from an HTTP/1
 //! connection, and the connection's service asks [`StrictConn::next_request`] before
 //! handing each request on (the refusal itself is `request`'s to answer).
 //!

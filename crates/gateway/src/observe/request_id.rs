@@ -62,7 +62,7 @@ pub fn is_sane(value: &[u8]) -> bool {
 
 /// A new id: 128 random bits, 32 lowercase hex digits.
 ///
-/// Ids are cut from a per-thread chunk of [`CHUNK_IDS`] ids made at once: one allocation
+/// Ids are cut from a per-thread chunk of `CHUNK_IDS` (64) ids made at once: one allocation
 /// and one hex pass per chunk, and each id a slice of the shared chunk, so making one and
 /// cloning it (upstream, response) costs reference-count updates instead of an allocation
 /// each (a fresh `Bytes` allocates again on its first clone). A chunk lives as long as the

@@ -7,7 +7,7 @@
 //!
 //! Built from what the request already holds: the target and header values share the
 //! request's bytes, so building one allocates nothing. What only the access line reads is
-//! kept out of line ([`Detail`]) and gathered only when access lines are written: the
+//! kept out of line (`Detail`) and gathered only when access lines are written: the
 //! exchange is moved into the response body's box, and every byte of it is copied there.
 
 use std::cell::RefCell;

@@ -45,7 +45,7 @@ pub use upstream::{Target, Wait};
 /// Serves one request: refused with `violation` when the strict checker found one, else
 /// the health check, else the listener's mode.
 ///
-/// Everything up to the upstream call is decided synchronously ([`plan`]); this future
+/// Everything up to the upstream call is decided synchronously (`plan`); this future
 /// awaits only the call itself. Each async level would hold (and copy, per request) its
 /// child's whole future, so a route-mode request goes from here straight to
 /// [`upstream::call`]; the rare, larger paths (CORS, groups) are boxed.
